@@ -1,0 +1,287 @@
+//! [`CandleBackend`]: the core inference trait over a GGUF model run with Candle.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use candle_core::quantized::gguf_file::Value;
+use cmdai_core::{
+    BackendError, CancelToken, Conversation, GenerationOutput, GenerationParams, InferenceBackend,
+    ModelInfo, StopReason, TokenSink,
+};
+
+use crate::error::{CandleError, Result};
+use crate::{
+    ChatTemplate, DeviceChoice, GgufFile, GgufTokenizer, ModelSpec, Sampler, TextStream,
+    Transformer,
+};
+
+/// Spellings llama.cpp also treats as end of generation when the vocabulary marks them as
+/// control tokens; files often declare only one of them as `eos`.
+const END_OF_GENERATION_SPELLINGS: &[&str] = &[
+    "<|im_end|>",
+    "<|endoftext|>",
+    "<|eot_id|>",
+    "<|eom_id|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|end_of_text|>",
+    "<end_of_utterance>",
+    // Qwen2.5-Coder's fill-in-the-middle separators end a turn too.
+    "<|fim_pad|>",
+    "<|repo_name|>",
+    "<|file_sep|>",
+];
+
+/// How to load a model.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Where to run it.
+    pub device: DeviceChoice,
+    /// The name reported as [`ModelInfo::model`]; defaults to the file name.
+    pub model_id: Option<String>,
+    /// The most tokens (prompt and reply) one generation may use. The model's own context is
+    /// often 32k tokens; a command needs far less, and the KV cache grows only as used.
+    pub max_context: usize,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            device: DeviceChoice::Auto,
+            model_id: None,
+            max_context: 4096,
+        }
+    }
+}
+
+/// A GGUF model loaded on a Candle device.
+#[derive(Debug)]
+pub struct CandleBackend {
+    model: Transformer,
+    tokenizer: GgufTokenizer,
+    template: ChatTemplate,
+    stop_tokens: BTreeSet<u32>,
+    info: ModelInfo,
+    device_reason: String,
+    load_time: Duration,
+}
+
+impl CandleBackend {
+    /// Loads the model at `path`.
+    pub fn load(path: &Path, options: &LoadOptions) -> Result<Self> {
+        let started = Instant::now();
+        let selected = options.device.open()?;
+        let mut file = GgufFile::open(path)?;
+        let spec = ModelSpec::from_gguf(&file.content)?;
+        let tokenizer = GgufTokenizer::from_metadata(&file.content.metadata)?;
+        if tokenizer.vocab_size() != spec.vocab_size {
+            return Err(CandleError::InvalidMetadata {
+                key: "tokenizer.ggml.tokens".into(),
+                reason: format!(
+                    "{} tokens but the embedding has {} rows",
+                    tokenizer.vocab_size(),
+                    spec.vocab_size
+                ),
+            });
+        }
+        let token_text = |id: Option<u32>| {
+            id.and_then(|id| tokenizer.token(id))
+                .unwrap_or("")
+                .to_owned()
+        };
+        let template_source = match file.content.metadata.get("tokenizer.chat_template") {
+            Some(Value::String(source)) => Some(source.as_str()),
+            _ => None,
+        };
+        let template = ChatTemplate::new(
+            template_source,
+            &token_text(tokenizer.bos),
+            &token_text(tokenizer.eos),
+        )?;
+        let stop_tokens = stop_tokens(&file, &tokenizer, &template)?;
+
+        let max_positions = spec.context_length.min(options.max_context).max(1);
+        let context_length = max_positions;
+        let model = Transformer::load(
+            spec,
+            &file.content,
+            &mut file.reader,
+            &selected.device,
+            max_positions,
+        )?;
+        let model_id = options.model_id.clone().unwrap_or_else(|| {
+            path.file_stem().map_or_else(
+                || path.display().to_string(),
+                |s| s.to_string_lossy().into_owned(),
+            )
+        });
+        Ok(CandleBackend {
+            model,
+            tokenizer,
+            template,
+            stop_tokens,
+            info: ModelInfo::new(model_id, "candle", selected.name, context_length),
+            device_reason: selected.reason,
+            load_time: started.elapsed(),
+        })
+    }
+
+    /// How long [`load`](Self::load) took.
+    pub fn load_time(&self) -> Duration {
+        self.load_time
+    }
+
+    /// Why the device was chosen.
+    pub fn device_reason(&self) -> &str {
+        &self.device_reason
+    }
+
+    /// The model description.
+    pub fn spec(&self) -> &ModelSpec {
+        self.model.spec()
+    }
+
+    /// The tokens that end generation.
+    pub fn stop_tokens(&self) -> &BTreeSet<u32> {
+        &self.stop_tokens
+    }
+
+    /// The tokenizer.
+    pub fn tokenizer_mut(&mut self) -> &mut GgufTokenizer {
+        &mut self.tokenizer
+    }
+
+    /// The prompt tokens for `conversation`, as the model will see them.
+    pub fn prompt_tokens(&mut self, conversation: &Conversation) -> Result<Vec<u32>> {
+        let text = self.template.render(conversation)?;
+        self.raw_prompt_tokens(&text)
+    }
+
+    /// The tokens of an already templated prompt text.
+    pub fn raw_prompt_tokens(&mut self, text: &str) -> Result<Vec<u32>> {
+        let mut tokens = Vec::new();
+        if self.tokenizer.add_bos {
+            tokens.extend(self.tokenizer.bos);
+        }
+        tokens.extend(self.tokenizer.encode(text, true)?);
+        Ok(tokens)
+    }
+
+    /// Generates from prompt tokens; the engine under [`InferenceBackend::generate`].
+    pub fn generate_tokens(
+        &mut self,
+        prompt: &[u32],
+        params: &GenerationParams,
+        sink: &mut dyn TokenSink,
+        cancel: &CancelToken,
+    ) -> Result<GenerationOutput, BackendError> {
+        let context_length = self.model.max_positions();
+        if prompt.is_empty() || prompt.len() >= context_length {
+            return Err(BackendError::ContextOverflow {
+                prompt_tokens: prompt.len() + 1,
+                context_length,
+            });
+        }
+        let budget = params.max_tokens.min(context_length - prompt.len());
+        let failed = |e: CandleError| BackendError::failed("model forward pass failed", e);
+
+        self.model.reset();
+        let started = Instant::now();
+        let mut logits = self.model.forward(prompt).map_err(failed)?;
+        let prefill = started.elapsed();
+
+        let decode_started = Instant::now();
+        let mut sampler = Sampler::new(params.temperature, params.top_p, params.seed);
+        let mut stream = TextStream::default();
+        let mut text = String::new();
+        let mut generated = 0;
+        let mut stop_reason = StopReason::Length;
+        while generated < budget {
+            if cancel.is_cancelled() {
+                return Err(BackendError::Cancelled);
+            }
+            let values = logits.to_vec1::<f32>().map_err(|e| failed(e.into()))?;
+            let token = sampler.sample(&values);
+            if self.stop_tokens.contains(&token) {
+                stop_reason = StopReason::EndOfGeneration;
+                break;
+            }
+            generated += 1;
+            if let Some(piece) = stream.push(&self.tokenizer, token).map_err(failed)? {
+                text.push_str(&piece);
+                sink.token(&piece);
+            }
+            if let Some(cut) = params
+                .stop
+                .iter()
+                .filter_map(|stop| text.find(stop.as_str()))
+                .min()
+            {
+                text.truncate(cut);
+                stop_reason = StopReason::StopString;
+                break;
+            }
+            if generated < budget {
+                logits = self.model.forward(&[token]).map_err(failed)?;
+            }
+        }
+        Ok(GenerationOutput {
+            text,
+            prompt_tokens: prompt.len(),
+            generated_tokens: generated,
+            prefill,
+            decode: decode_started.elapsed(),
+            stop_reason,
+        })
+    }
+}
+
+impl InferenceBackend for CandleBackend {
+    fn info(&self) -> ModelInfo {
+        self.info.clone()
+    }
+
+    fn generate(
+        &mut self,
+        conversation: &Conversation,
+        params: &GenerationParams,
+        sink: &mut dyn TokenSink,
+        cancel: &CancelToken,
+    ) -> Result<GenerationOutput, BackendError> {
+        let prompt = self
+            .prompt_tokens(conversation)
+            .map_err(|e| BackendError::failed("cannot build the prompt", e))?;
+        self.generate_tokens(&prompt, params, sink, cancel)
+    }
+}
+
+/// Every token that ends generation: the metadata's eos/eot/eom ids, the template's
+/// end-of-turn marker, and the control tokens llama.cpp treats as end of generation.
+fn stop_tokens(
+    file: &GgufFile,
+    tokenizer: &GgufTokenizer,
+    template: &ChatTemplate,
+) -> Result<BTreeSet<u32>> {
+    let metadata = &file.content.metadata;
+    let mut stops: BTreeSet<u32> = [
+        "tokenizer.ggml.eos_token_id",
+        "tokenizer.ggml.eot_token_id",
+        "tokenizer.ggml.eom_token_id",
+    ]
+    .iter()
+    .filter_map(|key| metadata.get(*key).and_then(|v| v.to_u32().ok()))
+    .collect();
+    if let Some(marker) = template.end_of_turn_marker()? {
+        stops.extend(tokenizer.token_id(&marker));
+    }
+    for spelling in END_OF_GENERATION_SPELLINGS {
+        if let Some(id) = tokenizer
+            .token_id(spelling)
+            .filter(|id| tokenizer.is_control(*id))
+        {
+            stops.insert(id);
+        }
+    }
+    Ok(stops)
+}

@@ -1,0 +1,114 @@
+//! Errors of the Candle backend.
+
+use std::path::PathBuf;
+
+/// Why a model could not be loaded or run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CandleError {
+    /// The model file could not be read.
+    #[error("cannot read model file {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not a readable GGUF file.
+    #[error("{} is not a valid GGUF model file: {reason}; download it again or pick another model", path.display())]
+    InvalidGguf {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The file ends before the tensor data its header describes.
+    #[error(
+        "{} is truncated: tensor `{tensor}` ends at byte {needed} but the file has {actual} bytes; download it again",
+        path.display()
+    )]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// The first tensor that does not fit.
+        tensor: String,
+        /// Bytes the tensor data needs.
+        needed: u64,
+        /// Bytes in the file.
+        actual: u64,
+    },
+    /// The file's architecture has no implementation here.
+    #[error("unsupported model architecture `{found}`; supported: {}", supported.join(", "))]
+    UnsupportedArchitecture {
+        /// `general.architecture` of the file.
+        found: String,
+        /// What this build supports.
+        supported: Vec<&'static str>,
+    },
+    /// A metadata key the architecture needs is missing.
+    #[error(
+        "model metadata lacks required key `{key}`; the file is incomplete or not a {arch} model"
+    )]
+    MissingMetadata {
+        /// The key.
+        key: String,
+        /// The architecture being loaded.
+        arch: &'static str,
+    },
+    /// A metadata key has a value of the wrong type or an impossible value.
+    #[error("model metadata key `{key}` is invalid: {reason}")]
+    InvalidMetadata {
+        /// The key.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A tensor the architecture needs is missing.
+    #[error(
+        "model file lacks required tensor `{name}`; the file is incomplete or not a {arch} model"
+    )]
+    MissingTensor {
+        /// The tensor name.
+        name: String,
+        /// The architecture being loaded.
+        arch: &'static str,
+    },
+    /// A tensor has a shape the metadata does not predict.
+    #[error("tensor `{name}` has shape {found:?}, expected {expected:?}")]
+    TensorShape {
+        /// The tensor name.
+        name: String,
+        /// The shape the metadata implies.
+        expected: Vec<usize>,
+        /// The shape in the file.
+        found: Vec<usize>,
+    },
+    /// The tokenizer could not be built from the metadata.
+    #[error("cannot build the tokenizer from the model metadata: {0}")]
+    Tokenizer(String),
+    /// The chat template could not be compiled or rendered.
+    #[error("chat template error: {0}")]
+    Template(#[from] minijinja::Error),
+    /// The requested device is not available in this build or on this machine.
+    #[error("device `{device}` is not available: {reason}")]
+    DeviceUnavailable {
+        /// The device asked for.
+        device: String,
+        /// Why not.
+        reason: String,
+    },
+    /// More tokens were fed than the context window this instance was loaded with.
+    #[error("context window full: {needed} tokens needed, {available} available")]
+    ContextFull {
+        /// Positions the sequence would need.
+        needed: usize,
+        /// Positions available.
+        available: usize,
+    },
+    /// A tensor operation failed.
+    #[error("tensor operation failed: {0}")]
+    Candle(#[from] candle_core::Error),
+}
+
+/// Result with [`CandleError`].
+pub type Result<T, E = CandleError> = std::result::Result<T, E>;

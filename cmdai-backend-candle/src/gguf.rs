@@ -1,0 +1,69 @@
+//! Opening a GGUF file: header, metadata, and a bounds check of the tensor table against the
+//! file size, so a truncated download fails before any weight is read.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use candle_core::quantized::gguf_file::Content;
+
+use crate::error::{CandleError, Result};
+
+/// An opened GGUF file whose header and tensor table have been checked.
+#[derive(Debug)]
+pub struct GgufFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Header, metadata and tensor table.
+    pub content: Content,
+    /// The open file, positioned anywhere.
+    pub reader: BufReader<File>,
+}
+
+impl GgufFile {
+    /// Opens `path` and checks that every tensor's data lies inside the file.
+    pub fn open(path: &Path) -> Result<Self> {
+        let io = |source| CandleError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let file = File::open(path).map_err(io)?;
+        let size = file.metadata().map_err(io)?.len();
+        let mut reader = BufReader::new(file);
+        let content = Content::read(&mut reader).map_err(|e| CandleError::InvalidGguf {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        for (name, info) in &content.tensor_infos {
+            let dtype = info.ggml_dtype;
+            let elements = info.shape.elem_count() as u64;
+            let block = dtype.block_size() as u64;
+            if elements % block != 0 {
+                return Err(CandleError::InvalidGguf {
+                    path: path.to_owned(),
+                    reason: format!(
+                        "tensor `{name}` has {elements} elements, not a multiple of its block size {block}"
+                    ),
+                });
+            }
+            let bytes = (elements / block).saturating_mul(dtype.type_size() as u64);
+            let end = content
+                .tensor_data_offset
+                .saturating_add(info.offset)
+                .saturating_add(bytes);
+            if end > size {
+                return Err(CandleError::Truncated {
+                    path: path.to_owned(),
+                    tensor: name.clone(),
+                    needed: end,
+                    actual: size,
+                });
+            }
+        }
+        Ok(GgufFile {
+            path: path.to_owned(),
+            content,
+            reader,
+        })
+    }
+}

@@ -1,0 +1,38 @@
+//! Local inference for cmdai: GGUF models run with Candle on the CPU (Metal and CUDA behind
+//! the `metal` and `cuda` features).
+//!
+//! Everything the backend needs comes from the GGUF file itself: the architecture and shapes
+//! ([`ModelSpec`]), the tokenizer ([`GgufTokenizer`]), the chat template ([`ChatTemplate`]) and the
+//! end-of-generation tokens. The backend never touches the network.
+//!
+//! ```no_run
+//! use cmdai_backend_candle::{CandleBackend, LoadOptions};
+//! use cmdai_core::{CommandPrompt, Generator, ShellContext};
+//!
+//! let backend = CandleBackend::load("model.gguf".as_ref(), &LoadOptions::default())?;
+//! let mut generator = Generator::new(backend, CommandPrompt::default());
+//! let context = ShellContext::new("linux", "bash", "/tmp");
+//! println!("{}", generator.generate("list all files", &context)?.command);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+
+mod backend;
+mod device;
+mod error;
+mod gguf;
+mod model;
+mod sampling;
+mod spec;
+mod template;
+mod tokenizer;
+
+pub use backend::{CandleBackend, LoadOptions};
+pub use device::{DeviceChoice, SelectedDevice};
+pub use error::CandleError;
+pub use gguf::GgufFile;
+pub use model::Transformer;
+pub use sampling::Sampler;
+pub use spec::{ArchTraits, Architecture, ModelSpec, RopeStyle};
+pub use template::ChatTemplate;
+pub use tokenizer::{GgufTokenizer, TextStream};

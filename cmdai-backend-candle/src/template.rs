@@ -1,0 +1,124 @@
+//! The chat template: `tokenizer.chat_template` from the GGUF metadata, rendered with minijinja.
+
+use cmdai_core::{Conversation, Message, Role};
+use minijinja::{Environment, ErrorKind, context};
+use serde::Serialize;
+
+use crate::error::Result;
+
+/// ChatML, used when a file declares no template: it is what most small instruction-tuned
+/// models (Qwen, SmolLM) were trained on.
+const CHATML: &str = "{% for message in messages %}<|im_start|>{{ message.role }}\n{{ message.content }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+
+/// A compiled chat template.
+#[derive(Debug)]
+pub struct ChatTemplate {
+    env: Environment<'static>,
+    bos_token: String,
+    eos_token: String,
+    /// Whether the template came from the file (false: the ChatML fallback).
+    pub from_file: bool,
+}
+
+#[derive(Serialize)]
+struct TemplateMessage<'a> {
+    role: &'static str,
+    content: &'a str,
+}
+
+impl ChatTemplate {
+    /// Compiles `source`, or the ChatML fallback when there is none.
+    pub fn new(source: Option<&str>, bos_token: &str, eos_token: &str) -> Result<Self> {
+        let mut env = Environment::new();
+        // Hugging Face templates call Python string methods (`.strip()`, `.startswith()`).
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.add_function(
+            "raise_exception",
+            |message: String| -> std::result::Result<String, minijinja::Error> {
+                Err(minijinja::Error::new(ErrorKind::InvalidOperation, message))
+            },
+        );
+        env.add_template_owned("chat", source.unwrap_or(CHATML).to_owned())?;
+        Ok(ChatTemplate {
+            env,
+            bos_token: bos_token.to_owned(),
+            eos_token: eos_token.to_owned(),
+            from_file: source.is_some(),
+        })
+    }
+
+    /// The prompt text for `conversation`, ending where the assistant's reply begins.
+    pub fn render(&self, conversation: &Conversation) -> Result<String> {
+        self.render_messages(&conversation.messages, true)
+    }
+
+    fn render_messages(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String> {
+        let messages: Vec<TemplateMessage<'_>> = messages
+            .iter()
+            .map(|m| TemplateMessage {
+                role: m.role.as_str(),
+                content: &m.content,
+            })
+            .collect();
+        let template = self.env.get_template("chat")?;
+        Ok(template.render(context! {
+            messages,
+            add_generation_prompt,
+            bos_token => self.bos_token,
+            eos_token => self.eos_token,
+        })?)
+    }
+
+    /// The text the template puts right after an assistant turn, e.g. `<|im_end|>`: the model
+    /// was trained to emit it when done, so it is an end-of-generation marker.
+    pub fn end_of_turn_marker(&self) -> Result<Option<String>> {
+        const SENTINEL: &str = "CMDAI_SENTINEL_REPLY";
+        let conversation = [
+            Message::new(Role::User, "hi"),
+            Message::new(Role::Assistant, SENTINEL),
+        ];
+        let rendered = self.render_messages(&conversation, false)?;
+        let after = rendered
+            .rsplit_once(SENTINEL)
+            .map(|(_, after)| after.trim());
+        Ok(after.filter(|s| !s.is_empty()).map(str::to_owned))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chatml_fallback_renders_the_generation_prompt() {
+        let template = ChatTemplate::new(None, "", "").unwrap();
+        let conversation = Conversation::new()
+            .with(Role::System, "be brief")
+            .with(Role::User, "hi");
+        assert_eq!(
+            template.render(&conversation).unwrap(),
+            "<|im_start|>system\nbe brief<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+        );
+        assert_eq!(
+            template.end_of_turn_marker().unwrap().as_deref(),
+            Some("<|im_end|>")
+        );
+    }
+
+    #[test]
+    fn python_string_methods_and_raise_exception_work() {
+        let source = "{% if messages[0].role != 'user' %}{{ raise_exception('user first') }}{% endif %}\
+                      {{ messages[0].content.strip() }}";
+        let template = ChatTemplate::new(Some(source), "", "").unwrap();
+        let ok = Conversation::new().with(Role::User, "  hi  ");
+        assert_eq!(template.render(&ok).unwrap(), "hi");
+        let bad = Conversation::new().with(Role::System, "x");
+        assert!(
+            template
+                .render(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("user first")
+        );
+    }
+}

@@ -1,0 +1,225 @@
+//! The tokenizer, built from the GGUF metadata (`tokenizer.ggml.*`): no tokenizer.json needed.
+//!
+//! GGUF stores a byte-level BPE vocabulary (tokens already in GPT-2's byte-to-unicode form),
+//! its merges, a token type per token and a pre-tokenizer name. The pre-tokenizer names map to
+//! the regular expressions llama.cpp uses for them, so our token ids match llama.cpp's.
+
+use std::collections::HashMap;
+
+use candle_core::quantized::gguf_file::Value;
+use tokenizers::models::bpe::{BPE, Vocab};
+use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+use tokenizers::pre_tokenizers::sequence::Sequence;
+use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
+use tokenizers::{AddedToken, SplitDelimiterBehavior, Tokenizer};
+
+use crate::error::{CandleError, Result};
+use crate::spec::Metadata;
+
+/// GGUF token types (llama.cpp `llama_token_type`).
+const TOKEN_TYPE_CONTROL: i32 = 3;
+const TOKEN_TYPE_USER_DEFINED: i32 = 4;
+
+/// Pre-tokenizer regular expressions by `tokenizer.ggml.pre`, as in llama.cpp's `llama-vocab.cpp`.
+/// Each entry is applied in order; every piece is kept (isolated).
+fn pre_tokenizer_patterns(pre: &str) -> Option<&'static [&'static str]> {
+    const GPT2: &str =
+        r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
+    const QWEN2: &str = r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+    const LLAMA3: &str = r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+    match pre {
+        "qwen2" => Some(&[QWEN2]),
+        "llama-bpe" | "llama3" => Some(&[LLAMA3]),
+        // SmolLM splits every digit on its own before the GPT-2 expression.
+        "smollm" => Some(&[r"\p{N}", GPT2]),
+        "gpt2" | "default" => Some(&[GPT2]),
+        _ => None,
+    }
+}
+
+const SUPPORTED_PRE: &str = "qwen2, llama-bpe, smollm, gpt2";
+
+/// A tokenizer for one model, with the special token ids its metadata declares.
+#[derive(Debug)]
+pub struct GgufTokenizer {
+    inner: Tokenizer,
+    tokens: Vec<String>,
+    control: Vec<bool>,
+    /// `tokenizer.ggml.bos_token_id`.
+    pub bos: Option<u32>,
+    /// `tokenizer.ggml.eos_token_id`.
+    pub eos: Option<u32>,
+    /// Whether prompts start with the BOS token (`tokenizer.ggml.add_bos_token`).
+    pub add_bos: bool,
+}
+
+impl GgufTokenizer {
+    /// Builds the tokenizer from GGUF metadata.
+    pub fn from_metadata(values: &HashMap<String, Value>) -> Result<Self> {
+        let meta = Metadata::new(values, "GGUF");
+        let model = meta.string("tokenizer.ggml.model")?;
+        if model != "gpt2" {
+            return Err(CandleError::Tokenizer(format!(
+                "tokenizer type `{model}` is not supported yet; supported: gpt2 (byte-level BPE)"
+            )));
+        }
+        let pre = meta
+            .optional_string("tokenizer.ggml.pre")
+            .unwrap_or("default");
+        let patterns = pre_tokenizer_patterns(pre).ok_or_else(|| {
+            CandleError::Tokenizer(format!(
+                "pre-tokenizer `{pre}` is not supported; supported: {SUPPORTED_PRE}"
+            ))
+        })?;
+
+        let tokens = string_array(values, "tokenizer.ggml.tokens")?;
+        let merges = string_array(values, "tokenizer.ggml.merges")?
+            .into_iter()
+            .map(|merge| {
+                merge
+                    .split_once(' ')
+                    .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                    .ok_or_else(|| {
+                        CandleError::Tokenizer(format!("merge `{merge}` is not two tokens"))
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let types = match values.get("tokenizer.ggml.token_type") {
+            Some(Value::Array(types)) => types.iter().map(|t| t.to_i32().unwrap_or(1)).collect(),
+            _ => vec![1; tokens.len()],
+        };
+
+        let vocab: Vocab = tokens
+            .iter()
+            .enumerate()
+            .map(|(id, token)| (token.clone(), id as u32))
+            .collect();
+        let bpe = BPE::builder()
+            .vocab_and_merges(vocab, merges)
+            .build()
+            .map_err(|e| CandleError::Tokenizer(e.to_string()))?;
+        let mut inner = Tokenizer::new(bpe);
+
+        let mut steps = Vec::new();
+        for pattern in patterns {
+            let split = Split::new(
+                SplitPattern::Regex((*pattern).to_owned()),
+                SplitDelimiterBehavior::Isolated,
+                false,
+            )
+            .map_err(|e| CandleError::Tokenizer(e.to_string()))?;
+            steps.push(split.into());
+        }
+        steps.push(ByteLevel::new(false, false, false).into());
+        inner.with_pre_tokenizer(Some(Sequence::new(steps)));
+        inner.with_decoder(Some(ByteLevel::default()));
+
+        // Control tokens (`<|im_start|>`) are recognised only when special parsing is on;
+        // user-defined ones always, as llama.cpp does.
+        let added = |kind: i32, special: bool| -> Vec<AddedToken> {
+            tokens
+                .iter()
+                .zip(&types)
+                .filter(|(_, t)| **t == kind)
+                .map(|(token, _)| AddedToken::from(token.clone(), special).normalized(false))
+                .collect()
+        };
+        inner.add_special_tokens(&added(TOKEN_TYPE_CONTROL, true));
+        inner.add_tokens(&added(TOKEN_TYPE_USER_DEFINED, false));
+
+        let control = types.iter().map(|t| *t == TOKEN_TYPE_CONTROL).collect();
+        Ok(GgufTokenizer {
+            inner,
+            control,
+            bos: meta.optional_u32("tokenizer.ggml.bos_token_id"),
+            eos: meta.optional_u32("tokenizer.ggml.eos_token_id"),
+            add_bos: matches!(
+                values.get("tokenizer.ggml.add_bos_token"),
+                Some(Value::Bool(true))
+            ),
+            tokens,
+        })
+    }
+
+    /// Token ids for `text`. With `parse_special`, control tokens written in the text (such as
+    /// `<|im_start|>`) become their ids; without, they are tokenized as plain text.
+    pub fn encode(&mut self, text: &str, parse_special: bool) -> Result<Vec<u32>> {
+        self.inner.set_encode_special_tokens(!parse_special);
+        let encoding = self
+            .inner
+            .encode_fast(text, false)
+            .map_err(|e| CandleError::Tokenizer(e.to_string()))?;
+        Ok(encoding.get_ids().to_vec())
+    }
+
+    /// The text of `ids`, control tokens left out.
+    pub fn decode(&self, ids: &[u32]) -> Result<String> {
+        self.inner
+            .decode(ids, true)
+            .map_err(|e| CandleError::Tokenizer(e.to_string()))
+    }
+
+    /// The id of a token spelled exactly `text`.
+    pub fn token_id(&self, text: &str) -> Option<u32> {
+        self.inner.token_to_id(text)
+    }
+
+    /// The spelling of token `id`.
+    pub fn token(&self, id: u32) -> Option<&str> {
+        self.tokens.get(id as usize).map(String::as_str)
+    }
+
+    /// Whether `id` is a control token.
+    pub fn is_control(&self, id: u32) -> bool {
+        self.control.get(id as usize).copied().unwrap_or(false)
+    }
+
+    /// Tokens in the vocabulary.
+    pub fn vocab_size(&self) -> usize {
+        self.tokens.len()
+    }
+}
+
+fn string_array(values: &HashMap<String, Value>, key: &str) -> Result<Vec<String>> {
+    let missing = || {
+        CandleError::Tokenizer(format!(
+            "metadata key `{key}` is missing or not a list of strings"
+        ))
+    };
+    let Some(Value::Array(items)) = values.get(key) else {
+        return Err(missing());
+    };
+    items
+        .iter()
+        .map(|item| item.to_string().cloned().map_err(|_| missing()))
+        .collect()
+}
+
+/// Turns generated token ids into text piece by piece, holding back bytes that do not yet form
+/// a whole UTF-8 character.
+#[derive(Debug, Default)]
+pub struct TextStream {
+    ids: Vec<u32>,
+    emitted: usize,
+}
+
+impl TextStream {
+    /// Adds a token and returns the new text it completes, if any.
+    pub fn push(&mut self, tokenizer: &GgufTokenizer, id: u32) -> Result<Option<String>> {
+        self.ids.push(id);
+        let text = tokenizer.decode(&self.ids)?;
+        if text.len() <= self.emitted || text.ends_with('\u{FFFD}') {
+            return Ok(None);
+        }
+        let Some(piece) = text.get(self.emitted..).map(str::to_owned) else {
+            return Ok(None);
+        };
+        self.emitted = text.len();
+        Ok(Some(piece))
+    }
+
+    /// All text so far.
+    pub fn text(&self, tokenizer: &GgufTokenizer) -> Result<String> {
+        tokenizer.decode(&self.ids)
+    }
+}

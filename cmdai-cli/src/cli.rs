@@ -1,0 +1,106 @@
+//! The command line as clap sees it. Command code never reads these types: `settings.rs`
+//! turns them into validated [`Settings`](crate::settings::Settings) first.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Turn plain English into a shell command, with a model that runs on your machine.
+#[derive(Debug, Parser)]
+#[command(name = "cmdai", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    after_help = "Examples:\n  cmdai \"list all files in the current directory\"\n  cmdai -o json \"find log files over 100MB\"\n  echo '{\"id\": 1, \"request\": \"show disk usage\"}' | cmdai batch"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// What the command should do, in plain English.
+    #[arg(value_name = "REQUEST")]
+    pub request: Vec<String>,
+
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    #[command(flatten)]
+    pub generation: GenerationArgs,
+
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text, global = true)]
+    pub output: OutputFormat,
+
+    /// Say more on stderr: model, device and why, timings. Repeat for debug logs.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read JSON lines `{"id": ..., "request": "..."}` on stdin; write one JSON line per request.
+    Batch,
+    /// List, download or locate models.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// List the models cmdai knows and whether each is downloaded.
+    List,
+    /// Download a model into the cache (the default model if none is named).
+    Pull {
+        /// Catalog id or alias.
+        model: Option<String>,
+    },
+    /// Print the cached file of a model, downloading it first if needed.
+    Path {
+        /// Catalog id or alias.
+        model: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// Model: a catalog id or alias (`cmdai models list`) or a path to a .gguf file.
+    #[arg(
+        short,
+        long,
+        env = "CMDAI_MODEL",
+        value_name = "ID|PATH",
+        global = true
+    )]
+    pub model: Option<String>,
+
+    /// Device: auto, cpu, metal, cuda or cuda:N.
+    #[arg(long, env = "CMDAI_DEVICE", default_value = "auto", global = true)]
+    pub device: String,
+
+    /// Never use the network; a model that is not cached is an error.
+    #[arg(long, env = "CMDAI_OFFLINE", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false, global = true)]
+    pub offline: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerationArgs {
+    /// The most tokens the model may generate.
+    #[arg(long, default_value_t = 256, global = true)]
+    pub max_tokens: usize,
+
+    /// Sampling temperature; 0 picks the most likely token every time.
+    #[arg(long, default_value_t = 0.0, global = true)]
+    pub temperature: f32,
+
+    /// Nucleus sampling threshold (with --temperature > 0).
+    #[arg(long, default_value_t = 0.95, global = true)]
+    pub top_p: f32,
+
+    /// Sampling seed, for repeatable sampled runs.
+    #[arg(long, default_value_t = 42, global = true)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// The command (with details on a terminal).
+    Text,
+    /// One JSON object.
+    Json,
+}

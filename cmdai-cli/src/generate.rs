@@ -1,0 +1,167 @@
+//! Generating commands: one request from the command line, or JSON lines in batch mode.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use cmdai_backend_candle::{CandleBackend, LoadOptions};
+use cmdai_core::{
+    CancelToken, CommandPrompt, GeneratedCommand, Generator, InferenceBackend, NullSink,
+};
+use serde_json::json;
+
+use crate::cli::OutputFormat;
+use crate::context;
+use crate::models;
+use crate::settings::Settings;
+
+type LocalGenerator = Generator<CandleBackend, CommandPrompt>;
+
+/// Finds, downloads if needed, and loads the model; says what was picked on `-v`.
+fn load(settings: &Settings) -> Result<LocalGenerator> {
+    let fetcher = models::fetcher(settings.offline)?;
+    let model = models::resolve(settings.model.as_deref(), &fetcher)?;
+    let options = LoadOptions {
+        device: settings.device,
+        model_id: Some(model.id.clone()),
+        ..LoadOptions::default()
+    };
+    let backend = CandleBackend::load(&model.path, &options)
+        .with_context(|| format!("cannot load model {}", model.path.display()))?;
+    if settings.verbose > 0 {
+        let info = backend.info();
+        eprintln!(
+            "cmdai: model {} ({}) on {}: {}; loaded in {:.0} ms",
+            info.model,
+            model.path.display(),
+            info.device,
+            backend.device_reason(),
+            backend.load_time().as_secs_f64() * 1000.0
+        );
+    }
+    Ok(Generator::new(backend, CommandPrompt::default()).with_params(settings.params.clone()))
+}
+
+/// A cancel token that Ctrl-C sets; a second Ctrl-C exits at once.
+fn cancel_on_ctrl_c() -> CancelToken {
+    let cancel = CancelToken::new();
+    let handler_token = cancel.clone();
+    let result = ctrlc::set_handler(move || {
+        if handler_token.is_cancelled() {
+            std::process::exit(130);
+        }
+        handler_token.cancel();
+    });
+    if let Err(error) = result {
+        tracing::warn!("cannot install the Ctrl-C handler: {error}");
+    }
+    cancel
+}
+
+/// `cmdai <REQUEST>`.
+pub fn one(settings: &Settings, request: &str) -> Result<()> {
+    let mut generator = load(settings)?;
+    let cancel = cancel_on_ctrl_c();
+    let context = context::detect();
+    let command = generator.generate_streaming(request, &context, &mut NullSink, &cancel)?;
+    let load_time = generator.backend().load_time();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match settings.output {
+        OutputFormat::Json => {
+            writeln!(out, "{}", to_json(&command, generator.backend(), load_time))?
+        }
+        OutputFormat::Text if stdout.is_terminal() => {
+            writeln!(out, "{}", command.command)?;
+            if let Some(explanation) = &command.explanation {
+                writeln!(out, "  {explanation}")?;
+            }
+        }
+        // Piped: the command alone, so `$(cmdai ...)` works.
+        OutputFormat::Text => writeln!(out, "{}", command.command)?,
+    }
+    if settings.verbose > 0 {
+        let t = command.timings;
+        eprintln!(
+            "cmdai: {} prompt tokens in {:.0} ms, {} tokens generated in {:.0} ms; total {:.0} ms",
+            command.prompt_tokens,
+            ms(t.prefill),
+            command.generated_tokens,
+            ms(t.decode),
+            ms(t.total + load_time)
+        );
+    }
+    Ok(())
+}
+
+/// `cmdai batch`: JSON lines in, JSON lines out, one model load.
+pub fn batch(settings: &Settings) -> Result<()> {
+    let mut generator = load(settings)?;
+    let cancel = cancel_on_ctrl_c();
+    let context = context::detect();
+    let load_time = generator.backend().load_time();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for (index, line) in std::io::stdin().lock().lines().enumerate() {
+        let line = line.context("cannot read stdin (is it UTF-8?)")?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record = match parse_batch_line(&line) {
+            Ok((id, request)) => {
+                match generator.generate_streaming(&request, &context, &mut NullSink, &cancel) {
+                    Ok(command) => {
+                        let mut value = to_json(&command, generator.backend(), load_time);
+                        value["id"] = id;
+                        value
+                    }
+                    Err(error) if cancel.is_cancelled() => return Err(error.into()),
+                    Err(error) => json!({ "id": id, "error": error.to_string() }),
+                }
+            }
+            Err(error) => json!({ "id": null, "error": format!("line {}: {error}", index + 1) }),
+        };
+        writeln!(out, "{record}")?;
+        out.flush()?;
+    }
+    Ok(())
+}
+
+/// `{"id": ..., "request": "..."}` into its id (any JSON value) and request.
+fn parse_batch_line(line: &str) -> Result<(serde_json::Value, String), String> {
+    let value: serde_json::Value =
+        serde_json::from_str(line).map_err(|e| format!("not valid JSON: {e}"))?;
+    let id = value.get("id").cloned().unwrap_or(serde_json::Value::Null);
+    let request = value
+        .get("request")
+        .and_then(|r| r.as_str())
+        .ok_or_else(|| "expected an object with a string field \"request\"".to_owned())?;
+    Ok((id, request.to_owned()))
+}
+
+fn to_json(
+    command: &GeneratedCommand,
+    backend: &CandleBackend,
+    load_time: Duration,
+) -> serde_json::Value {
+    let info = backend.info();
+    json!({
+        "command": command.command,
+        "explanation": command.explanation,
+        "model": command.model,
+        "backend": info.backend,
+        "device": info.device,
+        "prompt_tokens": command.prompt_tokens,
+        "generated_tokens": command.generated_tokens,
+        "timings": {
+            "load_ms": ms(load_time),
+            "prefill_ms": ms(command.timings.prefill),
+            "decode_ms": ms(command.timings.decode),
+            "total_ms": ms(command.timings.total),
+        },
+    })
+}
+
+fn ms(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 1000.0 * 10.0).round() / 10.0
+}

@@ -1,0 +1,154 @@
+//! `cmdai`: turn plain English into a shell command with a local model.
+//!
+//! Glue only: parse the command line, resolve settings, compose the library crates, print.
+
+mod cli;
+mod context;
+mod generate;
+mod models;
+mod progress;
+mod settings;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::settings::{Action, Settings};
+
+/// Exit codes, documented in the README.
+mod exit {
+    /// Something failed that has no more specific code.
+    pub const FAILURE: u8 = 1;
+    /// The model could not be found, downloaded or loaded.
+    pub const MODEL: u8 = 3;
+    /// The model's reply was not a usable command.
+    pub const NO_COMMAND: u8 = 4;
+    /// Interrupted by Ctrl-C.
+    pub const INTERRUPTED: u8 = 130;
+}
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    init_logging(cli.verbose);
+    let result = Settings::resolve(cli).and_then(run);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("cmdai: error: {error:#}");
+            ExitCode::from(exit_code(&error))
+        }
+    }
+}
+
+fn run(settings: Settings) -> anyhow::Result<()> {
+    match &settings.action {
+        Action::Generate { request } => generate::one(&settings, request),
+        Action::Batch => generate::batch(&settings),
+        Action::ModelsList => list_models(&settings),
+        Action::ModelsPull { model } | Action::ModelsPath { model } => {
+            let fetcher = models::fetcher(settings.offline)?;
+            let catalog = cmdai_models::Catalog::builtin();
+            let entry = match model {
+                Some(name) => catalog.find(name)?,
+                None => catalog.default_model(),
+            };
+            let path = models::ensure(&fetcher, entry)?;
+            println!("{}", path.display());
+            Ok(())
+        }
+    }
+}
+
+fn list_models(settings: &Settings) -> anyhow::Result<()> {
+    let fetcher = models::fetcher(true)?;
+    let catalog = cmdai_models::Catalog::builtin();
+    let rows: Vec<_> = catalog
+        .models()
+        .iter()
+        .map(|m| {
+            let cached = fetcher.cache().cached(m);
+            serde_json::json!({
+                "id": m.id,
+                "aliases": m.aliases,
+                "name": m.name,
+                "architecture": m.architecture,
+                "quantization": m.quantization,
+                "size": m.size,
+                "license": m.license,
+                "default": m.id == cmdai_models::Catalog::DEFAULT_ID,
+                "path": cached,
+            })
+        })
+        .collect();
+    if settings.output == cli::OutputFormat::Json {
+        println!("{}", serde_json::Value::Array(rows));
+        return Ok(());
+    }
+    for m in catalog.models() {
+        let state = if fetcher.cache().cached(m).is_some() {
+            "cached"
+        } else {
+            "not downloaded"
+        };
+        let default = if m.id == cmdai_models::Catalog::DEFAULT_ID {
+            " (default)"
+        } else {
+            ""
+        };
+        println!(
+            "{:<20} {:>6.0} MB  {:<8} {:<14} {}{default}\n{:<20} aliases: {}; license: {}",
+            m.id,
+            m.size as f64 / 1e6,
+            m.architecture,
+            state,
+            m.name,
+            "",
+            m.aliases.join(", "),
+            m.license
+        );
+    }
+    println!("cache: {}", fetcher.cache().root().display());
+    Ok(())
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("CMDAI_LOG").unwrap_or_else(|_| level.into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
+}
+
+/// Maps an error to the documented exit code by what failed.
+fn exit_code(error: &anyhow::Error) -> u8 {
+    use cmdai_core::{BackendError, GenerateError};
+    for cause in error.chain() {
+        if let Some(e) = cause.downcast_ref::<cmdai_models::ModelsError>() {
+            return match e {
+                cmdai_models::ModelsError::Interrupted => exit::INTERRUPTED,
+                _ => exit::MODEL,
+            };
+        }
+        if cause
+            .downcast_ref::<cmdai_backend_candle::CandleError>()
+            .is_some()
+        {
+            return exit::MODEL;
+        }
+        if let Some(e) = cause.downcast_ref::<GenerateError>() {
+            return match e {
+                GenerateError::Backend(BackendError::Cancelled) => exit::INTERRUPTED,
+                GenerateError::Parse { .. } => exit::NO_COMMAND,
+                _ => exit::FAILURE,
+            };
+        }
+    }
+    exit::FAILURE
+}

@@ -1,0 +1,45 @@
+//! Download progress on stderr with indicatif.
+
+use std::time::Duration;
+
+use cmdai_models::Progress;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Draws a progress bar per transfer on stderr, and notes as plain lines.
+#[derive(Debug, Default)]
+pub struct BarProgress {
+    bar: Option<ProgressBar>,
+}
+
+impl Progress for BarProgress {
+    fn note(&mut self, message: &str) {
+        eprintln!("cmdai: {message}");
+    }
+
+    fn begin(&mut self, label: &str, total: u64, done: u64) {
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{msg:>28} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_message(label.to_owned());
+        bar.set_position(done);
+        bar.enable_steady_tick(Duration::from_millis(200));
+        self.bar = Some(bar);
+    }
+
+    fn advance(&mut self, bytes: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(bytes);
+        }
+    }
+
+    fn end(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}

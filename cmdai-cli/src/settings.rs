@@ -1,0 +1,91 @@
+//! Validated settings: what the commands run with, resolved from the parsed command line.
+
+use anyhow::{Context, Result, bail};
+use cmdai_backend_candle::DeviceChoice;
+use cmdai_core::GenerationParams;
+
+use crate::cli::{Cli, Command, GenerationArgs, ModelsCommand, OutputFormat};
+
+/// What to do.
+#[derive(Debug)]
+pub enum Action {
+    /// Generate a command for a request.
+    Generate { request: String },
+    /// Generate for JSON lines on stdin.
+    Batch,
+    /// List the catalog.
+    ModelsList,
+    /// Download a model.
+    ModelsPull { model: Option<String> },
+    /// Print a model's path.
+    ModelsPath { model: Option<String> },
+}
+
+/// Everything a command needs, validated.
+#[derive(Debug)]
+pub struct Settings {
+    pub action: Action,
+    pub model: Option<String>,
+    pub device: DeviceChoice,
+    pub offline: bool,
+    pub params: GenerationParams,
+    pub output: OutputFormat,
+    pub verbose: u8,
+}
+
+impl Settings {
+    pub fn resolve(cli: Cli) -> Result<Self> {
+        let action = match cli.command {
+            Some(Command::Batch) => Action::Batch,
+            Some(Command::Models(ModelsCommand::List)) => Action::ModelsList,
+            Some(Command::Models(ModelsCommand::Pull { model })) => Action::ModelsPull { model },
+            Some(Command::Models(ModelsCommand::Path { model })) => Action::ModelsPath { model },
+            None => {
+                let request = cli.request.join(" ");
+                if request.trim().is_empty() {
+                    bail!(
+                        "no request given; say what the command should do, e.g. `cmdai \"list all files\"`"
+                    );
+                }
+                Action::Generate { request }
+            }
+        };
+        let device = cli
+            .model
+            .device
+            .parse::<DeviceChoice>()
+            .map_err(anyhow::Error::msg)
+            .context("invalid --device")?;
+        Ok(Settings {
+            action,
+            model: cli.model.model.filter(|m| !m.trim().is_empty()),
+            device,
+            offline: cli.model.offline,
+            params: generation_params(&cli.generation)?,
+            output: cli.output,
+            verbose: cli.verbose,
+        })
+    }
+}
+
+fn generation_params(args: &GenerationArgs) -> Result<GenerationParams> {
+    if args.max_tokens == 0 {
+        bail!("--max-tokens must be at least 1");
+    }
+    if !(0.0..=2.0).contains(&args.temperature) {
+        bail!(
+            "--temperature must be between 0 and 2, got {}",
+            args.temperature
+        );
+    }
+    if !(args.top_p > 0.0 && args.top_p <= 1.0) {
+        bail!("--top-p must be in (0, 1], got {}", args.top_p);
+    }
+    Ok(GenerationParams {
+        max_tokens: args.max_tokens,
+        temperature: args.temperature,
+        top_p: args.top_p,
+        seed: args.seed,
+        stop: Vec::new(),
+    })
+}

@@ -1,0 +1,229 @@
+//! The inference trait: what a backend (local Candle, a remote server, a test fake) provides.
+
+use std::error::Error as StdError;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::Conversation;
+
+/// Describes the model behind a backend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelInfo {
+    /// The model's identifier (catalog id or file name).
+    pub model: String,
+    /// Which backend runs it, e.g. `candle`.
+    pub backend: String,
+    /// Which device runs it, e.g. `cpu`.
+    pub device: String,
+    /// The context window in tokens.
+    pub context_length: usize,
+}
+
+impl ModelInfo {
+    /// Builds a description.
+    pub fn new(
+        model: impl Into<String>,
+        backend: impl Into<String>,
+        device: impl Into<String>,
+        context_length: usize,
+    ) -> Self {
+        ModelInfo {
+            model: model.into(),
+            backend: backend.into(),
+            device: device.into(),
+            context_length,
+        }
+    }
+}
+
+/// How to sample tokens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerationParams {
+    /// The most tokens to generate.
+    pub max_tokens: usize,
+    /// Softmax temperature; `0.0` means greedy decoding.
+    pub temperature: f32,
+    /// Nucleus sampling: keep the smallest set of tokens whose probability reaches this.
+    pub top_p: f32,
+    /// Seed for the sampler, so sampled runs can be repeated.
+    pub seed: u64,
+    /// Extra strings that end generation when they appear in the output.
+    pub stop: Vec<String>,
+}
+
+impl Default for GenerationParams {
+    fn default() -> Self {
+        // A command is rarely longer than a hundred tokens; greedy decoding gives the most
+        // likely command and makes runs repeatable.
+        GenerationParams {
+            max_tokens: 256,
+            temperature: 0.0,
+            top_p: 1.0,
+            seed: 42,
+            stop: Vec::new(),
+        }
+    }
+}
+
+/// Receives generated text piece by piece, as it is produced.
+pub trait TokenSink {
+    /// Called with each new piece of text (one token or a few, always valid UTF-8).
+    fn token(&mut self, text: &str);
+}
+
+impl<F: FnMut(&str)> TokenSink for F {
+    fn token(&mut self, text: &str) {
+        self(text)
+    }
+}
+
+/// A sink that drops everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NullSink;
+
+impl TokenSink for NullSink {
+    fn token(&mut self, _text: &str) {}
+}
+
+/// A cheap, cloneable flag that asks a running generation to stop.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// A token that is not cancelled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks every holder of this token to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Why generation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The model produced an end-of-generation token.
+    EndOfGeneration,
+    /// One of the stop strings appeared.
+    StopString,
+    /// `max_tokens` was reached.
+    Length,
+}
+
+/// What a generation produced, with its costs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerationOutput {
+    /// The generated text, without the end-of-generation token.
+    pub text: String,
+    /// Tokens in the prompt.
+    pub prompt_tokens: usize,
+    /// Tokens generated.
+    pub generated_tokens: usize,
+    /// Time spent on the prompt.
+    pub prefill: Duration,
+    /// Time spent generating.
+    pub decode: Duration,
+    /// Why generation ended.
+    pub stop_reason: StopReason,
+}
+
+impl GenerationOutput {
+    /// An output holding `text` with no token counts or timings, for backends that have none.
+    pub fn from_text(text: impl Into<String>) -> Self {
+        GenerationOutput {
+            text: text.into(),
+            prompt_tokens: 0,
+            generated_tokens: 0,
+            prefill: Duration::ZERO,
+            decode: Duration::ZERO,
+            stop_reason: StopReason::EndOfGeneration,
+        }
+    }
+}
+
+/// Errors a backend reports.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackendError {
+    /// The caller cancelled the generation.
+    #[error("generation cancelled")]
+    Cancelled,
+    /// The prompt does not fit in the model's context window.
+    #[error(
+        "the prompt needs {prompt_tokens} tokens but the model's context holds {context_length}; shorten the request"
+    )]
+    ContextOverflow {
+        /// Tokens the prompt needs (including room to answer).
+        prompt_tokens: usize,
+        /// The context window.
+        context_length: usize,
+    },
+    /// The backend failed; the source says how.
+    #[error("{context}")]
+    Failed {
+        /// What the backend was doing.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn StdError + Send + Sync>,
+    },
+}
+
+impl BackendError {
+    /// Wraps a backend-specific error with what was being done.
+    pub fn failed(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn StdError + Send + Sync>>,
+    ) -> Self {
+        BackendError::Failed {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+}
+
+/// A backend turns a conversation into generated text.
+///
+/// Implementations render the conversation with their model's chat template, generate until an
+/// end-of-generation token, a stop string or `params.max_tokens`, pass each new piece of text to
+/// `sink` as it is produced, and check `cancel` between tokens.
+pub trait InferenceBackend {
+    /// Describes the model and where it runs.
+    fn info(&self) -> ModelInfo;
+
+    /// Generates a reply to `conversation`.
+    fn generate(
+        &mut self,
+        conversation: &Conversation,
+        params: &GenerationParams,
+        sink: &mut dyn TokenSink,
+        cancel: &CancelToken,
+    ) -> Result<GenerationOutput, BackendError>;
+}
+
+impl<B: InferenceBackend + ?Sized> InferenceBackend for Box<B> {
+    fn info(&self) -> ModelInfo {
+        (**self).info()
+    }
+
+    fn generate(
+        &mut self,
+        conversation: &Conversation,
+        params: &GenerationParams,
+        sink: &mut dyn TokenSink,
+        cancel: &CancelToken,
+    ) -> Result<GenerationOutput, BackendError> {
+        (**self).generate(conversation, params, sink, cancel)
+    }
+}

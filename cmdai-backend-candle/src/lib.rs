@@ -22,8 +22,9 @@ mod device;
 mod error;
 mod gguf;
 mod model;
-mod sampling;
+pub mod sampling;
 mod spec;
+pub mod synthetic;
 mod template;
 mod tokenizer;
 

@@ -1,0 +1,214 @@
+//! Writes GGUF files with random weights and a real-looking header: tiny models for tests,
+//! and same-shape stand-ins of real models for speed measurements where the real weights
+//! cannot travel (speed depends on shapes and types, not values).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+
+use candle_core::quantized::gguf_file::{self, Value};
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::{Device, Tensor};
+
+use crate::error::{CandleError, Result};
+use crate::spec::{Architecture, ModelSpec};
+
+/// Control tokens appended after the 256 byte tokens of a synthetic vocabulary.
+const SPECIAL_TOKENS: [&str; 3] = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"];
+
+/// The vocabulary size of [`tiny_spec`]: 256 byte tokens, 3 merges, 3 control tokens.
+pub const TINY_VOCAB: usize = 256 + TINY_MERGES.len() + SPECIAL_TOKENS.len();
+
+/// A few merges so the BPE path is exercised: "ls", " -", "la".
+const TINY_MERGES: [(&str, &str); 3] = [("l", "s"), ("Ġ", "-"), ("l", "a")];
+
+/// A tiny model description for `arch`: 2 blocks, width 64, 4 heads sharing 2 KV heads.
+pub fn tiny_spec(arch: Architecture) -> ModelSpec {
+    ModelSpec {
+        arch,
+        name: Some(format!("tiny random {}", arch.name())),
+        block_count: 2,
+        embedding_length: 64,
+        feed_forward_length: 128,
+        head_count: 4,
+        head_count_kv: 2,
+        head_dim: 16,
+        rope_freq_base: 10_000.0,
+        context_length: 256,
+        rms_norm_eps: 1e-5,
+        vocab_size: TINY_VOCAB,
+    }
+}
+
+/// Writes a model with `spec`'s shapes and random weights (seeded, so the same seed gives the
+/// same file), matrices quantized as `dtype`, with a byte-level BPE vocabulary of
+/// [`TINY_VOCAB`] tokens and a ChatML template.
+pub fn write_random_model(
+    path: &Path,
+    spec: &ModelSpec,
+    dtype: GgmlDType,
+    seed: u64,
+) -> Result<()> {
+    if spec.vocab_size != TINY_VOCAB {
+        return Err(CandleError::InvalidMetadata {
+            key: "vocab_size".into(),
+            reason: format!("synthetic models have a {TINY_VOCAB}-token vocabulary"),
+        });
+    }
+    let device = Device::Cpu;
+    let mut rng = SplitMix(seed);
+    let mut tensors: Vec<(String, QTensor)> = Vec::new();
+    for (name, shape) in spec.required_tensors() {
+        let is_vector = shape.len() == 1;
+        let elements: usize = shape.iter().product();
+        // Small weights keep activations finite through the blocks; norms stay near 1.
+        let values: Vec<f32> = (0..elements)
+            .map(|_| {
+                if name.ends_with("norm.weight") {
+                    1.0 + 0.1 * rng.next()
+                } else {
+                    0.08 * rng.next()
+                }
+            })
+            .collect();
+        let tensor = Tensor::from_vec(values, shape.as_slice(), &device)?;
+        let qtensor = if is_vector {
+            QTensor::quantize(&tensor, GgmlDType::F32)?
+        } else {
+            QTensor::quantize(&tensor, dtype)?
+        };
+        tensors.push((name, qtensor));
+    }
+
+    let arch = spec.arch.name();
+    let key = |suffix: &str| format!("{arch}.{suffix}");
+    let mut metadata: Vec<(String, Value)> = vec![
+        ("general.architecture".into(), Value::String(arch.into())),
+        (
+            "general.name".into(),
+            Value::String(spec.name.clone().unwrap_or_default()),
+        ),
+        (key("block_count"), Value::U32(spec.block_count as u32)),
+        (
+            key("embedding_length"),
+            Value::U32(spec.embedding_length as u32),
+        ),
+        (
+            key("feed_forward_length"),
+            Value::U32(spec.feed_forward_length as u32),
+        ),
+        (
+            key("attention.head_count"),
+            Value::U32(spec.head_count as u32),
+        ),
+        (
+            key("attention.head_count_kv"),
+            Value::U32(spec.head_count_kv as u32),
+        ),
+        (key("rope.freq_base"), Value::F32(spec.rope_freq_base)),
+        (
+            key("context_length"),
+            Value::U32(spec.context_length as u32),
+        ),
+        (
+            key("attention.layer_norm_rms_epsilon"),
+            Value::F32(spec.rms_norm_eps as f32),
+        ),
+    ];
+    metadata.extend(tiny_tokenizer_metadata());
+    let metadata_refs: Vec<(&str, &Value)> =
+        metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let tensor_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let io = |source| CandleError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut writer = BufWriter::new(File::create(path).map_err(io)?);
+    gguf_file::write(&mut writer, &metadata_refs, &tensor_refs)?;
+    writer
+        .into_inner()
+        .map_err(|e| io(e.into_error()))?
+        .sync_all()
+        .map_err(io)?;
+    Ok(())
+}
+
+/// Tokenizer metadata of the synthetic vocabulary: GPT-2 byte tokens, a few merges, ChatML
+/// control tokens.
+fn tiny_tokenizer_metadata() -> Vec<(String, Value)> {
+    let mut tokens: Vec<String> = byte_tokens();
+    let by_text: HashMap<String, usize> = tokens
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(i, t)| (t, i))
+        .collect();
+    debug_assert!(
+        TINY_MERGES
+            .iter()
+            .all(|(a, b)| by_text.contains_key(*a) && by_text.contains_key(*b))
+    );
+    tokens.extend(TINY_MERGES.iter().map(|(a, b)| format!("{a}{b}")));
+    let mut types = vec![1i32; tokens.len()];
+    tokens.extend(SPECIAL_TOKENS.iter().map(|s| s.to_string()));
+    types.extend([3; SPECIAL_TOKENS.len()]);
+    let id = |text: &str| tokens.iter().position(|t| t == text).unwrap_or(0) as u32;
+    let (eos, bos) = (id("<|im_end|>"), id("<|endoftext|>"));
+    vec![
+        ("tokenizer.ggml.model".into(), Value::String("gpt2".into())),
+        ("tokenizer.ggml.pre".into(), Value::String("qwen2".into())),
+        (
+            "tokenizer.ggml.merges".into(),
+            Value::Array(
+                TINY_MERGES
+                    .iter()
+                    .map(|(a, b)| Value::String(format!("{a} {b}")))
+                    .collect(),
+            ),
+        ),
+        (
+            "tokenizer.ggml.token_type".into(),
+            Value::Array(types.into_iter().map(Value::I32).collect()),
+        ),
+        ("tokenizer.ggml.eos_token_id".into(), Value::U32(eos)),
+        ("tokenizer.ggml.bos_token_id".into(), Value::U32(bos)),
+        (
+            "tokenizer.ggml.tokens".into(),
+            Value::Array(tokens.into_iter().map(Value::String).collect()),
+        ),
+    ]
+}
+
+/// GPT-2's printable stand-ins for the 256 byte values, in byte order.
+fn byte_tokens() -> Vec<String> {
+    let printable =
+        |b: u32| (33..=126).contains(&b) || (161..=172).contains(&b) || (174..=255).contains(&b);
+    let mut shifted = 0;
+    (0u32..256)
+        .map(|b| {
+            let c = if printable(b) {
+                b
+            } else {
+                shifted += 1;
+                255 + shifted
+            };
+            char::from_u32(c).expect("valid code point").to_string()
+        })
+        .collect()
+}
+
+/// A small deterministic generator of values in [-1, 1) (SplitMix64), so synthetic files do
+/// not depend on a random-number crate's version.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> f32 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+    }
+}

@@ -1,0 +1,176 @@
+//! Tests on tiny random models the tests write themselves: the forward pass, the KV cache,
+//! loading errors. No network, no downloads.
+
+use std::path::PathBuf;
+
+use candle_core::Device;
+use candle_core::quantized::GgmlDType;
+use cmdai_backend_candle::synthetic::{tiny_spec, write_random_model};
+use cmdai_backend_candle::{
+    Architecture, CandleBackend, CandleError, GgufFile, LoadOptions, ModelSpec, Transformer,
+};
+use cmdai_core::{CancelToken, Conversation, GenerationParams, InferenceBackend, NullSink, Role};
+
+fn tiny_model(arch: Architecture) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("tiny-{}.gguf", arch.name()));
+    write_random_model(&path, &tiny_spec(arch), GgmlDType::Q8_0, 7).unwrap();
+    (dir, path)
+}
+
+fn load_transformer(path: &std::path::Path) -> Transformer {
+    let mut file = GgufFile::open(path).unwrap();
+    let spec = ModelSpec::from_gguf(&file.content).unwrap();
+    Transformer::load(spec, &file.content, &mut file.reader, &Device::Cpu, 64).unwrap()
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// Decoding token by token through the KV cache must give the logits of running each prefix
+/// as one sequence. f32 sums in a different order differ in the last bits, hence 1e-4.
+#[test]
+fn kv_cache_decoding_matches_whole_sequence() {
+    for arch in Architecture::ALL {
+        let (_dir, path) = tiny_model(arch);
+        let mut model = load_transformer(&path);
+        let tokens: Vec<u32> = vec![257, 12, 99, 200, 3, 45, 45, 180, 7, 258];
+        let mut incremental = Vec::new();
+        for &token in &tokens {
+            incremental.push(model.forward(&[token]).unwrap().to_vec1::<f32>().unwrap());
+        }
+        for k in 1..=tokens.len() {
+            model.reset();
+            let whole = model
+                .forward(&tokens[..k])
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            let diff = max_abs_diff(&whole, &incremental[k - 1]);
+            assert!(diff < 1e-4, "{}: prefix {k} differs by {diff}", arch.name());
+            assert!(whole.iter().all(|v| v.is_finite()));
+        }
+        // A prompt in two chunks (prefill, then more prefill) agrees too.
+        model.reset();
+        model.forward(&tokens[..4]).unwrap();
+        let chunked = model
+            .forward(&tokens[4..])
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let diff = max_abs_diff(&chunked, incremental.last().unwrap());
+        assert!(
+            diff < 1e-4,
+            "{}: chunked prefill differs by {diff}",
+            arch.name()
+        );
+    }
+}
+
+#[test]
+fn backend_generates_and_stops_at_the_token_budget() {
+    let (_dir, path) = tiny_model(Architecture::Qwen2);
+    let mut backend = CandleBackend::load(&path, &LoadOptions::default()).unwrap();
+    assert_eq!(backend.info().backend, "candle");
+    assert!(
+        backend
+            .stop_tokens()
+            .iter()
+            .any(|&t| backend.tokenizer().token(t) == Some("<|im_end|>"))
+    );
+    let conversation = Conversation::new().with(Role::User, "ls -la");
+    let params = GenerationParams {
+        max_tokens: 5,
+        ..GenerationParams::default()
+    };
+    let mut pieces = String::new();
+    let out = backend
+        .generate(
+            &conversation,
+            &params,
+            &mut |t: &str| pieces.push_str(t),
+            &CancelToken::new(),
+        )
+        .unwrap();
+    assert!(out.generated_tokens <= 5);
+    assert_eq!(out.text, pieces);
+    // Greedy decoding is deterministic.
+    let again = backend
+        .generate(&conversation, &params, &mut NullSink, &CancelToken::new())
+        .unwrap();
+    assert_eq!(again.text, out.text);
+}
+
+#[test]
+fn prompt_longer_than_the_context_is_a_clear_error() {
+    let (_dir, path) = tiny_model(Architecture::Llama);
+    let options = LoadOptions {
+        max_context: 32,
+        ..LoadOptions::default()
+    };
+    let mut backend = CandleBackend::load(&path, &options).unwrap();
+    let conversation = Conversation::new().with(Role::User, "x ".repeat(100));
+    let error = backend
+        .generate(
+            &conversation,
+            &GenerationParams::default(),
+            &mut NullSink,
+            &CancelToken::new(),
+        )
+        .unwrap_err();
+    assert!(error.to_string().contains("context holds 32"), "{error}");
+}
+
+#[test]
+fn truncated_file_names_the_tensor_and_sizes() {
+    let (_dir, path) = tiny_model(Architecture::Llama);
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() - 1000]).unwrap();
+    let error = CandleBackend::load(&path, &LoadOptions::default()).unwrap_err();
+    assert!(matches!(error, CandleError::Truncated { .. }), "{error}");
+    assert!(
+        error.to_string().contains("truncated") && error.to_string().contains("download it again")
+    );
+}
+
+#[test]
+fn not_a_gguf_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.gguf");
+    std::fs::write(&path, b"<html>rate limited</html>").unwrap();
+    let error = CandleBackend::load(&path, &LoadOptions::default()).unwrap_err();
+    assert!(error.to_string().contains("not a valid GGUF"), "{error}");
+}
+
+#[test]
+fn unsupported_architecture_lists_the_supported_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.gguf");
+    write_random_model(&path, &tiny_spec(Architecture::Llama), GgmlDType::Q8_0, 1).unwrap();
+    // Rewrite the architecture string in place: same length keeps the file valid.
+    let bytes = std::fs::read(&path).unwrap();
+    let needle = b"\x05\x00\x00\x00\x00\x00\x00\x00llama";
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .unwrap();
+    let mut patched = bytes.clone();
+    patched[at + 8..at + 13].copy_from_slice(b"mamba");
+    std::fs::write(&path, patched).unwrap();
+    let error = CandleBackend::load(&path, &LoadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("unsupported model architecture `mamba`"),
+        "{error}"
+    );
+    assert!(
+        error.contains("llama") && error.contains("qwen2"),
+        "{error}"
+    );
+}

@@ -35,7 +35,7 @@ pub fn tiny_spec(arch: Architecture) -> ModelSpec {
         head_count_kv: 2,
         head_dim: 16,
         rope_freq_base: 10_000.0,
-        context_length: 256,
+        context_length: 2048,
         rms_norm_eps: 1e-5,
         vocab_size: TINY_VOCAB,
     }

@@ -4,7 +4,7 @@
 //! Models are found through `CMDAI_TEST_MODEL_<ID>` variables (e.g.
 //! `CMDAI_TEST_MODEL_SMOLLM2_135M`), which `scripts/test.sh` sets after fetching the models with
 //! `cmdai models path`. A model or reference file that is absent is reported and skipped, unless
-//! `CMDAI_REQUIRE_REAL_MODELS=1` (set by `scripts/test.sh`) makes that a failure.
+//! the model is listed in `CMDAI_TEST_MODELS` (set by `scripts/test.sh`): then it is a failure.
 
 use std::path::PathBuf;
 
@@ -12,8 +12,8 @@ use candle_core::Device;
 use cmdai_backend_candle::{GgufFile, GgufTokenizer, ModelSpec, Transformer};
 use serde_json::Value;
 
-fn require_real_models() -> bool {
-    std::env::var("CMDAI_REQUIRE_REAL_MODELS").is_ok_and(|v| v == "1")
+fn required(id: &str) -> bool {
+    std::env::var("CMDAI_TEST_MODELS").is_ok_and(|list| list.split_whitespace().any(|m| m == id))
 }
 
 /// The path of a catalog model for tests, or `None` (after saying why) when not available.

@@ -5,7 +5,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Turn plain English into a shell command, with a model that runs on your machine.
 #[derive(Debug, Parser)]
-#[command(name = "cmdai", version, about, args_conflicts_with_subcommands = true)]
+#[command(name = "cmdai", version, about)]
 #[command(
     after_help = "Examples:\n  cmdai \"list all files in the current directory\"\n  cmdai -o json \"find log files over 100MB\"\n  echo '{\"id\": 1, \"request\": \"show disk usage\"}' | cmdai batch"
 )]

@@ -28,6 +28,10 @@ mod exit {
 }
 
 fn main() -> ExitCode {
+    if let Err(message) = check_cpu() {
+        eprintln!("cmdai: error: {message}");
+        return ExitCode::from(exit::FAILURE);
+    }
     let cli = cli::Cli::parse();
     init_logging(cli.verbose);
     let result = Settings::resolve(cli).and_then(run);
@@ -108,6 +112,21 @@ fn list_models(settings: &Settings) -> anyhow::Result<()> {
         );
     }
     println!("cache: {}", fetcher.cache().root().display());
+    Ok(())
+}
+
+/// The build targets x86-64-v3 so candle's AVX2/FMA kernels are compiled in; on an older CPU
+/// say so instead of dying of an illegal instruction.
+fn check_cpu() -> Result<(), String> {
+    #[cfg(target_arch = "x86_64")]
+    if !(std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma"))
+    {
+        return Err(
+            "this build of cmdai needs a CPU with AVX2 and FMA (x86-64-v3); rebuild with \
+                    RUSTFLAGS=\"-C target-cpu=native\" for this machine"
+                .into(),
+        );
+    }
     Ok(())
 }
 

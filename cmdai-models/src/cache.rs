@@ -2,6 +2,7 @@
 //!
 //! Layout under the cache root:
 //! - `models/<id>/<file>`: a verified model; it only ever appears by an atomic rename.
+//! - `models/<id>/.<file>.verified`: size and modification time when the hash last matched.
 //! - `models/<id>/.lock`: held while one process downloads, so concurrent processes wait
 //!   for it instead of downloading twice.
 //! - `partial/`: downloads in progress (`<file>.partial` plus a `.state` file recording how many
@@ -11,6 +12,7 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use fs4::fs_std::FileExt;
+use serde::{Deserialize, Serialize};
 
 use crate::ModelEntry;
 use crate::error::{ModelsError, Result, io};
@@ -51,15 +53,60 @@ impl Cache {
             .join(&entry.file_name)
     }
 
-    /// `entry`'s file when it is in the cache with the right size.
-    ///
-    /// Files only enter the cache after their SHA-256 matched, by an atomic rename, so a file
-    /// of the right size here is a verified one; hashing a gigabyte on every start would cost
-    /// a second.
-    pub fn cached(&self, entry: &ModelEntry) -> Option<PathBuf> {
+    /// `entry`'s file if it is in the cache, without checking its contents (cheap; for listings).
+    pub fn installed(&self, entry: &ModelEntry) -> Option<PathBuf> {
         let path = self.model_path(entry);
-        let size = fs::metadata(&path).ok()?.len();
-        (size == entry.size).then_some(path)
+        path.is_file().then_some(path)
+    }
+
+    /// `entry`'s file if it is in the cache and intact.
+    ///
+    /// Files enter the cache only after their SHA-256 matched, and a stamp beside the file
+    /// records the size and modification time they had then. While both are unchanged the file
+    /// is trusted without re-hashing a gigabyte on every start; after any change it is hashed
+    /// again, and refused if it no longer matches.
+    pub fn verified(&self, entry: &ModelEntry) -> Result<Option<PathBuf>> {
+        let path = self.model_path(entry);
+        let Ok(metadata) = fs::metadata(&path) else {
+            return Ok(None);
+        };
+        if read_stamp(&self.stamp_path(entry)).is_some_and(|stamp| stamp == Stamp::of(&metadata)) {
+            return Ok(Some(path));
+        }
+        self.verify(entry)?;
+        Ok(Some(path))
+    }
+
+    /// Re-hashes `entry`'s cached file. On success the stamp is renewed; on a mismatch it is
+    /// removed, so every later use re-checks and refuses the file until it is pulled again.
+    pub fn verify(&self, entry: &ModelEntry) -> Result<()> {
+        let path = self.model_path(entry);
+        let stamp_path = self.stamp_path(entry);
+        match crate::fetch::verify(
+            &path,
+            entry.size,
+            &entry.sha256,
+            &path.display().to_string(),
+        ) {
+            Ok(()) => {
+                let metadata = fs::metadata(&path).map_err(io("cannot read", &path))?;
+                write_stamp(&stamp_path, &Stamp::of(&metadata))
+            }
+            Err(error) => {
+                let _ = fs::remove_file(&stamp_path);
+                Err(ModelsError::Corrupt {
+                    id: entry.id.clone(),
+                    reason: Box::new(error),
+                })
+            }
+        }
+    }
+
+    fn stamp_path(&self, entry: &ModelEntry) -> PathBuf {
+        self.root
+            .join("models")
+            .join(&entry.id)
+            .join(format!(".{}.verified", entry.file_name))
     }
 
     /// Where a download of `entry` in progress is kept.
@@ -93,12 +140,17 @@ impl Cache {
     /// Moves a verified download into place (atomically: same file system).
     pub(crate) fn install(&self, entry: &ModelEntry, verified: &Path) -> Result<PathBuf> {
         let path = self.model_path(entry);
+        let metadata = fs::metadata(verified).map_err(io("cannot read", verified))?;
+        // The stamp goes first: a crash between the two leaves a stamp without a file, which
+        // is harmless, never a file whose stamp vouches for other bytes.
+        write_stamp(&self.stamp_path(entry), &Stamp::of(&metadata))?;
         fs::rename(verified, &path).map_err(io("cannot move the download into", &path))?;
         Ok(path)
     }
 
     /// Deletes `entry`'s cached file, if any. Returns whether there was one.
     pub fn remove(&self, entry: &ModelEntry) -> Result<bool> {
+        let _ = fs::remove_file(self.stamp_path(entry));
         let path = self.model_path(entry);
         match fs::remove_file(&path) {
             Ok(()) => Ok(true),
@@ -112,4 +164,34 @@ impl Cache {
 #[derive(Debug)]
 pub(crate) struct DownloadLock {
     _file: File,
+}
+
+/// What a file looked like when its hash was last checked.
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Stamp {
+    size: u64,
+    modified_ns: u128,
+}
+
+impl Stamp {
+    fn of(metadata: &fs::Metadata) -> Self {
+        let modified_ns = metadata
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        Stamp {
+            size: metadata.len(),
+            modified_ns,
+        }
+    }
+}
+
+fn read_stamp(path: &Path) -> Option<Stamp> {
+    serde_json::from_slice(&fs::read(path).ok()?).ok()
+}
+
+fn write_stamp(path: &Path, stamp: &Stamp) -> Result<()> {
+    let json = serde_json::to_vec(stamp).expect("stamp serializes");
+    fs::write(path, json).map_err(io("cannot write", path))
 }

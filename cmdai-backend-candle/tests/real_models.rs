@@ -27,7 +27,7 @@ fn model_path(id: &str) -> Option<PathBuf> {
         Some(path) if path.is_file() => Some(path),
         _ => {
             assert!(
-                !require_real_models(),
+                !required(id),
                 "{var} is not set to an existing file; run scripts/test.sh"
             );
             eprintln!("skipping model {id}: set {var} (scripts/test.sh does)");
@@ -161,4 +161,26 @@ fn greedy_decoding_matches_llama_cpp() {
             );
         }
     }
+}
+
+/// Qwen2.5 declares `<|im_end|>` as eos, but also ends turns with `<|endoftext|>` and the
+/// fill-in-the-middle separators (151662-151664); all must stop generation.
+#[test]
+fn qwen_stops_on_every_end_of_generation_token() {
+    let Some(path) = model_path("qwen2.5-coder-0.5b") else {
+        return;
+    };
+    let backend = cmdai_backend_candle::CandleBackend::load(&path, &Default::default()).unwrap();
+    let stops = backend.stop_tokens();
+    for id in [151643, 151645, 151662, 151663, 151664] {
+        assert!(
+            stops.contains(&id),
+            "token {id} ({:?}) does not stop generation",
+            backend.tokenizer().token(id)
+        );
+    }
+    assert!(
+        !stops.contains(&151644),
+        "<|im_start|> must not stop generation"
+    );
 }

@@ -49,6 +49,24 @@ pub enum ModelsCommand {
     Pull {
         /// Catalog id or alias.
         model: Option<String>,
+        /// Download again even if the model is cached.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Re-hash cached models against the catalog (all cached ones if none is named).
+    Verify {
+        /// Catalog id or alias.
+        model: Option<String>,
+    },
+    /// Delete a model from the cache.
+    Rm {
+        /// Catalog id or alias.
+        model: String,
+    },
+    /// Summarise a model file's GGUF metadata and whether cmdai supports it.
+    Info {
+        /// Catalog id or alias, or a path to a .gguf file.
+        model: String,
     },
     /// Print the cached file of a model, downloading it first if needed.
     Path {

@@ -48,71 +48,15 @@ fn run(settings: Settings) -> anyhow::Result<()> {
     match &settings.action {
         Action::Generate { request } => generate::one(&settings, request),
         Action::Batch => generate::batch(&settings),
-        Action::ModelsList => list_models(&settings),
-        Action::ModelsPull { model } | Action::ModelsPath { model } => {
-            let fetcher = models::fetcher(settings.offline)?;
-            let catalog = cmdai_models::Catalog::builtin();
-            let entry = match model {
-                Some(name) => catalog.find(name)?,
-                None => catalog.default_model(),
-            };
-            let path = models::ensure(&fetcher, entry)?;
-            println!("{}", path.display());
-            Ok(())
+        Action::ModelsList => models::list(settings.output),
+        Action::ModelsPull { model, force } => {
+            models::pull(model.as_deref(), *force, settings.offline)
         }
+        Action::ModelsPath { model } => models::path(model.as_deref(), settings.offline),
+        Action::ModelsVerify { model } => models::verify(model.as_deref()),
+        Action::ModelsRm { model } => models::remove(model),
+        Action::ModelsInfo { model } => models::info(model, settings.output),
     }
-}
-
-fn list_models(settings: &Settings) -> anyhow::Result<()> {
-    let fetcher = models::fetcher(true)?;
-    let catalog = cmdai_models::Catalog::builtin();
-    let rows: Vec<_> = catalog
-        .models()
-        .iter()
-        .map(|m| {
-            let cached = fetcher.cache().cached(m);
-            serde_json::json!({
-                "id": m.id,
-                "aliases": m.aliases,
-                "name": m.name,
-                "architecture": m.architecture,
-                "quantization": m.quantization,
-                "size": m.size,
-                "license": m.license,
-                "default": m.id == cmdai_models::Catalog::DEFAULT_ID,
-                "path": cached,
-            })
-        })
-        .collect();
-    if settings.output == cli::OutputFormat::Json {
-        println!("{}", serde_json::Value::Array(rows));
-        return Ok(());
-    }
-    for m in catalog.models() {
-        let state = if fetcher.cache().cached(m).is_some() {
-            "cached"
-        } else {
-            "not downloaded"
-        };
-        let default = if m.id == cmdai_models::Catalog::DEFAULT_ID {
-            " (default)"
-        } else {
-            ""
-        };
-        println!(
-            "{:<20} {:>6.0} MB  {:<8} {:<14} {}{default}\n{:<20} aliases: {}; license: {}",
-            m.id,
-            m.size as f64 / 1e6,
-            m.architecture,
-            state,
-            m.name,
-            "",
-            m.aliases.join(", "),
-            m.license
-        );
-    }
-    println!("cache: {}", fetcher.cache().root().display());
-    Ok(())
 }
 
 /// The build targets x86-64-v3 so candle's AVX2/FMA kernels are compiled in; on an older CPU

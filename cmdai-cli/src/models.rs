@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use cmdai_models::{Cache, Catalog, FetchOptions, Fetcher, ModelEntry};
 
+use crate::cli::OutputFormat;
 use crate::progress::BarProgress;
 
 /// A model file ready to load, with the name to report.
@@ -53,11 +54,164 @@ pub fn resolve(name: Option<&str>, fetcher: &Fetcher) -> Result<ModelFile> {
 
 /// The cached file of `entry`, downloading it with a progress bar first if needed.
 pub fn ensure(fetcher: &Fetcher, entry: &ModelEntry) -> Result<PathBuf> {
-    if fetcher.cache().cached(entry).is_none() && entry.terms_must_be_accepted {
+    if fetcher.cache().installed(entry).is_none() && entry.terms_must_be_accepted {
         eprintln!(
             "cmdai: {} is distributed under the {}; downloading it means you accept those terms",
             entry.name, entry.license
         );
     }
     Ok(fetcher.ensure(entry, &mut BarProgress::default())?)
+}
+
+fn entry<'a>(catalog: &'a Catalog, name: Option<&str>) -> Result<&'a ModelEntry> {
+    Ok(match name {
+        Some(name) => catalog.find(name)?,
+        None => catalog.default_model(),
+    })
+}
+
+/// `cmdai models list`.
+pub fn list(output: OutputFormat) -> Result<()> {
+    let cache = Cache::from_env()?;
+    let catalog = Catalog::builtin();
+    if output == OutputFormat::Json {
+        let rows: Vec<_> = catalog
+            .models()
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "id": m.id, "aliases": m.aliases, "name": m.name, "architecture": m.architecture,
+                    "quantization": m.quantization, "size": m.size, "license": m.license,
+                    "default": m.id == Catalog::DEFAULT_ID, "path": cache.installed(m),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(rows));
+        return Ok(());
+    }
+    for m in catalog.models() {
+        let state = if cache.installed(m).is_some() {
+            "installed"
+        } else {
+            "not installed"
+        };
+        let default = if m.id == Catalog::DEFAULT_ID {
+            ", default"
+        } else {
+            ""
+        };
+        println!(
+            "{:<20} {:>5.0} MB  {:<13} {} ({}{default})",
+            m.id,
+            m.size as f64 / 1e6,
+            state,
+            m.name,
+            m.quantization
+        );
+        println!(
+            "{:<20} aliases: {}; license: {}",
+            "",
+            m.aliases.join(", "),
+            m.license
+        );
+    }
+    println!("cache: {}", cache.root().display());
+    Ok(())
+}
+
+/// `cmdai models pull [ID] [--force]`.
+pub fn pull(name: Option<&str>, force: bool, offline: bool) -> Result<()> {
+    let fetcher = fetcher(offline)?;
+    let catalog = Catalog::builtin();
+    let entry = entry(&catalog, name)?;
+    if force && !offline {
+        fetcher.cache().remove(entry)?;
+    }
+    println!("{}", ensure(&fetcher, entry)?.display());
+    Ok(())
+}
+
+/// `cmdai models path [ID]`.
+pub fn path(name: Option<&str>, offline: bool) -> Result<()> {
+    let fetcher = fetcher(offline)?;
+    let catalog = Catalog::builtin();
+    println!("{}", ensure(&fetcher, entry(&catalog, name)?)?.display());
+    Ok(())
+}
+
+/// `cmdai models verify [ID]`: re-hashes; fails if any file does not match.
+pub fn verify(name: Option<&str>) -> Result<()> {
+    let cache = Cache::from_env()?;
+    let catalog = Catalog::builtin();
+    let entries: Vec<&ModelEntry> = match name {
+        Some(name) => vec![catalog.find(name)?],
+        None => catalog
+            .models()
+            .iter()
+            .filter(|m| cache.installed(m).is_some())
+            .collect(),
+    };
+    let mut failed = Vec::new();
+    for entry in entries {
+        if cache.installed(entry).is_none() {
+            anyhow::bail!(
+                "model `{}` is not installed; run `cmdai models pull {}`",
+                entry.id,
+                entry.id
+            );
+        }
+        match cache.verify(entry) {
+            Ok(()) => println!("{:<20} ok", entry.id),
+            Err(error) => {
+                println!("{:<20} FAILED: {error}", entry.id);
+                failed.push(entry.id.clone());
+            }
+        }
+    }
+    if !failed.is_empty() {
+        anyhow::bail!(
+            "{} failed verification; run `cmdai models pull --force <ID>` for each",
+            failed.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// `cmdai models rm ID`.
+pub fn remove(name: &str) -> Result<()> {
+    let cache = Cache::from_env()?;
+    let catalog = Catalog::builtin();
+    let entry = catalog.find(name)?;
+    if cache.remove(entry)? {
+        println!("removed {}", entry.id);
+    } else {
+        println!("{} was not installed", entry.id);
+    }
+    Ok(())
+}
+
+/// `cmdai models info ID|PATH`: what the GGUF metadata says, and whether cmdai can run it.
+pub fn info(name: &str, output: OutputFormat) -> Result<()> {
+    let path = if Path::new(name).is_file() {
+        PathBuf::from(name)
+    } else {
+        let cache = Cache::from_env()?;
+        let catalog = Catalog::builtin();
+        let entry = catalog.find(name)?;
+        cache.installed(entry).ok_or_else(|| {
+            anyhow::anyhow!(
+                "model `{}` is not installed; run `cmdai models pull {}`",
+                entry.id,
+                entry.id
+            )
+        })?
+    };
+    let file = cmdai_backend_candle::GgufFile::open(&path)?;
+    let summary = cmdai_backend_candle::summarize(&file);
+    if output == OutputFormat::Json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        println!("{summary}");
+    }
+    Ok(())
 }

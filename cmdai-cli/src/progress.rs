@@ -1,14 +1,17 @@
 //! Download progress on stderr with indicatif.
 
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use cmdai_models::Progress;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// Draws a progress bar per transfer on stderr, and notes as plain lines.
+/// Draws a progress bar per transfer on a terminal; when stderr is not a terminal, writes one
+/// line when each transfer starts and ends instead, so logs stay readable.
 #[derive(Debug, Default)]
 pub struct BarProgress {
     bar: Option<ProgressBar>,
+    label: String,
 }
 
 impl Progress for BarProgress {
@@ -17,6 +20,19 @@ impl Progress for BarProgress {
     }
 
     fn begin(&mut self, label: &str, total: u64, done: u64) {
+        if !std::io::stderr().is_terminal() {
+            let resumed = if done > 0 {
+                format!(", resuming at {:.1} MB", done as f64 / 1e6)
+            } else {
+                String::new()
+            };
+            eprintln!(
+                "cmdai: downloading {label} ({:.1} MB{resumed})",
+                total as f64 / 1e6
+            );
+            self.label = label.to_owned();
+            return;
+        }
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template(
@@ -38,8 +54,9 @@ impl Progress for BarProgress {
     }
 
     fn end(&mut self) {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
+        match self.bar.take() {
+            Some(bar) => bar.finish_and_clear(),
+            None => eprintln!("cmdai: downloaded {}", self.label),
         }
     }
 }

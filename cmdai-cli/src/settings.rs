@@ -16,7 +16,13 @@ pub enum Action {
     /// List the catalog.
     ModelsList,
     /// Download a model.
-    ModelsPull { model: Option<String> },
+    ModelsPull { model: Option<String>, force: bool },
+    /// Re-hash cached models.
+    ModelsVerify { model: Option<String> },
+    /// Delete a cached model.
+    ModelsRm { model: String },
+    /// Describe a model file.
+    ModelsInfo { model: String },
     /// Print a model's path.
     ModelsPath { model: Option<String> },
 }
@@ -38,7 +44,14 @@ impl Settings {
         let action = match cli.command {
             Some(Command::Batch) => Action::Batch,
             Some(Command::Models(ModelsCommand::List)) => Action::ModelsList,
-            Some(Command::Models(ModelsCommand::Pull { model })) => Action::ModelsPull { model },
+            Some(Command::Models(ModelsCommand::Pull { model, force })) => {
+                Action::ModelsPull { model, force }
+            }
+            Some(Command::Models(ModelsCommand::Verify { model })) => {
+                Action::ModelsVerify { model }
+            }
+            Some(Command::Models(ModelsCommand::Rm { model })) => Action::ModelsRm { model },
+            Some(Command::Models(ModelsCommand::Info { model })) => Action::ModelsInfo { model },
             Some(Command::Models(ModelsCommand::Path { model })) => Action::ModelsPath { model },
             None => {
                 let request = cli.request.join(" ");

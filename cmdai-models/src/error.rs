@@ -81,9 +81,7 @@ pub enum ModelsError {
         reason: String,
     },
     /// A file does not have the expected SHA-256.
-    #[error(
-        "{what} is corrupt: expected sha256 {expected}, got {actual}; the file was deleted, try again"
-    )]
+    #[error("{what} does not match the catalog: expected sha256 {expected}, got {actual}")]
     HashMismatch {
         /// What was checked.
         what: String,

@@ -10,10 +10,9 @@ cd "$(dirname "$0")/.."
 
 export CMDAI_TEST_MODELS=${CMDAI_TEST_MODELS:-"smollm2-135m qwen2.5-coder-0.5b qwen2.5-coder-1.5b"}
 
-cargo build --locked --bin cmdai
 for id in $CMDAI_TEST_MODELS; do
     var="CMDAI_TEST_MODEL_$(echo "$id" | tr '[:lower:]' '[:upper:]' | tr -c '[:alnum:]\n' '_')"
-    path=$(./target/debug/cmdai models path "$id")
+    path=$(cargo run --quiet --locked --bin cmdai -- models path "$id")
     export "$var=$path"
     echo "test model $id: $path" >&2
 done

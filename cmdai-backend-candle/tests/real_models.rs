@@ -184,3 +184,41 @@ fn qwen_stops_on_every_end_of_generation_token() {
         "<|im_start|> must not stop generation"
     );
 }
+
+/// Tokenizing messages apart from the template's markup (so requests cannot forge control
+/// tokens) must give the ids of tokenizing the whole rendered prompt, on Qwen's real template.
+#[test]
+fn qwen_prompt_tokens_equal_the_whole_rendering() {
+    let Some(path) = model_path("qwen2.5-coder-0.5b") else {
+        return;
+    };
+    let file = GgufFile::open(&path).unwrap();
+    let Some(candle_core::quantized::gguf_file::Value::String(source)) =
+        file.content.metadata.get("tokenizer.chat_template")
+    else {
+        panic!("qwen has a chat template");
+    };
+    let template = cmdai_backend_candle::ChatTemplate::new(Some(source), "", "<|im_end|>").unwrap();
+    let mut backend =
+        cmdai_backend_candle::CandleBackend::load(&path, &Default::default()).unwrap();
+    let context = cmdai_core::ShellContext::new("Linux", "bash", "/home/me/src");
+    for request in [
+        "list all files",
+        "  find *.log files\nbigger than 1G ",
+        "échelle ü 数字 123",
+    ] {
+        let conversation = cmdai_core::PromptBuilder::build(
+            &cmdai_core::CommandPrompt::default(),
+            request,
+            &context,
+        );
+        let whole = backend
+            .raw_prompt_tokens(&template.render(&conversation).unwrap())
+            .unwrap();
+        assert_eq!(
+            backend.prompt_tokens(&conversation).unwrap(),
+            whole,
+            "{request:?}"
+        );
+    }
+}

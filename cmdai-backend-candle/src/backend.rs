@@ -161,14 +161,14 @@ impl CandleBackend {
     ///
     /// The template's own markup is tokenized with control tokens recognised; the messages'
     /// text is not, so a request that spells `<|im_end|>` cannot end its turn early or forge
-    /// another one. Each message is rendered as a placeholder and tokenized on its own; the
+    /// another one. Each message is rendered as a unique marker and tokenized on its own; the
     /// templates put a newline or a control token around every message, which the
     /// pre-tokenizer splits at anyway, so the ids equal those of the whole text.
     pub fn prompt_tokens(&mut self, conversation: &Conversation) -> Result<Vec<u32>> {
-        let placeholder = |i: usize| format!("\u{E000}cmdai-message-{i}\u{E001}");
+        let marker_of = |i: usize| format!("\u{E000}cmdai-message-{i}\u{E001}");
         let mut masked = conversation.clone();
         for (i, message) in masked.messages.iter_mut().enumerate() {
-            message.content = placeholder(i);
+            message.content = marker_of(i);
         }
         let mut rest = self.template.render(&masked)?;
         let mut tokens = Vec::new();
@@ -176,7 +176,7 @@ impl CandleBackend {
             tokens.extend(self.tokenizer.bos);
         }
         for (i, message) in conversation.messages.iter().enumerate() {
-            let marker = placeholder(i);
+            let marker = marker_of(i);
             // A template may drop a message (e.g. a system prompt it replaces); then there is
             // nothing of it to tokenize.
             let Some((markup, after)) = rest.split_once(&marker) else {

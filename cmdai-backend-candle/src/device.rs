@@ -71,11 +71,11 @@ impl DeviceChoice {
             DeviceChoice::Metal => open_metal(),
             DeviceChoice::Cuda(ordinal) => open_cuda(ordinal),
             DeviceChoice::Auto => {
-                if cfg!(feature = "metal") {
-                    if let Ok(mut selected) = open_metal() {
-                        selected.reason = "auto: a Metal GPU is available".into();
-                        return Ok(selected);
-                    }
+                if cfg!(feature = "metal")
+                    && let Ok(mut selected) = open_metal()
+                {
+                    selected.reason = "auto: a Metal GPU is available".into();
+                    return Ok(selected);
                 }
                 if cfg!(feature = "cuda") {
                     match open_cuda(0) {

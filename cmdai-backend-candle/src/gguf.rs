@@ -38,7 +38,7 @@ impl GgufFile {
             let dtype = info.ggml_dtype;
             let elements = info.shape.elem_count() as u64;
             let block = dtype.block_size() as u64;
-            if elements % block != 0 {
+            if !elements.is_multiple_of(block) {
                 return Err(CandleError::InvalidGguf {
                     path: path.to_owned(),
                     reason: format!(

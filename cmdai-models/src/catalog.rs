@@ -145,7 +145,7 @@ impl Catalog {
         let wanted = name.to_ascii_lowercase();
         self.models
             .iter()
-            .find(|m| m.id == wanted || m.aliases.iter().any(|a| *a == wanted))
+            .find(|m| m.id == wanted || m.aliases.contains(&wanted))
             .ok_or_else(|| ModelsError::UnknownModel {
                 name: name.to_owned(),
                 known: self.models.iter().map(|m| m.id.clone()).collect(),

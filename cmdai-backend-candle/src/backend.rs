@@ -171,10 +171,7 @@ impl CandleBackend {
             message.content = marker_of(i);
         }
         let mut rest = self.template.render(&masked)?;
-        let mut tokens = Vec::new();
-        if self.tokenizer.add_bos {
-            tokens.extend(self.tokenizer.bos);
-        }
+        let mut tokens = self.bos_prefix();
         for (i, message) in conversation.messages.iter().enumerate() {
             let marker = marker_of(i);
             // A template may drop a message (e.g. a system prompt it replaces); then there is
@@ -192,12 +189,18 @@ impl CandleBackend {
 
     /// The tokens of an already templated prompt text.
     pub fn raw_prompt_tokens(&mut self, text: &str) -> Result<Vec<u32>> {
-        let mut tokens = Vec::new();
-        if self.tokenizer.add_bos {
-            tokens.extend(self.tokenizer.bos);
-        }
+        let mut tokens = self.bos_prefix();
         tokens.extend(self.tokenizer.encode(text, true)?);
         Ok(tokens)
+    }
+
+    /// The BOS token when the model wants prompts to start with one, else nothing.
+    fn bos_prefix(&self) -> Vec<u32> {
+        self.tokenizer
+            .bos
+            .filter(|_| self.tokenizer.add_bos)
+            .into_iter()
+            .collect()
     }
 
     /// Generates from prompt tokens; the engine under [`InferenceBackend::generate`].

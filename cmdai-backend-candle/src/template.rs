@@ -16,8 +16,6 @@ pub struct ChatTemplate {
     env: Environment<'static>,
     bos_token: String,
     eos_token: String,
-    /// Whether the template came from the file (false: the ChatML fallback).
-    pub from_file: bool,
 }
 
 #[derive(Serialize)]
@@ -43,7 +41,6 @@ impl ChatTemplate {
             env,
             bos_token: bos_token.to_owned(),
             eos_token: eos_token.to_owned(),
-            from_file: source.is_some(),
         })
     }
 

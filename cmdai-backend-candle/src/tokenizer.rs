@@ -217,9 +217,4 @@ impl TextStream {
         self.emitted = text.len();
         Ok(Some(piece))
     }
-
-    /// All text so far.
-    pub fn text(&self, tokenizer: &GgufTokenizer) -> Result<String> {
-        tokenizer.decode(&self.ids)
-    }
 }

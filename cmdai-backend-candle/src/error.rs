@@ -24,13 +24,13 @@ pub enum CandleError {
     },
     /// The file ends before the tensor data its header describes.
     #[error(
-        "{} is truncated: tensor `{tensor}` ends at byte {needed} but the file has {actual} bytes; download it again",
+        "{} is truncated: it has {actual} bytes but its last tensor `{tensor}` ends at byte {needed}; download it again",
         path.display()
     )]
     Truncated {
         /// The file.
         path: PathBuf,
-        /// The first tensor that does not fit.
+        /// The tensor whose data reaches furthest.
         tensor: String,
         /// Bytes the tensor data needs.
         needed: u64,

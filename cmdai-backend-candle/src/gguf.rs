@@ -34,6 +34,8 @@ impl GgufFile {
             path: path.to_owned(),
             reason: e.to_string(),
         })?;
+        // The tensor reaching furthest tells how long the file must be.
+        let mut furthest: Option<(&String, u64)> = None;
         for (name, info) in &content.tensor_infos {
             let dtype = info.ggml_dtype;
             let elements = info.shape.elem_count() as u64;
@@ -51,14 +53,17 @@ impl GgufFile {
                 .tensor_data_offset
                 .saturating_add(info.offset)
                 .saturating_add(bytes);
-            if end > size {
-                return Err(CandleError::Truncated {
-                    path: path.to_owned(),
-                    tensor: name.clone(),
-                    needed: end,
-                    actual: size,
-                });
+            if furthest.is_none_or(|(_, max)| end > max) {
+                furthest = Some((name, end));
             }
+        }
+        if let Some((name, end)) = furthest.filter(|(_, end)| *end > size) {
+            return Err(CandleError::Truncated {
+                path: path.to_owned(),
+                tensor: name.clone(),
+                needed: end,
+                actual: size,
+            });
         }
         Ok(GgufFile {
             path: path.to_owned(),

@@ -89,12 +89,14 @@ pub fn batch(settings: &Settings) -> Result<()> {
     let load_time = generator.backend().load_time();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    for (index, line) in std::io::stdin().lock().lines().enumerate() {
-        let line = line.context("cannot read stdin (is it UTF-8?)")?;
-        if line.trim().is_empty() {
+    // Lines are read as bytes so that one line of invalid UTF-8 is reported on its own
+    // instead of ending the whole batch.
+    for (index, line) in std::io::stdin().lock().split(b'\n').enumerate() {
+        let line = line.context("cannot read stdin")?;
+        let Some(parsed) = parse_batch_line(&line) else {
             continue;
-        }
-        let record = match parse_batch_line(&line) {
+        };
+        let record = match parsed {
             Ok((id, request)) => {
                 match generator.generate_streaming(&request, &context, &mut NullSink, &cancel) {
                     Ok(command) => {
@@ -114,8 +116,18 @@ pub fn batch(settings: &Settings) -> Result<()> {
     Ok(())
 }
 
-/// `{"id": ..., "request": "..."}` into its id (any JSON value) and request.
-fn parse_batch_line(line: &str) -> Result<(serde_json::Value, String), String> {
+/// `{"id": ..., "request": "..."}` into its id (any JSON value) and request; `None` for a
+/// blank line.
+fn parse_batch_line(line: &[u8]) -> Option<Result<(serde_json::Value, String), String>> {
+    let line = match std::str::from_utf8(line) {
+        Ok(line) if line.trim().is_empty() => return None,
+        Ok(line) => line,
+        Err(_) => return Some(Err("not valid UTF-8".to_owned())),
+    };
+    Some(parse_batch_json(line))
+}
+
+fn parse_batch_json(line: &str) -> Result<(serde_json::Value, String), String> {
     let value: serde_json::Value =
         serde_json::from_str(line).map_err(|e| format!("not valid JSON: {e}"))?;
     let id = value.get("id").cloned().unwrap_or(serde_json::Value::Null);

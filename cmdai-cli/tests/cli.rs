@@ -149,8 +149,10 @@ fn reply_that_is_not_a_command_exits_4_and_quotes_it() {
 fn batch_answers_every_line_in_order_with_errors_inline() {
     let dir = tempfile::tempdir().unwrap();
     let path = tiny_model(dir.path());
-    let input =
-        "{\"id\": 1, \"request\": \"list files\"}\nnot json\n{\"id\": \"b\", \"request\": \"\"}\n";
+    let mut input =
+        b"{\"id\": 1, \"request\": \"list files\"}\nnot json\n{\"id\": \"b\", \"request\": \"\"}\n"
+            .to_vec();
+    input.extend_from_slice(b"\xff\xfe\n\n");
     let output = cmdai(dir.path())
         .arg("--model")
         .arg(&path)
@@ -166,7 +168,7 @@ fn batch_answers_every_line_in_order_with_errors_inline() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 3);
+    assert_eq!(lines.len(), 4, "one answer per non-blank line");
     assert_eq!(lines[0]["id"], 1);
     assert!(lines[0].get("command").is_some() || lines[0].get("error").is_some());
     assert!(
@@ -182,6 +184,8 @@ fn batch_answers_every_line_in_order_with_errors_inline() {
             .unwrap()
             .contains("request is empty")
     );
+    // Regression: a line of invalid UTF-8 used to end the whole batch.
+    assert_eq!(lines[3]["error"], "line 4: not valid UTF-8");
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Core of cmdai: the traits a backend and a prompt implement, the domain types they exchange,
-//! the parser that turns a model's reply into a command, and the generator that composes them.
+//! the parser that turns a model's reply into a command, the generator that composes them, and
+//! the [`safety`] analysis that says what a command would do before anyone runs it.
 //!
 //! This crate does no I/O of its own and depends on no inference engine, HTTP client or
 //! terminal library, so any Rust application can use it with its own backend.
@@ -44,6 +45,7 @@ mod error;
 mod generator;
 mod parse;
 mod prompt;
+pub mod safety;
 
 pub use backend::{
     BackendError, CancelToken, GenerationOutput, GenerationParams, InferenceBackend, ModelInfo,

@@ -1,0 +1,1016 @@
+//! Effects no single rule row can express: wrappers, shells and interpreters, code handed over
+//! as strings, redirections, and commands that read other commands.
+
+use super::rules::{Wrapper, has_flag, operands};
+use super::targets::{self, TargetKind};
+use super::walk::{Arg, Frame, Input, Invocation, Stage, Walker};
+use super::{Category, RiskLevel, Span};
+
+const SHELLS: &[&str] = &[
+    "sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "csh", "tcsh", "yash", "posh",
+    "rbash",
+];
+
+pub(super) fn is_shell(base: &str) -> bool {
+    SHELLS.contains(&base)
+}
+
+/// Programs users keep in variables on purpose.
+const PROGRAM_VARIABLES: &[&str] = &[
+    "$EDITOR",
+    "$VISUAL",
+    "$PAGER",
+    "$SHELL",
+    "$BROWSER",
+    "$MANPAGER",
+];
+
+/// Interpreters and the option that passes them inline code.
+fn interpreter(base: &str) -> Option<(&'static str, &'static [&'static str])> {
+    let family = base.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+    Some(match family {
+        "python" | "pypy" => ("Python", &["-c"]),
+        "perl" => ("Perl", &["-e", "-E"]),
+        "ruby" => ("Ruby", &["-e"]),
+        "node" | "nodejs" | "deno" | "bun" => ("JavaScript", &["-e", "--eval", "-p", "--print"]),
+        "php" => ("PHP", &["-r"]),
+        "lua" | "luajit" => ("Lua", &["-e"]),
+        "osascript" => ("AppleScript", &["-e"]),
+        "pwsh" | "powershell" => ("PowerShell", &["-c", "-Command", "-EncodedCommand", "-e"]),
+        "Rscript" => ("R", &["-e"]),
+        _ => return None,
+    })
+}
+
+/// Words in inline code of other languages that delete, execute or reach the network.
+const RISKY_CODE: &[&str] = &[
+    "rmtree",
+    "os.remove",
+    "os.unlink",
+    "unlink(",
+    "os.system",
+    "subprocess",
+    "exec(",
+    "eval(",
+    "rm -rf",
+    "/dev/sd",
+    "shutil",
+    "File.delete",
+    "fs.rm",
+    "rimraf",
+    "child_process",
+    "system(",
+    "`",
+    "socket",
+    "Remove-Item",
+    "Format-Volume",
+    "b64decode",
+    "FromBase64String",
+    "do shell script",
+];
+
+impl Walker<'_> {
+    /// `sudo`, `env`, `timeout`...: judge the command they run, with their privilege.
+    pub(super) fn unwrap(
+        &mut self,
+        base: &str,
+        wrapper: &Wrapper,
+        invocation: &Invocation,
+        frame: &Frame,
+    ) -> Stage {
+        let args = &invocation.args;
+        if base == "command" && (has_flag(args, "-v") || has_flag(args, "-V")) {
+            return Stage::Other;
+        }
+        let privileged = invocation.privileged || wrapper.privileged;
+        let mut positionals = wrapper.positionals;
+        let mut wants_shell = false;
+        let mut index = 0;
+        while let Some(arg) = args.get(index) {
+            let text = arg.text.as_str();
+            if arg.is_literal() && text == "--" {
+                index += 1;
+                break;
+            }
+            if wrapper.assignments && is_assignment(text) {
+                index += 1;
+                continue;
+            }
+            if text.starts_with('-') && text.len() > 1 && arg.is_literal() {
+                let (option, inline_value) = match text.split_once('=') {
+                    Some((option, value)) if text.starts_with("--") => (option, Some(value)),
+                    _ => (text, None),
+                };
+                if wrapper.code_options.iter().any(|o| o == option) {
+                    let code = match inline_value {
+                        Some(value) => Some(Arg {
+                            text: value.to_owned(),
+                            ..arg.clone()
+                        }),
+                        None => args.get(index + 1).cloned(),
+                    };
+                    if wrapper.privileged {
+                        self.privilege_note(base, invocation.span);
+                    }
+                    if let Some(code) = code {
+                        self.code_argument(&code, frame, privileged, "the shell string");
+                    }
+                    return Stage::Other;
+                }
+                wants_shell |= wrapper.shell_options.iter().any(|o| o == option);
+                let takes_value =
+                    wrapper.value_options.iter().any(|o| o == option) && inline_value.is_none();
+                index += if takes_value { 2 } else { 1 };
+                continue;
+            }
+            if positionals > 0 {
+                positionals -= 1;
+                index += 1;
+                continue;
+            }
+            break;
+        }
+        let Some(name) = args.get(index).filter(|_| !wrapper.no_command) else {
+            // `su alice` opens a shell as alice, `su` and `su root` as root.
+            let user = args
+                .get(index)
+                .map(|a| a.text.as_str())
+                .filter(|u| *u != "root" && *u != "-");
+            if let (true, Some(user)) = (wrapper.no_command, user) {
+                let message = format!("opens a shell as `{user}`");
+                self.report(
+                    RiskLevel::Moderate,
+                    Category::Privilege,
+                    invocation.span,
+                    message,
+                );
+            } else if privileged && (wants_shell || wrapper.no_command) {
+                self.report(
+                    RiskLevel::High,
+                    Category::Privilege,
+                    invocation.span,
+                    "opens a root shell: everything typed there runs as root",
+                );
+            }
+            return Stage::Other;
+        };
+        if wrapper.privileged {
+            self.privilege_note(base, invocation.span);
+        }
+        let inner = Invocation {
+            name: name.clone(),
+            args: args[index + 1..].to_vec(),
+            span: invocation.span,
+            stdin: invocation.stdin.clone(),
+            privileged,
+        };
+        self.invoke(inner, frame)
+    }
+
+    fn privilege_note(&mut self, base: &str, span: Span) {
+        self.report(
+            RiskLevel::Moderate,
+            Category::Privilege,
+            span,
+            format!("runs as root ({base})"),
+        );
+    }
+
+    /// Forms whose meaning is in code rather than in the rule table. Returns whether `base`
+    /// was one of them.
+    pub(super) fn special(&mut self, base: &str, invocation: &Invocation, frame: &Frame) -> bool {
+        match base {
+            _ if SHELLS.contains(&base) => self.shell(base, invocation, frame),
+            "eval" => self.eval(invocation, frame),
+            "source" | "." => self.source_file(invocation),
+            "xargs" | "parallel" => self.xargs(base, invocation, frame),
+            "find" => self.find_exec(invocation, frame),
+            "watch" => self.watch(invocation, frame),
+            "ssh" => self.ssh(invocation, frame),
+            "kill" => self.kill(invocation),
+            "curl" | "wget" => self.transfer(base, invocation),
+            "crontab" | "at" | "batch" => self.scheduled_text(base, invocation, frame),
+            _ => match interpreter(base) {
+                Some((language, code_options)) => {
+                    self.interpreter(language, code_options, invocation, frame)
+                }
+                None => return false,
+            },
+        }
+        true
+    }
+
+    /// The program to run is itself computed: `$x -rf /`, `$(echo rm) ...`.
+    pub(super) fn computed_program(&mut self, name: &Arg) {
+        if name.from_download {
+            self.report(
+                RiskLevel::Critical,
+                Category::DownloadExecute,
+                name.span,
+                "runs a program named by text downloaded from the network",
+            );
+        } else if PROGRAM_VARIABLES.contains(&name.text.as_str()) {
+            self.report(
+                RiskLevel::Moderate,
+                Category::Opaque,
+                name.span,
+                format!("runs the program in `{}`", name.text),
+            );
+        } else {
+            self.report(
+                RiskLevel::High,
+                Category::Opaque,
+                name.span,
+                format!(
+                    "the program to run comes from `{}`, which cmdai cannot see",
+                    name.text
+                ),
+            );
+        }
+    }
+
+    pub(super) fn unknown_program(&mut self, invocation: &Invocation) {
+        let name = &invocation.name;
+        let local = name.text.trim_start_matches("./");
+        if self.downloaded.contains(local) {
+            self.report(
+                RiskLevel::Critical,
+                Category::DownloadExecute,
+                invocation.span,
+                format!(
+                    "runs `{}`, which this command downloads, without showing you what is in it",
+                    name.text
+                ),
+            );
+        } else if name.text.contains('/') && !name.text.starts_with('/') {
+            self.report(
+                RiskLevel::Moderate,
+                Category::Unknown,
+                name.span,
+                format!(
+                    "runs the local program `{}`; cmdai does not know what it does",
+                    name.text
+                ),
+            );
+        } else {
+            self.report(
+                RiskLevel::Safe,
+                Category::Unknown,
+                name.span,
+                format!("cmdai has no rules for `{}`; check what it does", name.text),
+            );
+        }
+    }
+
+    /// Code handed over as one argument: `sh -c CODE`, `su -c CODE`, `eval CODE`.
+    pub(super) fn code_argument(
+        &mut self,
+        code: &Arg,
+        frame: &Frame,
+        privileged: bool,
+        what: &str,
+    ) {
+        if code.is_literal() {
+            let nested = self.nested(frame, &code.text, code.span, privileged);
+            self.code(&nested);
+        } else if code.from_download {
+            self.report(
+                RiskLevel::Critical,
+                Category::DownloadExecute,
+                code.span,
+                format!("runs {what} downloaded from the network without showing it to you"),
+            );
+        } else if code.from_decode {
+            self.report(
+                RiskLevel::High,
+                Category::Opaque,
+                code.span,
+                format!("runs {what} that is only decoded at run time, so cmdai cannot see it"),
+            );
+        } else if let Some(program) = code
+            .generated_by
+            .as_deref()
+            .filter(|p| !READERS.contains(p))
+        {
+            // `eval "$(starship init bash)"`: shell set-up code printed by an installed tool.
+            self.report(
+                RiskLevel::Moderate,
+                Category::Opaque,
+                code.span,
+                format!("runs the shell code that `{program}` prints; cmdai cannot see it"),
+            );
+        } else {
+            self.report(
+                RiskLevel::High,
+                Category::Opaque,
+                code.span,
+                format!(
+                    "runs {what} `{}`, which is only known at run time",
+                    code.text
+                ),
+            );
+        }
+    }
+
+    /// Commands arriving on standard input: `curl ... | sh`, `sh <<EOF`, `echo ... | bash`.
+    fn code_on_stdin(
+        &mut self,
+        invocation: &Invocation,
+        frame: &Frame,
+        what: &str,
+        inline_ok: bool,
+    ) {
+        match &invocation.stdin {
+            Input::Terminal => {}
+            Input::Text(text, span) => {
+                if inline_ok {
+                    let nested = self.nested(frame, text, *span, invocation.privileged);
+                    self.code(&nested);
+                } else {
+                    self.report(
+                        RiskLevel::Moderate,
+                        Category::Opaque,
+                        *span,
+                        format!("runs {what} given inline; cmdai does not analyse it"),
+                    );
+                }
+            }
+            Input::Pipe(stages) => {
+                if stages.iter().any(|s| matches!(s, Stage::Download)) {
+                    self.report(
+                        RiskLevel::Critical,
+                        Category::DownloadExecute,
+                        invocation.span,
+                        format!(
+                            "runs {what} downloaded from the network without showing it to you"
+                        ),
+                    );
+                } else if stages.iter().any(|s| matches!(s, Stage::Decode)) {
+                    self.report(
+                        RiskLevel::High,
+                        Category::Opaque,
+                        invocation.span,
+                        format!(
+                            "runs {what} that is only decoded at run time, so cmdai cannot see it"
+                        ),
+                    );
+                } else if let (true, Some(Stage::Echo(text, span))) = (inline_ok, stages.last()) {
+                    let nested = self.nested(frame, text, *span, invocation.privileged);
+                    self.code(&nested);
+                } else {
+                    self.report(
+                        RiskLevel::High,
+                        Category::Opaque,
+                        invocation.span,
+                        format!("runs {what} produced by another program, which cmdai cannot see"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn shell(&mut self, base: &str, invocation: &Invocation, frame: &Frame) {
+        let args = &invocation.args;
+        let mut inline = false;
+        let mut from_stdin = false;
+        let mut index = 0;
+        while let Some(arg) = args.get(index) {
+            let text = arg.text.as_str();
+            if !(text.starts_with('-') || text.starts_with('+'))
+                || text.len() < 2
+                || !arg.is_literal()
+            {
+                break;
+            }
+            if text == "--" {
+                index += 1;
+                break;
+            }
+            if matches!(text, "-o" | "+o" | "--rcfile" | "--init-file" | "-O" | "+O") {
+                index += 2;
+                continue;
+            }
+            inline |= !text.starts_with("--") && text[1..].contains('c');
+            from_stdin |= !text.starts_with("--") && text[1..].contains('s');
+            index += 1;
+        }
+        // With -s the operands are positional parameters and the commands come from stdin.
+        let operand = args.get(index).filter(|_| inline || !from_stdin);
+        match operand {
+            Some(code) if inline => {
+                self.code_argument(code, frame, invocation.privileged, "the shell string")
+            }
+            Some(script) => self.script_file(base, script, invocation),
+            None if inline => {}
+            None if matches!(invocation.stdin, Input::Terminal) => {
+                if invocation.privileged {
+                    self.report(
+                        RiskLevel::High,
+                        Category::Privilege,
+                        invocation.span,
+                        "opens a root shell: everything typed there runs as root",
+                    );
+                }
+            }
+            None => self.code_on_stdin(invocation, frame, "commands", true),
+        }
+    }
+
+    /// `bash install.sh`, `python3 setup.py`, `source <(curl ...)`.
+    fn script_file(&mut self, runner: &str, script: &Arg, invocation: &Invocation) {
+        let local = script.text.trim_start_matches("./");
+        if script.from_download || self.downloaded.contains(local) {
+            self.report(
+                RiskLevel::Critical,
+                Category::DownloadExecute,
+                script.span,
+                "runs a script downloaded from the network without showing it to you",
+            );
+        } else if script.from_decode {
+            self.report(
+                RiskLevel::High,
+                Category::Opaque,
+                script.span,
+                "runs a script that is only decoded at run time, so cmdai cannot see it",
+            );
+        } else {
+            let as_root = if invocation.privileged {
+                " as root"
+            } else {
+                ""
+            };
+            self.report(
+                RiskLevel::Moderate,
+                Category::Opaque,
+                script.span,
+                format!(
+                    "{runner} runs the script `{}`{as_root}; cmdai does not check what is inside",
+                    script.text
+                ),
+            );
+        }
+    }
+
+    fn interpreter(
+        &mut self,
+        language: &str,
+        code_options: &[&str],
+        invocation: &Invocation,
+        frame: &Frame,
+    ) {
+        let args = &invocation.args;
+        if let Some(position) = args
+            .iter()
+            .position(|a| code_options.contains(&a.text.as_str()))
+        {
+            let Some(code) = args.get(position + 1) else {
+                return;
+            };
+            let risky =
+                !code.is_literal() || RISKY_CODE.iter().any(|word| code.text.contains(word));
+            let (level, note) = if risky {
+                (
+                    RiskLevel::High,
+                    "it deletes files, runs programs or decodes data",
+                )
+            } else {
+                (RiskLevel::Moderate, "cmdai does not analyse it")
+            };
+            self.report(
+                level,
+                Category::Opaque,
+                code.span,
+                format!("runs inline {language} code; {note}"),
+            );
+            return;
+        }
+        if let Some(position) = args.iter().position(|a| a.text == "-m") {
+            let module = args.get(position + 1).map_or("", |a| a.text.as_str());
+            if module == "http.server" || module == "SimpleHTTPServer" {
+                self.report(
+                    RiskLevel::Moderate,
+                    Category::Network,
+                    invocation.span,
+                    "serves the current directory to anyone who can reach this machine",
+                );
+            }
+            return;
+        }
+        match operands(args).first() {
+            Some(script) if script.text != "-" => self.script_file(language, script, invocation),
+            _ => self.code_on_stdin(invocation, frame, &format!("{language} code"), false),
+        }
+    }
+
+    fn eval(&mut self, invocation: &Invocation, frame: &Frame) {
+        let Some(first) = invocation.args.first() else {
+            return;
+        };
+        let last = invocation.args.last().unwrap_or(first);
+        let code = Arg {
+            text: invocation
+                .args
+                .iter()
+                .map(|a| a.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            span: Span::new(first.span.start, last.span.end),
+            dynamic_at: invocation.args.iter().find_map(|a| a.dynamic_at),
+            from_download: invocation.args.iter().any(|a| a.from_download),
+            from_decode: invocation.args.iter().any(|a| a.from_decode),
+            generated_by: single_generator(&invocation.args),
+        };
+        self.code_argument(
+            &code,
+            frame,
+            invocation.privileged,
+            "the text given to eval",
+        );
+    }
+
+    fn source_file(&mut self, invocation: &Invocation) {
+        if let Some(script) = invocation.args.first() {
+            self.script_file("the shell", script, invocation);
+        }
+    }
+
+    /// `xargs rm -rf`: the command runs with arguments read from standard input.
+    fn xargs(&mut self, base: &str, invocation: &Invocation, frame: &Frame) {
+        const VALUE_OPTIONS: &[&str] = &[
+            "-I",
+            "-n",
+            "-P",
+            "-L",
+            "-l",
+            "-d",
+            "-E",
+            "-e",
+            "-s",
+            "-a",
+            "-j",
+            "--jobs",
+            "--arg-file",
+            "-S",
+        ];
+        let args = &invocation.args;
+        let mut replace = None;
+        let mut index = 0;
+        while let Some(arg) = args.get(index) {
+            let text = arg.text.as_str();
+            if !text.starts_with('-') || text == "-" {
+                break;
+            }
+            if text == "--" {
+                index += 1;
+                break;
+            }
+            if text == "-I" || text == "-i" && base == "xargs" {
+                replace = args
+                    .get(index + 1)
+                    .map(|a| a.text.clone())
+                    .filter(|_| text == "-I");
+                index += if text == "-I" { 2 } else { 1 };
+                if text == "-i" {
+                    replace = Some("{}".into());
+                }
+                continue;
+            }
+            if let Some(value) = text.strip_prefix("-I").filter(|v| !v.is_empty()) {
+                replace = Some(value.to_owned());
+            }
+            index += if VALUE_OPTIONS.contains(&text) { 2 } else { 1 };
+        }
+        let rest = &args[index.min(args.len())..];
+        let end = rest
+            .iter()
+            .position(|a| a.text.starts_with(":::"))
+            .unwrap_or(rest.len());
+        let Some((name, inner_args)) = rest[..end].split_first() else {
+            return;
+        };
+        let mut inner_args: Vec<Arg> = inner_args
+            .iter()
+            .map(|arg| match &replace {
+                Some(token) if arg.text.contains(token.as_str()) => {
+                    let at = arg.text.find(token.as_str()).unwrap_or(0);
+                    Arg {
+                        dynamic_at: Some(arg.dynamic_at.map_or(at, |d| d.min(at))),
+                        ..arg.clone()
+                    }
+                }
+                _ => arg.clone(),
+            })
+            .collect();
+        if replace.is_none() {
+            inner_args.push(Arg::input(invocation.name.span));
+        }
+        let inner = Invocation {
+            name: name.clone(),
+            args: inner_args,
+            span: invocation.span,
+            stdin: Input::Terminal,
+            privileged: invocation.privileged,
+        };
+        self.invoke(inner, frame);
+    }
+
+    /// `find ... -exec CMD {} ;`: judge CMD with `{}` standing for what find visits.
+    fn find_exec(&mut self, invocation: &Invocation, frame: &Frame) {
+        const TESTS: &[&str] = &[
+            "-name",
+            "-iname",
+            "-path",
+            "-ipath",
+            "-regex",
+            "-iregex",
+            "-newer",
+            "-mtime",
+            "-mmin",
+            "-atime",
+            "-amin",
+            "-ctime",
+            "-cmin",
+            "-size",
+            "-empty",
+            "-user",
+            "-group",
+            "-perm",
+            "-wholename",
+            "-links",
+            "-inum",
+            "-samefile",
+            "-lname",
+        ];
+        let args = &invocation.args;
+        let roots: Vec<&Arg> = args
+            .iter()
+            .take_while(|a| {
+                !a.is_literal() || !(a.text.starts_with('-') || a.text == "(" || a.text == "!")
+            })
+            .collect();
+        let filtered = args.iter().any(|a| TESTS.contains(&a.text.as_str()));
+        let root = roots.first().map_or(".", |r| r.text.as_str());
+        let root_kind = roots
+            .first()
+            .and_then(|r| targets::classify(&r.text, r.dynamic_at));
+        let mut index = 0;
+        while index < args.len() {
+            let text = args[index].text.as_str();
+            if !matches!(text, "-exec" | "-execdir" | "-ok" | "-okdir") {
+                index += 1;
+                continue;
+            }
+            let start = index + 1;
+            let end = args[start..]
+                .iter()
+                .position(|a| a.text == ";" || a.text == "+")
+                .map_or(args.len(), |p| start + p);
+            index = end + 1;
+            let Some((name, rest)) = args.get(start..end).and_then(|a| a.split_first()) else {
+                continue;
+            };
+            let inner_args = rest
+                .iter()
+                .map(|arg| {
+                    if !arg.text.contains("{}") {
+                        return arg.clone();
+                    }
+                    if !filtered {
+                        // Nothing narrows the search: {} is everything below the root.
+                        return Arg {
+                            text: arg.text.replace("{}", root),
+                            dynamic_at: None,
+                            ..arg.clone()
+                        };
+                    }
+                    let broad = matches!(
+                        root_kind,
+                        Some(TargetKind::Root | TargetKind::System | TargetKind::Home)
+                    );
+                    Arg {
+                        dynamic_at: broad.then_some(0),
+                        ..arg.clone()
+                    }
+                })
+                .collect();
+            let inner = Invocation {
+                name: name.clone(),
+                args: inner_args,
+                span: invocation.span,
+                stdin: Input::Terminal,
+                privileged: invocation.privileged,
+            };
+            self.invoke(inner, frame);
+        }
+    }
+
+    /// `watch CMD...`: the words are joined and run by `sh -c`.
+    fn watch(&mut self, invocation: &Invocation, frame: &Frame) {
+        const VALUE_OPTIONS: &[&str] = &["-n", "--interval", "-q", "--equexit"];
+        let args = &invocation.args;
+        let mut index = 0;
+        while let Some(arg) = args.get(index) {
+            if !arg.text.starts_with('-') {
+                break;
+            }
+            index += if VALUE_OPTIONS.contains(&arg.text.as_str()) {
+                2
+            } else {
+                1
+            };
+        }
+        self.joined_code(
+            &args[index.min(args.len())..],
+            frame,
+            invocation.privileged,
+            "the command watch repeats",
+        );
+    }
+
+    /// `ssh host 'CMD'`: the remote command is shell code too.
+    fn ssh(&mut self, invocation: &Invocation, frame: &Frame) {
+        const VALUE_OPTIONS: &[&str] = &[
+            "-b", "-c", "-D", "-E", "-e", "-F", "-I", "-i", "-J", "-L", "-l", "-m", "-O", "-o",
+            "-p", "-Q", "-R", "-S", "-W", "-w", "-B",
+        ];
+        let args = &invocation.args;
+        let mut index = 0;
+        while let Some(arg) = args.get(index) {
+            if !arg.text.starts_with('-') {
+                break;
+            }
+            index += if VALUE_OPTIONS.contains(&arg.text.as_str()) {
+                2
+            } else {
+                1
+            };
+        }
+        // args[index] is the host; the rest is the remote command.
+        if let Some(remote) = args.get(index + 1..) {
+            self.joined_code(remote, frame, false, "the remote command");
+        }
+    }
+
+    fn joined_code(&mut self, words: &[Arg], frame: &Frame, privileged: bool, what: &str) {
+        let (Some(first), Some(last)) = (words.first(), words.last()) else {
+            return;
+        };
+        let code = Arg {
+            text: words
+                .iter()
+                .map(|a| a.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            span: Span::new(first.span.start, last.span.end),
+            dynamic_at: words.iter().find_map(|a| a.dynamic_at),
+            from_download: words.iter().any(|a| a.from_download),
+            from_decode: words.iter().any(|a| a.from_decode),
+            generated_by: single_generator(words),
+        };
+        self.code_argument(&code, frame, privileged, what);
+    }
+
+    /// `kill -9 -1` kills everything; `kill 1` signals init.
+    fn kill(&mut self, invocation: &Invocation) {
+        let args = &invocation.args;
+        if args.is_empty()
+            || args
+                .iter()
+                .any(|a| matches!(a.text.as_str(), "-l" | "-L" | "--list" | "--table"))
+        {
+            return;
+        }
+        let mut signal_seen = false;
+        let mut pids = Vec::new();
+        let mut index = 0;
+        let mut after_dashes = false;
+        while let Some(arg) = args.get(index) {
+            let text = arg.text.as_str();
+            index += 1;
+            if after_dashes || !text.starts_with('-') {
+                pids.push(arg);
+            } else if text == "--" {
+                after_dashes = true;
+            } else if text == "-s" || text == "-n" {
+                index += 1;
+                signal_seen = true;
+            } else if !signal_seen {
+                signal_seen = true;
+            } else {
+                pids.push(arg);
+            }
+        }
+        if let Some(all) = pids.iter().find(|p| p.text == "-1") {
+            self.report(
+                RiskLevel::Critical,
+                Category::Process,
+                all.span,
+                "`-1` means every process you may signal: your whole session, or the machine as root",
+            );
+        } else if let Some(init) = pids.iter().find(|p| p.text == "1") {
+            self.report(
+                RiskLevel::Critical,
+                Category::Process,
+                init.span,
+                "process 1 is init, which the whole system runs under",
+            );
+        } else {
+            self.report(
+                RiskLevel::Moderate,
+                Category::Process,
+                invocation.span,
+                "kills processes",
+            );
+        }
+    }
+
+    /// Remembers what curl/wget save (`curl -o x.sh ... && sh x.sh`) and flags uploads of
+    /// secrets.
+    fn transfer(&mut self, base: &str, invocation: &Invocation) {
+        const OUTPUT: &[&str] = &["-o", "--output", "-O", "--output-document"];
+        const UPLOAD: &[&str] = &[
+            "-d",
+            "--data",
+            "--data-binary",
+            "--data-raw",
+            "--data-urlencode",
+            "-F",
+            "--form",
+            "-T",
+            "--upload-file",
+            "--post-file",
+            "--body-file",
+        ];
+        let args = &invocation.args;
+        for (index, arg) in args.iter().enumerate() {
+            let text = arg.text.as_str();
+            let value = args.get(index + 1);
+            let remote_name = base == "curl" && (text == "-O" || text == "--remote-name");
+            if let Some(file) = value.filter(|_| OUTPUT.contains(&text) && !remote_name) {
+                self.downloaded
+                    .insert(file.text.trim_start_matches("./").to_owned());
+            }
+            let Some(value) = value.filter(|_| UPLOAD.contains(&text)) else {
+                continue;
+            };
+            let file = value
+                .text
+                .rsplit('@')
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches('<');
+            let uploads_file = value.text.contains('@')
+                || matches!(text, "-T" | "--upload-file" | "--post-file" | "--body-file");
+            let secret = matches!(
+                targets::classify(file, None),
+                Some(TargetKind::Secret | TargetKind::CriticalFile)
+            );
+            if uploads_file && secret {
+                self.report(
+                    RiskLevel::High,
+                    Category::Exfiltration,
+                    value.span,
+                    format!("sends `{file}`, which holds keys or credentials, to another machine"),
+                );
+            }
+        }
+        // `wget URL` and `curl -O URL` save under the URL's last path segment.
+        let saves_remote_name = base == "wget" && !args.iter().any(|a| a.text.starts_with("-O"))
+            || base == "curl"
+                && args
+                    .iter()
+                    .any(|a| a.text == "-O" || a.text == "--remote-name");
+        if saves_remote_name {
+            for url in args.iter().filter(|a| a.text.contains("://")) {
+                let path = url.text.split(['?', '#']).next().unwrap_or_default();
+                if let Some(name) = path.rsplit('/').next().filter(|n| !n.is_empty()) {
+                    self.downloaded.insert(name.to_owned());
+                }
+            }
+        }
+    }
+
+    /// `echo '* * * * * rm -rf ~' | crontab -`, `at now <<< 'reboot'`: the scheduled text is
+    /// shell code that will run later.
+    fn scheduled_text(&mut self, base: &str, invocation: &Invocation, frame: &Frame) {
+        let (text, span) = match &invocation.stdin {
+            Input::Text(text, span) => (text.clone(), *span),
+            Input::Pipe(stages) => match stages.last() {
+                Some(Stage::Echo(text, span)) => (text.clone(), *span),
+                Some(Stage::Download) => {
+                    self.report(
+                        RiskLevel::Critical,
+                        Category::DownloadExecute,
+                        invocation.span,
+                        "schedules commands downloaded from the network",
+                    );
+                    return;
+                }
+                _ => return,
+            },
+            Input::Terminal => return,
+        };
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            let command = if base == "crontab" {
+                let fields = if line.starts_with('@') { 1 } else { 5 };
+                line.splitn(fields + 1, char::is_whitespace)
+                    .nth(fields)
+                    .unwrap_or_default()
+            } else {
+                line
+            };
+            let nested = self.nested(frame, command, span, invocation.privileged);
+            self.code(&nested);
+        }
+    }
+
+    /// Output redirection: `> /dev/sda`, `>> /etc/sudoers`, `> notes.txt`.
+    pub(super) fn redirect_write(&mut self, target: &Arg, append: bool) {
+        let text = target.text.as_str();
+        if targets::is_harmless(text) || text.starts_with("&") {
+            return;
+        }
+        let verb = if append { "appends to" } else { "overwrites" };
+        let (level, category, message) = match targets::classify(text, target.dynamic_at) {
+            Some(TargetKind::Device) => (
+                RiskLevel::Critical,
+                Category::Overwrite,
+                format!(
+                    "writes straight onto the disk device `{text}`, destroying its file system"
+                ),
+            ),
+            Some(TargetKind::CriticalFile) => (
+                RiskLevel::Critical,
+                Category::Overwrite,
+                format!("{verb} `{text}`, which the system needs to boot or let anyone log in"),
+            ),
+            Some(TargetKind::Root | TargetKind::System | TargetKind::Protected) => (
+                RiskLevel::High,
+                Category::Overwrite,
+                format!("{verb} the system file `{text}`"),
+            ),
+            Some(TargetKind::Secret) => (
+                RiskLevel::High,
+                Category::Privilege,
+                format!("{verb} `{text}`, which holds keys or credentials"),
+            ),
+            Some(TargetKind::Dynamic) => (
+                RiskLevel::Moderate,
+                Category::Overwrite,
+                format!("{verb} a file named at run time (`{text}`)"),
+            ),
+            _ if append && is_startup_file(text) => (
+                RiskLevel::Moderate,
+                Category::Schedule,
+                format!("appends to `{text}`, which runs every time a shell starts"),
+            ),
+            _ if append => return,
+            _ => (
+                RiskLevel::Moderate,
+                Category::Overwrite,
+                format!("overwrites `{text}` if it exists"),
+            ),
+        };
+        self.report(level, category, target.span, message);
+    }
+}
+
+/// Programs whose output is whatever a file or the user says: their output is not vetted code.
+const READERS: &[&str] = &[
+    "cat", "head", "tail", "less", "more", "echo", "printf", "read", "xargs", "tac", "cut", "sed",
+    "awk", "tr", "xclip", "xsel", "pbpaste", "wl-paste", "jq", "grep", "sort",
+];
+
+/// The program whose output fills the words, when it is exactly one.
+fn single_generator(words: &[Arg]) -> Option<String> {
+    let dynamic: Vec<&Arg> = words.iter().filter(|a| !a.is_literal()).collect();
+    match dynamic.as_slice() {
+        [only] => only.generated_by.clone(),
+        _ => None,
+    }
+}
+
+fn is_assignment(text: &str) -> bool {
+    text.split_once('=').is_some_and(|(name, _)| {
+        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
+fn is_startup_file(text: &str) -> bool {
+    [
+        ".bashrc",
+        ".bash_profile",
+        ".profile",
+        ".zshrc",
+        ".zprofile",
+        ".zshenv",
+        ".config/fish/config.fish",
+        ".xinitrc",
+    ]
+    .iter()
+    .any(|f| text.ends_with(f))
+}

@@ -202,13 +202,3 @@ pub fn analyze(command: &str) -> Analysis {
     Analyzer::default().analyze(command)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dd_to_a_disk_is_critical() {
-        let a = analyze("dd if=/dev/zero of=/dev/sda bs=1M");
-        assert_eq!(a.level, RiskLevel::Critical, "{a:#?}");
-    }
-}

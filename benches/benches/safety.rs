@@ -8,8 +8,14 @@ use criterion::{Criterion, criterion_group, criterion_main};
 const COMMANDS: &[(&str, &str)] = &[
     ("simple", "ls -la"),
     ("typical", "find . -name '*.log' -size +100M -mtime -7"),
-    ("pipeline", "ps aux | grep python | awk '{print $2}' | xargs kill -9"),
-    ("nested", "sudo sh -c 'curl -fsSL https://example.com/i.sh | bash' && rm -rf \"$HOME\"/*"),
+    (
+        "pipeline",
+        "ps aux | grep python | awk '{print $2}' | xargs kill -9",
+    ),
+    (
+        "nested",
+        "sudo sh -c 'curl -fsSL https://example.com/i.sh | bash' && rm -rf \"$HOME\"/*",
+    ),
 ];
 
 fn analyse(c: &mut Criterion) {

@@ -23,6 +23,9 @@ pub struct Cli {
     #[command(flatten)]
     pub generation: GenerationArgs,
 
+    #[command(flatten)]
+    pub safety: SafetyArgs,
+
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Text, global = true)]
     pub output: OutputFormat,
@@ -36,6 +39,21 @@ pub struct Cli {
 pub enum Command {
     /// Read JSON lines `{"id": ..., "request": "..."}` on stdin; write one JSON line per request.
     Batch,
+    /// Analyse a command you already have (no model is loaded); with -x, run it under the
+    /// same policy. Exits 5 if the policy would refuse to run it.
+    #[command(
+        after_help = "Examples:\n  cmdai check 'find / -name core -delete'\n  cmdai check -o json -- rm -rf ./build\n  cmdai check -x 'du -sh ~/.cache'"
+    )]
+    Check {
+        /// The command, as you would type it in the shell (quote it, or put it after --).
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "COMMAND"
+        )]
+        command: Vec<String>,
+    },
     /// List, download or locate models.
     #[command(subcommand)]
     Models(ModelsCommand),
@@ -94,6 +112,30 @@ pub struct ModelArgs {
     /// Never use the network; a model that is not cached is an error.
     #[arg(long, env = "CMDAI_OFFLINE", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false, global = true)]
     pub offline: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SafetyArgs {
+    /// Run the command in your shell ($SHELL) after showing its risk and asking.
+    #[arg(short = 'x', long, global = true)]
+    pub execute: bool,
+
+    /// Answer yes to the confirmation, where the safety policy lets -y confirm (see README).
+    #[arg(short = 'y', long, global = true, requires = "execute")]
+    pub yes: bool,
+
+    /// Show the command and its risk; never run it (overrides -x).
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+
+    /// Safety policy: strict, moderate (the default) or permissive.
+    #[arg(
+        long = "safety",
+        env = "CMDAI_SAFETY",
+        value_name = "POLICY",
+        global = true
+    )]
+    pub policy: Option<String>,
 }
 
 #[derive(Debug, Args)]

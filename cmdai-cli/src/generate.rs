@@ -14,6 +14,7 @@ use crate::cli::OutputFormat;
 use crate::context;
 use crate::interrupt;
 use crate::models;
+use crate::safety;
 use crate::settings::Settings;
 
 type LocalGenerator = Generator<CandleBackend, CommandPrompt>;
@@ -47,17 +48,21 @@ fn load(settings: &Settings) -> Result<(LocalGenerator, CancelToken)> {
     Ok((generator, cancel))
 }
 
-/// `cmdai <REQUEST>`.
-pub fn one(settings: &Settings, request: &str) -> Result<()> {
+/// `cmdai <REQUEST>`: generate, analyse, show; with -x, run after confirmation. Returns the
+/// exit status.
+pub fn one(settings: &Settings, request: &str) -> Result<u8> {
     let (mut generator, cancel) = load(settings)?;
     let context = context::detect();
     let command = generator.generate_streaming(request, &context, &mut NullSink, &cancel)?;
+    let analysis = safety::analyzer(settings).analyze(&command.command);
     let load_time = generator.backend().load_time();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match settings.output {
         OutputFormat::Json => {
-            writeln!(out, "{}", to_json(&command, generator.backend(), load_time))?
+            let mut value = to_json(&command, generator.backend(), load_time);
+            value["risk"] = safety::risk_json(&analysis);
+            writeln!(out, "{value}")?
         }
         OutputFormat::Text if stdout.is_terminal() => {
             writeln!(out, "{}", command.command)?;
@@ -67,6 +72,16 @@ pub fn one(settings: &Settings, request: &str) -> Result<()> {
         }
         // Piped: the command alone, so `$(cmdai ...)` works.
         OutputFormat::Text => writeln!(out, "{}", command.command)?,
+    }
+    out.flush()?;
+    drop(out);
+    if settings.output == OutputFormat::Text {
+        safety::write_report(
+            &mut std::io::stderr(),
+            &command.command,
+            &analysis,
+            settings.verbose,
+        )?;
     }
     if settings.verbose > 0 {
         let t = command.timings;
@@ -79,13 +94,14 @@ pub fn one(settings: &Settings, request: &str) -> Result<()> {
             ms(t.total + load_time)
         );
     }
-    Ok(())
+    safety::execute(settings, &command.command, &analysis)
 }
 
 /// `cmdai batch`: JSON lines in, JSON lines out, one model load.
 pub fn batch(settings: &Settings) -> Result<()> {
     let (mut generator, cancel) = load(settings)?;
     let context = context::detect();
+    let analyzer = safety::analyzer(settings);
     let load_time = generator.backend().load_time();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -102,6 +118,7 @@ pub fn batch(settings: &Settings) -> Result<()> {
                     Ok(command) => {
                         let mut value = to_json(&command, generator.backend(), load_time);
                         value["id"] = id;
+                        value["risk"] = safety::risk_json(&analyzer.analyze(&command.command));
                         value
                     }
                     Err(error) if cancel.is_cancelled() => return Err(error.into()),

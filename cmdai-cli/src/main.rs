@@ -3,11 +3,13 @@
 //! Glue only: parse the command line, resolve settings, compose the library crates, print.
 
 mod cli;
+mod config;
 mod context;
 mod generate;
 mod interrupt;
 mod models;
 mod progress;
+mod safety;
 mod settings;
 
 use std::process::ExitCode;
@@ -24,6 +26,7 @@ mod exit {
     pub const MODEL: u8 = 3;
     /// The model's reply was not a usable command.
     pub const NO_COMMAND: u8 = 4;
+    // 5: the safety policy refused to run the command; 6: it was not confirmed (safety.rs).
     /// Interrupted by Ctrl-C.
     pub const INTERRUPTED: u8 = 130;
 }
@@ -37,7 +40,11 @@ fn main() -> ExitCode {
     init_logging(cli.verbose);
     let result = Settings::resolve(cli).and_then(run);
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
+        Err(error) if error.downcast_ref::<safety::NotRun>().is_some() => {
+            eprintln!("cmdai: {error}");
+            ExitCode::from(exit_code(&error))
+        }
         Err(error) => {
             eprintln!("cmdai: error: {error:#}");
             ExitCode::from(exit_code(&error))
@@ -45,9 +52,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(settings: Settings) -> anyhow::Result<()> {
-    match &settings.action {
-        Action::Generate { request } => generate::one(&settings, request),
+/// Runs the action; returns the exit status (a command run with -x gives its own).
+fn run(settings: Settings) -> anyhow::Result<u8> {
+    let done = match &settings.action {
+        Action::Generate { request } => return generate::one(&settings, request),
+        Action::Check { command } => return safety::check(&settings, command),
         Action::Batch => generate::batch(&settings),
         Action::ModelsList => models::list(settings.output),
         Action::ModelsPull { model, force } => {
@@ -57,7 +66,8 @@ fn run(settings: Settings) -> anyhow::Result<()> {
         Action::ModelsVerify { model } => models::verify(model.as_deref()),
         Action::ModelsRm { model } => models::remove(model),
         Action::ModelsInfo { model } => models::info(model, settings.output),
-    }
+    };
+    done.map(|()| 0)
 }
 
 /// The build targets x86-64-v3 so candle's AVX2/FMA kernels are compiled in; on an older CPU
@@ -94,6 +104,9 @@ fn init_logging(verbose: u8) {
 fn exit_code(error: &anyhow::Error) -> u8 {
     use cmdai_core::{BackendError, GenerateError};
     for cause in error.chain() {
+        if let Some(not_run) = cause.downcast_ref::<safety::NotRun>() {
+            return not_run.code;
+        }
         if let Some(e) = cause.downcast_ref::<cmdai_models::ModelsError>() {
             return match e {
                 cmdai_models::ModelsError::Interrupted => exit::INTERRUPTED,

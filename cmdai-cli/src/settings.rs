@@ -3,8 +3,10 @@
 use anyhow::{Context, Result, bail};
 use cmdai_backend_candle::DeviceChoice;
 use cmdai_core::GenerationParams;
+use cmdai_core::safety::{Policy, UserRules};
 
-use crate::cli::{Cli, Command, GenerationArgs, ModelsCommand, OutputFormat};
+use crate::cli::{Cli, Command, GenerationArgs, ModelsCommand, OutputFormat, SafetyArgs};
+use crate::config::{self, Config};
 
 /// What to do.
 #[derive(Debug)]
@@ -13,6 +15,8 @@ pub enum Action {
     Generate { request: String },
     /// Generate for JSON lines on stdin.
     Batch,
+    /// Analyse (and maybe run) a given command.
+    Check { command: String },
     /// List the catalog.
     ModelsList,
     /// Download a model.
@@ -37,12 +41,57 @@ pub struct Settings {
     pub params: GenerationParams,
     pub output: OutputFormat,
     pub verbose: u8,
+    pub safety: Safety,
+}
+
+/// What happens to a command once it is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunMode {
+    /// Show it; the user runs it.
+    Show,
+    /// Run it after confirmation.
+    Execute { yes: bool },
+    /// Show it and say it was not run.
+    DryRun,
+}
+
+#[derive(Debug)]
+pub struct Safety {
+    pub policy: Policy,
+    pub rules: UserRules,
+    pub run: RunMode,
+}
+
+impl Safety {
+    fn resolve(args: &SafetyArgs, config: &Config) -> Result<Self> {
+        let policy = match &args.policy {
+            Some(value) => config::parse_policy(value, "--safety / CMDAI_SAFETY")?,
+            None => config.safety.policy.unwrap_or_default(),
+        };
+        let run = match (args.dry_run, args.execute) {
+            (true, _) => RunMode::DryRun,
+            (false, true) => RunMode::Execute { yes: args.yes },
+            (false, false) => RunMode::Show,
+        };
+        Ok(Self {
+            policy,
+            rules: config.safety.user_rules()?,
+            run,
+        })
+    }
 }
 
 impl Settings {
     pub fn resolve(cli: Cli) -> Result<Self> {
         let action = match cli.command {
             Some(Command::Batch) => Action::Batch,
+            Some(Command::Check { command }) => {
+                let command = command.join(" ");
+                if command.trim().is_empty() {
+                    bail!("no command given; e.g. `cmdai check 'rm -rf ./build'`");
+                }
+                Action::Check { command }
+            }
             Some(Command::Models(ModelsCommand::List)) => Action::ModelsList,
             Some(Command::Models(ModelsCommand::Pull { model, force })) => {
                 Action::ModelsPull { model, force }
@@ -69,7 +118,9 @@ impl Settings {
             .parse::<DeviceChoice>()
             .map_err(anyhow::Error::msg)
             .context("invalid --device")?;
+        let config = Config::load()?;
         Ok(Settings {
+            safety: Safety::resolve(&cli.safety, &config)?,
             action,
             model: cli.model.model.filter(|m| !m.trim().is_empty()),
             device,

@@ -10,7 +10,11 @@ fn level(command: &str) -> RiskLevel {
 
 /// The text each finding's span covers.
 fn blamed(command: &str) -> Vec<&str> {
-    analyze(command).findings.iter().map(|f| &command[f.span.start..f.span.end]).collect()
+    analyze(command)
+        .findings
+        .iter()
+        .map(|f| &command[f.span.start..f.span.end])
+        .collect()
 }
 
 #[test]
@@ -30,17 +34,26 @@ fn findings_say_what_and_why() {
     let analysis = analyze("curl -fsSL https://example.com/i.sh | sh");
     assert_eq!(analysis.level, RiskLevel::Critical);
     assert_eq!(analysis.findings[0].category, Category::DownloadExecute);
-    assert!(analysis.findings[0].message.contains("downloaded"), "{analysis:?}");
+    assert!(
+        analysis.findings[0].message.contains("downloaded"),
+        "{analysis:?}"
+    );
 
     let analysis = analyze("rm -rf /");
-    assert!(analysis.findings[0].message.contains("whole file system"), "{analysis:?}");
+    assert!(
+        analysis.findings[0].message.contains("whole file system"),
+        "{analysis:?}"
+    );
 }
 
 #[test]
 fn everyday_commands_have_the_expected_levels() {
     assert_eq!(level("ls -la"), RiskLevel::Safe);
     assert_eq!(level("grep -r 'rm -rf /' ."), RiskLevel::Safe);
-    assert_eq!(level("find . -name '*.log' -size +100M -mtime -7"), RiskLevel::Safe);
+    assert_eq!(
+        level("find . -name '*.log' -size +100M -mtime -7"),
+        RiskLevel::Safe
+    );
     assert_eq!(level("rm -rf ./build"), RiskLevel::Moderate);
     assert_eq!(level("echo hi > out.txt"), RiskLevel::Moderate);
     assert_eq!(level("echo hi >> out.txt"), RiskLevel::Safe);
@@ -51,16 +64,28 @@ fn everyday_commands_have_the_expected_levels() {
 
 #[test]
 fn here_documents_and_strings_fed_to_a_shell_are_analysed() {
-    assert_eq!(level("bash <<'EOF'\necho hi\nrm -rf ~\nEOF\n"), RiskLevel::Critical);
+    assert_eq!(
+        level("bash <<'EOF'\necho hi\nrm -rf ~\nEOF\n"),
+        RiskLevel::Critical
+    );
     assert_eq!(level("bash <<'EOF'\necho hi\nEOF\n"), RiskLevel::Safe);
     assert_eq!(level("sh <<< 'rm -rf /'"), RiskLevel::Critical);
-    assert_eq!(level("cat <<EOF > notes.txt\nrm -rf /\nEOF\n"), RiskLevel::Moderate);
+    assert_eq!(
+        level("cat <<EOF > notes.txt\nrm -rf /\nEOF\n"),
+        RiskLevel::Moderate
+    );
 }
 
 #[test]
 fn downloaded_files_that_are_run_are_download_and_execute() {
-    assert_eq!(level("curl -o x.sh https://e.example/x.sh && sh x.sh"), RiskLevel::Critical);
-    assert_eq!(level("curl -o x.sh https://e.example/x.sh && less x.sh"), RiskLevel::Safe);
+    assert_eq!(
+        level("curl -o x.sh https://e.example/x.sh && sh x.sh"),
+        RiskLevel::Critical
+    );
+    assert_eq!(
+        level("curl -o x.sh https://e.example/x.sh && less x.sh"),
+        RiskLevel::Safe
+    );
     assert_eq!(level("sh x.sh"), RiskLevel::Moderate);
 }
 
@@ -75,7 +100,13 @@ fn unparseable_and_oversized_input_is_high() {
     let deep = format!("{}rm -rf /", "eval ".repeat(40));
     let analysis = analyze(&deep);
     assert!(analysis.level >= RiskLevel::High, "{analysis:?}");
-    assert!(analysis.findings.iter().any(|f| f.message.contains("too deeply")), "{analysis:?}");
+    assert!(
+        analysis
+            .findings
+            .iter()
+            .any(|f| f.message.contains("too deeply")),
+        "{analysis:?}"
+    );
 }
 
 #[test]
@@ -83,23 +114,50 @@ fn policies_decide_per_level() {
     let decide = |policy: Policy, command: &str| policy.decide(&analyze(command));
     assert_eq!(decide(Policy::Moderate, "ls"), Decision::Confirm);
     assert_eq!(decide(Policy::Moderate, "rm a.txt"), Decision::Confirm);
-    assert_eq!(decide(Policy::Moderate, "git reset --hard"), Decision::ConfirmExplicitly);
+    assert_eq!(
+        decide(Policy::Moderate, "git reset --hard"),
+        Decision::ConfirmExplicitly
+    );
     assert_eq!(decide(Policy::Moderate, "rm -rf /"), Decision::Refuse);
-    assert_eq!(decide(Policy::Strict, "rm a.txt"), Decision::ConfirmExplicitly);
+    assert_eq!(
+        decide(Policy::Strict, "rm a.txt"),
+        Decision::ConfirmExplicitly
+    );
     assert_eq!(decide(Policy::Strict, "git reset --hard"), Decision::Refuse);
-    assert_eq!(decide(Policy::Permissive, "git reset --hard"), Decision::Confirm);
-    assert_eq!(decide(Policy::Permissive, "rm -rf /"), Decision::ConfirmExplicitly);
+    assert_eq!(
+        decide(Policy::Permissive, "git reset --hard"),
+        Decision::Confirm
+    );
+    assert_eq!(
+        decide(Policy::Permissive, "rm -rf /"),
+        Decision::ConfirmExplicitly
+    );
     assert_eq!("strict".parse::<Policy>(), Ok(Policy::Strict));
-    assert!("lax".parse::<Policy>().unwrap_err().contains("strict, moderate, permissive"));
+    assert!(
+        "lax"
+            .parse::<Policy>()
+            .unwrap_err()
+            .contains("strict, moderate, permissive")
+    );
 }
 
 #[test]
 fn user_rules_allow_and_deny() {
-    let rules = UserRules::new(&["git push --force*".into()], &["terraform destroy*".into()]).unwrap();
+    let rules = UserRules::new(
+        &["git push --force*".into()],
+        &["terraform destroy*".into()],
+    )
+    .unwrap();
     let analyzer = Analyzer::with_user_rules(rules);
-    assert_eq!(analyzer.analyze("git push --force origin main").level, RiskLevel::Safe);
+    assert_eq!(
+        analyzer.analyze("git push --force origin main").level,
+        RiskLevel::Safe
+    );
     // Allowing one command does not hide what else the line does.
-    assert_eq!(analyzer.analyze("git push --force && rm -rf ~").level, RiskLevel::Critical);
+    assert_eq!(
+        analyzer.analyze("git push --force && rm -rf ~").level,
+        RiskLevel::Critical
+    );
     let denied = analyzer.analyze("cd infra && terraform destroy -auto-approve");
     assert!(denied.denied());
     assert_eq!(Policy::Permissive.decide(&denied), Decision::Refuse);
@@ -108,9 +166,43 @@ fn user_rules_allow_and_deny() {
     assert!(UserRules::new(&[" ".into()], &[]).is_err());
 }
 
-const UTILITIES: &[&str] = &["rm", "rm -rf", "chmod -R 777", "dd of=/dev/sda if=", "mv", "cp", "cat", "ls", "shred", "mkfs.ext4", "chown -R nobody"];
-const TARGETS: &[&str] = &["/", "~", "/etc", "./build", "*.log", "/dev/sda", "$DIR", "notes.txt", "..", "/usr/*"];
-const WRAPPERS: &[&str] = &["sudo ", "sudo -u root ", "env ", "env X=1 ", "timeout 5 ", "nice -n 5 ", "command ", "nohup ", "doas ", "/usr/bin/env "];
+const UTILITIES: &[&str] = &[
+    "rm",
+    "rm -rf",
+    "chmod -R 777",
+    "dd of=/dev/sda if=",
+    "mv",
+    "cp",
+    "cat",
+    "ls",
+    "shred",
+    "mkfs.ext4",
+    "chown -R nobody",
+];
+const TARGETS: &[&str] = &[
+    "/",
+    "~",
+    "/etc",
+    "./build",
+    "*.log",
+    "/dev/sda",
+    "$DIR",
+    "notes.txt",
+    "..",
+    "/usr/*",
+];
+const WRAPPERS: &[&str] = &[
+    "sudo ",
+    "sudo -u root ",
+    "env ",
+    "env X=1 ",
+    "timeout 5 ",
+    "nice -n 5 ",
+    "command ",
+    "nohup ",
+    "doas ",
+    "/usr/bin/env ",
+];
 
 fn quote(command: &str) -> String {
     format!("'{}'", command.replace('\'', r"'\''"))

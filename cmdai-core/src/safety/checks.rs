@@ -278,7 +278,7 @@ impl Walker<'_> {
                 RiskLevel::Critical,
                 Category::DownloadExecute,
                 code.span,
-                format!("runs {what} downloaded from the network without showing it to you"),
+                format!("runs {what} downloaded from the network, unseen by you or cmdai"),
             );
         } else if code.from_decode {
             self.report(
@@ -341,9 +341,7 @@ impl Walker<'_> {
                         RiskLevel::Critical,
                         Category::DownloadExecute,
                         invocation.span,
-                        format!(
-                            "runs {what} downloaded from the network without showing it to you"
-                        ),
+                        format!("runs {what} downloaded from the network, unseen by you or cmdai"),
                     );
                 } else if stages.iter().any(|s| matches!(s, Stage::Decode)) {
                     self.report(
@@ -424,7 +422,7 @@ impl Walker<'_> {
                 RiskLevel::Critical,
                 Category::DownloadExecute,
                 script.span,
-                "runs a script downloaded from the network without showing it to you",
+                "runs a script downloaded from the network, unseen by you or cmdai",
             );
         } else if script.from_decode {
             self.report(

@@ -201,4 +201,3 @@ impl Analyzer {
 pub fn analyze(command: &str) -> Analysis {
     Analyzer::default().analyze(command)
 }
-

@@ -16,6 +16,7 @@ fn cmdai(cache: &Path) -> Command {
     let mut cmd = Command::cargo_bin("cmdai").unwrap();
     cmd.env_clear()
         .env("CMDAI_CACHE_DIR", cache)
+        .env("CMDAI_CONFIG", cache.join("config.toml"))
         .env("CMDAI_OFFLINE", "1")
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("SHELL", "/bin/bash");
@@ -209,6 +210,12 @@ fn json_output_has_the_documented_fields() {
     assert_eq!(value["device"], "cpu");
     assert_eq!(value["model"], "SmolLM2-135M-Instruct.Q4_1");
     assert!(value.get("explanation").is_some());
+    let level = value["risk"]["level"].as_str().unwrap();
+    assert!(
+        ["safe", "moderate", "high", "critical"].contains(&level),
+        "{value}"
+    );
+    assert!(value["risk"]["findings"].is_array());
     for timing in ["load_ms", "prefill_ms", "decode_ms", "total_ms"] {
         assert!(
             value["timings"][timing].as_f64().unwrap() >= 0.0,
@@ -241,4 +248,37 @@ fn default_model_lists_files() {
         command == "ls" || command.starts_with("ls ") || command.starts_with("find ."),
         "{command:?}"
     );
+}
+
+/// The whole loop at a real terminal: generate with the default model, show the risk, ask, run
+/// the command in the user's shell on "yes" (the default for a safe command).
+#[test]
+fn default_model_command_runs_after_confirmation_at_a_terminal() {
+    let Some(model) = real_model("qwen2.5-coder-1.5b") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("marker-file.txt"), "x").unwrap();
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("cmdai"));
+    cmd.env_clear()
+        .current_dir(dir.path())
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("CMDAI_CACHE_DIR", dir.path().join("cache"))
+        .env("CMDAI_CONFIG", dir.path().join("config.toml"))
+        .env("CMDAI_OFFLINE", "1")
+        .env("SHELL", "/bin/sh")
+        .env("TERM", "dumb")
+        .arg("--model")
+        .arg(&model)
+        .args(["-x", "list all files in the current directory"]);
+    let mut session = rexpect::session::spawn_command(cmd, Some(120_000)).unwrap();
+    session.exp_string("risk: safe").unwrap();
+    session.exp_string("Run it? [Y/n]").unwrap();
+    session.send_line("y").unwrap();
+    session.exp_string("marker-file.txt").unwrap();
+    session.exp_eof().unwrap();
+    match session.process.wait().unwrap() {
+        rexpect::process::wait::WaitStatus::Exited(_, code) => assert_eq!(code, 0),
+        other => panic!("{other:?}"),
+    }
 }

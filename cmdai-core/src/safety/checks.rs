@@ -335,31 +335,35 @@ impl Walker<'_> {
                     );
                 }
             }
-            Input::Pipe(stages) => {
+            Input::Pipe(stages, start) => {
+                // Blame the pipeline from its first stage to this one.
+                let span = Span::new(*start, invocation.span.end);
                 if stages.iter().any(|s| matches!(s, Stage::Download)) {
                     self.report(
                         RiskLevel::Critical,
                         Category::DownloadExecute,
-                        invocation.span,
+                        span,
                         format!("runs {what} downloaded from the network, unseen by you or cmdai"),
                     );
                 } else if stages.iter().any(|s| matches!(s, Stage::Decode)) {
                     self.report(
                         RiskLevel::High,
                         Category::Opaque,
-                        invocation.span,
+                        span,
                         format!(
                             "runs {what} that is only decoded at run time, so cmdai cannot see it"
                         ),
                     );
-                } else if let (true, Some(Stage::Echo(text, span))) = (inline_ok, stages.last()) {
-                    let nested = self.nested(frame, text, *span, invocation.privileged);
+                } else if let (true, Some(Stage::Echo(text, echo_span))) =
+                    (inline_ok, stages.last())
+                {
+                    let nested = self.nested(frame, text, *echo_span, invocation.privileged);
                     self.code(&nested);
                 } else {
                     self.report(
                         RiskLevel::High,
                         Category::Opaque,
-                        invocation.span,
+                        span,
                         format!("runs {what} produced by another program, which cmdai cannot see"),
                     );
                 }
@@ -893,7 +897,7 @@ impl Walker<'_> {
     fn scheduled_text(&mut self, base: &str, invocation: &Invocation, frame: &Frame) {
         let (text, span) = match &invocation.stdin {
             Input::Text(text, span) => (text.clone(), *span),
-            Input::Pipe(stages) => match stages.last() {
+            Input::Pipe(stages, _) => match stages.last() {
                 Some(Stage::Echo(text, span)) => (text.clone(), *span),
                 Some(Stage::Download) => {
                     self.report(

@@ -52,7 +52,8 @@ impl Arg {
 #[derive(Clone, Debug)]
 pub(super) enum Input {
     Terminal,
-    Pipe(Vec<Stage>),
+    /// The stages before this one, and where the pipeline starts.
+    Pipe(Vec<Stage>, usize),
     Text(String, Span),
 }
 
@@ -259,12 +260,15 @@ impl Walker<'_> {
     fn pipeline(&mut self, pipeline: &ast::Pipeline, frame: &Frame) {
         let saved = self.in_multi_pipeline;
         self.in_multi_pipeline = pipeline.seq.len() > 1;
+        let start = self
+            .span(frame, pipeline.seq.first().and_then(|c| c.location()))
+            .start;
         let mut upstream: Vec<Stage> = Vec::new();
         for command in &pipeline.seq {
             let stdin = if upstream.is_empty() {
                 Input::Terminal
             } else {
-                Input::Pipe(upstream.clone())
+                Input::Pipe(upstream.clone(), start)
             };
             let stage = self.command(command, frame, stdin);
             upstream.push(stage);

@@ -1,7 +1,7 @@
 //! [`CandleBackend`]: the core inference trait over a GGUF model run with Candle.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use candle_core::quantized::gguf_file::Value;
@@ -12,9 +12,12 @@ use cmdai_core::{
 
 use crate::error::{CandleError, Result};
 use crate::{
-    ChatTemplate, DeviceChoice, GgufFile, GgufTokenizer, ModelSpec, Sampler, TextStream,
-    Transformer,
+    ChatTemplate, DeviceChoice, GgufFile, GgufTokenizer, ModelSpec, PromptCache, Sampler,
+    TextStream, Transformer,
 };
+
+/// Shorter shared prefixes are not worth a file.
+const MIN_CACHED_PREFIX: usize = 16;
 
 /// Spellings llama.cpp also treats as end of generation when the vocabulary marks them as
 /// control tokens; files often declare only one of them as `eos`.
@@ -43,6 +46,12 @@ pub struct LoadOptions {
     /// The most tokens (prompt and reply) one generation may use. The model's own context is
     /// often 32k tokens; a command needs far less, and the KV cache grows only as used.
     pub max_context: usize,
+    /// Where to keep the KV state of prompt prefixes shared by every request; `None` computes
+    /// them every time.
+    pub prompt_cache_dir: Option<PathBuf>,
+    /// The model file's SHA-256 when known (catalog models); otherwise the prompt cache
+    /// identifies the file by path, size and modification time.
+    pub model_digest: Option<String>,
 }
 
 impl Default for LoadOptions {
@@ -51,6 +60,8 @@ impl Default for LoadOptions {
             device: DeviceChoice::Auto,
             model_id: None,
             max_context: 4096,
+            prompt_cache_dir: None,
+            model_digest: None,
         }
     }
 }
@@ -65,6 +76,9 @@ pub struct CandleBackend {
     info: ModelInfo,
     device_reason: String,
     load_time: Duration,
+    /// The tokens whose keys and values are in the model's KV cache, in order.
+    cached_tokens: Vec<u32>,
+    prompt_cache: Option<PromptCache>,
 }
 
 impl CandleBackend {
@@ -110,6 +124,13 @@ impl CandleBackend {
             &selected.device,
             max_positions,
         )?;
+        let prompt_cache = options.prompt_cache_dir.as_ref().map(|dir| {
+            let identity = match &options.model_digest {
+                Some(digest) => format!("sha256:{digest}"),
+                None => file_identity(path),
+            };
+            PromptCache::new(dir, &identity, &selected.name)
+        });
         let model_id = options.model_id.clone().unwrap_or_else(|| {
             path.file_stem().map_or_else(
                 || path.display().to_string(),
@@ -124,6 +145,8 @@ impl CandleBackend {
             info: ModelInfo::new(model_id, "candle", selected.name, context_length),
             device_reason: selected.reason,
             load_time: started.elapsed(),
+            cached_tokens: Vec::new(),
+            prompt_cache,
         })
     }
 
@@ -165,6 +188,12 @@ impl CandleBackend {
     /// templates put a newline or a control token around every message, which the
     /// pre-tokenizer splits at anyway, so the ids equal those of the whole text.
     pub fn prompt_tokens(&mut self, conversation: &Conversation) -> Result<Vec<u32>> {
+        Ok(self.prompt_tokens_split(conversation)?.0)
+    }
+
+    /// [`prompt_tokens`](Self::prompt_tokens), and how many of them come before the last
+    /// message's text: the part that stays the same when only the request changes.
+    fn prompt_tokens_split(&mut self, conversation: &Conversation) -> Result<(Vec<u32>, usize)> {
         let marker_of = |i: usize| format!("\u{E000}cmdai-message-{i}\u{E001}");
         let mut masked = conversation.clone();
         for (i, message) in masked.messages.iter_mut().enumerate() {
@@ -172,6 +201,7 @@ impl CandleBackend {
         }
         let mut rest = self.template.render(&masked)?;
         let mut tokens = self.bos_prefix();
+        let mut stable = 0;
         for (i, message) in conversation.messages.iter().enumerate() {
             let marker = marker_of(i);
             // A template may drop a message (e.g. a system prompt it replaces); then there is
@@ -180,11 +210,55 @@ impl CandleBackend {
                 continue;
             };
             tokens.extend(self.tokenizer.encode(markup, true)?);
+            stable = tokens.len();
             tokens.extend(self.tokenizer.encode(&message.content, false)?);
             rest = after.to_owned();
         }
         tokens.extend(self.tokenizer.encode(&rest, true)?);
-        Ok(tokens)
+        Ok((tokens, stable))
+    }
+
+    /// Makes the KV cache hold `prefix`, from the prompt cache file when there is one; returns
+    /// whether the prefix still has to be saved once computed.
+    fn restore_prefix(&mut self, prefix: &[u32]) -> bool {
+        let Some(cache) = &self.prompt_cache else {
+            return false;
+        };
+        if prefix.len() < MIN_CACHED_PREFIX || self.cached_tokens.starts_with(prefix) {
+            return false;
+        }
+        let layers = self.model.spec().block_count;
+        let Some(state) = cache.load(prefix, layers, self.model.device()) else {
+            return true;
+        };
+        match self.model.restore_kv_state(&state) {
+            Ok(()) => {
+                self.cached_tokens = prefix.to_vec();
+                false
+            }
+            Err(error) => {
+                tracing::warn!("ignoring the saved prompt state: {error}");
+                self.model.reset();
+                self.cached_tokens.clear();
+                true
+            }
+        }
+    }
+
+    fn save_prefix(&self, prefix: &[u32]) {
+        let Some(cache) = &self.prompt_cache else {
+            return;
+        };
+        if !self.cached_tokens.starts_with(prefix) {
+            return;
+        }
+        let saved = self
+            .model
+            .kv_state()
+            .and_then(|state| cache.save(prefix, &state));
+        if let Err(error) = saved {
+            tracing::warn!("cannot save the prompt state: {error}");
+        }
     }
 
     /// The tokens of an already templated prompt text.
@@ -219,11 +293,33 @@ impl CandleBackend {
             });
         }
         let budget = params.max_tokens.min(context_length - prompt.len());
-        let failed = |e: CandleError| BackendError::failed("model forward pass failed", e);
+        let result = self.decode(prompt, budget, params, sink, cancel);
+        if result.is_err() {
+            // The KV cache may hold part of a step; start clean next time.
+            self.model.reset();
+            self.cached_tokens.clear();
+        }
+        result
+    }
 
-        self.model.reset();
+    fn decode(
+        &mut self,
+        prompt: &[u32],
+        budget: usize,
+        params: &GenerationParams,
+        sink: &mut dyn TokenSink,
+        cancel: &CancelToken,
+    ) -> Result<GenerationOutput, BackendError> {
+        let failed = |e: CandleError| BackendError::failed("model forward pass failed", e);
+        // Keep what the KV cache already holds of this prompt; at least one token is run to
+        // get the next token's logits.
+        let reused = common_prefix(&self.cached_tokens, prompt).min(prompt.len() - 1);
+        self.model.truncate(reused).map_err(failed)?;
+        self.cached_tokens.truncate(reused);
+
         let started = Instant::now();
-        let mut logits = self.model.forward(prompt).map_err(failed)?;
+        let mut logits = self.model.forward(&prompt[reused..]).map_err(failed)?;
+        self.cached_tokens.extend_from_slice(&prompt[reused..]);
         let prefill = started.elapsed();
 
         let decode_started = Instant::now();
@@ -259,11 +355,13 @@ impl CandleBackend {
             }
             if generated < budget {
                 logits = self.model.forward(&[token]).map_err(failed)?;
+                self.cached_tokens.push(token);
             }
         }
         Ok(GenerationOutput {
             text,
             prompt_tokens: prompt.len(),
+            cached_prompt_tokens: reused,
             generated_tokens: generated,
             prefill,
             decode: decode_started.elapsed(),
@@ -284,10 +382,16 @@ impl InferenceBackend for CandleBackend {
         sink: &mut dyn TokenSink,
         cancel: &CancelToken,
     ) -> Result<GenerationOutput, BackendError> {
-        let prompt = self
-            .prompt_tokens(conversation)
+        let (prompt, stable) = self
+            .prompt_tokens_split(conversation)
             .map_err(|e| BackendError::failed("cannot build the prompt", e))?;
-        self.generate_tokens(&prompt, params, sink, cancel)
+        let prefix = &prompt[..stable.min(prompt.len().saturating_sub(1))];
+        let save = self.restore_prefix(prefix);
+        let output = self.generate_tokens(&prompt, params, sink, cancel)?;
+        if save {
+            self.save_prefix(prefix);
+        }
+        Ok(output)
     }
 }
 
@@ -319,4 +423,20 @@ fn stop_tokens(
         }
     }
     Ok(stops)
+}
+
+fn common_prefix(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// Identifies a model file without hashing it: path, size and modification time.
+fn file_identity(path: &Path) -> String {
+    let meta = std::fs::metadata(path).ok();
+    let size = meta.as_ref().map_or(0, |m| m.len());
+    let modified = meta
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let path = path.canonicalize().unwrap_or_else(|_| path.to_owned());
+    format!("file:{}:{size}:{modified}", path.display())
 }

@@ -105,6 +105,9 @@ pub enum CandleError {
         /// Positions available.
         available: usize,
     },
+    /// A saved prompt state could not be used (the caller recomputes it).
+    #[error("prompt cache: {0}")]
+    PromptCache(String),
     /// A tensor operation failed.
     #[error("tensor operation failed: {0}")]
     Candle(#[from] candle_core::Error),

@@ -178,6 +178,11 @@ impl Transformer {
         self.position
     }
 
+    /// The device the model runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
     /// Positions this model instance can hold (prompt and reply together).
     pub fn max_positions(&self) -> usize {
         self.max_positions
@@ -189,6 +194,88 @@ impl Transformer {
             block.cache.reset();
         }
         self.position = 0;
+    }
+
+    /// Keeps the first `len` positions of the KV cache and drops the rest, so a prompt that
+    /// shares a prefix with the previous one only needs its new part computed.
+    pub fn truncate(&mut self, len: usize) -> Result<()> {
+        if len >= self.position {
+            return Ok(());
+        }
+        if len == 0 {
+            self.reset();
+            return Ok(());
+        }
+        for block in &mut self.blocks {
+            let (Some(k), Some(v)) = (block.cache.k()?, block.cache.v()?) else {
+                continue;
+            };
+            let (k, v) = (
+                k.narrow(2, 0, len)?.contiguous()?,
+                v.narrow(2, 0, len)?.contiguous()?,
+            );
+            block.cache.reset();
+            block.cache.append(&k, &v)?;
+        }
+        self.position = len;
+        Ok(())
+    }
+
+    /// The keys and values of every layer for the positions in the cache
+    /// (`[1, kv_heads, position, head_dim]` each).
+    pub fn kv_state(&self) -> Result<Vec<(Tensor, Tensor)>> {
+        let mut state = Vec::with_capacity(self.blocks.len());
+        for block in &self.blocks {
+            match (block.cache.k()?, block.cache.v()?) {
+                (Some(k), Some(v)) => state.push((k, v)),
+                _ => return Err(CandleError::PromptCache("the KV cache is empty".into())),
+            }
+        }
+        Ok(state)
+    }
+
+    /// Replaces the cache with `state` (as [`kv_state`](Self::kv_state) returns it), after
+    /// checking every shape against this model.
+    pub fn restore_kv_state(&mut self, state: &[(Tensor, Tensor)]) -> Result<()> {
+        let invalid = |reason: String| {
+            CandleError::PromptCache(format!("saved KV state does not fit: {reason}"))
+        };
+        if state.len() != self.blocks.len() {
+            return Err(invalid(format!(
+                "{} layers, the model has {}",
+                state.len(),
+                self.blocks.len()
+            )));
+        }
+        let positions = state
+            .first()
+            .map_or(0, |(k, _)| k.dims().get(2).copied().unwrap_or(0));
+        let expected = [1, self.spec.head_count_kv, positions, self.spec.head_dim];
+        if positions == 0 || positions >= self.max_positions {
+            return Err(invalid(format!("{positions} positions")));
+        }
+        for (k, v) in state {
+            if k.dims() != expected || v.dims() != expected {
+                return Err(invalid(format!(
+                    "shape {:?}, expected {expected:?}",
+                    k.dims()
+                )));
+            }
+        }
+        self.reset();
+        for (block, (k, v)) in self.blocks.iter_mut().zip(state) {
+            let k = k
+                .to_device(&self.device)?
+                .to_dtype(DType::F32)?
+                .contiguous()?;
+            let v = v
+                .to_device(&self.device)?
+                .to_dtype(DType::F32)?
+                .contiguous()?;
+            block.cache.append(&k, &v)?;
+        }
+        self.position = positions;
+        Ok(())
     }
 
     /// Runs `tokens` after those already in the cache and returns the logits of the last one

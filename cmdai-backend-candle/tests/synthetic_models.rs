@@ -205,3 +205,108 @@ fn control_tokens_written_in_a_request_stay_plain_text() {
     let rendered = "<|im_start|>system\nbe brief<|im_end|>\n<|im_start|>user\nls<|im_end|>\n<|im_start|>assistant\n";
     assert_eq!(honest_tokens, backend.raw_prompt_tokens(rendered).unwrap());
 }
+
+/// A conversation with a long shared prefix, as cmdai's prompt has.
+fn long_prefix_conversation(request: &str) -> Conversation {
+    Conversation::new()
+        .with(
+            Role::System,
+            "You translate requests into shell commands. ".repeat(4),
+        )
+        .with(Role::User, "count lines in main.c")
+        .with(Role::Assistant, "wc -l main.c")
+        .with(Role::User, request)
+}
+
+fn greedy(backend: &mut CandleBackend, request: &str) -> cmdai_core::GenerationOutput {
+    let params = GenerationParams {
+        max_tokens: 6,
+        ..GenerationParams::default()
+    };
+    backend
+        .generate(
+            &long_prefix_conversation(request),
+            &params,
+            &mut NullSink,
+            &CancelToken::new(),
+        )
+        .unwrap()
+}
+
+/// The prompt cache (in-process prefix reuse and the saved file) changes how much is
+/// prefilled, never what is generated; a corrupt file is ignored and rewritten.
+#[test]
+fn prompt_cache_skips_the_shared_prefix_without_changing_output() {
+    let (dir, path) = tiny_model(Architecture::Qwen2);
+    let mut plain = CandleBackend::load(&path, &LoadOptions::default()).unwrap();
+    let expected: Vec<String> = ["ls -la", "show disk usage"]
+        .iter()
+        .map(|r| greedy(&mut plain, r).text)
+        .collect();
+
+    let cache_dir = dir.path().join("prompt-cache");
+    let options = LoadOptions {
+        prompt_cache_dir: Some(cache_dir.clone()),
+        ..LoadOptions::default()
+    };
+    let files = || {
+        std::fs::read_dir(&cache_dir)
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+
+    let mut first = CandleBackend::load(&path, &options).unwrap();
+    let out = greedy(&mut first, "ls -la");
+    assert_eq!(
+        (out.text.as_str(), out.cached_prompt_tokens),
+        (expected[0].as_str(), 0)
+    );
+    assert_eq!(files(), 1, "the shared prefix is saved once computed");
+    // Same process, next request: the prefix is still in the KV cache.
+    let out = greedy(&mut first, "show disk usage");
+    assert_eq!(out.text, expected[1]);
+    assert!(
+        out.cached_prompt_tokens >= 16,
+        "{}",
+        out.cached_prompt_tokens
+    );
+
+    // A new process loads the saved prefix.
+    let mut second = CandleBackend::load(&path, &options).unwrap();
+    let out = greedy(&mut second, "show disk usage");
+    assert_eq!(out.text, expected[1]);
+    assert!(out.cached_prompt_tokens >= 16);
+
+    // A corrupt file is not trusted: it is recomputed, with the same result, and rewritten.
+    let file = std::fs::read_dir(&cache_dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+    let mut third = CandleBackend::load(&path, &options).unwrap();
+    let out = greedy(&mut third, "ls -la");
+    assert_eq!(
+        (out.text.as_str(), out.cached_prompt_tokens),
+        (expected[0].as_str(), 0)
+    );
+    assert_eq!(
+        std::fs::read(&file).unwrap().len(),
+        bytes.len(),
+        "rewritten whole"
+    );
+
+    // Another model file never sees this model's prefix.
+    let other_path = dir.path().join("other.gguf");
+    write_random_model(
+        &other_path,
+        &tiny_spec(Architecture::Qwen2),
+        GgmlDType::Q8_0,
+        8,
+    )
+    .unwrap();
+    let mut other = CandleBackend::load(&other_path, &options).unwrap();
+    assert_eq!(greedy(&mut other, "ls -la").cached_prompt_tokens, 0);
+}

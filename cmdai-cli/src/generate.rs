@@ -28,6 +28,8 @@ fn load(settings: &Settings) -> Result<(LocalGenerator, CancelToken)> {
     let options = LoadOptions {
         device: settings.device,
         model_id: Some(model.id.clone()),
+        prompt_cache_dir: Some(fetcher.cache().root().join("prompt-cache")),
+        model_digest: model.sha256.clone(),
         ..LoadOptions::default()
     };
     let backend = CandleBackend::load(&model.path, &options)
@@ -86,8 +88,9 @@ pub fn one(settings: &Settings, request: &str) -> Result<u8> {
     if settings.verbose > 0 {
         let t = command.timings;
         eprintln!(
-            "cmdai: {} prompt tokens in {:.0} ms, {} tokens generated in {:.0} ms; total {:.0} ms",
+            "cmdai: {} prompt tokens ({} from the prompt cache) in {:.0} ms, {} tokens generated in {:.0} ms; total {:.0} ms",
             command.prompt_tokens,
+            command.cached_prompt_tokens,
             ms(t.prefill),
             command.generated_tokens,
             ms(t.decode),
@@ -168,6 +171,7 @@ fn to_json(
         "backend": info.backend,
         "device": info.device,
         "prompt_tokens": command.prompt_tokens,
+        "cached_prompt_tokens": command.cached_prompt_tokens,
         "generated_tokens": command.generated_tokens,
         "timings": {
             "load_ms": ms(load_time),

@@ -13,6 +13,8 @@ use crate::progress::BarProgress;
 pub struct ModelFile {
     pub id: String,
     pub path: PathBuf,
+    /// The verified SHA-256 of a catalog model's file.
+    pub sha256: Option<String>,
 }
 
 /// The fetcher for the user's cache, honouring `--offline`.
@@ -37,6 +39,7 @@ pub fn resolve(name: Option<&str>, fetcher: &Fetcher) -> Result<ModelFile> {
             return Ok(ModelFile {
                 id,
                 path: path.to_owned(),
+                sha256: None,
             });
         }
     }
@@ -49,6 +52,7 @@ pub fn resolve(name: Option<&str>, fetcher: &Fetcher) -> Result<ModelFile> {
     Ok(ModelFile {
         id: entry.id.clone(),
         path,
+        sha256: Some(entry.sha256.clone()),
     })
 }
 

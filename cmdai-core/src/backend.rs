@@ -128,6 +128,8 @@ pub struct GenerationOutput {
     pub text: String,
     /// Tokens in the prompt.
     pub prompt_tokens: usize,
+    /// Of those, how many were already computed (a backend's prompt cache) and not prefilled.
+    pub cached_prompt_tokens: usize,
     /// Tokens generated.
     pub generated_tokens: usize,
     /// Time spent on the prompt.
@@ -144,6 +146,7 @@ impl GenerationOutput {
         GenerationOutput {
             text: text.into(),
             prompt_tokens: 0,
+            cached_prompt_tokens: 0,
             generated_tokens: 0,
             prefill: Duration::ZERO,
             decode: Duration::ZERO,

@@ -38,6 +38,8 @@ pub struct GeneratedCommand {
     pub model: String,
     /// Tokens in the prompt.
     pub prompt_tokens: usize,
+    /// Of those, how many came from the backend's prompt cache instead of being prefilled.
+    pub cached_prompt_tokens: usize,
     /// Tokens generated.
     pub generated_tokens: usize,
     /// Where the time went.
@@ -109,6 +111,7 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
             explanation: parsed.explanation,
             model: self.backend.info().model,
             prompt_tokens: output.prompt_tokens,
+            cached_prompt_tokens: output.cached_prompt_tokens,
             generated_tokens: output.generated_tokens,
             timings: Timings {
                 prefill: output.prefill,

@@ -40,6 +40,9 @@ pub trait PromptBuilder {
 /// - JSON output: small models add prose around commands; a fixed shape is what
 ///   [`parse_response`](crate::parse_response) reads most reliably.
 /// - OS and shell in the system prompt: GNU and BSD tools take different flags.
+/// - The working directory goes with the request, not in the system prompt: everything before
+///   the request is then the same in every directory, so a backend can compute it once and
+///   keep it (the candle backend's prompt cache).
 /// - "current directory" by default: requests rarely name a path, and `/` is dangerous.
 /// - Two short few-shot turns: they fix the format better than any instruction, and cost
 ///   about 60 tokens of prefill. They are written for cmdai, not taken from evaluation data.
@@ -49,7 +52,7 @@ pub struct CommandPrompt {
 }
 
 impl CommandPrompt {
-    const VERSION: &'static str = "command-v1";
+    const VERSION: &'static str = "command-v2";
 }
 
 impl PromptBuilder for CommandPrompt {
@@ -62,11 +65,11 @@ impl PromptBuilder for CommandPrompt {
             "You translate a request into one {shell} command for {os}. \
              Reply with JSON only: {{\"cmd\": \"<command>\"}}. \
              Prefer standard POSIX tools, act on the current directory unless told otherwise, \
-             and never add commentary. The working directory is {cwd}.",
+             and never add commentary.",
             shell = context.shell,
             os = context.os,
-            cwd = context.cwd,
         );
+        let request = format!("{}\n(working directory: {})", request.trim(), context.cwd);
         Conversation::new()
             .with(Role::System, system)
             .with(
@@ -76,7 +79,7 @@ impl PromptBuilder for CommandPrompt {
             .with(Role::Assistant, r#"{"cmd": "du -h --max-depth=1 ."}"#)
             .with(Role::User, "count the lines in main.c")
             .with(Role::Assistant, r#"{"cmd": "wc -l main.c"}"#)
-            .with(Role::User, request.trim())
+            .with(Role::User, request)
     }
 }
 
@@ -85,19 +88,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn request_is_the_last_user_turn_and_context_is_in_the_system_prompt() {
+    fn request_is_the_last_user_turn_and_only_it_depends_on_the_directory() {
         let context = ShellContext::new("macos", "zsh", "/Users/me/src");
         let conversation = CommandPrompt::default().build("  list files \n", &context);
         let first = &conversation.messages[0];
         assert_eq!(first.role, Role::System);
-        for fact in ["macos", "zsh", "/Users/me/src"] {
+        for fact in ["macos", "zsh"] {
             assert!(first.content.contains(fact), "system prompt lacks {fact}");
         }
         let last = conversation.messages.last().unwrap();
         assert_eq!(
             (last.role, last.content.as_str()),
-            (Role::User, "list files")
+            (Role::User, "list files\n(working directory: /Users/me/src)")
         );
+        let elsewhere = ShellContext::new("macos", "zsh", "/tmp");
+        let other = CommandPrompt::default().build("list files", &elsewhere);
+        let n = conversation.messages.len();
+        assert_eq!(conversation.messages[..n - 1], other.messages[..n - 1]);
     }
 
     #[test]

@@ -66,6 +66,19 @@ impl Default for LoadOptions {
     }
 }
 
+/// One timed run of [`CandleBackend::benchmark`].
+#[derive(Debug, Clone, Copy)]
+pub struct BenchRun {
+    /// Tokens prefilled.
+    pub prompt_tokens: usize,
+    /// Time for the prefill.
+    pub prefill: Duration,
+    /// Tokens decoded one at a time.
+    pub generated_tokens: usize,
+    /// Time for all decode steps.
+    pub decode: Duration,
+}
+
 /// A GGUF model loaded on a Candle device.
 #[derive(Debug)]
 pub struct CandleBackend {
@@ -275,6 +288,48 @@ impl CandleBackend {
             .filter(|_| self.tokenizer.add_bos)
             .into_iter()
             .collect()
+    }
+
+    /// Times the engine like llama.cpp's llama-bench: a prefill of `prompt_tokens` tokens
+    /// (pseudo-random ids from `seed`) from an empty cache, then `generate` single-token greedy
+    /// steps that ignore end-of-generation tokens.
+    pub fn benchmark(
+        &mut self,
+        prompt_tokens: usize,
+        generate: usize,
+        seed: u64,
+    ) -> Result<BenchRun> {
+        use rand::{Rng, SeedableRng};
+        let needed = prompt_tokens + generate;
+        if prompt_tokens == 0 || needed > self.model.max_positions() {
+            return Err(CandleError::ContextFull {
+                needed,
+                available: self.model.max_positions(),
+            });
+        }
+        let vocab = u32::try_from(self.model.spec().vocab_size).unwrap_or(u32::MAX);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let prompt: Vec<u32> = (0..prompt_tokens)
+            .map(|_| rng.random_range(0..vocab))
+            .collect();
+        self.model.reset();
+        self.cached_tokens.clear();
+        let started = Instant::now();
+        let mut logits = self.model.forward(&prompt)?;
+        let prefill = started.elapsed();
+        let started = Instant::now();
+        for _ in 0..generate {
+            let token = crate::sampling::greedy(&logits.to_vec1::<f32>()?);
+            logits = self.model.forward(&[token])?;
+        }
+        let decode = started.elapsed();
+        self.model.reset();
+        Ok(BenchRun {
+            prompt_tokens,
+            prefill,
+            generated_tokens: generate,
+            decode,
+        })
     }
 
     /// Generates from prompt tokens; the engine under [`InferenceBackend::generate`].

@@ -30,7 +30,7 @@ pub mod synthetic;
 mod template;
 mod tokenizer;
 
-pub use backend::{CandleBackend, LoadOptions};
+pub use backend::{BenchRun, CandleBackend, LoadOptions};
 pub use device::{DeviceChoice, SelectedDevice};
 pub use error::CandleError;
 pub use gguf::GgufFile;

@@ -54,6 +54,18 @@ pub enum Command {
         )]
         command: Vec<String>,
     },
+    /// Measure model load time, prefill and decode speed and peak memory (like llama-bench).
+    Bench {
+        /// Prompt tokens to prefill.
+        #[arg(short = 'p', long = "prompt-tokens", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
+        prompt_tokens: u32,
+        /// Tokens to decode one at a time.
+        #[arg(short = 'n', long = "gen-tokens", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
+        generate: u32,
+        /// Timed repetitions (after one untimed warm-up).
+        #[arg(short = 'r', long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+        repetitions: u32,
+    },
     /// List, download or locate models.
     #[command(subcommand)]
     Models(ModelsCommand),
@@ -104,6 +116,10 @@ pub struct ModelArgs {
         global = true
     )]
     pub model: Option<String>,
+
+    /// CPU threads for inference (default: all cores).
+    #[arg(short = 't', long, env = "CMDAI_THREADS", value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub threads: Option<u32>,
 
     /// Device: auto, cpu, metal, cuda or cuda:N.
     #[arg(long, env = "CMDAI_DEVICE", default_value = "auto", global = true)]

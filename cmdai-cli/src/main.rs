@@ -2,6 +2,7 @@
 //!
 //! Glue only: parse the command line, resolve settings, compose the library crates, print.
 
+mod bench;
 mod cli;
 mod config;
 mod context;
@@ -37,6 +38,9 @@ fn main() -> ExitCode {
         return ExitCode::from(exit::FAILURE);
     }
     let cli = cli::Cli::parse();
+    if let Some(threads) = cli.model.threads {
+        use_threads(threads);
+    }
     init_logging(cli.verbose);
     let result = Settings::resolve(cli).and_then(run);
     match result {
@@ -58,6 +62,7 @@ fn run(settings: Settings) -> anyhow::Result<u8> {
         Action::Generate { request } => return generate::one(&settings, request),
         Action::Check { command } => return safety::check(&settings, command),
         Action::Batch => generate::batch(&settings),
+        Action::Bench(options) => bench::run(&settings, *options),
         Action::ModelsList => models::list(settings.output),
         Action::ModelsPull { model, force } => {
             models::pull(model.as_deref(), *force, settings.offline)
@@ -68,6 +73,34 @@ fn run(settings: Settings) -> anyhow::Result<u8> {
         Action::ModelsInfo { model } => models::info(model, settings.output),
     };
     done.map(|()| 0)
+}
+
+/// Candle's CPU kernels size their thread pool from `RAYON_NUM_THREADS` when they start. Setting
+/// it in this process would need `unsafe` (other threads may read the environment), so cmdai
+/// runs itself again with it set; the new process sees the same arguments.
+fn use_threads(threads: u32) {
+    let wanted = threads.to_string();
+    if std::env::var("RAYON_NUM_THREADS").ok().as_deref() == Some(wanted.as_str()) {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let mut command = std::process::Command::new(exe);
+    command
+        .args(std::env::args_os().skip(1))
+        .env("RAYON_NUM_THREADS", &wanted);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let error = command.exec();
+        tracing::warn!("cannot apply --threads: {error}");
+    }
+    #[cfg(not(unix))]
+    match command.status() {
+        Ok(status) => std::process::exit(status.code().unwrap_or(1)),
+        Err(error) => tracing::warn!("cannot apply --threads: {error}"),
+    }
 }
 
 /// The build targets x86-64-v3 so candle's AVX2/FMA kernels are compiled in; on an older CPU

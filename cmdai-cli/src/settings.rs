@@ -17,6 +17,8 @@ pub enum Action {
     Batch,
     /// Analyse (and maybe run) a given command.
     Check { command: String },
+    /// Measure the engine.
+    Bench(crate::bench::BenchOptions),
     /// List the catalog.
     ModelsList,
     /// Download a model.
@@ -85,6 +87,15 @@ impl Settings {
     pub fn resolve(cli: Cli) -> Result<Self> {
         let action = match cli.command {
             Some(Command::Batch) => Action::Batch,
+            Some(Command::Bench {
+                prompt_tokens,
+                generate,
+                repetitions,
+            }) => Action::Bench(crate::bench::BenchOptions {
+                prompt_tokens: prompt_tokens as usize,
+                generate: generate as usize,
+                repetitions: repetitions as usize,
+            }),
             Some(Command::Check { command }) => {
                 let command = command.join(" ");
                 if command.trim().is_empty() {

@@ -193,7 +193,13 @@ mod tests {
         assert_eq!(streamed, r#"{"cmd": "ls -a"}"#);
         let asked = &generator.backend().seen[0].messages;
         assert_eq!(asked.last().unwrap().role, Role::User);
-        assert_eq!(asked.last().unwrap().content, "list all files");
+        assert!(
+            asked
+                .last()
+                .unwrap()
+                .content
+                .starts_with("list all files\n")
+        );
     }
 
     #[test]

@@ -26,9 +26,9 @@ pub struct Cli {
     #[command(flatten)]
     pub safety: SafetyArgs,
 
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text, global = true)]
-    pub output: OutputFormat,
+    /// Output format [default: text].
+    #[arg(short, long, value_enum, env = "CMDAI_OUTPUT", global = true)]
+    pub output: Option<OutputFormat>,
 
     /// Say more on stderr: model, device and why, timings. Repeat for debug logs.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -66,9 +66,46 @@ pub enum Command {
         #[arg(short = 'r', long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
         repetitions: u32,
     },
+    /// Show or change the configuration file (see README: Configuration).
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print a shell completion script: `cmdai completions bash > /etc/bash_completion.d/cmdai`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        #[arg(value_name = "SHELL")]
+        target: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `cmdai man > ~/.local/share/man/man1/cmdai.1`.
+    Man,
     /// List, download or locate models.
     #[command(subcommand)]
     Models(ModelsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print where the configuration file is.
+    Path,
+    /// Print the settings in effect (file, CMDAI_* variables and flags applied), as TOML.
+    Show,
+    /// Print one setting in effect, e.g. `cmdai config get safety.policy`.
+    Get {
+        /// A key such as `model`, `generation.temperature` or `safety.deny`.
+        key: String,
+    },
+    /// Write a setting to the configuration file, e.g. `cmdai config set device cpu`.
+    Set {
+        /// A key such as `model`, `generation.temperature` or `safety.deny`.
+        key: String,
+        /// The value; several values for a list (`safety.allow`, `safety.deny`).
+        #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+        values: Vec<String>,
+    },
+    /// Remove a setting from the configuration file (all of them if none is named).
+    Reset {
+        /// The key to remove.
+        key: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,9 +158,13 @@ pub struct ModelArgs {
     #[arg(short = 't', long, env = "CMDAI_THREADS", value_parser = clap::value_parser!(u32).range(1..), global = true)]
     pub threads: Option<u32>,
 
-    /// Device: auto, cpu, metal, cuda or cuda:N.
-    #[arg(long, env = "CMDAI_DEVICE", default_value = "auto", global = true)]
-    pub device: String,
+    /// Device: auto, cpu, metal, cuda or cuda:N [default: auto].
+    #[arg(long, env = "CMDAI_DEVICE", global = true)]
+    pub device: Option<String>,
+
+    /// The shell commands are written for and run with [default: $SHELL].
+    #[arg(long, env = "CMDAI_SHELL", global = true)]
+    pub shell: Option<String>,
 
     /// Never use the network; a model that is not cached is an error.
     #[arg(long, env = "CMDAI_OFFLINE", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false, global = true)]
@@ -156,24 +197,25 @@ pub struct SafetyArgs {
 
 #[derive(Debug, Args)]
 pub struct GenerationArgs {
-    /// The most tokens the model may generate.
-    #[arg(long, default_value_t = 256, global = true)]
-    pub max_tokens: usize,
+    /// The most tokens the model may generate [default: 256].
+    #[arg(long, env = "CMDAI_MAX_TOKENS", global = true)]
+    pub max_tokens: Option<usize>,
 
-    /// Sampling temperature; 0 picks the most likely token every time.
-    #[arg(long, default_value_t = 0.0, global = true)]
-    pub temperature: f32,
+    /// Sampling temperature; 0 picks the most likely token every time [default: 0].
+    #[arg(long, env = "CMDAI_TEMPERATURE", global = true)]
+    pub temperature: Option<f32>,
 
-    /// Nucleus sampling threshold (with --temperature > 0).
-    #[arg(long, default_value_t = 0.95, global = true)]
-    pub top_p: f32,
+    /// Nucleus sampling threshold, with --temperature > 0 [default: 0.95].
+    #[arg(long, env = "CMDAI_TOP_P", global = true)]
+    pub top_p: Option<f32>,
 
-    /// Sampling seed, for repeatable sampled runs.
-    #[arg(long, default_value_t = 42, global = true)]
-    pub seed: u64,
+    /// Sampling seed, for repeatable sampled runs [default: 42].
+    #[arg(long, env = "CMDAI_SEED", global = true)]
+    pub seed: Option<u64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OutputFormat {
     /// The command (with details on a terminal).
     Text,

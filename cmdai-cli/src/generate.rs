@@ -54,7 +54,7 @@ fn load(settings: &Settings) -> Result<(LocalGenerator, CancelToken)> {
 /// exit status.
 pub fn one(settings: &Settings, request: &str) -> Result<u8> {
     let (mut generator, cancel) = load(settings)?;
-    let context = context::detect();
+    let context = context::detect(settings.shell.as_deref());
     let command = generator.generate_streaming(request, &context, &mut NullSink, &cancel)?;
     let analysis = safety::analyzer(settings).analyze(&command.command);
     let load_time = generator.backend().load_time();
@@ -103,7 +103,7 @@ pub fn one(settings: &Settings, request: &str) -> Result<u8> {
 /// `cmdai batch`: JSON lines in, JSON lines out, one model load.
 pub fn batch(settings: &Settings) -> Result<()> {
     let (mut generator, cancel) = load(settings)?;
-    let context = context::detect();
+    let context = context::detect(settings.shell.as_deref());
     let analyzer = safety::analyzer(settings);
     let load_time = generator.backend().load_time();
     let stdout = std::io::stdout();

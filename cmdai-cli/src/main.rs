@@ -38,13 +38,24 @@ fn main() -> ExitCode {
         return ExitCode::from(exit::FAILURE);
     }
     let cli = cli::Cli::parse();
-    if let Some(threads) = cli.model.threads {
-        use_threads(threads);
-    }
     init_logging(cli.verbose);
-    let result = Settings::resolve(cli).and_then(run);
+    let result = Settings::resolve(cli).and_then(|settings| {
+        if let Some(threads) = settings.threads {
+            use_threads(threads);
+        }
+        run(settings)
+    });
     match result {
         Ok(code) => ExitCode::from(code),
+        // `cmdai man | head`: the reader left; nothing is wrong.
+        Err(error)
+            if error
+                .chain()
+                .filter_map(|c| c.downcast_ref::<std::io::Error>())
+                .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(error) if error.downcast_ref::<safety::NotRun>().is_some() => {
             eprintln!("cmdai: {error}");
             ExitCode::from(exit_code(&error))
@@ -63,6 +74,17 @@ fn run(settings: Settings) -> anyhow::Result<u8> {
         Action::Check { command } => return safety::check(&settings, command),
         Action::Batch => generate::batch(&settings),
         Action::Bench(options) => bench::run(&settings, *options),
+        Action::Config(command) => settings::config_command(&settings, command),
+        Action::Completions(shell) => {
+            let mut command = <cli::Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut command, "cmdai", &mut std::io::stdout());
+            Ok(())
+        }
+        Action::Man => {
+            let command = <cli::Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(command).render(&mut std::io::stdout())?;
+            Ok(())
+        }
         Action::ModelsList => models::list(settings.output),
         Action::ModelsPull { model, force } => {
             models::pull(model.as_deref(), *force, settings.offline)

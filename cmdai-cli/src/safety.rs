@@ -167,7 +167,7 @@ pub fn execute(settings: &Settings, command: &str, analysis: &Analysis) -> Resul
             .into());
         }
     }
-    run_in_shell(command)
+    run_in_shell(settings.shell.as_deref(), command)
 }
 
 /// Asks on the terminal; an empty answer is `default`. Ctrl-C here exits with 130.
@@ -187,12 +187,15 @@ fn confirm(question: &str, default: bool) -> Result<bool> {
     })
 }
 
-/// Runs `command` with the user's shell (`$SHELL -c`, else `/bin/sh -c`); returns its exit
-/// status, or 128 + the signal that ended it.
-fn run_in_shell(command: &str) -> Result<u8> {
-    let shell = std::env::var("SHELL")
+/// Runs `command` with the configured shell, else `$SHELL`, else `/bin/sh` (as `SHELL -c`);
+/// returns its exit status, or 128 + the signal that ended it.
+fn run_in_shell(configured: Option<&str>, command: &str) -> Result<u8> {
+    let from_env = std::env::var("SHELL")
         .ok()
-        .filter(|s| s.starts_with('/') && Path::new(s).is_file())
+        .filter(|s| s.starts_with('/') && Path::new(s).is_file());
+    let shell = configured
+        .map(str::to_owned)
+        .or(from_env)
         .unwrap_or_else(|| "/bin/sh".to_owned());
     interrupt::leave_to_child();
     let status = std::process::Command::new(&shell)

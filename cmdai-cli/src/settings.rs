@@ -5,7 +5,9 @@ use cmdai_backend_candle::DeviceChoice;
 use cmdai_core::GenerationParams;
 use cmdai_core::safety::{Policy, UserRules};
 
-use crate::cli::{Cli, Command, GenerationArgs, ModelsCommand, OutputFormat, SafetyArgs};
+use crate::cli::{
+    Cli, Command, ConfigCommand, GenerationArgs, ModelsCommand, OutputFormat, SafetyArgs,
+};
 use crate::config::{self, Config};
 
 /// What to do.
@@ -19,6 +21,12 @@ pub enum Action {
     Check { command: String },
     /// Measure the engine.
     Bench(crate::bench::BenchOptions),
+    /// `cmdai config ...`.
+    Config(ConfigCommand),
+    /// Print a completion script.
+    Completions(clap_complete::Shell),
+    /// Print the man page.
+    Man,
     /// List the catalog.
     ModelsList,
     /// Download a model.
@@ -39,6 +47,11 @@ pub struct Settings {
     pub action: Action,
     pub model: Option<String>,
     pub device: DeviceChoice,
+    /// The device as given (for `config show`).
+    pub device_name: String,
+    pub threads: Option<u32>,
+    /// The shell to write commands for and run them with; `None`: `$SHELL`.
+    pub shell: Option<String>,
     pub offline: bool,
     pub params: GenerationParams,
     pub output: OutputFormat,
@@ -61,6 +74,9 @@ pub enum RunMode {
 pub struct Safety {
     pub policy: Policy,
     pub rules: UserRules,
+    /// The patterns behind `rules`, for `config show`.
+    pub allow: Vec<String>,
+    pub deny: Vec<String>,
     pub run: RunMode,
 }
 
@@ -78,6 +94,8 @@ impl Safety {
         Ok(Self {
             policy,
             rules: config.safety.user_rules()?,
+            allow: config.safety.allow.clone(),
+            deny: config.safety.deny.clone(),
             run,
         })
     }
@@ -103,6 +121,9 @@ impl Settings {
                 }
                 Action::Check { command }
             }
+            Some(Command::Config(command)) => Action::Config(command),
+            Some(Command::Completions { target }) => Action::Completions(target),
+            Some(Command::Man) => Action::Man,
             Some(Command::Models(ModelsCommand::List)) => Action::ModelsList,
             Some(Command::Models(ModelsCommand::Pull { model, force })) => {
                 Action::ModelsPull { model, force }
@@ -123,44 +144,135 @@ impl Settings {
                 Action::Generate { request }
             }
         };
-        let device = cli
+        // Editing the file must work even when it is broken, so that it can be fixed.
+        let config = match &action {
+            Action::Config(
+                ConfigCommand::Path | ConfigCommand::Set { .. } | ConfigCommand::Reset { .. },
+            ) => Config::load().unwrap_or_default(),
+            _ => Config::load()?,
+        };
+        let device_name = cli
             .model
             .device
+            .or(config.device.clone())
+            .unwrap_or_else(|| "auto".to_owned());
+        let device = device_name
             .parse::<DeviceChoice>()
             .map_err(anyhow::Error::msg)
             .context("invalid --device")?;
-        let config = Config::load()?;
         Ok(Settings {
             safety: Safety::resolve(&cli.safety, &config)?,
             action,
-            model: cli.model.model.filter(|m| !m.trim().is_empty()),
+            model: cli
+                .model
+                .model
+                .or(config.model.clone())
+                .filter(|m| !m.trim().is_empty()),
             device,
+            device_name,
+            threads: cli.model.threads.or(config.threads),
+            shell: cli
+                .model
+                .shell
+                .or(config.shell.clone())
+                .filter(|s| !s.trim().is_empty()),
             offline: cli.model.offline,
-            params: generation_params(&cli.generation)?,
-            output: cli.output,
+            params: generation_params(&cli.generation, &config)?,
+            output: cli.output.or(config.output).unwrap_or(OutputFormat::Text),
             verbose: cli.verbose,
         })
     }
 }
 
-fn generation_params(args: &GenerationArgs) -> Result<GenerationParams> {
-    if args.max_tokens == 0 {
+fn generation_params(args: &GenerationArgs, config: &Config) -> Result<GenerationParams> {
+    let file = &config.generation;
+    let max_tokens = args.max_tokens.or(file.max_tokens).unwrap_or(256);
+    let temperature = args
+        .temperature
+        .or(file.temperature.map(|t| t as f32))
+        .unwrap_or(0.0);
+    let top_p = args.top_p.or(file.top_p.map(|p| p as f32)).unwrap_or(0.95);
+    let seed = args.seed.or(file.seed).unwrap_or(42);
+    if max_tokens == 0 {
         bail!("--max-tokens must be at least 1");
     }
-    if !(0.0..=2.0).contains(&args.temperature) {
-        bail!(
-            "--temperature must be between 0 and 2, got {}",
-            args.temperature
-        );
+    if !(0.0..=2.0).contains(&temperature) {
+        bail!("--temperature must be between 0 and 2, got {}", temperature);
     }
-    if !(args.top_p > 0.0 && args.top_p <= 1.0) {
-        bail!("--top-p must be in (0, 1], got {}", args.top_p);
+    if !(top_p > 0.0 && top_p <= 1.0) {
+        bail!("--top-p must be in (0, 1], got {}", top_p);
     }
     Ok(GenerationParams {
-        max_tokens: args.max_tokens,
-        temperature: args.temperature,
-        top_p: args.top_p,
-        seed: args.seed,
+        max_tokens,
+        temperature,
+        top_p,
+        seed,
         stop: Vec::new(),
     })
+}
+
+/// `cmdai config path|show|get|set|reset`.
+pub fn config_command(settings: &Settings, command: &ConfigCommand) -> Result<()> {
+    match command {
+        ConfigCommand::Path => println!("{}", Config::path()?.display()),
+        ConfigCommand::Show => print!("{}", toml::to_string(&settings.effective())?),
+        ConfigCommand::Get { key } => {
+            let value = toml::Value::try_from(settings.effective())?;
+            let found = key.split('.').try_fold(&value, |v, part| v.get(part));
+            match found {
+                Some(toml::Value::String(text)) => println!("{text}"),
+                Some(other) => println!("{other}"),
+                None => {
+                    let known = config::KEYS.iter().find(|(name, ..)| name == key);
+                    match known {
+                        Some((_, _, default)) => println!("{default}"),
+                        None => bail!(
+                            "unknown configuration key `{key}`; known keys: {}",
+                            config::KEYS
+                                .iter()
+                                .map(|(name, ..)| *name)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    }
+                }
+            }
+        }
+        ConfigCommand::Set { key, values } => config::set(key, values)?,
+        ConfigCommand::Reset { key } => config::reset(key.as_deref())?,
+    }
+    Ok(())
+}
+
+impl Settings {
+    /// The settings in effect, in the configuration file's shape.
+    fn effective(&self) -> Config {
+        Config {
+            model: Some(
+                self.model
+                    .clone()
+                    .unwrap_or_else(|| cmdai_models::Catalog::DEFAULT_ID.to_owned()),
+            ),
+            device: Some(self.device_name.clone()),
+            threads: self.threads,
+            shell: self.shell.clone(),
+            output: Some(self.output),
+            generation: config::GenerationConfig {
+                max_tokens: Some(self.params.max_tokens),
+                temperature: Some(shortest_f64(self.params.temperature)),
+                top_p: Some(shortest_f64(self.params.top_p)),
+                seed: Some(self.params.seed),
+            },
+            safety: config::SafetyConfig {
+                policy: Some(self.safety.policy),
+                allow: self.safety.allow.clone(),
+                deny: self.safety.deny.clone(),
+            },
+        }
+    }
+}
+
+/// The f64 that prints like the f32 (`0.7`, not `0.699999988079071`).
+fn shortest_f64(value: f32) -> f64 {
+    value.to_string().parse().unwrap_or(f64::from(value))
 }

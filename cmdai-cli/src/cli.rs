@@ -75,6 +75,8 @@ pub enum Command {
         #[arg(value_name = "SHELL")]
         target: clap_complete::Shell,
     },
+    /// Check the setup: platform, CPU features, devices, configuration, cache and models.
+    Doctor,
     /// Print the manual page (roff): `cmdai man > ~/.local/share/man/man1/cmdai.1`.
     Man,
     /// List, download or locate models.

@@ -6,6 +6,7 @@ mod bench;
 mod cli;
 mod config;
 mod context;
+mod doctor;
 mod generate;
 mod interrupt;
 mod models;
@@ -72,6 +73,7 @@ fn run(settings: Settings) -> anyhow::Result<u8> {
     let done = match &settings.action {
         Action::Generate { request } => return generate::one(&settings, request),
         Action::Check { command } => return safety::check(&settings, command),
+        Action::Doctor => return doctor::run(&settings),
         Action::Batch => generate::batch(&settings),
         Action::Bench(options) => bench::run(&settings, *options),
         Action::Config(command) => settings::config_command(&settings, command),

@@ -27,6 +27,8 @@ pub enum Action {
     Completions(clap_complete::Shell),
     /// Print the man page.
     Man,
+    /// Check the setup.
+    Doctor,
     /// List the catalog.
     ModelsList,
     /// Download a model.
@@ -124,6 +126,7 @@ impl Settings {
             Some(Command::Config(command)) => Action::Config(command),
             Some(Command::Completions { target }) => Action::Completions(target),
             Some(Command::Man) => Action::Man,
+            Some(Command::Doctor) => Action::Doctor,
             Some(Command::Models(ModelsCommand::List)) => Action::ModelsList,
             Some(Command::Models(ModelsCommand::Pull { model, force })) => {
                 Action::ModelsPull { model, force }

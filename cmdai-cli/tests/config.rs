@@ -188,3 +188,47 @@ fn completions_and_man_page() {
         .success()
         .stdout(predicate::str::contains(".TH cmdai 1").and(predicate::str::contains("check")));
 }
+
+#[test]
+fn doctor_reports_the_setup_and_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    cmdai(dir.path())
+        .args(["config", "set", "safety.deny", "dd *"])
+        .assert()
+        .success();
+    let output = cmdai(dir.path())
+        .args(["doctor", "-o", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["device"]["name"], "cpu");
+    assert_eq!(report["config"]["exists"], true);
+    assert_eq!(report["config"]["deny_rules"], 1);
+    assert_eq!(
+        report["cache"]["path"],
+        dir.path().join("cache").display().to_string()
+    );
+    assert!(report["models"].as_array().unwrap().is_empty());
+    #[cfg(target_arch = "x86_64")]
+    assert!(
+        report["build"]["target_features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "avx2")
+    );
+    // A device that cannot be opened is a problem, with the reason and the fix.
+    cmdai(dir.path())
+        .args(["doctor", "--device", "cuda"])
+        .assert()
+        .code(1)
+        .stdout(
+            predicate::str::contains("PROBLEM").and(predicate::str::contains("--features cuda")),
+        );
+}

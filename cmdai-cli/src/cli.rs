@@ -30,6 +30,10 @@ pub struct Cli {
     #[arg(short, long, value_enum, env = "CMDAI_OUTPUT", global = true)]
     pub output: Option<OutputFormat>,
 
+    /// Show the model's reply on stderr as it is generated.
+    #[arg(long, global = true)]
+    pub stream: bool,
+
     /// Say more on stderr: model, device and why, timings. Repeat for debug logs.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,

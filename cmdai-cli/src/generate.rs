@@ -14,6 +14,7 @@ use crate::cli::OutputFormat;
 use crate::context;
 use crate::interrupt;
 use crate::models;
+use crate::progress::GenerationView;
 use crate::safety;
 use crate::settings::Settings;
 
@@ -55,7 +56,10 @@ fn load(settings: &Settings) -> Result<(LocalGenerator, CancelToken)> {
 pub fn one(settings: &Settings, request: &str) -> Result<u8> {
     let (mut generator, cancel) = load(settings)?;
     let context = context::detect(settings.shell.as_deref());
-    let command = generator.generate_streaming(request, &context, &mut NullSink, &cancel)?;
+    let mut view = GenerationView::new(settings.stream);
+    let generated = generator.generate_streaming(request, &context, &mut view, &cancel);
+    view.finish();
+    let command = generated?;
     let analysis = safety::analyzer(settings).analyze(&command.command);
     let load_time = generator.backend().load_time();
     let stdout = std::io::stdout();

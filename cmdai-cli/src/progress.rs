@@ -60,3 +60,50 @@ impl Progress for BarProgress {
         }
     }
 }
+
+/// What the user sees while the model writes: its tokens as they arrive (`--stream`), or a
+/// spinner with the elapsed time on a terminal, or nothing. Always on stderr.
+#[derive(Debug)]
+pub enum GenerationView {
+    Stream,
+    Spinner(ProgressBar),
+    Quiet,
+}
+
+impl GenerationView {
+    pub fn new(stream: bool) -> Self {
+        if stream {
+            Self::Stream
+        } else if std::io::stderr().is_terminal() {
+            let spinner = ProgressBar::new_spinner();
+            spinner.set_style(
+                ProgressStyle::with_template("{spinner} generating… {elapsed}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            spinner.enable_steady_tick(Duration::from_millis(100));
+            Self::Spinner(spinner)
+        } else {
+            Self::Quiet
+        }
+    }
+
+    /// Clears the spinner, or ends the streamed line.
+    pub fn finish(&self) {
+        match self {
+            Self::Stream => eprintln!(),
+            Self::Spinner(spinner) => spinner.finish_and_clear(),
+            Self::Quiet => {}
+        }
+    }
+}
+
+impl cmdai_core::TokenSink for GenerationView {
+    fn token(&mut self, text: &str) {
+        if let Self::Stream = self {
+            use std::io::Write;
+            let mut stderr = std::io::stderr();
+            let _ = stderr.write_all(text.as_bytes());
+            let _ = stderr.flush();
+        }
+    }
+}

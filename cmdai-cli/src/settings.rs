@@ -57,6 +57,8 @@ pub struct Settings {
     pub offline: bool,
     pub params: GenerationParams,
     pub output: OutputFormat,
+    /// Show tokens on stderr as they are generated.
+    pub stream: bool,
     pub verbose: u8,
     pub safety: Safety,
 }
@@ -182,6 +184,7 @@ impl Settings {
             offline: cli.model.offline,
             params: generation_params(&cli.generation, &config)?,
             output: cli.output.or(config.output).unwrap_or(OutputFormat::Text),
+            stream: cli.stream,
             verbose: cli.verbose,
         })
     }

@@ -282,3 +282,33 @@ fn default_model_command_runs_after_confirmation_at_a_terminal() {
         other => panic!("{other:?}"),
     }
 }
+
+/// `--stream` shows the model's reply on stderr as it is generated; stdout still gets the
+/// command alone.
+#[test]
+fn stream_shows_the_reply_on_stderr() {
+    let Some(model) = real_model("smollm2-135m") else {
+        return;
+    };
+    let cache = tempfile::tempdir().unwrap();
+    let output = cmdai(cache.path())
+        .arg("--model")
+        .arg(&model)
+        .args(["--stream", "list all files in the current directory"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    if output.status.success() {
+        let command = stdout.trim();
+        assert!(!command.is_empty());
+        assert!(
+            stderr.contains(command),
+            "the streamed reply holds the command: {stderr:?}"
+        );
+    } else {
+        // SmolLM2 may answer prose; then the streamed text is what the error quotes.
+        assert_eq!(output.status.code(), Some(4), "{stderr}");
+    }
+    assert!(!stderr.is_empty());
+}

@@ -79,6 +79,20 @@ pub enum Command {
         #[arg(value_name = "SHELL")]
         target: clap_complete::Shell,
     },
+    /// Print the shell integration to load from your shell's rc file: a key (Alt-m unless
+    /// --key says otherwise) turns the request on the command line into the command.
+    #[command(
+        after_help = "Setup:\n  bash: eval \"$(cmdai init bash)\"    in ~/.bashrc\n  zsh:  eval \"$(cmdai init zsh)\"     in ~/.zshrc\n  fish: cmdai init fish | source     in ~/.config/fish/config.fish"
+    )]
+    Init {
+        /// bash, zsh or fish.
+        #[arg(value_name = "SHELL")]
+        target: InitShell,
+        /// The key, in the notation all three shells share: `\\em` is Alt-m, `\\C-g`-style
+        /// names are not portable, so use `\\e` plus a letter.
+        #[arg(long, default_value = "\\em")]
+        key: String,
+    },
     /// Check the setup: platform, CPU features, devices, configuration, cache and models.
     Doctor,
     /// Print the manual page (roff): `cmdai man > ~/.local/share/man/man1/cmdai.1`.
@@ -218,6 +232,13 @@ pub struct GenerationArgs {
     /// Sampling seed, for repeatable sampled runs [default: 42].
     #[arg(long, env = "CMDAI_SEED", global = true)]
     pub seed: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InitShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]

@@ -8,6 +8,7 @@ mod config;
 mod context;
 mod doctor;
 mod generate;
+mod init;
 mod interrupt;
 mod models;
 mod progress;
@@ -82,6 +83,7 @@ fn run(settings: Settings) -> anyhow::Result<u8> {
             clap_complete::generate(*shell, &mut command, "cmdai", &mut std::io::stdout());
             Ok(())
         }
+        Action::Init { shell, key } => init::print(*shell, key),
         Action::Man => {
             let command = <cli::Cli as clap::CommandFactory>::command();
             clap_mangen::Man::new(command).render(&mut std::io::stdout())?;

@@ -29,6 +29,11 @@ pub enum Action {
     Man,
     /// Check the setup.
     Doctor,
+    /// Print the shell integration.
+    Init {
+        shell: crate::cli::InitShell,
+        key: String,
+    },
     /// List the catalog.
     ModelsList,
     /// Download a model.
@@ -129,6 +134,7 @@ impl Settings {
             Some(Command::Completions { target }) => Action::Completions(target),
             Some(Command::Man) => Action::Man,
             Some(Command::Doctor) => Action::Doctor,
+            Some(Command::Init { target, key }) => Action::Init { shell: target, key },
             Some(Command::Models(ModelsCommand::List)) => Action::ModelsList,
             Some(Command::Models(ModelsCommand::Pull { model, force })) => {
                 Action::ModelsPull { model, force }

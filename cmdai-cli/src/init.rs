@@ -1,0 +1,41 @@
+//! `cmdai init bash|zsh|fish`: the snippet that binds a key to "turn this line into a command".
+//!
+//! The default key is Alt-m (`\em`): unbound in bash's, zsh's and fish's default emacs key maps
+//! (Alt-e and Alt-v open an editor in fish, Alt-g and Alt-h are taken in zsh).
+
+use anyhow::{Result, bail};
+
+use crate::cli::InitShell;
+
+const BASH: &str = include_str!("shell/init.bash");
+const ZSH: &str = include_str!("shell/init.zsh");
+const FISH: &str = include_str!("shell/init.fish");
+
+pub fn print(shell: InitShell, key: &str) -> Result<()> {
+    print!("{}", snippet(shell, key)?);
+    Ok(())
+}
+
+/// The snippet for `shell` with `key` bound.
+pub fn snippet(shell: InitShell, key: &str) -> Result<String> {
+    // The key is pasted into shell code: only the characters key notations use.
+    let allowed = |c: char| {
+        c.is_ascii_alphanumeric()
+            || matches!(c, '\\' | '^' | '[' | ']' | '-' | '_' | ',' | '.' | '/')
+    };
+    if key.is_empty() || !key.chars().all(allowed) {
+        bail!("--key {key:?} is not a key sequence; use e.g. '\\em' for Alt-m");
+    }
+    let name = match key.strip_prefix("\\e") {
+        Some(rest) if rest.chars().count() == 1 => format!("Alt-{rest}"),
+        _ => key.to_owned(),
+    };
+    let template = match shell {
+        InitShell::Bash => BASH,
+        InitShell::Zsh => ZSH,
+        InitShell::Fish => FISH,
+    };
+    Ok(template
+        .replace("__KEY_NAME__", &name)
+        .replace("__KEY__", key))
+}

@@ -1,0 +1,182 @@
+//! `cmdai init bash|zsh|fish` in the real shells, at a real pseudo-terminal: type a request,
+//! press the key, the line becomes the command; Enter runs it and it lands in the history.
+//! Uses the default model (`CMDAI_TEST_MODEL_QWEN2_5_CODER_1_5B`) and the shells listed in
+//! `CMDAI_TEST_SHELLS` (required) or found on PATH.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rexpect::session::{PtySession, spawn_command};
+
+const REQUEST: &str = "list all files in the current directory";
+
+fn default_model() -> Option<PathBuf> {
+    let path = std::env::var_os("CMDAI_TEST_MODEL_QWEN2_5_CODER_1_5B")
+        .map(PathBuf::from)
+        .filter(|p| p.is_file());
+    let required = std::env::var("CMDAI_TEST_MODELS")
+        .is_ok_and(|l| l.split_whitespace().any(|m| m == "qwen2.5-coder-1.5b"));
+    assert!(
+        path.is_some() || !required,
+        "CMDAI_TEST_MODEL_QWEN2_5_CODER_1_5B must point to the model"
+    );
+    path
+}
+
+fn shell_path(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file());
+    let required =
+        std::env::var("CMDAI_TEST_SHELLS").is_ok_and(|l| l.split_whitespace().any(|s| s == name));
+    assert!(
+        found.is_some() || !required,
+        "{name} is required by CMDAI_TEST_SHELLS but not installed"
+    );
+    if found.is_none() {
+        eprintln!("skipping {name}: not installed");
+    }
+    found
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    model: PathBuf,
+}
+
+impl Setup {
+    fn new(model: PathBuf) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::os::unix::fs::symlink(assert_cmd::cargo::cargo_bin("cmdai"), bin.join("cmdai"))
+            .unwrap();
+        std::fs::create_dir_all(dir.path().join("work")).unwrap();
+        std::fs::write(dir.path().join("work/marker-file.txt"), "x").unwrap();
+        Setup { dir, bin, model }
+    }
+
+    fn home(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn command(&self, program: &Path) -> Command {
+        let mut command = Command::new(program);
+        let path = format!(
+            "{}:{}",
+            self.bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        command
+            .env_clear()
+            .current_dir(self.home().join("work"))
+            .env("PATH", path)
+            .env("HOME", self.home())
+            .env("TERM", "xterm")
+            .env("CMDAI_MODEL", &self.model)
+            .env("CMDAI_CACHE_DIR", self.home().join("cache"))
+            .env("CMDAI_CONFIG", self.home().join("config.toml"))
+            .env("CMDAI_OFFLINE", "1");
+        command
+    }
+
+    /// What cmdai prints for the request when its output is captured, as the widgets do.
+    fn expected(&self) -> String {
+        let output = self
+            .command(&self.bin.join("cmdai"))
+            .args(["--", REQUEST])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    }
+}
+
+/// Types the request, presses Alt-m, checks the line became `expected`, runs it, and checks
+/// the shell's history.
+fn exercise(mut session: PtySession, setup_line: &str, history: &str, expected: &str) {
+    session
+        .send_line(&format!("{setup_line}; echo SETUP-''DONE"))
+        .unwrap();
+    session.exp_string("SETUP-DONE").unwrap();
+    session.exp_string("PROMPT> ").unwrap();
+    session.send(REQUEST).unwrap();
+    session.flush().unwrap();
+    session.send("\x1bm").unwrap();
+    session.flush().unwrap();
+    // cmdai reports the risk on the terminal when it is done. The shell then redraws the line
+    // with only the characters that changed, so the command is checked where it is whole: in
+    // what runs and in the history.
+    session.exp_string("risk: ").unwrap();
+    session.send("\r").unwrap();
+    session.flush().unwrap();
+    session.exp_string("marker-file.txt").unwrap();
+    session.exp_string("PROMPT> ").unwrap();
+    session
+        .send_line(&format!("{history}; echo HISTORY-''DONE"))
+        .unwrap();
+    let shown = session.exp_string("HISTORY-DONE").unwrap();
+    assert!(
+        shown.contains(expected),
+        "history lacks `{expected}`: {shown:?}"
+    );
+    assert!(
+        !shown.contains(REQUEST),
+        "the request itself is not in the history: {shown:?}"
+    );
+}
+
+#[test]
+fn the_key_turns_the_request_into_the_command_in_bash_zsh_and_fish() {
+    let Some(model) = default_model() else {
+        eprintln!("skipping: CMDAI_TEST_MODEL_QWEN2_5_CODER_1_5B not set");
+        return;
+    };
+    let setup = Setup::new(model);
+    let expected = setup.expected();
+    assert!(
+        expected.starts_with("ls") || expected.starts_with("find"),
+        "{expected}"
+    );
+
+    if let Some(bash) = shell_path("bash") {
+        let mut command = setup.command(&bash);
+        command.args(["--norc", "--noprofile", "-i"]);
+        let session = spawn_command(command, Some(120_000)).unwrap();
+        exercise(
+            session,
+            "PS1='PROMPT> '; eval \"$(cmdai init bash)\"",
+            "history 3",
+            &expected,
+        );
+    }
+    if let Some(zsh) = shell_path("zsh") {
+        let mut command = setup.command(&zsh);
+        command.args(["-f", "-i"]);
+        let session = spawn_command(command, Some(120_000)).unwrap();
+        exercise(
+            session,
+            "PS1='PROMPT> '; eval \"$(cmdai init zsh)\"",
+            "fc -ln -3",
+            &expected,
+        );
+    }
+    if let Some(fish) = shell_path("fish") {
+        let mut command = setup.command(&fish);
+        command.args(["--no-config", "-i"]);
+        let session = spawn_command(command, Some(120_000)).unwrap();
+        exercise(
+            session,
+            "function fish_prompt; echo -n 'PROMPT> '; end; cmdai init fish | source",
+            "history --max 3",
+            &expected,
+        );
+    }
+}

@@ -505,25 +505,9 @@ impl Walker<'_> {
     }
 
     fn eval(&mut self, invocation: &Invocation, frame: &Frame) {
-        let Some(first) = invocation.args.first() else {
-            return;
-        };
-        let last = invocation.args.last().unwrap_or(first);
-        let code = Arg {
-            text: invocation
-                .args
-                .iter()
-                .map(|a| a.text.as_str())
-                .collect::<Vec<_>>()
-                .join(" "),
-            span: Span::new(first.span.start, last.span.end),
-            dynamic_at: invocation.args.iter().find_map(|a| a.dynamic_at),
-            from_download: invocation.args.iter().any(|a| a.from_download),
-            from_decode: invocation.args.iter().any(|a| a.from_decode),
-            generated_by: single_generator(&invocation.args),
-        };
-        self.code_argument(
-            &code,
+        // eval joins its words and runs them, as watch does.
+        self.joined_code(
+            &invocation.args,
             frame,
             invocation.privileged,
             "the text given to eval",
@@ -606,14 +590,7 @@ impl Walker<'_> {
         if replace.is_none() {
             inner_args.push(Arg::input(invocation.name.span));
         }
-        let inner = Invocation {
-            name: name.clone(),
-            args: inner_args,
-            span: invocation.span,
-            stdin: Input::Terminal,
-            privileged: invocation.privileged,
-        };
-        self.invoke(inner, frame);
+        self.invoke(invocation.wrapped(name, inner_args), frame);
     }
 
     /// `find ... -exec CMD {} ;`: judge CMD with `{}` standing for what find visits.
@@ -695,14 +672,7 @@ impl Walker<'_> {
                     }
                 })
                 .collect();
-            let inner = Invocation {
-                name: name.clone(),
-                args: inner_args,
-                span: invocation.span,
-                stdin: Input::Terminal,
-                privileged: invocation.privileged,
-            };
-            self.invoke(inner, frame);
+            self.invoke(invocation.wrapped(name, inner_args), frame);
         }
     }
 

@@ -77,6 +77,20 @@ pub(super) struct Invocation {
     pub privileged: bool,
 }
 
+impl Invocation {
+    /// The command `name args` that this one runs for each input (xargs, find -exec), with
+    /// this one's span and privilege.
+    pub fn wrapped(&self, name: &Arg, args: Vec<Arg>) -> Invocation {
+        Invocation {
+            name: name.clone(),
+            args,
+            span: self.span,
+            stdin: Input::Terminal,
+            privileged: self.privileged,
+        }
+    }
+}
+
 /// Where the code being walked sits in the analysed command.
 #[derive(Clone, Debug)]
 pub(super) struct Frame {

@@ -30,9 +30,10 @@ impl GgufFile {
         let file = File::open(path).map_err(io)?;
         let size = file.metadata().map_err(io)?.len();
         let mut reader = BufReader::new(file);
+        // candle appends a backtrace when RUST_BACKTRACE is set; the reason is its first line.
         let content = Content::read(&mut reader).map_err(|e| CandleError::InvalidGguf {
             path: path.to_owned(),
-            reason: e.to_string(),
+            reason: e.to_string().lines().next().unwrap_or_default().to_owned(),
         })?;
         // The tensor reaching furthest tells how long the file must be.
         let mut furthest: Option<(&String, u64)> = None;

@@ -96,6 +96,21 @@ fn unparseable_and_oversized_input_is_high() {
     let huge = format!("echo {}", "a".repeat(cmdai_core::safety::MAX_COMMAND_BYTES));
     assert_eq!(level(&huge), RiskLevel::High);
     assert_eq!(level("sh -c 'sh -c \"rm -rf /\"'"), RiskLevel::Critical);
+    // brush-parser 0.4 panics on these (found by the proptest below); they are unparseable, not a crash.
+    assert_eq!(level("$( $( << ) \n"), RiskLevel::High);
+    assert_eq!(level("ls; sh -c '$( $( << ) \n'"), RiskLevel::High);
+    // ... and loops forever allocating on these: they must never reach it.
+    assert_eq!(level("$( << && $("), RiskLevel::High);
+    assert_eq!(level("$(cat << \"\" && $("), RiskLevel::High);
+    assert_eq!(level("sh -c '$(cat <<- ; $('"), RiskLevel::High);
+    assert_eq!(level("$( << $(( \t"), RiskLevel::High);
+    assert_eq!(level("<<E$[\t\t"), RiskLevel::High);
+    // `<<` inside quotes is text, not a here-document.
+    assert_eq!(level("echo 'a << b'"), RiskLevel::Safe);
+    assert_eq!(level("git log --format=\"<<%h>>\""), RiskLevel::Safe);
+    // Ordinary here-documents and here-strings are still analysed.
+    assert_eq!(level("cat <<EOF > notes.txt\nhello\nEOF"), RiskLevel::Moderate);
+    assert_eq!(level("bash <<< 'rm -rf /'"), RiskLevel::Critical);
     // Each eval re-parses its words one level deeper; past the limit cmdai says so.
     let deep = format!("{}rm -rf /", "eval ".repeat(40));
     let analysis = analyze(&deep);

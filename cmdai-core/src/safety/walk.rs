@@ -1,6 +1,9 @@
 //! Walking the syntax tree: every simple command, wherever it hides, with its words resolved.
 
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
+use std::panic;
+use std::sync::Once;
 
 use brush_parser::ast::{
     self, AndOr, Command, CommandPrefixOrSuffixItem, CompoundCommand, CompoundList,
@@ -14,6 +17,38 @@ use super::{Category, Finding, RiskLevel, Span, words};
 
 /// How deep `sh -c "sh -c '...'"` may nest before cmdai gives up and says so.
 const MAX_DEPTH: usize = 12;
+
+/// Parses shell text with brush-parser.
+///
+/// The malformed inputs on which brush-parser 0.4 panicked or looped forever are fixed in the
+/// patched copy under `third_party/brush-parser`. Should another panic surface, it must not take
+/// down whoever asked for an analysis: it is caught, kept off stderr, and reported like any other
+/// parse failure, so the command is High as unparseable.
+fn parse(text: &str) -> Result<ast::Program, String> {
+    thread_local! {
+        static PARSING: Cell<bool> = const { Cell::new(false) };
+    }
+    static QUIET_HOOK: Once = Once::new();
+    QUIET_HOOK.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if !PARSING.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+
+    PARSING.with(|parsing| parsing.set(true));
+    let result = panic::catch_unwind(|| {
+        brush_parser::Parser::new(text.as_bytes(), &ParserOptions::default()).parse_program()
+    });
+    PARSING.with(|parsing| parsing.set(false));
+    match result {
+        Ok(Ok(program)) => Ok(program),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err("the shell parser gave up on it".to_owned()),
+    }
+}
 
 /// One argument of a simple command.
 #[derive(Clone, Debug)]
@@ -227,8 +262,7 @@ impl Walker<'_> {
                 "the command nests shells too deeply for cmdai to follow",
             );
         } else {
-            let options = ParserOptions::default();
-            match brush_parser::Parser::new(frame.text.as_bytes(), &options).parse_program() {
+            match parse(&frame.text) {
                 Ok(program) => {
                     for list in &program.complete_commands {
                         self.compound_list(list, frame);

@@ -219,7 +219,7 @@ fn generation_params(args: &GenerationArgs, config: &Config) -> Result<Generatio
         temperature,
         top_p,
         seed,
-        stop: Vec::new(),
+        ..GenerationParams::default()
     })
 }
 

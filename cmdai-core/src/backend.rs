@@ -52,6 +52,11 @@ pub struct GenerationParams {
     pub seed: u64,
     /// Extra strings that end generation when they appear in the output.
     pub stop: Vec<String>,
+    /// A JSON schema the reply must follow, from the prompt
+    /// ([`PromptBuilder::response_schema`](crate::PromptBuilder::response_schema)). Backends that
+    /// can constrain their output (a server's structured-output mode) use it; the reply is parsed
+    /// the same way either way.
+    pub response_schema: Option<serde_json::Value>,
 }
 
 impl Default for GenerationParams {
@@ -64,6 +69,7 @@ impl Default for GenerationParams {
             top_p: 1.0,
             seed: 42,
             stop: Vec::new(),
+            response_schema: None,
         }
     }
 }
@@ -171,6 +177,16 @@ pub enum BackendError {
         prompt_tokens: usize,
         /// The context window.
         context_length: usize,
+    },
+    /// The backend could not be reached at all (a remote server that refuses connections or
+    /// does not answer); nothing was generated, so another backend may be tried.
+    #[error("{context}")]
+    Unreachable {
+        /// Where it was trying to reach.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn StdError + Send + Sync>,
     },
     /// The backend failed; the source says how.
     #[error("{context}")]

@@ -62,10 +62,15 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
             prompt,
             params: GenerationParams::default(),
         }
+        .with_params(GenerationParams::default())
     }
 
-    /// Replaces the generation parameters.
-    pub fn with_params(mut self, params: GenerationParams) -> Self {
+    /// Replaces the generation parameters. Without a response schema of their own, they get
+    /// the prompt's.
+    pub fn with_params(mut self, mut params: GenerationParams) -> Self {
+        if params.response_schema.is_none() {
+            params.response_schema = self.prompt.response_schema();
+        }
         self.params = params;
         self
     }

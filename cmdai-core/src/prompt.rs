@@ -32,6 +32,12 @@ pub trait PromptBuilder {
 
     /// The conversation for `request` in `context`: system prompt, few-shot turns, request.
     fn build(&self, request: &str, context: &ShellContext) -> Conversation;
+
+    /// The JSON schema of the reply this prompt asks for, if it asks for JSON. Backends that can
+    /// constrain generation to a schema are given it; `None` leaves the reply unconstrained.
+    fn response_schema(&self) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 /// cmdai's default prompt: asks for one JSON object `{"cmd": "..."}` and shows two examples.
@@ -80,6 +86,16 @@ impl PromptBuilder for CommandPrompt {
             .with(Role::User, "count the lines in main.c")
             .with(Role::Assistant, r#"{"cmd": "wc -l main.c"}"#)
             .with(Role::User, request)
+    }
+
+    /// `{"cmd": "<non-empty string>"}` and nothing else, as the system prompt asks.
+    fn response_schema(&self) -> Option<serde_json::Value> {
+        Some(serde_json::json!({
+            "type": "object",
+            "properties": { "cmd": { "type": "string", "minLength": 1 } },
+            "required": ["cmd"],
+            "additionalProperties": false,
+        }))
     }
 }
 

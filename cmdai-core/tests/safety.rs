@@ -109,7 +109,10 @@ fn unparseable_and_oversized_input_is_high() {
     assert_eq!(level("echo 'a << b'"), RiskLevel::Safe);
     assert_eq!(level("git log --format=\"<<%h>>\""), RiskLevel::Safe);
     // Ordinary here-documents and here-strings are still analysed.
-    assert_eq!(level("cat <<EOF > notes.txt\nhello\nEOF"), RiskLevel::Moderate);
+    assert_eq!(
+        level("cat <<EOF > notes.txt\nhello\nEOF"),
+        RiskLevel::Moderate
+    );
     assert_eq!(level("bash <<< 'rm -rf /'"), RiskLevel::Critical);
     // Each eval re-parses its words one level deeper; past the limit cmdai says so.
     let deep = format!("{}rm -rf /", "eval ".repeat(40));

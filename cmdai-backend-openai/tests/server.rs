@@ -1,0 +1,507 @@
+//! The backend against a chat-completions server on loopback: real sockets, real HTTP/1.1, with
+//! each connection answered by the next scripted behaviour (streams, errors, stalls, hang-ups).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use cmdai_backend_openai::{ApiKey, OpenAiBackend, OpenAiOptions};
+use cmdai_core::{
+    BackendError, CancelToken, CommandPrompt, Conversation, GenerateError, GenerationParams,
+    Generator, InferenceBackend, Role, ShellContext, StopReason,
+};
+use serde_json::{Value, json};
+
+/// What the server does with one connection.
+enum Answer {
+    /// 200 `text/event-stream`, one chunk per event, then `[DONE]`.
+    Stream(Vec<Value>),
+    /// 200 `text/event-stream` with these events, then the connection is dropped mid-body.
+    HangUp(Vec<Value>),
+    /// 200 `application/json`.
+    Json(Value),
+    /// Any status with a JSON body and extra headers.
+    Status(u16, Value, Vec<(&'static str, &'static str)>),
+    /// Reads the request and never answers (until the test ends).
+    Stall,
+}
+
+/// A request as the server saw it.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Value,
+}
+
+impl Seen {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+struct Server {
+    address: SocketAddr,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    /// Dropped with the server: releases stalled connections.
+    _release: mpsc::Sender<()>,
+}
+
+impl Server {
+    fn start(answers: Vec<Answer>) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (release, released) = mpsc::channel::<()>();
+        let log = Arc::clone(&seen);
+        thread::spawn(move || {
+            let mut stalled = Vec::new();
+            for (answer, stream) in answers.into_iter().zip(listener.incoming()) {
+                let mut stream = stream.unwrap();
+                let request = read_request(&mut stream);
+                log.lock().unwrap().push(request);
+                match answer {
+                    Answer::Stall => stalled.push(stream),
+                    answer => respond(&mut stream, answer),
+                }
+            }
+            // Keep stalled connections open until the test is done with the server.
+            let _ = released.recv();
+            drop(stalled);
+        });
+        Server {
+            address,
+            seen,
+            _release: release,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/v1", self.address)
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    fn options(&self) -> OpenAiOptions {
+        OpenAiOptions {
+            model: Some("test-model".into()),
+            timeout: Duration::from_secs(10),
+            ..OpenAiOptions::new(self.url())
+        }
+    }
+}
+
+fn read_request(stream: &mut TcpStream) -> Seen {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap().to_owned();
+    let path = parts.next().unwrap().to_owned();
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        let header = line.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        let (name, value) = header.split_once(':').unwrap();
+        headers.push((name.trim().to_owned(), value.trim().to_owned()));
+    }
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .map_or(0, |(_, v)| v.parse().unwrap());
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    Seen {
+        method,
+        path,
+        headers,
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+    }
+}
+
+fn respond(stream: &mut TcpStream, answer: Answer) {
+    let chunked_head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    let send_chunk = |stream: &mut TcpStream, data: &str| {
+        let event = format!("data: {data}\n\n");
+        write!(stream, "{:x}\r\n{event}\r\n", event.len()).unwrap();
+        stream.flush().unwrap();
+    };
+    match answer {
+        Answer::Stream(events) => {
+            stream.write_all(chunked_head.as_bytes()).unwrap();
+            for event in events {
+                send_chunk(stream, &event.to_string());
+            }
+            send_chunk(stream, "[DONE]");
+            stream.write_all(b"0\r\n\r\n").unwrap();
+        }
+        Answer::HangUp(events) => {
+            stream.write_all(chunked_head.as_bytes()).unwrap();
+            for event in events {
+                send_chunk(stream, &event.to_string());
+            }
+            stream.shutdown(std::net::Shutdown::Both).unwrap();
+        }
+        Answer::Json(body) => write_response(stream, 200, &body, &[]),
+        Answer::Status(code, body, headers) => write_response(stream, code, &body, &headers),
+        Answer::Stall => unreachable!(),
+    }
+}
+
+fn write_response(stream: &mut TcpStream, code: u16, body: &Value, headers: &[(&str, &str)]) {
+    let body = body.to_string();
+    let mut head = format!(
+        "HTTP/1.1 {code} Status\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    stream
+        .write_all(format!("{head}\r\n{body}").as_bytes())
+        .unwrap();
+}
+
+fn delta(content: &str) -> Value {
+    json!({ "choices": [{ "index": 0, "delta": { "content": content }, "finish_reason": null }] })
+}
+
+fn finish(reason: &str) -> Value {
+    json!({ "choices": [{ "index": 0, "delta": {}, "finish_reason": reason }] })
+}
+
+fn usage(prompt: usize, completion: usize) -> Value {
+    json!({ "choices": [], "usage": { "prompt_tokens": prompt, "completion_tokens": completion } })
+}
+
+fn ls_reply() -> Answer {
+    Answer::Stream(vec![
+        delta("{\"cmd\":"),
+        delta(" \"ls -la\""),
+        delta("}"),
+        finish("stop"),
+        usage(57, 6),
+    ])
+}
+
+fn generate(backend: &mut OpenAiBackend) -> Result<String, BackendError> {
+    let conversation = Conversation::new().with(Role::User, "list files");
+    backend
+        .generate(
+            &conversation,
+            &GenerationParams::default(),
+            &mut cmdai_core::NullSink,
+            &CancelToken::new(),
+        )
+        .map(|out| out.text)
+}
+
+fn context() -> ShellContext {
+    ShellContext::new("linux", "bash", "/home/me")
+}
+
+#[test]
+fn a_full_generation_streams_the_reply_and_sends_what_the_server_needs() {
+    let server = Server::start(vec![ls_reply()]);
+    let options = OpenAiOptions {
+        api_key: Some(ApiKey::new("sk-test-secret")),
+        ..server.options()
+    };
+    let backend = OpenAiBackend::connect(options).unwrap();
+    let mut generator = Generator::new(backend, CommandPrompt::default());
+    let mut pieces = Vec::new();
+    let command = generator
+        .generate_streaming(
+            "list all files",
+            &context(),
+            &mut |piece: &str| pieces.push(piece.to_owned()),
+            &CancelToken::new(),
+        )
+        .unwrap();
+    assert_eq!(command.command, "ls -la");
+    assert_eq!(pieces, ["{\"cmd\":", " \"ls -la\"", "}"]);
+    assert_eq!((command.prompt_tokens, command.generated_tokens), (57, 6));
+
+    let seen = server.seen();
+    let request = &seen[0];
+    assert_eq!(
+        (request.method.as_str(), request.path.as_str()),
+        ("POST", "/v1/chat/completions")
+    );
+    assert_eq!(
+        request.header("authorization"),
+        Some("Bearer sk-test-secret")
+    );
+    let body = &request.body;
+    assert_eq!(body["model"], "test-model");
+    assert_eq!(body["stream"], true);
+    assert_eq!(body["temperature"], 0.0);
+    assert_eq!(body["max_tokens"], 256);
+    let messages = body["messages"].as_array().unwrap();
+    assert_eq!(messages[0]["role"], "system");
+    let last = messages.last().unwrap();
+    assert_eq!(last["role"], "user");
+    assert!(
+        last["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("list all files")
+    );
+    // The prompt's schema goes to the server as a structured-output request.
+    let format = &body["response_format"];
+    assert_eq!(format["type"], "json_schema");
+    assert_eq!(format["json_schema"]["schema"]["required"], json!(["cmd"]));
+}
+
+#[test]
+fn the_stop_reason_and_stop_strings_are_passed_through() {
+    let server = Server::start(vec![Answer::Stream(vec![
+        delta("{\"cmd\": \"ls"),
+        finish("length"),
+    ])]);
+    let mut backend = OpenAiBackend::connect(server.options()).unwrap();
+    let params = GenerationParams {
+        stop: vec!["\n\n".into()],
+        max_tokens: 3,
+        ..GenerationParams::default()
+    };
+    let conversation = Conversation::new().with(Role::User, "list files");
+    let out = backend
+        .generate(
+            &conversation,
+            &params,
+            &mut cmdai_core::NullSink,
+            &CancelToken::new(),
+        )
+        .unwrap();
+    assert_eq!(out.stop_reason, StopReason::Length);
+    assert_eq!(out.generated_tokens, 1, "without usage, pieces are counted");
+    let body = &server.seen()[0].body;
+    assert_eq!(body["stop"], json!(["\n\n"]));
+    assert_eq!(body["max_tokens"], 3);
+    assert!(
+        body.get("response_format").is_none(),
+        "no schema, no response_format"
+    );
+}
+
+#[test]
+fn a_server_that_dies_mid_stream_is_an_error_not_half_a_command() {
+    let server = Server::start(vec![Answer::HangUp(vec![delta(
+        "{\"cmd\": \"rm -rf /tmp/bui",
+    )])]);
+    let mut backend = OpenAiBackend::connect(server.options()).unwrap();
+    let error = generate(&mut backend).unwrap_err().to_string();
+    assert!(
+        error.contains("stopped in the middle of the reply"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_slow_server_hits_the_timeout() {
+    let server = Server::start(vec![Answer::Stall]);
+    let options = OpenAiOptions {
+        timeout: Duration::from_millis(500),
+        ..server.options()
+    };
+    let mut backend = OpenAiBackend::connect(options).unwrap();
+    let error = generate(&mut backend).unwrap_err();
+    assert!(
+        matches!(error, BackendError::Unreachable { .. }),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains("did not answer within 0.5 s"),
+        "{error}"
+    );
+    assert_eq!(server.seen().len(), 1, "a timeout is not retried");
+}
+
+#[test]
+fn unauthorised_says_to_check_the_key_and_never_shows_it() {
+    let body = json!({ "error": { "message": "Incorrect API key provided", "type": "invalid_request_error" } });
+    let server = Server::start(vec![Answer::Status(401, body, vec![])]);
+    let options = OpenAiOptions {
+        api_key: Some(ApiKey::new("sk-very-secret")),
+        ..server.options()
+    };
+    assert!(!format!("{options:?}").contains("sk-very-secret"));
+    let mut backend = OpenAiBackend::connect(options).unwrap();
+    assert!(!format!("{backend:?}").contains("sk-very-secret"));
+    let error = generate(&mut backend).unwrap_err();
+    let message = format!("{error}: {}", std::error::Error::source(&error).unwrap());
+    assert!(
+        message.contains("HTTP 401: Incorrect API key provided"),
+        "{message}"
+    );
+    assert!(message.contains("check the API key"), "{message}");
+    assert!(!message.contains("sk-very-secret"), "{message}");
+}
+
+#[test]
+fn not_found_names_the_model_to_fix() {
+    let body = json!({ "error": { "message": "model 'test-model' not found" } });
+    let server = Server::start(vec![Answer::Status(404, body, vec![])]);
+    let mut backend = OpenAiBackend::connect(server.options()).unwrap();
+    let error = generate(&mut backend).unwrap_err();
+    let message = format!("{error}: {}", std::error::Error::source(&error).unwrap());
+    assert!(message.contains("no model \"test-model\""), "{message}");
+    assert!(message.contains("check the model name"), "{message}");
+}
+
+#[test]
+fn busy_and_failing_servers_are_retried_with_backoff() {
+    let busy = Answer::Status(429, json!({ "error": "busy" }), vec![("Retry-After", "0")]);
+    let failing = Answer::Status(503, json!({ "message": "loading" }), vec![]);
+    let server = Server::start(vec![busy, failing, ls_reply()]);
+    let mut backend = OpenAiBackend::connect(server.options()).unwrap();
+    assert_eq!(generate(&mut backend).unwrap(), "{\"cmd\": \"ls -la\"}");
+    assert_eq!(server.seen().len(), 3);
+
+    let answers = (0..3)
+        .map(|_| Answer::Status(500, json!({ "detail": "boom" }), vec![("Retry-After", "0")]))
+        .collect();
+    let server = Server::start(answers);
+    let options = OpenAiOptions {
+        retries: 2,
+        ..server.options()
+    };
+    let mut backend = OpenAiBackend::connect(options).unwrap();
+    let error = generate(&mut backend).unwrap_err().to_string();
+    assert!(
+        error.contains("kept failing (HTTP 500: boom; 3 attempts)"),
+        "{error}"
+    );
+    assert_eq!(server.seen().len(), 3);
+}
+
+#[test]
+fn a_server_that_is_not_there_is_unreachable() {
+    let address = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let options = OpenAiOptions {
+        model: Some("m".into()),
+        retries: 1,
+        ..OpenAiOptions::new(format!("http://{address}/v1"))
+    };
+    let mut backend = OpenAiBackend::connect(options).unwrap();
+    let error = generate(&mut backend).unwrap_err();
+    assert!(
+        matches!(error, BackendError::Unreachable { .. }),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains("cannot reach the server"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_server_without_structured_output_is_asked_again_without_it() {
+    let rejected = Answer::Status(
+        400,
+        json!({ "error": { "message": "response_format not supported" } }),
+        vec![],
+    );
+    let server = Server::start(vec![rejected, ls_reply(), ls_reply()]);
+    let backend = OpenAiBackend::connect(server.options()).unwrap();
+    let mut generator = Generator::new(backend, CommandPrompt::default());
+    for _ in 0..2 {
+        assert_eq!(
+            generator
+                .generate("list files", &context())
+                .unwrap()
+                .command,
+            "ls -la"
+        );
+    }
+    let seen = server.seen();
+    assert!(seen[0].body.get("response_format").is_some());
+    assert!(seen[1].body.get("response_format").is_none());
+    assert!(seen[2].body.get("response_format").is_none(), "remembered");
+}
+
+#[test]
+fn the_model_is_asked_of_the_server_when_not_configured() {
+    let one =
+        json!({ "object": "list", "data": [{ "id": "qwen2.5-coder-7b", "object": "model" }] });
+    let server = Server::start(vec![Answer::Json(one), ls_reply()]);
+    let options = OpenAiOptions {
+        model: None,
+        ..server.options()
+    };
+    let mut backend = OpenAiBackend::connect(options).unwrap();
+    assert_eq!(backend.model(), "qwen2.5-coder-7b");
+    generate(&mut backend).unwrap();
+    let seen = server.seen();
+    assert_eq!(
+        (seen[0].method.as_str(), seen[0].path.as_str()),
+        ("GET", "/v1/models")
+    );
+    assert_eq!(seen[1].body["model"], "qwen2.5-coder-7b");
+
+    let several = json!({ "data": [{ "id": "a" }, { "id": "b" }] });
+    let server = Server::start(vec![Answer::Json(several)]);
+    let options = OpenAiOptions {
+        model: None,
+        ..server.options()
+    };
+    let error = OpenAiBackend::connect(options).unwrap_err();
+    let message = format!("{error}: {}", std::error::Error::source(&error).unwrap());
+    assert!(
+        message.contains("several models") && message.contains("a, b"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_whole_reply_instead_of_a_stream_is_accepted() {
+    let reply = json!({
+        "choices": [{ "index": 0, "message": { "role": "assistant", "content": "{\"cmd\": \"pwd\"}" }, "finish_reason": "stop" }],
+        "usage": { "prompt_tokens": 40, "completion_tokens": 5 }
+    });
+    let server = Server::start(vec![Answer::Json(reply)]);
+    let mut backend = OpenAiBackend::connect(server.options()).unwrap();
+    assert_eq!(generate(&mut backend).unwrap(), "{\"cmd\": \"pwd\"}");
+}
+
+#[test]
+fn cancelling_stops_reading_the_stream() {
+    let server = Server::start(vec![ls_reply()]);
+    let backend = OpenAiBackend::connect(server.options()).unwrap();
+    let mut generator = Generator::new(backend, CommandPrompt::default());
+    let cancel = CancelToken::new();
+    let flag = cancel.clone();
+    let result = generator.generate_streaming(
+        "list files",
+        &context(),
+        &mut |_: &str| flag.cancel(),
+        &cancel,
+    );
+    assert!(
+        matches!(result, Err(GenerateError::Backend(BackendError::Cancelled))),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn a_url_without_a_scheme_is_refused_up_front() {
+    let error = OpenAiBackend::connect(OpenAiOptions::new("localhost:8080/v1")).unwrap_err();
+    assert!(error.to_string().contains("is not valid"), "{error}");
+}

@@ -76,6 +76,8 @@ pub struct OpenAiOptions {
     pub model: Option<String>,
     /// Sent as `Authorization: Bearer <key>`.
     pub api_key: Option<ApiKey>,
+    /// Where the key comes from, e.g. `$CMDAI_API_KEY`, named in errors about it.
+    pub api_key_source: Option<String>,
     /// How long to wait for the server to start answering, and for each chunk after that.
     pub timeout: Duration,
     /// Retries after a connection error, 429 or 5xx, before giving up.
@@ -91,6 +93,7 @@ impl OpenAiOptions {
             base_url: base_url.into(),
             model: None,
             api_key: None,
+            api_key_source: None,
             timeout: Duration::from_secs(60),
             retries: 3,
             structured_output: true,
@@ -318,14 +321,22 @@ impl OpenAiBackend {
                 self.base_url
             ),
         };
+        let source = self
+            .options
+            .api_key_source
+            .as_deref()
+            .map(|source| format!(" in {source}"))
+            .unwrap_or_default();
         let hint = match code {
             401 | 403 if self.options.api_key.is_none() => {
-                "no API key was sent; put the key in the environment variable cmdai reads it from"
+                format!("no API key was sent; put the key{source}")
             }
-            401 | 403 => "check the API key",
-            404 => "check the model name and the URL (it usually ends in /v1)",
-            _ if retryable(status) => "the server is overloaded or failing; try again later",
-            _ => "check the server's log",
+            401 | 403 => format!("check the API key{source}"),
+            404 => "check the model name and the URL (it usually ends in /v1)".to_owned(),
+            _ if retryable(status) => {
+                "the server is overloaded or failing; try again later".to_owned()
+            }
+            _ => "check the server's log".to_owned(),
         };
         BackendError::failed(context, hint)
     }

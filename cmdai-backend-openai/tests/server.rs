@@ -1,11 +1,8 @@
-//! The backend against a chat-completions server on loopback: real sockets, real HTTP/1.1, with
-//! each connection answered by the next scripted behaviour (streams, errors, stalls, hang-ups).
+//! The backend against a chat-completions server on loopback (see `support`).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::thread;
+mod support;
+
+use std::net::TcpListener;
 use std::time::Duration;
 
 use cmdai_backend_openai::{ApiKey, OpenAiBackend, OpenAiOptions};
@@ -13,178 +10,16 @@ use cmdai_core::{
     BackendError, CancelToken, CommandPrompt, Conversation, GenerateError, GenerationParams,
     Generator, InferenceBackend, Role, ShellContext, StopReason,
 };
-use serde_json::{Value, json};
+use serde_json::json;
+use support::{Answer, Server, delta, finish, usage};
 
-/// What the server does with one connection.
-enum Answer {
-    /// 200 `text/event-stream`, one chunk per event, then `[DONE]`.
-    Stream(Vec<Value>),
-    /// 200 `text/event-stream` with these events, then the connection is dropped mid-body.
-    HangUp(Vec<Value>),
-    /// 200 `application/json`.
-    Json(Value),
-    /// Any status with a JSON body and extra headers.
-    Status(u16, Value, Vec<(&'static str, &'static str)>),
-    /// Reads the request and never answers (until the test ends).
-    Stall,
-}
-
-/// A request as the server saw it.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Value,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+/// The server's address with the backend's test defaults.
+fn test_options(server: &Server) -> OpenAiOptions {
+    OpenAiOptions {
+        model: Some("test-model".into()),
+        timeout: Duration::from_secs(10),
+        ..OpenAiOptions::new(server.url())
     }
-}
-
-struct Server {
-    address: SocketAddr,
-    seen: Arc<Mutex<Vec<Seen>>>,
-    /// Dropped with the server: releases stalled connections.
-    _release: mpsc::Sender<()>,
-}
-
-impl Server {
-    fn start(answers: Vec<Answer>) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = listener.local_addr().unwrap();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let (release, released) = mpsc::channel::<()>();
-        let log = Arc::clone(&seen);
-        thread::spawn(move || {
-            let mut stalled = Vec::new();
-            for (answer, stream) in answers.into_iter().zip(listener.incoming()) {
-                let mut stream = stream.unwrap();
-                let request = read_request(&mut stream);
-                log.lock().unwrap().push(request);
-                match answer {
-                    Answer::Stall => stalled.push(stream),
-                    answer => respond(&mut stream, answer),
-                }
-            }
-            // Keep stalled connections open until the test is done with the server.
-            let _ = released.recv();
-            drop(stalled);
-        });
-        Server {
-            address,
-            seen,
-            _release: release,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/v1", self.address)
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-
-    fn options(&self) -> OpenAiOptions {
-        OpenAiOptions {
-            model: Some("test-model".into()),
-            timeout: Duration::from_secs(10),
-            ..OpenAiOptions::new(self.url())
-        }
-    }
-}
-
-fn read_request(stream: &mut TcpStream) -> Seen {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap().to_owned();
-    let path = parts.next().unwrap().to_owned();
-    let mut headers = Vec::new();
-    loop {
-        line.clear();
-        reader.read_line(&mut line).unwrap();
-        let header = line.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        let (name, value) = header.split_once(':').unwrap();
-        headers.push((name.trim().to_owned(), value.trim().to_owned()));
-    }
-    let length: usize = headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-        .map_or(0, |(_, v)| v.parse().unwrap());
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).unwrap();
-    Seen {
-        method,
-        path,
-        headers,
-        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-    }
-}
-
-fn respond(stream: &mut TcpStream, answer: Answer) {
-    let chunked_head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
-    let send_chunk = |stream: &mut TcpStream, data: &str| {
-        let event = format!("data: {data}\n\n");
-        write!(stream, "{:x}\r\n{event}\r\n", event.len()).unwrap();
-        stream.flush().unwrap();
-    };
-    match answer {
-        Answer::Stream(events) => {
-            stream.write_all(chunked_head.as_bytes()).unwrap();
-            for event in events {
-                send_chunk(stream, &event.to_string());
-            }
-            send_chunk(stream, "[DONE]");
-            stream.write_all(b"0\r\n\r\n").unwrap();
-        }
-        Answer::HangUp(events) => {
-            stream.write_all(chunked_head.as_bytes()).unwrap();
-            for event in events {
-                send_chunk(stream, &event.to_string());
-            }
-            stream.shutdown(std::net::Shutdown::Both).unwrap();
-        }
-        Answer::Json(body) => write_response(stream, 200, &body, &[]),
-        Answer::Status(code, body, headers) => write_response(stream, code, &body, &headers),
-        Answer::Stall => unreachable!(),
-    }
-}
-
-fn write_response(stream: &mut TcpStream, code: u16, body: &Value, headers: &[(&str, &str)]) {
-    let body = body.to_string();
-    let mut head = format!(
-        "HTTP/1.1 {code} Status\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    stream
-        .write_all(format!("{head}\r\n{body}").as_bytes())
-        .unwrap();
-}
-
-fn delta(content: &str) -> Value {
-    json!({ "choices": [{ "index": 0, "delta": { "content": content }, "finish_reason": null }] })
-}
-
-fn finish(reason: &str) -> Value {
-    json!({ "choices": [{ "index": 0, "delta": {}, "finish_reason": reason }] })
-}
-
-fn usage(prompt: usize, completion: usize) -> Value {
-    json!({ "choices": [], "usage": { "prompt_tokens": prompt, "completion_tokens": completion } })
 }
 
 fn ls_reply() -> Answer {
@@ -218,7 +53,7 @@ fn a_full_generation_streams_the_reply_and_sends_what_the_server_needs() {
     let server = Server::start(vec![ls_reply()]);
     let options = OpenAiOptions {
         api_key: Some(ApiKey::new("sk-test-secret")),
-        ..server.options()
+        ..test_options(&server)
     };
     let backend = OpenAiBackend::connect(options).unwrap();
     let mut generator = Generator::new(backend, CommandPrompt::default());
@@ -272,7 +107,7 @@ fn the_stop_reason_and_stop_strings_are_passed_through() {
         delta("{\"cmd\": \"ls"),
         finish("length"),
     ])]);
-    let mut backend = OpenAiBackend::connect(server.options()).unwrap();
+    let mut backend = OpenAiBackend::connect(test_options(&server)).unwrap();
     let params = GenerationParams {
         stop: vec!["\n\n".into()],
         max_tokens: 3,
@@ -303,7 +138,7 @@ fn a_server_that_dies_mid_stream_is_an_error_not_half_a_command() {
     let server = Server::start(vec![Answer::HangUp(vec![delta(
         "{\"cmd\": \"rm -rf /tmp/bui",
     )])]);
-    let mut backend = OpenAiBackend::connect(server.options()).unwrap();
+    let mut backend = OpenAiBackend::connect(test_options(&server)).unwrap();
     let error = generate(&mut backend).unwrap_err().to_string();
     assert!(
         error.contains("stopped in the middle of the reply"),
@@ -316,7 +151,7 @@ fn a_slow_server_hits_the_timeout() {
     let server = Server::start(vec![Answer::Stall]);
     let options = OpenAiOptions {
         timeout: Duration::from_millis(500),
-        ..server.options()
+        ..test_options(&server)
     };
     let mut backend = OpenAiBackend::connect(options).unwrap();
     let error = generate(&mut backend).unwrap_err();
@@ -337,7 +172,7 @@ fn unauthorised_says_to_check_the_key_and_never_shows_it() {
     let server = Server::start(vec![Answer::Status(401, body, vec![])]);
     let options = OpenAiOptions {
         api_key: Some(ApiKey::new("sk-very-secret")),
-        ..server.options()
+        ..test_options(&server)
     };
     assert!(!format!("{options:?}").contains("sk-very-secret"));
     let mut backend = OpenAiBackend::connect(options).unwrap();
@@ -356,7 +191,7 @@ fn unauthorised_says_to_check_the_key_and_never_shows_it() {
 fn not_found_names_the_model_to_fix() {
     let body = json!({ "error": { "message": "model 'test-model' not found" } });
     let server = Server::start(vec![Answer::Status(404, body, vec![])]);
-    let mut backend = OpenAiBackend::connect(server.options()).unwrap();
+    let mut backend = OpenAiBackend::connect(test_options(&server)).unwrap();
     let error = generate(&mut backend).unwrap_err();
     let message = format!("{error}: {}", std::error::Error::source(&error).unwrap());
     assert!(message.contains("no model \"test-model\""), "{message}");
@@ -368,7 +203,7 @@ fn busy_and_failing_servers_are_retried_with_backoff() {
     let busy = Answer::Status(429, json!({ "error": "busy" }), vec![("Retry-After", "0")]);
     let failing = Answer::Status(503, json!({ "message": "loading" }), vec![]);
     let server = Server::start(vec![busy, failing, ls_reply()]);
-    let mut backend = OpenAiBackend::connect(server.options()).unwrap();
+    let mut backend = OpenAiBackend::connect(test_options(&server)).unwrap();
     assert_eq!(generate(&mut backend).unwrap(), "{\"cmd\": \"ls -la\"}");
     assert_eq!(server.seen().len(), 3);
 
@@ -378,7 +213,7 @@ fn busy_and_failing_servers_are_retried_with_backoff() {
     let server = Server::start(answers);
     let options = OpenAiOptions {
         retries: 2,
-        ..server.options()
+        ..test_options(&server)
     };
     let mut backend = OpenAiBackend::connect(options).unwrap();
     let error = generate(&mut backend).unwrap_err().to_string();
@@ -420,7 +255,7 @@ fn a_server_without_structured_output_is_asked_again_without_it() {
         vec![],
     );
     let server = Server::start(vec![rejected, ls_reply(), ls_reply()]);
-    let backend = OpenAiBackend::connect(server.options()).unwrap();
+    let backend = OpenAiBackend::connect(test_options(&server)).unwrap();
     let mut generator = Generator::new(backend, CommandPrompt::default());
     for _ in 0..2 {
         assert_eq!(
@@ -444,7 +279,7 @@ fn the_model_is_asked_of_the_server_when_not_configured() {
     let server = Server::start(vec![Answer::Json(one), ls_reply()]);
     let options = OpenAiOptions {
         model: None,
-        ..server.options()
+        ..test_options(&server)
     };
     let mut backend = OpenAiBackend::connect(options).unwrap();
     assert_eq!(backend.model(), "qwen2.5-coder-7b");
@@ -460,7 +295,7 @@ fn the_model_is_asked_of_the_server_when_not_configured() {
     let server = Server::start(vec![Answer::Json(several)]);
     let options = OpenAiOptions {
         model: None,
-        ..server.options()
+        ..test_options(&server)
     };
     let error = OpenAiBackend::connect(options).unwrap_err();
     let message = format!("{error}: {}", std::error::Error::source(&error).unwrap());
@@ -477,14 +312,14 @@ fn a_whole_reply_instead_of_a_stream_is_accepted() {
         "usage": { "prompt_tokens": 40, "completion_tokens": 5 }
     });
     let server = Server::start(vec![Answer::Json(reply)]);
-    let mut backend = OpenAiBackend::connect(server.options()).unwrap();
+    let mut backend = OpenAiBackend::connect(test_options(&server)).unwrap();
     assert_eq!(generate(&mut backend).unwrap(), "{\"cmd\": \"pwd\"}");
 }
 
 #[test]
 fn cancelling_stops_reading_the_stream() {
     let server = Server::start(vec![ls_reply()]);
-    let backend = OpenAiBackend::connect(server.options()).unwrap();
+    let backend = OpenAiBackend::connect(test_options(&server)).unwrap();
     let mut generator = Generator::new(backend, CommandPrompt::default());
     let cancel = CancelToken::new();
     let flag = cancel.clone();

@@ -22,6 +22,11 @@ pub struct BenchOptions {
 }
 
 pub fn run(settings: &Settings, options: BenchOptions) -> Result<()> {
+    if settings.backend != crate::cli::BackendKind::Local {
+        anyhow::bail!(
+            "cmdai bench measures the local engine; for a server, use its own benchmark (e.g. vLLM's benchmark_serving, llama.cpp's llama-bench)"
+        );
+    }
     let fetcher = models::fetcher(settings.offline)?;
     let model = models::resolve(settings.model.as_deref(), &fetcher)?;
     let load_options = LoadOptions {

@@ -21,6 +21,9 @@ pub struct Cli {
     pub model: ModelArgs,
 
     #[command(flatten)]
+    pub remote: RemoteArgs,
+
+    #[command(flatten)]
     pub generation: GenerationArgs,
 
     #[command(flatten)]
@@ -189,6 +192,44 @@ pub struct ModelArgs {
     /// Never use the network; a model that is not cached is an error.
     #[arg(long, env = "CMDAI_OFFLINE", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false, global = true)]
     pub offline: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoteArgs {
+    /// Where the model runs: local (on this machine) or openai (an OpenAI-compatible server:
+    /// vLLM, llama.cpp's llama-server, Ollama) [default: local].
+    #[arg(long, value_enum, env = "CMDAI_BACKEND", global = true)]
+    pub backend: Option<BackendKind>,
+
+    /// The server's API root for --backend openai [default: http://localhost:8080/v1]. The API
+    /// key, if the server needs one, is read from $CMDAI_API_KEY (see remote.api_key_env).
+    #[arg(long, env = "CMDAI_REMOTE_URL", value_name = "URL", global = true)]
+    pub remote_url: Option<String>,
+
+    /// The model name to ask the server for [default: the one model the server serves].
+    #[arg(long, env = "CMDAI_REMOTE_MODEL", value_name = "NAME", global = true)]
+    pub remote_model: Option<String>,
+
+    /// When the server cannot be reached, use the local model instead (and say so).
+    #[arg(
+        long,
+        env = "CMDAI_REMOTE_FALLBACK",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        global = true
+    )]
+    pub fallback: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// The local model, with candle.
+    Local,
+    /// An OpenAI-compatible chat-completions server.
+    Openai,
 }
 
 #[derive(Debug, Args)]

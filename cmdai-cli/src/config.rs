@@ -9,7 +9,7 @@ use cmdai_backend_candle::DeviceChoice;
 use cmdai_core::safety::{Policy, UserRules};
 use serde::{Deserialize, Serialize};
 
-use crate::cli::OutputFormat;
+use crate::cli::{BackendKind, OutputFormat};
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -24,10 +24,27 @@ pub struct Config {
     pub shell: Option<String>,
     /// text or json.
     pub output: Option<OutputFormat>,
+    /// local or openai.
+    pub backend: Option<BackendKind>,
+    #[serde(default)]
+    pub remote: RemoteConfig,
     #[serde(default)]
     pub generation: GenerationConfig,
     #[serde(default)]
     pub safety: SafetyConfig,
+}
+
+/// The OpenAI-compatible server for `backend = "openai"`. The API key itself is never stored
+/// here: only the name of the environment variable that holds it.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteConfig {
+    pub url: Option<String>,
+    pub model: Option<String>,
+    pub api_key_env: Option<String>,
+    /// Seconds.
+    pub timeout: Option<u64>,
+    pub fallback: Option<bool>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
@@ -67,6 +84,24 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "$SHELL",
     ),
     ("output", "text or json", "text"),
+    ("backend", "local or openai", "local"),
+    (
+        "remote.url",
+        "the server's API root, starting with http:// or https://",
+        "http://localhost:8080/v1",
+    ),
+    (
+        "remote.model",
+        "the model name the server serves",
+        "the server's only model",
+    ),
+    (
+        "remote.api_key_env",
+        "the name of the environment variable holding the API key",
+        "CMDAI_API_KEY",
+    ),
+    ("remote.timeout", "seconds, a whole number of at least 1", "60"),
+    ("remote.fallback", "true or false", "false"),
     (
         "generation.max_tokens",
         "a whole number of at least 1",
@@ -159,11 +194,33 @@ impl Config {
         if let Some(p) = generation.top_p.filter(|p| !(*p > 0.0 && *p <= 1.0)) {
             return Err(bad("generation.top_p", p.to_string()));
         }
+        let remote = &self.remote;
+        if let Some(url) = remote
+            .url
+            .as_ref()
+            .filter(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+        {
+            return Err(bad("remote.url", format!("{url:?}")));
+        }
+        if let Some(name) = remote.api_key_env.as_ref().filter(|n| !is_env_name(n)) {
+            return Err(bad("remote.api_key_env", format!("{name:?}")));
+        }
+        if remote.timeout == Some(0) {
+            return Err(bad("remote.timeout", "0".into()));
+        }
         self.safety
             .user_rules()
             .map_err(|e| anyhow!("`safety`: {e}"))?;
         Ok(())
     }
+}
+
+/// A plausible environment variable name (letters, digits, `_`; not starting with a digit): a
+/// guard against pasting the key itself into `remote.api_key_env`.
+pub fn is_env_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 impl SafetyConfig {
@@ -245,7 +302,8 @@ fn typed_value(key: &str, value: &str) -> Result<toml_edit::Item> {
     let (_, allowed, _) = key_info(key)?;
     let invalid = || anyhow!("`{key}` = {value:?} is not valid; expected {allowed}");
     Ok(match key {
-        "threads" | "generation.max_tokens" | "generation.seed" => {
+        "remote.fallback" => toml_edit::value(value.parse::<bool>().map_err(|_| invalid())?),
+        "threads" | "generation.max_tokens" | "generation.seed" | "remote.timeout" => {
             toml_edit::value(value.parse::<i64>().map_err(|_| invalid())?)
         }
         "generation.temperature" | "generation.top_p" => {

@@ -4,12 +4,12 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use cmdai_backend_candle::{CandleBackend, LoadOptions};
 use cmdai_core::{
     CancelToken, CommandPrompt, GeneratedCommand, Generator, InferenceBackend, NullSink,
 };
 use serde_json::json;
 
+use crate::backend::Backend;
 use crate::cli::OutputFormat;
 use crate::context;
 use crate::interrupt;
@@ -18,34 +18,14 @@ use crate::progress::GenerationView;
 use crate::safety;
 use crate::settings::Settings;
 
-type LocalGenerator = Generator<CandleBackend, CommandPrompt>;
+type CommandGenerator = Generator<Backend, CommandPrompt>;
 
-/// Finds, downloads if needed, and loads the model; says what was picked on `-v`. Returns the
-/// generator and the token that Ctrl-C cancels (a download in progress stops too).
-fn load(settings: &Settings) -> Result<(LocalGenerator, CancelToken)> {
+/// Opens the backend the settings ask for. Returns the generator and the token that Ctrl-C
+/// cancels (a download in progress stops too).
+fn load(settings: &Settings) -> Result<(CommandGenerator, CancelToken)> {
     let fetcher = models::fetcher(settings.offline)?;
     let cancel = interrupt::install(fetcher.cancel_flag());
-    let model = models::resolve(settings.model.as_deref(), &fetcher)?;
-    let options = LoadOptions {
-        device: settings.device,
-        model_id: Some(model.id.clone()),
-        prompt_cache_dir: Some(fetcher.cache().root().join("prompt-cache")),
-        model_digest: model.sha256.clone(),
-        ..LoadOptions::default()
-    };
-    let backend = CandleBackend::load(&model.path, &options)
-        .with_context(|| format!("cannot load model {}", model.path.display()))?;
-    if settings.verbose > 0 {
-        let info = backend.info();
-        eprintln!(
-            "cmdai: model {} ({}) on {}: {}; loaded in {:.0} ms",
-            info.model,
-            model.path.display(),
-            info.device,
-            backend.device_reason(),
-            backend.load_time().as_secs_f64() * 1000.0
-        );
-    }
+    let backend = Backend::open(settings, fetcher)?;
     let generator =
         Generator::new(backend, CommandPrompt::default()).with_params(settings.params.clone());
     Ok((generator, cancel))
@@ -164,7 +144,7 @@ fn parse_batch_json(line: &str) -> Result<(serde_json::Value, String), String> {
 
 fn to_json(
     command: &GeneratedCommand,
-    backend: &CandleBackend,
+    backend: &Backend,
     load_time: Duration,
 ) -> serde_json::Value {
     let info = backend.info();

@@ -2,6 +2,7 @@
 //!
 //! Glue only: parse the command line, resolve settings, compose the library crates, print.
 
+mod backend;
 mod bench;
 mod cli;
 mod config;
@@ -30,6 +31,8 @@ mod exit {
     /// The model's reply was not a usable command.
     pub const NO_COMMAND: u8 = 4;
     // 5: the safety policy refused to run the command; 6: it was not confirmed (safety.rs).
+    /// The remote server (--backend openai) could not be reached or did not answer in time.
+    pub const UNREACHABLE: u8 = 7;
     /// Interrupted by Ctrl-C.
     pub const INTERRUPTED: u8 = 130;
 }
@@ -178,9 +181,13 @@ fn exit_code(error: &anyhow::Error) -> u8 {
         {
             return exit::MODEL;
         }
+        if let Some(BackendError::Unreachable { .. }) = cause.downcast_ref::<BackendError>() {
+            return exit::UNREACHABLE;
+        }
         if let Some(e) = cause.downcast_ref::<GenerateError>() {
             return match e {
                 GenerateError::Backend(BackendError::Cancelled) => exit::INTERRUPTED,
+                GenerateError::Backend(BackendError::Unreachable { .. }) => exit::UNREACHABLE,
                 GenerateError::Parse { .. } => exit::NO_COMMAND,
                 _ => exit::FAILURE,
             };

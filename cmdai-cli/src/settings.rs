@@ -1,12 +1,15 @@
 //! Validated settings: what the commands run with, resolved from the parsed command line.
 
+use std::time::Duration;
+
 use anyhow::{Context, Result, bail};
 use cmdai_backend_candle::DeviceChoice;
 use cmdai_core::GenerationParams;
 use cmdai_core::safety::{Policy, UserRules};
 
 use crate::cli::{
-    Cli, Command, ConfigCommand, GenerationArgs, ModelsCommand, OutputFormat, SafetyArgs,
+    BackendKind, Cli, Command, ConfigCommand, GenerationArgs, ModelsCommand, OutputFormat,
+    RemoteArgs, SafetyArgs,
 };
 use crate::config::{self, Config};
 
@@ -66,6 +69,58 @@ pub struct Settings {
     pub stream: bool,
     pub verbose: u8,
     pub safety: Safety,
+    pub backend: BackendKind,
+    pub remote: Remote,
+}
+
+/// The OpenAI-compatible server, for `--backend openai`.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    pub url: String,
+    pub model: Option<String>,
+    /// The environment variable the API key is read from.
+    pub api_key_env: String,
+    pub timeout: Duration,
+    /// Use the local model when the server cannot be reached.
+    pub fallback: bool,
+}
+
+impl Remote {
+    pub const DEFAULT_URL: &str = "http://localhost:8080/v1";
+    pub const DEFAULT_KEY_ENV: &str = "CMDAI_API_KEY";
+
+    fn resolve(args: &RemoteArgs, config: &Config) -> Result<Self> {
+        let file = &config.remote;
+        let url = args
+            .remote_url
+            .clone()
+            .or(file.url.clone())
+            .unwrap_or_else(|| Self::DEFAULT_URL.to_owned());
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            bail!("--remote-url / CMDAI_REMOTE_URL {url:?} must start with http:// or https://");
+        }
+        Ok(Remote {
+            url,
+            model: args
+                .remote_model
+                .clone()
+                .or(file.model.clone())
+                .filter(|m| !m.trim().is_empty()),
+            api_key_env: file
+                .api_key_env
+                .clone()
+                .unwrap_or_else(|| Self::DEFAULT_KEY_ENV.to_owned()),
+            timeout: Duration::from_secs(file.timeout.unwrap_or(60)),
+            fallback: args.fallback.or(file.fallback).unwrap_or(false),
+        })
+    }
+
+    /// The API key from the environment, if set.
+    pub fn api_key(&self) -> Option<String> {
+        std::env::var(&self.api_key_env)
+            .ok()
+            .filter(|key| !key.trim().is_empty())
+    }
 }
 
 /// What happens to a command once it is shown.
@@ -173,6 +228,12 @@ impl Settings {
             .context("invalid --device")?;
         Ok(Settings {
             safety: Safety::resolve(&cli.safety, &config)?,
+            backend: cli
+                .remote
+                .backend
+                .or(config.backend)
+                .unwrap_or(BackendKind::Local),
+            remote: Remote::resolve(&cli.remote, &config)?,
             action,
             model: cli
                 .model
@@ -269,6 +330,14 @@ impl Settings {
             threads: self.threads,
             shell: self.shell.clone(),
             output: Some(self.output),
+            backend: Some(self.backend),
+            remote: config::RemoteConfig {
+                url: Some(self.remote.url.clone()),
+                model: self.remote.model.clone(),
+                api_key_env: Some(self.remote.api_key_env.clone()),
+                timeout: Some(self.remote.timeout.as_secs()),
+                fallback: Some(self.remote.fallback),
+            },
             generation: config::GenerationConfig {
                 max_tokens: Some(self.params.max_tokens),
                 temperature: Some(shortest_f64(self.params.temperature)),

@@ -20,9 +20,9 @@ use crate::settings::Settings;
 pub enum Backend {
     Local(Box<CandleBackend>),
     Remote {
-        server: OpenAiBackend,
+        server: Box<OpenAiBackend>,
         /// Set when `remote.fallback` is on: what loading the local model needs.
-        fallback: Option<LocalLoader>,
+        fallback: Option<Box<LocalLoader>>,
     },
 }
 
@@ -98,8 +98,8 @@ impl Backend {
         };
         match OpenAiBackend::connect(options) {
             Ok(server) => Ok(Backend::Remote {
-                server,
-                fallback: remote.fallback.then_some(loader),
+                server: Box::new(server),
+                fallback: remote.fallback.then(|| Box::new(loader)),
             }),
             Err(error @ BackendError::Unreachable { .. }) if remote.fallback => {
                 announce_fallback(&error);

@@ -100,7 +100,11 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "the name of the environment variable holding the API key",
         "CMDAI_API_KEY",
     ),
-    ("remote.timeout", "seconds, a whole number of at least 1", "60"),
+    (
+        "remote.timeout",
+        "seconds, a whole number of at least 1",
+        "60",
+    ),
     ("remote.fallback", "true or false", "false"),
     (
         "generation.max_tokens",

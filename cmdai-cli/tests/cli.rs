@@ -2,12 +2,15 @@
 //! (`CMDAI_TEST_MODEL_<ID>`); the rest use tiny random models written here, and an empty cache
 //! directory so nothing is ever downloaded.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use candle_core::quantized::GgmlDType;
 use cmdai_backend_candle::Architecture;
 use cmdai_backend_candle::synthetic::{tiny_spec, write_random_model};
+use common::real_model;
 use predicates::prelude::*;
 use serde_json::Value;
 
@@ -21,27 +24,6 @@ fn cmdai(cache: &Path) -> Command {
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("SHELL", "/bin/bash");
     cmd
-}
-
-fn real_model(id: &str) -> Option<PathBuf> {
-    let var = format!(
-        "CMDAI_TEST_MODEL_{}",
-        id.to_ascii_uppercase()
-            .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
-    );
-    let path = std::env::var_os(&var)
-        .map(PathBuf::from)
-        .filter(|p| p.is_file());
-    let required =
-        std::env::var("CMDAI_TEST_MODELS").is_ok_and(|l| l.split_whitespace().any(|m| m == id));
-    assert!(
-        path.is_some() || !required,
-        "{var} must point to the model; run scripts/test.sh"
-    );
-    if path.is_none() {
-        eprintln!("skipping: {var} not set");
-    }
-    path
 }
 
 fn tiny_model(dir: &Path) -> PathBuf {

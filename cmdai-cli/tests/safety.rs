@@ -2,27 +2,16 @@
 //! confirmation, both without a terminal and at a real pseudo-terminal (rexpect). Commands run
 //! here only ever touch a temporary directory.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command as StdCommand;
 
-use assert_cmd::Command;
+use common::cmdai_in as cmdai;
 use predicates::prelude::*;
 use rexpect::process::wait::WaitStatus;
 use rexpect::session::{PtySession, spawn_command};
 use serde_json::Value;
-
-/// The binary with a private cache and config, running in `dir`.
-fn cmdai(dir: &Path) -> Command {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("cmdai"));
-    cmd.env_clear()
-        .current_dir(dir)
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("CMDAI_CACHE_DIR", dir.join("cache"))
-        .env("CMDAI_CONFIG", dir.join("config.toml"))
-        .env("CMDAI_OFFLINE", "1")
-        .env("SHELL", "/bin/sh");
-    cmd
-}
 
 /// The same, at a pseudo-terminal.
 fn cmdai_tty(dir: &Path, args: &[&str]) -> PtySession {

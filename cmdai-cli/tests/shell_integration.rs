@@ -3,25 +3,14 @@
 //! Uses the default model (`CMDAI_TEST_MODEL_QWEN2_5_CODER_1_5B`) and the shells listed in
 //! `CMDAI_TEST_SHELLS` (required) or found on PATH.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use rexpect::session::{PtySession, spawn_command};
 
 const REQUEST: &str = "list all files in the current directory";
-
-fn default_model() -> Option<PathBuf> {
-    let path = std::env::var_os("CMDAI_TEST_MODEL_QWEN2_5_CODER_1_5B")
-        .map(PathBuf::from)
-        .filter(|p| p.is_file());
-    let required = std::env::var("CMDAI_TEST_MODELS")
-        .is_ok_and(|l| l.split_whitespace().any(|m| m == "qwen2.5-coder-1.5b"));
-    assert!(
-        path.is_some() || !required,
-        "CMDAI_TEST_MODEL_QWEN2_5_CODER_1_5B must point to the model"
-    );
-    path
-}
 
 fn shell_path(name: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH")
@@ -135,7 +124,7 @@ fn exercise(mut session: PtySession, setup_line: &str, history: &str, expected: 
 
 #[test]
 fn the_key_turns_the_request_into_the_command_in_bash_zsh_and_fish() {
-    let Some(model) = default_model() else {
+    let Some(model) = common::real_model("qwen2.5-coder-1.5b") else {
         eprintln!("skipping: CMDAI_TEST_MODEL_QWEN2_5_CODER_1_5B not set");
         return;
     };

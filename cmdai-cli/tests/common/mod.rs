@@ -1,0 +1,43 @@
+//! Set-up shared by the binary's test files.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// `cmdai` running in `dir`, with a private cache (`dir/cache`) and config file, no network,
+/// and nothing from the caller's environment but `PATH`.
+pub fn cmdai_in(dir: &Path) -> Command {
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("cmdai"));
+    cmd.env_clear()
+        .current_dir(dir)
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("CMDAI_CACHE_DIR", dir.join("cache"))
+        .env("CMDAI_CONFIG", dir.join("config.toml"))
+        .env("CMDAI_OFFLINE", "1")
+        .env("SHELL", "/bin/sh");
+    cmd
+}
+
+/// The real model `id` that `scripts/test.sh` fetched (`CMDAI_TEST_MODEL_<ID>`). Missing is a
+/// failure when `CMDAI_TEST_MODELS` lists it (as `.ci/run` does), a skip otherwise.
+pub fn real_model(id: &str) -> Option<PathBuf> {
+    let var = format!(
+        "CMDAI_TEST_MODEL_{}",
+        id.to_ascii_uppercase()
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+    );
+    let path = std::env::var_os(&var)
+        .map(PathBuf::from)
+        .filter(|p| p.is_file());
+    let required =
+        std::env::var("CMDAI_TEST_MODELS").is_ok_and(|l| l.split_whitespace().any(|m| m == id));
+    assert!(
+        path.is_some() || !required,
+        "{var} must point to the model; run scripts/test.sh"
+    );
+    if path.is_none() {
+        eprintln!("skipping: {var} not set");
+    }
+    path
+}

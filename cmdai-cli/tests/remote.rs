@@ -1,0 +1,216 @@
+//! `--backend openai`: the real binary against a chat-completions server on loopback (the
+//! scripted server of cmdai-backend-openai's tests), and the fall-back to the local model.
+
+mod common;
+#[path = "../../cmdai-backend-openai/tests/support/mod.rs"]
+mod support;
+
+use common::{cmdai_in, real_model};
+use predicates::prelude::*;
+use serde_json::{Value, json};
+use support::{Answer, Server, delta, finish, usage};
+
+fn reply(command: &str) -> Answer {
+    let json = json!({ "cmd": command }).to_string();
+    let (head, tail) = json.split_at(json.len() / 2);
+    Answer::Stream(vec![delta(head), delta(tail), finish("stop"), usage(80, 9)])
+}
+
+#[test]
+fn a_request_goes_to_the_server_and_comes_back_analysed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(vec![reply("find . -name '*.log' -size +100M")]);
+    let output = cmdai_in(dir.path())
+        .args(["--backend", "openai", "--remote-url", &server.url()])
+        .args(["--remote-model", "qwen2.5-coder-32b", "-o", "json"])
+        .arg("find log files over 100MB")
+        .env("CMDAI_API_KEY", "sk-cli-secret")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let value: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(value["command"], "find . -name '*.log' -size +100M");
+    assert_eq!(value["backend"], "openai");
+    assert_eq!(value["model"], "qwen2.5-coder-32b");
+    assert_eq!(value["risk"]["level"], "safe");
+    assert_eq!(value["prompt_tokens"], 80);
+
+    let seen = server.seen();
+    assert_eq!(
+        seen[0].header("authorization"),
+        Some("Bearer sk-cli-secret")
+    );
+    let body = &seen[0].body;
+    assert_eq!(body["model"], "qwen2.5-coder-32b");
+    let last = body["messages"].as_array().unwrap().last().unwrap().clone();
+    assert!(
+        last["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("find log files over 100MB")
+    );
+}
+
+#[test]
+fn the_key_never_appears_in_output_or_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(vec![reply("ls")]);
+    let url = server.url();
+    cmdai_in(dir.path())
+        .args(["config", "set", "backend", "openai"])
+        .assert()
+        .success();
+    cmdai_in(dir.path())
+        .args(["config", "set", "remote.url", &url])
+        .assert()
+        .success();
+    cmdai_in(dir.path())
+        .args(["config", "set", "remote.api_key_env", "TEAM_LLM_KEY"])
+        .assert()
+        .success();
+    cmdai_in(dir.path())
+        .args(["config", "set", "remote.model", "team-coder"])
+        .assert()
+        .success();
+    let run = cmdai_in(dir.path())
+        .args(["-vv", "list files"])
+        .env("TEAM_LLM_KEY", "sk-team-secret")
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "ls");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("API key from $TEAM_LLM_KEY (set)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("sk-team-secret"), "{stderr}");
+    assert_eq!(
+        server.seen()[0].header("authorization"),
+        Some("Bearer sk-team-secret")
+    );
+    let shown = cmdai_in(dir.path())
+        .args(["config", "show"])
+        .env("TEAM_LLM_KEY", "sk-team-secret")
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains("api_key_env = \"TEAM_LLM_KEY\""), "{shown}");
+    assert!(!shown.contains("sk-team-secret"), "{shown}");
+    // The key itself is not a valid variable name: pasting it there is refused.
+    cmdai_in(dir.path())
+        .args(["config", "set", "remote.api_key_env", "sk-proj-abc123"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("remote.api_key_env"));
+}
+
+#[test]
+fn a_rejected_key_says_where_the_key_comes_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = json!({ "error": { "message": "invalid api key" } });
+    let server = Server::start(vec![Answer::Status(401, body, vec![])]);
+    cmdai_in(dir.path())
+        .args(["--backend", "openai", "--remote-url", &server.url()])
+        .args(["--remote-model", "m", "list files"])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("HTTP 401: invalid api key")
+                .and(predicate::str::contains(
+                    "no API key was sent; put the key in $CMDAI_API_KEY",
+                ))
+                .and(predicate::str::contains("panicked").not()),
+        );
+}
+
+#[test]
+fn an_unreachable_server_exits_7_or_falls_back_to_the_local_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let address = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let url = format!("http://{address}/v1");
+    cmdai_in(dir.path())
+        .args([
+            "--backend",
+            "openai",
+            "--remote-url",
+            &url,
+            "--remote-model",
+            "m",
+        ])
+        .arg("list files")
+        .assert()
+        .code(7)
+        .stderr(predicate::str::contains("cannot reach the server"));
+
+    let Some(model) = real_model("smollm2-135m") else {
+        return;
+    };
+    let output = cmdai_in(dir.path())
+        .args([
+            "--backend",
+            "openai",
+            "--remote-url",
+            &url,
+            "--remote-model",
+            "m",
+        ])
+        .args(["--fallback", "--model"])
+        .arg(&model)
+        .args(["-o", "json", "list all files in the current directory"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot reach the server"), "{stderr}");
+    assert!(stderr.contains("using the local model instead"), "{stderr}");
+    // The small model may or may not answer with a usable command; what matters is who answered.
+    if output.status.success() {
+        let value: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(value["backend"], "candle");
+    } else {
+        assert_eq!(output.status.code(), Some(4), "{stderr}");
+    }
+}
+
+#[test]
+fn batch_mode_uses_the_server_for_every_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(vec![reply("pwd"), reply("df -h")]);
+    let output = cmdai_in(dir.path())
+        .args([
+            "--backend",
+            "openai",
+            "--remote-url",
+            &server.url(),
+            "batch",
+        ])
+        .write_stdin(
+            "{\"id\": 1, \"request\": \"where am I\"}\n{\"id\": 2, \"request\": \"disk space\"}\n",
+        )
+        .env("CMDAI_REMOTE_MODEL", "m")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["command"], "pwd");
+    assert_eq!(lines[1]["command"], "df -h");
+    assert_eq!(lines[1]["id"], 2);
+}

@@ -4,9 +4,10 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Read, Seek, SeekFrom};
 use std::path::Path;
 
+use candle_core::quantized::ggml_file::qtensor_from_ggml;
 use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
@@ -131,6 +132,87 @@ pub fn write_random_model(
         .map_err(|e| io(e.into_error()))?
         .sync_all()
         .map_err(io)?;
+    Ok(())
+}
+
+/// Copies the header of the GGUF file at `model` (metadata and tensor table, no weights) to
+/// `out`: a few megabytes that describe the model completely, for [`write_like`] to fill
+/// somewhere the real weights cannot go.
+pub fn write_header(model: &Path, out: &Path) -> Result<()> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| CandleError::Io { path, source }
+    };
+    let mut file = File::open(model).map_err(io(model))?;
+    let content = gguf_file::Content::read(&mut file).map_err(|e| CandleError::InvalidGguf {
+        path: model.to_owned(),
+        reason: e.to_string(),
+    })?;
+    file.seek(SeekFrom::Start(0)).map_err(io(model))?;
+    let mut header = Vec::new();
+    file.take(content.tensor_data_offset)
+        .read_to_end(&mut header)
+        .map_err(io(model))?;
+    std::fs::write(out, header).map_err(io(out))
+}
+
+/// Writes a model with the metadata (tokenizer, chat template, shapes) and tensor table of
+/// `header` (a GGUF file, or just its header from [`write_header`]) and random weights of the
+/// same quantization types: a same-shape stand-in for speed measurements. Each tensor repeats
+/// one block of properly quantized random values (finite scales, small weights), so writing
+/// even a billion-parameter model takes seconds.
+pub fn write_like(header: &Path, out: &Path, seed: u64) -> Result<()> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| CandleError::Io { path, source }
+    };
+    let content =
+        gguf_file::Content::read(&mut File::open(header).map_err(io(header))?).map_err(|e| {
+            CandleError::InvalidGguf {
+                path: header.to_owned(),
+                reason: e.to_string(),
+            }
+        })?;
+    let device = Device::Cpu;
+    let mut rng = SplitMix(seed);
+    let mut infos: Vec<_> = content.tensor_infos.iter().collect();
+    infos.sort_by_key(|(_, info)| info.offset);
+    let mut tensors: Vec<(String, QTensor)> = Vec::with_capacity(infos.len());
+    for (name, info) in infos {
+        let dims = info.shape.dims().to_vec();
+        let elements: usize = dims.iter().product();
+        // A chunk of whole blocks and whole rows of the widest matrices here.
+        let chunk = elements.min(1 << 16);
+        let values: Vec<f32> = (0..chunk)
+            .map(|_| {
+                if dims.len() == 1 {
+                    1.0 + 0.1 * rng.next()
+                } else {
+                    0.05 * rng.next()
+                }
+            })
+            .collect();
+        let quantized =
+            QTensor::quantize(&Tensor::from_vec(values, chunk, &device)?, info.ggml_dtype)?;
+        let block = quantized.data()?;
+        let bytes = elements / info.ggml_dtype.block_size() * info.ggml_dtype.type_size();
+        let data: Vec<u8> = block.iter().copied().cycle().take(bytes).collect();
+        let tensor = qtensor_from_ggml(info.ggml_dtype, &data, dims, &device)?;
+        tensors.push((name.clone(), tensor));
+    }
+    let metadata: Vec<(&str, &Value)> = content
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.as_str(), v))
+        .collect();
+    let tensor_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let mut writer = BufWriter::new(File::create(out).map_err(io(out))?);
+    gguf_file::write(&mut writer, &metadata, &tensor_refs)?;
+    writer
+        .into_inner()
+        .map_err(|e| io(out)(e.into_error()))?
+        .sync_all()
+        .map_err(io(out))?;
     Ok(())
 }
 

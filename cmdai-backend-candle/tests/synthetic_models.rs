@@ -310,3 +310,35 @@ fn prompt_cache_skips_the_shared_prefix_without_changing_output() {
     let mut other = CandleBackend::load(&other_path, &options).unwrap();
     assert_eq!(greedy(&mut other, "ls -la").cached_prompt_tokens, 0);
 }
+
+#[test]
+fn a_stand_in_from_the_header_alone_has_the_same_shapes_types_and_metadata() {
+    let (dir, model) = tiny_model(Architecture::Qwen2);
+    let header = dir.path().join("header.gguf");
+    let stand_in = dir.path().join("stand-in.gguf");
+    cmdai_backend_candle::synthetic::write_header(&model, &header).unwrap();
+    let header_len = std::fs::metadata(&header).unwrap().len();
+    assert!(header_len < std::fs::metadata(&model).unwrap().len() / 4);
+    cmdai_backend_candle::synthetic::write_like(&header, &stand_in, 3).unwrap();
+
+    let original = GgufFile::open(&model).unwrap().content;
+    let copy = GgufFile::open(&stand_in).unwrap().content;
+    let mut keys: Vec<_> = original.metadata.keys().collect();
+    let mut copied: Vec<_> = copy.metadata.keys().collect();
+    keys.sort();
+    copied.sort();
+    assert_eq!(keys, copied);
+    assert_eq!(original.tensor_infos.len(), copy.tensor_infos.len());
+    for (name, info) in &original.tensor_infos {
+        let other = &copy.tensor_infos[name];
+        assert_eq!(
+            (info.ggml_dtype, info.shape.dims()),
+            (other.ggml_dtype, other.shape.dims()),
+            "{name}"
+        );
+    }
+    // It loads and runs like the original, with finite logits.
+    let mut transformer = load_transformer(&stand_in);
+    let logits: Vec<f32> = transformer.forward(&[1, 2, 3]).unwrap().to_vec1().unwrap();
+    assert!(logits.iter().all(|l| l.is_finite()));
+}

@@ -2,7 +2,7 @@
 //! file size, so a truncated download fails before any weight is read.
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 
 use candle_core::quantized::gguf_file::Content;
@@ -30,46 +30,62 @@ impl GgufFile {
         let file = File::open(path).map_err(io)?;
         let size = file.metadata().map_err(io)?.len();
         let mut reader = BufReader::new(file);
-        // candle appends a backtrace when RUST_BACKTRACE is set; the reason is its first line.
-        let content = Content::read(&mut reader).map_err(|e| CandleError::InvalidGguf {
-            path: path.to_owned(),
-            reason: e.to_string().lines().next().unwrap_or_default().to_owned(),
-        })?;
-        // The tensor reaching furthest tells how long the file must be.
-        let mut furthest: Option<(&String, u64)> = None;
-        for (name, info) in &content.tensor_infos {
-            let dtype = info.ggml_dtype;
-            let elements = info.shape.elem_count() as u64;
-            let block = dtype.block_size() as u64;
-            if !elements.is_multiple_of(block) {
-                return Err(CandleError::InvalidGguf {
-                    path: path.to_owned(),
-                    reason: format!(
-                        "tensor `{name}` has {elements} elements, not a multiple of its block size {block}"
-                    ),
-                });
-            }
-            let bytes = (elements / block).saturating_mul(dtype.type_size() as u64);
-            let end = content
-                .tensor_data_offset
-                .saturating_add(info.offset)
-                .saturating_add(bytes);
-            if furthest.is_none_or(|(_, max)| end > max) {
-                furthest = Some((name, end));
-            }
-        }
-        if let Some((name, end)) = furthest.filter(|(_, end)| *end > size) {
-            return Err(CandleError::Truncated {
-                path: path.to_owned(),
-                tensor: name.clone(),
-                needed: end,
-                actual: size,
-            });
-        }
+        let content = read_checked(path, &mut reader, size)?;
         Ok(GgufFile {
             path: path.to_owned(),
             content,
             reader,
         })
     }
+}
+
+/// Reads the header and tensor table of the `size`-byte GGUF data in `reader` (named `path` in
+/// errors) and checks that every tensor's data lies inside it.
+pub(crate) fn read_checked<R: Read + Seek>(
+    path: &Path,
+    reader: &mut R,
+    size: u64,
+) -> Result<Content> {
+    // candle appends a backtrace when RUST_BACKTRACE is set; the reason is its first line.
+    let content = Content::read(reader).map_err(|e| CandleError::InvalidGguf {
+        path: path.to_owned(),
+        reason: e.to_string().lines().next().unwrap_or_default().to_owned(),
+    })?;
+    // The tensor reaching furthest tells how long the file must be.
+    let mut furthest: Option<(&String, u64)> = None;
+    for (name, info) in &content.tensor_infos {
+        let dtype = info.ggml_dtype;
+        let elements = info
+            .shape
+            .dims()
+            .iter()
+            .try_fold(1u64, |n, &d| n.checked_mul(d as u64));
+        let block = dtype.block_size() as u64;
+        let Some(elements) = elements.filter(|e| e.is_multiple_of(block)) else {
+            return Err(CandleError::InvalidGguf {
+                path: path.to_owned(),
+                reason: format!(
+                    "tensor `{name}` has a shape {:?} that is too large or not a multiple of its block size {block}",
+                    info.shape.dims()
+                ),
+            });
+        };
+        let bytes = (elements / block).saturating_mul(dtype.type_size() as u64);
+        let end = content
+            .tensor_data_offset
+            .saturating_add(info.offset)
+            .saturating_add(bytes);
+        if furthest.is_none_or(|(_, max)| end > max) {
+            furthest = Some((name, end));
+        }
+    }
+    if let Some((name, end)) = furthest.filter(|(_, end)| *end > size) {
+        return Err(CandleError::Truncated {
+            path: path.to_owned(),
+            tensor: name.clone(),
+            needed: end,
+            actual: size,
+        });
+    }
+    Ok(content)
 }

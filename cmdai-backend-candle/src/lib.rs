@@ -20,6 +20,8 @@
 mod backend;
 mod device;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod gguf;
 mod model;
 mod prompt_cache;

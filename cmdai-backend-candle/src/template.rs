@@ -18,6 +18,10 @@ pub struct ChatTemplate {
     eos_token: String,
 }
 
+/// Instructions one rendering may execute. Real chat templates use a few thousand for a
+/// conversation like cmdai's; this leaves a hundred times that.
+const TEMPLATE_FUEL: u64 = 500_000;
+
 #[derive(Serialize)]
 struct TemplateMessage<'a> {
     role: &'static str,
@@ -28,6 +32,9 @@ impl ChatTemplate {
     /// Compiles `source`, or the ChatML fallback when there is none.
     pub fn new(source: Option<&str>, bos_token: &str, eos_token: &str) -> Result<Self> {
         let mut env = Environment::new();
+        // The template comes from the model file, so from the internet: a loop that never ends
+        // (`{% for i in range(10**12) %}`) must stop with an error, not hang cmdai.
+        env.set_fuel(Some(TEMPLATE_FUEL));
         // Hugging Face templates call Python string methods (`.strip()`, `.startswith()`).
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_function(
@@ -85,6 +92,17 @@ impl ChatTemplate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_template_that_would_run_forever_is_stopped() {
+        let endless =
+            "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}";
+        let template = ChatTemplate::new(Some(endless), "", "").unwrap();
+        let error = template
+            .render(&Conversation::new().with(Role::User, "hi"))
+            .unwrap_err();
+        assert!(error.to_string().contains("fuel"), "{error}");
+    }
 
     #[test]
     fn chatml_fallback_renders_the_generation_prompt() {

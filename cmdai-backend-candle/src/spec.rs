@@ -132,7 +132,14 @@ impl ModelSpec {
         }
         let vocab_size = match content.metadata.get("tokenizer.ggml.tokens") {
             Some(Value::Array(tokens)) => tokens.len(),
-            _ => meta.usize(&key("vocab_size"))?,
+            // Without a vocabulary the model cannot be used whatever its size says: name the
+            // tokenizer, which is what is missing.
+            _ => {
+                return Err(CandleError::MissingMetadata {
+                    key: "tokenizer.ggml.tokens".into(),
+                    arch: arch.name(),
+                });
+            }
         };
         Ok(ModelSpec {
             arch,

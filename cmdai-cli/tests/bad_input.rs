@@ -1,0 +1,282 @@
+//! Bad input on the real binary: each case must end with a clear message naming the problem,
+//! the documented exit status, no panic, and nothing half-written in the cache.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use candle_core::quantized::GgmlDType;
+use cmdai_backend_candle::Architecture;
+use cmdai_backend_candle::synthetic::{tiny_spec, write_random_model};
+use common::cmdai_in;
+use predicates::prelude::*;
+
+fn string(text: &str) -> Vec<u8> {
+    let mut bytes = (text.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(text.as_bytes());
+    bytes
+}
+
+/// A GGUF v3 header with `tensors` declared tensors and the given raw metadata entries.
+fn header(tensors: u64, entries: &[Vec<u8>]) -> Vec<u8> {
+    let mut bytes = b"GGUF".to_vec();
+    bytes.extend_from_slice(&3u32.to_le_bytes());
+    bytes.extend_from_slice(&tensors.to_le_bytes());
+    bytes.extend_from_slice(&(entries.len() as u64).to_le_bytes());
+    for entry in entries {
+        bytes.extend_from_slice(entry);
+    }
+    bytes
+}
+
+fn string_entry(key: &str, value: &str) -> Vec<u8> {
+    let mut bytes = string(key);
+    bytes.extend_from_slice(&8u32.to_le_bytes());
+    bytes.extend_from_slice(&string(value));
+    bytes
+}
+
+fn tensor_info(name: &str, dims: &[u64], dtype: u32) -> Vec<u8> {
+    let mut bytes = string(name);
+    bytes.extend_from_slice(&(dims.len() as u32).to_le_bytes());
+    for dim in dims {
+        bytes.extend_from_slice(&dim.to_le_bytes());
+    }
+    bytes.extend_from_slice(&dtype.to_le_bytes());
+    bytes.extend_from_slice(&0u64.to_le_bytes());
+    bytes
+}
+
+fn tiny_model(dir: &Path) -> PathBuf {
+    let path = dir.join("tiny.gguf");
+    write_random_model(&path, &tiny_spec(Architecture::Qwen2), GgmlDType::Q8_0, 5).unwrap();
+    path
+}
+
+/// Replaces the first `from` in the file's bytes with `to` (same length).
+fn patched(model: &Path, from: &str, to: &str, out: &Path) -> PathBuf {
+    assert_eq!(from.len(), to.len());
+    let mut bytes = std::fs::read(model).unwrap();
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from.as_bytes())
+        .unwrap();
+    bytes[at..at + to.len()].copy_from_slice(to.as_bytes());
+    std::fs::write(out, bytes).unwrap();
+    out.to_owned()
+}
+
+/// Every file under `dir`, recursively.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flat_map(|e| {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                files(&path)
+            } else {
+                vec![path]
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn malformed_model_files_are_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let arch = string_entry("general.architecture", "llama");
+    let mut huge_array = string("tokenizer.ggml.tokens");
+    huge_array.extend_from_slice(&9u32.to_le_bytes());
+    huge_array.extend_from_slice(&8u32.to_le_bytes());
+    huge_array.extend_from_slice(&(1u64 << 40).to_le_bytes());
+    let mut unknown_type = header(1, std::slice::from_ref(&arch));
+    unknown_type.extend(tensor_info("token_embd.weight", &[64, 262], 99));
+    let mut huge_dims = header(1, std::slice::from_ref(&arch));
+    huge_dims.extend(tensor_info("token_embd.weight", &[1 << 40; 4], 0));
+    let mut past_the_end = header(1, std::slice::from_ref(&arch));
+    past_the_end.extend(tensor_info("token_embd.weight", &[64, 262], 0));
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("wrong-magic", b"GGML\x03\0\0\0".repeat(8), "unknown magic"),
+        ("empty", Vec::new(), "not a valid GGUF model file"),
+        (
+            "huge-tensor-count",
+            header(1 << 62, &[arch.clone()]),
+            "tensor_count",
+        ),
+        (
+            "huge-array",
+            header(0, &[arch.clone(), huge_array]),
+            "array length",
+        ),
+        ("unknown-type", unknown_type, "unknown dtype"),
+        ("huge-shape", huge_dims, "too large"),
+        ("data-past-the-end", past_the_end, "truncated"),
+    ];
+    for (name, bytes, reason) in cases {
+        let path = dir.path().join(format!("{name}.gguf"));
+        std::fs::write(&path, bytes).unwrap();
+        cmdai_in(dir.path())
+            .arg("--model")
+            .arg(&path)
+            .arg("list files")
+            .assert()
+            .code(3)
+            .stderr(
+                predicate::str::contains(reason).and(predicate::str::contains("panicked").not()),
+            );
+    }
+    assert!(files(&dir.path().join("cache")).is_empty());
+}
+
+#[test]
+fn a_model_without_a_tokenizer_or_of_another_architecture_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let no_tokens = patched(
+        &model,
+        "tokenizer.ggml.tokens",
+        "tokenizer.ggml.tokenz",
+        &dir.path().join("no-tokens.gguf"),
+    );
+    cmdai_in(dir.path())
+        .arg("--model")
+        .arg(&no_tokens)
+        .arg("list files")
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("tokenizer.ggml.tokens"));
+    let other_arch = patched(
+        &model,
+        "\x05\0\0\0\0\0\0\0qwen2",
+        "\x05\0\0\0\0\0\0\0rwkv6",
+        &dir.path().join("rwkv.gguf"),
+    );
+    cmdai_in(dir.path())
+        .arg("--model")
+        .arg(&other_arch)
+        .arg("list files")
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("rwkv6").and(predicate::str::contains("llama")));
+}
+
+#[test]
+fn a_request_longer_than_the_context_says_to_shorten_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let request = "list every file ".repeat(6_250); // 100,000 characters
+    cmdai_in(dir.path())
+        .arg("--model")
+        .arg(&model)
+        .arg(&request)
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("shorten the request")
+                .and(predicate::str::contains("panicked").not()),
+        );
+}
+
+#[cfg(unix)]
+#[test]
+fn invalid_utf8_in_arguments_is_a_usage_error() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    cmdai_in(dir.path())
+        .arg(std::ffi::OsStr::from_bytes(b"list \xff\xfe files"))
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("invalid UTF-8")
+                .and(predicate::str::contains("panicked").not()),
+        );
+}
+
+/// Spaces and non-ASCII in the cache path, and two processes sharing the cache at once: both
+/// finish, and the prompt cache holds whole files only.
+#[test]
+fn an_unusual_cache_path_shared_by_two_processes_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let cache = dir.path().join("my cache/ünïcødé");
+    let run = || {
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("cmdai"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("CMDAI_CACHE_DIR", &cache)
+            .env("CMDAI_CONFIG", dir.path().join("config.toml"))
+            .env("CMDAI_OFFLINE", "1")
+            .arg("--model")
+            .arg(&model)
+            .args(["--max-tokens", "4", "list files"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        command.spawn().unwrap()
+    };
+    let (first, second) = (run(), run());
+    for child in [first, second] {
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        // A random model's reply is rarely a command (4); either way no cache error.
+        assert!(matches!(output.status.code(), Some(0 | 4)), "{stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("cache"),
+            "{stderr}"
+        );
+    }
+    let cached = files(&cache.join("prompt-cache"));
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    assert!(
+        cached[0].extension().is_some_and(|e| e == "safetensors"),
+        "{cached:?}"
+    );
+}
+
+/// SIGTERM while the model is loaded and waiting for batch input: the process ends, and the
+/// prompt cache holds whole files only.
+#[cfg(unix)]
+#[test]
+fn sigterm_leaves_no_half_written_cache() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let cache = dir.path().join("cache");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cmdai"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("CMDAI_CACHE_DIR", &cache)
+        .env("CMDAI_CONFIG", dir.path().join("config.toml"))
+        .env("CMDAI_OFFLINE", "1")
+        .arg("--model")
+        .arg(&model)
+        .args(["--max-tokens", "4", "batch"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{{\"id\": 1, \"request\": \"list files\"}}").unwrap();
+    // The first answer means the model is loaded and the prompt cache written; then SIGTERM.
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    assert!(line.contains("\"id\":1"), "{line}");
+    writeln!(stdin, "{{\"id\": 2, \"request\": \"show disk usage\"}}").unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    for file in files(&cache) {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            !name.contains("partial") && !name.starts_with('.'),
+            "{file:?}"
+        );
+    }
+}

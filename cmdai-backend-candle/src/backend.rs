@@ -10,6 +10,7 @@ use cmdai_core::{
     ModelInfo, StopReason, TokenSink,
 };
 
+use crate::memory;
 use crate::error::{CandleError, Result};
 use crate::{
     ChatTemplate, DeviceChoice, GgufFile, GgufTokenizer, ModelSpec, PromptCache, Sampler,
@@ -100,6 +101,16 @@ impl CandleBackend {
         let started = Instant::now();
         let selected = options.device.open()?;
         let mut file = GgufFile::open(path)?;
+        if selected.device.is_cpu() {
+            let needed = memory::needed_on_cpu(memory::weight_bytes(&file.content));
+            if let Some(available) = memory::available().filter(|a| needed > *a) {
+                return Err(CandleError::NotEnoughMemory {
+                    path: path.to_owned(),
+                    needed: memory::human(needed),
+                    available: memory::human(available),
+                });
+            }
+        }
         let spec = ModelSpec::from_gguf(&file.content)?;
         let tokenizer = GgufTokenizer::from_metadata(&file.content.metadata)?;
         if tokenizer.vocab_size() != spec.vocab_size {

@@ -37,6 +37,19 @@ pub enum CandleError {
         /// Bytes in the file.
         actual: u64,
     },
+    /// The model needs more memory than the machine has free.
+    #[error(
+        "{} needs about {needed} of memory to run on the CPU, but only {available} is available; close other programs or pick a smaller model (`cmdai models list`)",
+        path.display()
+    )]
+    NotEnoughMemory {
+        /// The file.
+        path: PathBuf,
+        /// What loading it would take, for people (`2.3 GB`).
+        needed: String,
+        /// What is free, for people.
+        available: String,
+    },
     /// The file's architecture has no implementation here.
     #[error("unsupported model architecture `{found}`; supported: {}", supported.join(", "))]
     UnsupportedArchitecture {

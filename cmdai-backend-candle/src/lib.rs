@@ -23,6 +23,7 @@ mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod gguf;
+pub mod memory;
 mod model;
 mod prompt_cache;
 pub mod sampling;

@@ -280,3 +280,28 @@ fn sigterm_leaves_no_half_written_cache() {
         );
     }
 }
+
+/// A model larger than the free memory is refused before loading, with the numbers. The file
+/// declares 200 GB of weights and is sparse, so it takes no disk space.
+#[test]
+fn a_model_larger_than_memory_is_refused_before_loading() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = header(1, &[string_entry("general.architecture", "llama")]);
+    bytes.extend(tensor_info("token_embd.weight", &[1 << 16, 762_939], 0)); // 200 GB of f32
+    let offset = bytes.len().next_multiple_of(32) as u64;
+    let path = dir.path().join("huge.gguf");
+    let file = std::fs::File::create(&path).unwrap();
+    std::io::Write::write_all(&mut &file, &bytes).unwrap();
+    file.set_len(offset + (1u64 << 16) * 762_939 * 4).unwrap();
+    cmdai_in(dir.path())
+        .arg("--model")
+        .arg(&path)
+        .args(["--device", "cpu", "list files"])
+        .assert()
+        .code(3)
+        .stderr(
+            predicate::str::contains("needs about 400.1 GB of memory")
+                .and(predicate::str::contains("is available"))
+                .and(predicate::str::contains("panicked").not()),
+        );
+}

@@ -10,8 +10,8 @@ use cmdai_core::{
     ModelInfo, StopReason, TokenSink,
 };
 
-use crate::memory;
 use crate::error::{CandleError, Result};
+use crate::memory;
 use crate::{
     ChatTemplate, DeviceChoice, GgufFile, GgufTokenizer, ModelSpec, PromptCache, Sampler,
     TextStream, Transformer,
@@ -397,6 +397,13 @@ impl CandleBackend {
         while generated < budget {
             if cancel.is_cancelled() {
                 return Err(BackendError::Cancelled);
+            }
+            if params
+                .time_limit
+                .is_some_and(|limit| started.elapsed() >= limit)
+            {
+                stop_reason = StopReason::TimeLimit;
+                break;
             }
             let values = logits.to_vec1::<f32>().map_err(|e| failed(e.into()))?;
             let token = sampler.sample(&values);

@@ -342,3 +342,20 @@ fn a_stand_in_from_the_header_alone_has_the_same_shapes_types_and_metadata() {
     let logits: Vec<f32> = transformer.forward(&[1, 2, 3]).unwrap().to_vec1().unwrap();
     assert!(logits.iter().all(|l| l.is_finite()));
 }
+
+#[test]
+fn generation_stops_at_the_time_limit() {
+    let (_dir, path) = tiny_model(Architecture::Llama);
+    let mut backend = CandleBackend::load(&path, &LoadOptions::default()).unwrap();
+    let params = GenerationParams {
+        max_tokens: 50,
+        time_limit: Some(std::time::Duration::ZERO),
+        ..GenerationParams::default()
+    };
+    let conversation = Conversation::new().with(Role::User, "ls -la");
+    let out = backend
+        .generate(&conversation, &params, &mut NullSink, &CancelToken::new())
+        .unwrap();
+    assert_eq!(out.stop_reason, cmdai_core::StopReason::TimeLimit);
+    assert_eq!(out.generated_tokens, 0);
+}

@@ -348,6 +348,7 @@ impl OpenAiBackend {
         sink: &mut dyn TokenSink,
         cancel: &CancelToken,
         started: Instant,
+        time_limit: Option<Duration>,
     ) -> Result<GenerationOutput, BackendError> {
         let is_json = response
             .headers()
@@ -370,6 +371,10 @@ impl OpenAiBackend {
         loop {
             if cancel.is_cancelled() {
                 return Err(BackendError::Cancelled);
+            }
+            if time_limit.is_some_and(|limit| started.elapsed() >= limit) {
+                reply.finish_reason = Some("time_limit".into());
+                break;
             }
             let Some(data) = events
                 .next_event()
@@ -452,7 +457,7 @@ impl InferenceBackend for OpenAiBackend {
             )?;
             let status = response.status();
             if status.is_success() {
-                return self.read_stream(response, sink, cancel, started);
+                return self.read_stream(response, sink, cancel, started, params.time_limit);
             }
             let message = server_message(response);
             if body.get("response_format").is_some() {
@@ -556,6 +561,7 @@ impl Reply {
             decode: started.elapsed().saturating_sub(first_token),
             stop_reason: match self.finish_reason.as_deref() {
                 Some("length") => StopReason::Length,
+                Some("time_limit") => StopReason::TimeLimit,
                 _ => StopReason::EndOfGeneration,
             },
             text: self.text,

@@ -273,6 +273,10 @@ pub struct GenerationArgs {
     /// Sampling seed, for repeatable sampled runs [default: 42].
     #[arg(long, env = "CMDAI_SEED", global = true)]
     pub seed: Option<u64>,
+
+    /// The most seconds one generation may take, prompt included [default: 120].
+    #[arg(long, env = "CMDAI_TIME_LIMIT", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub time_limit: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -54,6 +54,8 @@ pub struct GenerationConfig {
     pub temperature: Option<f64>,
     pub top_p: Option<f64>,
     pub seed: Option<u64>,
+    /// Seconds.
+    pub time_limit: Option<u64>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
@@ -114,6 +116,11 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     ("generation.temperature", "a number from 0 to 2", "0"),
     ("generation.top_p", "a number above 0, at most 1", "0.95"),
     ("generation.seed", "a whole number", "42"),
+    (
+        "generation.time_limit",
+        "seconds, a whole number of at least 1",
+        "120",
+    ),
     (
         "safety.policy",
         "strict, moderate or permissive",
@@ -191,6 +198,9 @@ impl Config {
         let generation = &self.generation;
         if generation.max_tokens == Some(0) {
             return Err(bad("generation.max_tokens", "0".into()));
+        }
+        if generation.time_limit == Some(0) {
+            return Err(bad("generation.time_limit", "0".into()));
         }
         if let Some(t) = generation.temperature.filter(|t| !(0.0..=2.0).contains(t)) {
             return Err(bad("generation.temperature", t.to_string()));
@@ -307,9 +317,11 @@ fn typed_value(key: &str, value: &str) -> Result<toml_edit::Item> {
     let invalid = || anyhow!("`{key}` = {value:?} is not valid; expected {allowed}");
     Ok(match key {
         "remote.fallback" => toml_edit::value(value.parse::<bool>().map_err(|_| invalid())?),
-        "threads" | "generation.max_tokens" | "generation.seed" | "remote.timeout" => {
-            toml_edit::value(value.parse::<i64>().map_err(|_| invalid())?)
-        }
+        "threads"
+        | "generation.max_tokens"
+        | "generation.seed"
+        | "generation.time_limit"
+        | "remote.timeout" => toml_edit::value(value.parse::<i64>().map_err(|_| invalid())?),
         "generation.temperature" | "generation.top_p" => {
             toml_edit::value(value.parse::<f64>().map_err(|_| invalid())?)
         }

@@ -280,6 +280,9 @@ fn generation_params(args: &GenerationArgs, config: &Config) -> Result<Generatio
         temperature,
         top_p,
         seed,
+        time_limit: Some(Duration::from_secs(
+            args.time_limit.or(file.time_limit).unwrap_or(120),
+        )),
         ..GenerationParams::default()
     })
 }
@@ -343,6 +346,7 @@ impl Settings {
                 temperature: Some(shortest_f64(self.params.temperature)),
                 top_p: Some(shortest_f64(self.params.top_p)),
                 seed: Some(self.params.seed),
+                time_limit: self.params.time_limit.map(|t| t.as_secs()),
             },
             safety: config::SafetyConfig {
                 policy: Some(self.safety.policy),

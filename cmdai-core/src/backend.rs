@@ -57,6 +57,9 @@ pub struct GenerationParams {
     /// can constrain their output (a server's structured-output mode) use it; the reply is parsed
     /// the same way either way.
     pub response_schema: Option<serde_json::Value>,
+    /// The most time generation may take, prompt included; it stops there with
+    /// [`StopReason::TimeLimit`]. `None`: no limit.
+    pub time_limit: Option<Duration>,
 }
 
 impl Default for GenerationParams {
@@ -70,6 +73,7 @@ impl Default for GenerationParams {
             seed: 42,
             stop: Vec::new(),
             response_schema: None,
+            time_limit: None,
         }
     }
 }
@@ -125,6 +129,8 @@ pub enum StopReason {
     StopString,
     /// `max_tokens` was reached.
     Length,
+    /// `time_limit` was reached.
+    TimeLimit,
 }
 
 /// What a generation produced, with its costs.

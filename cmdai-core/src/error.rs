@@ -1,6 +1,6 @@
 //! Errors of the command generator.
 
-use crate::{BackendError, ParseError};
+use crate::{BackendError, ParseError, StopReason};
 
 /// Why no command could be generated.
 #[derive(Debug, thiserror::Error)]
@@ -13,11 +13,15 @@ pub enum GenerateError {
     #[error(transparent)]
     Backend(#[from] BackendError),
     /// The model's reply was not a command.
-    #[error("{reason}{}", if *.hit_token_limit { " (the reply hit the token limit)" } else { "" })]
+    #[error("{reason}{}", match stopped {
+        StopReason::Length => " (the reply hit the token limit, --max-tokens)",
+        StopReason::TimeLimit => " (the reply hit the time limit, --time-limit)",
+        _ => "",
+    })]
     Parse {
         /// What the parser found.
         reason: ParseError,
-        /// Whether generation stopped at the token limit rather than at the end of an answer.
-        hit_token_limit: bool,
+        /// Why generation stopped: at the end of an answer, or at the token or time limit.
+        stopped: StopReason,
     },
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::{
     CancelToken, GenerateError, GenerationParams, InferenceBackend, NullSink, PromptBuilder,
-    ShellContext, StopReason, TokenSink, parse_response,
+    ShellContext, TokenSink, parse_response,
 };
 
 /// Where the time of one generation went.
@@ -109,7 +109,7 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
             .generate(&conversation, &self.params, sink, cancel)?;
         let parsed = parse_response(&output.text).map_err(|reason| GenerateError::Parse {
             reason,
-            hit_token_limit: output.stop_reason == StopReason::Length,
+            stopped: output.stop_reason,
         })?;
         Ok(GeneratedCommand {
             command: parsed.command,
@@ -130,7 +130,9 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{BackendError, CommandPrompt, Conversation, GenerationOutput, ModelInfo, Role};
+    use crate::{
+        BackendError, CommandPrompt, Conversation, GenerationOutput, ModelInfo, Role, StopReason,
+    };
 
     /// Replies with a scripted text, streamed word by word, and records what it was asked.
     struct Scripted {
@@ -228,6 +230,18 @@ mod tests {
             message.contains("not a command") && message.contains("token limit"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn a_reply_cut_by_the_time_limit_says_so() {
+        let mut backend = Scripted::new("Well, it depends on what you want to do");
+        backend.stop_reason = StopReason::TimeLimit;
+        let mut generator = Generator::new(backend, CommandPrompt::default());
+        let message = generator
+            .generate("do things", &context())
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("time limit"), "{message}");
     }
 
     #[test]

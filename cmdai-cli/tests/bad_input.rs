@@ -102,7 +102,7 @@ fn malformed_model_files_are_refused_with_the_reason() {
         ("empty", Vec::new(), "not a valid GGUF model file"),
         (
             "huge-tensor-count",
-            header(1 << 62, &[arch.clone()]),
+            header(1 << 62, std::slice::from_ref(&arch)),
             "tensor_count",
         ),
         (

@@ -46,6 +46,21 @@ pub struct Cli {
 pub enum Command {
     /// Read JSON lines `{"id": ..., "request": "..."}` on stdin; write one JSON line per request.
     Batch,
+    /// Measure command quality on a JSON-lines dataset ({"request"|"nl", "command"|"cmd"} per
+    /// line): parse rate, exact / utility / flag-set match, latency percentiles.
+    #[command(
+        after_help = "Example:\n  cmdai eval ../shared/data/nl2bash/nl2bash.jsonl --sample 500 --seed 1"
+    )]
+    Eval {
+        /// The dataset.
+        file: std::path::PathBuf,
+        /// Evaluate a seeded random sample of this many rows instead of every row.
+        #[arg(long, value_name = "N")]
+        sample: Option<usize>,
+        /// Seed for --sample.
+        #[arg(long = "sample-seed", default_value_t = 1)]
+        sample_seed: u64,
+    },
     /// Analyse a command you already have (no model is loaded); with -x, run it under the
     /// same policy. Exits 5 if the policy would refuse to run it.
     #[command(

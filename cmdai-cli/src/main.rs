@@ -79,6 +79,7 @@ fn run(settings: Settings) -> anyhow::Result<u8> {
         Action::Check { command } => return safety::check(&settings, command),
         Action::Doctor => return doctor::run(&settings),
         Action::Batch => generate::batch(&settings),
+        Action::Eval { file, sample, seed } => generate::eval(&settings, file, *sample, *seed),
         Action::Bench(options) => bench::run(&settings, *options),
         Action::Config(command) => settings::config_command(&settings, command),
         Action::Completions(shell) => {

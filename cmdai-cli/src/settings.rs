@@ -20,6 +20,12 @@ pub enum Action {
     Generate { request: String },
     /// Generate for JSON lines on stdin.
     Batch,
+    /// Measure quality on a dataset.
+    Eval {
+        file: std::path::PathBuf,
+        sample: Option<usize>,
+        seed: u64,
+    },
     /// Analyse (and maybe run) a given command.
     Check { command: String },
     /// Measure the engine.
@@ -169,6 +175,15 @@ impl Settings {
     pub fn resolve(cli: Cli) -> Result<Self> {
         let action = match cli.command {
             Some(Command::Batch) => Action::Batch,
+            Some(Command::Eval {
+                file,
+                sample,
+                sample_seed,
+            }) => Action::Eval {
+                file,
+                sample,
+                seed: sample_seed,
+            },
             Some(Command::Bench {
                 prompt_tokens,
                 generate,

@@ -294,3 +294,40 @@ fn stream_shows_the_reply_on_stderr() {
     }
     assert!(!stderr.is_empty());
 }
+
+#[test]
+fn eval_reports_quality_and_latency_for_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let dataset = dir.path().join("set.jsonl");
+    std::fs::write(
+        &dataset,
+        "{\"nl\": \"list files\", \"cmd\": \"ls\"}\n\n{\"request\": \"disk usage\", \"command\": \"du -sh .\"}\n{\"nl\": \"where am I\", \"cmd\": \"pwd\"}\n",
+    )
+    .unwrap();
+    let output = cmdai(dir.path())
+        .arg("--model")
+        .arg(&model)
+        .args(["--max-tokens", "4", "-o", "json", "eval"])
+        .arg(&dataset)
+        .args(["--sample", "2"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let value: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(value["rows"], 2);
+    assert_eq!(value["results"].as_array().unwrap().len(), 2);
+    for key in ["parse_rate", "exact_match", "utility_match", "utility_and_flags_match"] {
+        let rate = value[key].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&rate), "{key} = {rate}");
+    }
+    assert!(value["latency_ms"]["p50"].as_f64().unwrap() > 0.0);
+
+    std::fs::write(&dataset, "{\"nl\": \"list files\"}\n").unwrap();
+    cmdai(dir.path())
+        .args(["eval"])
+        .arg(&dataset)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("set.jsonl:1: expected"));
+}

@@ -42,6 +42,7 @@
 mod backend;
 mod conversation;
 mod error;
+pub mod eval;
 mod generator;
 mod parse;
 mod prompt;

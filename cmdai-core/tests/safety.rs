@@ -105,6 +105,11 @@ fn unparseable_and_oversized_input_is_high() {
     assert_eq!(level("sh -c '$(cat <<- ; $('"), RiskLevel::High);
     assert_eq!(level("$( << $(( \t"), RiskLevel::High);
     assert_eq!(level("<<E$[\t\t"), RiskLevel::High);
+    // Unbalanced nesting makes brush-parser backtrack exponentially (found by fuzzing): deep
+    // nesting is refused before parsing, ordinary nesting still analysed.
+    assert_eq!(level(&"( ".repeat(45)), RiskLevel::High);
+    assert_eq!(level("(cd /tmp && (ls; (pwd)))"), RiskLevel::Safe);
+    assert_eq!(level("grep '((((((((((((((((((((' notes.txt"), RiskLevel::Safe);
     // `<<` inside quotes is text, not a here-document.
     assert_eq!(level("echo 'a << b'"), RiskLevel::Safe);
     assert_eq!(level("git log --format=\"<<%h>>\""), RiskLevel::Safe);

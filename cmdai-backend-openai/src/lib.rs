@@ -109,8 +109,8 @@ pub struct OpenAiBackend {
     /// The root without a trailing slash.
     base_url: String,
     model: String,
-    /// Cleared when the server rejects `response_format`, so it is not sent again.
-    structured_output: bool,
+    /// The structured-output form to send; steps down when the server rejects one.
+    format: Format,
 }
 
 impl OpenAiBackend {
@@ -139,7 +139,11 @@ impl OpenAiBackend {
         }
         let mut backend = OpenAiBackend {
             agent,
-            structured_output: options.structured_output,
+            format: if options.structured_output {
+                Format::JsonSchema
+            } else {
+                Format::Off
+            },
             base_url,
             model: options.model.clone().unwrap_or_default(),
             options,
@@ -167,10 +171,18 @@ impl OpenAiBackend {
         }
 
         let url = format!("{}/models", self.base_url);
-        let response = self.send(
+        let response = match self.send(
             || self.authorized(self.agent.get(&url)).call(),
             &CancelToken::new(),
-        )?;
+        )? {
+            Sent::Ok(response) => response,
+            Sent::Rejected { code, message } => {
+                return Err(BackendError::failed(
+                    format!("{url} answered HTTP {code}: {message}"),
+                    "set the model name explicitly",
+                ));
+            }
+        };
         let mut body = response.into_body();
         let text = body.read_to_string().map_err(|e| {
             BackendError::failed(format!("cannot read the model list from {url}"), e)
@@ -223,41 +235,52 @@ impl OpenAiBackend {
         if !params.stop.is_empty() {
             body["stop"] = json!(params.stop);
         }
-        if let (true, Some(schema)) = (self.structured_output, &params.response_schema) {
-            body["response_format"] = json!({
-                "type": "json_schema",
-                "json_schema": { "name": "reply", "schema": schema, "strict": true },
-            });
+        match (self.format, &params.response_schema) {
+            (Format::JsonSchema, Some(schema)) => {
+                body["response_format"] = json!({
+                    "type": "json_schema",
+                    "json_schema": { "name": "reply", "schema": schema, "strict": true },
+                });
+            }
+            (Format::JsonObject, Some(schema)) => {
+                body["response_format"] = json!({ "type": "json_object", "schema": schema });
+            }
+            _ => {}
         }
         body
     }
 
     /// Sends with `call`, retrying connection errors, 429 and 5xx with exponential backoff (or
-    /// the server's `Retry-After`); returns the first other response, mapped to an error unless
-    /// it is a success. 400 and 422 come back as they are, for the caller to look at.
+    /// the server's `Retry-After`); returns the first other answer, mapped to an error unless it
+    /// is a success or a rejection of the request's content for the caller to look at: 400, 422,
+    /// or a 500 that complains about `response_format` (llama-cpp-python's validation errors).
     fn send(
         &self,
         call: impl Fn() -> Result<Response<ureq::Body>, ureq::Error>,
         cancel: &CancelToken,
-    ) -> Result<Response<ureq::Body>, BackendError> {
+    ) -> Result<Sent, BackendError> {
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 0;
         loop {
             attempt += 1;
             let last = attempt > self.options.retries;
             let wait = match call() {
+                Ok(response) if response.status().is_success() => return Ok(Sent::Ok(response)),
                 Ok(response) => {
                     let status = response.status();
-                    if status.is_success()
-                        || status == StatusCode::BAD_REQUEST
-                        || status == StatusCode::UNPROCESSABLE_ENTITY
+                    let wait = retry_after(&response).unwrap_or(backoff);
+                    let message = server_message(response);
+                    let code = status.as_u16();
+                    if code == 400
+                        || code == 422
+                        || (code == 500 && message.contains("response_format"))
                     {
-                        return Ok(response);
+                        return Ok(Sent::Rejected { code, message });
                     }
                     if !retryable(status) || last {
-                        return Err(self.status_error(response, attempt));
+                        return Err(self.status_error(status, &message, attempt));
                     }
-                    retry_after(&response).unwrap_or(backoff)
+                    wait
                 }
                 Err(ureq::Error::Timeout(_)) => {
                     return Err(BackendError::Unreachable {
@@ -299,9 +322,7 @@ impl OpenAiBackend {
     }
 
     /// The error for a response that is neither a success nor retried.
-    fn status_error(&self, response: Response<ureq::Body>, attempts: u32) -> BackendError {
-        let status = response.status();
-        let message = server_message(response);
+    fn status_error(&self, status: StatusCode, message: &str, attempts: u32) -> BackendError {
         let code = status.as_u16();
         let context = match code {
             401 | 403 => format!(
@@ -451,30 +472,61 @@ impl InferenceBackend for OpenAiBackend {
         loop {
             let started = Instant::now();
             let body = self.request_body(conversation, params);
-            let response = self.send(
+            let sent = self.send(
                 || self.authorized(self.agent.post(&url)).send_json(&body),
                 cancel,
             )?;
-            let status = response.status();
-            if status.is_success() {
-                return self.read_stream(response, sink, cancel, started, params.time_limit);
-            }
-            let message = server_message(response);
+            let (code, message) = match sent {
+                Sent::Ok(response) => {
+                    return self.read_stream(response, sink, cancel, started, params.time_limit);
+                }
+                Sent::Rejected { code, message } => (code, message),
+            };
             if body.get("response_format").is_some() {
-                // Servers without structured output reject the field; the reply is parsed the
-                // same way without it.
-                tracing::info!(%message, "the server rejected response_format; asking without it");
-                self.structured_output = false;
+                // Servers without (this form of) structured output reject the field: try the
+                // next form, then none; the reply is parsed the same way either way.
+                tracing::info!(%message, format = ?self.format, "the server rejected response_format");
+                self.format = self.format.fallback();
                 continue;
             }
             return Err(BackendError::failed(
                 format!(
-                    "the server at {} rejected the request (HTTP {}: {message})",
-                    self.base_url,
-                    status.as_u16()
+                    "the server at {} rejected the request (HTTP {code}: {message})",
+                    self.base_url
                 ),
                 "check the server's log and the generation settings",
             ));
+        }
+    }
+}
+
+/// What [`OpenAiBackend::send`] got back.
+enum Sent {
+    Ok(Response<ureq::Body>),
+    /// The server refused the request's content (400, 422, or a 500 about `response_format`).
+    Rejected {
+        code: u16,
+        message: String,
+    },
+}
+
+/// How to ask the server for output that follows the response schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    /// `{"type": "json_schema", "json_schema": {"schema": ...}}`: OpenAI, vLLM, llama-server,
+    /// Ollama.
+    JsonSchema,
+    /// `{"type": "json_object", "schema": ...}`: llama-cpp-python, older llama-server.
+    JsonObject,
+    /// No `response_format`.
+    Off,
+}
+
+impl Format {
+    fn fallback(self) -> Self {
+        match self {
+            Format::JsonSchema => Format::JsonObject,
+            Format::JsonObject | Format::Off => Format::Off,
         }
     }
 }

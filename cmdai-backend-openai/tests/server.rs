@@ -8,7 +8,7 @@ use std::time::Duration;
 use cmdai_backend_openai::{ApiKey, OpenAiBackend, OpenAiOptions};
 use cmdai_core::{
     BackendError, CancelToken, CommandPrompt, Conversation, GenerateError, GenerationParams,
-    Generator, InferenceBackend, Role, ShellContext, StopReason,
+    Generator, InferenceBackend, PromptBuilder, Role, ShellContext, StopReason,
 };
 use serde_json::json;
 use support::{Answer, Server, delta, finish, usage};
@@ -249,12 +249,14 @@ fn a_server_that_is_not_there_is_unreachable() {
 
 #[test]
 fn a_server_without_structured_output_is_asked_again_without_it() {
-    let rejected = Answer::Status(
-        400,
-        json!({ "error": { "message": "response_format not supported" } }),
-        vec![],
-    );
-    let server = Server::start(vec![rejected, ls_reply(), ls_reply()]);
+    let rejected = || {
+        Answer::Status(
+            400,
+            json!({ "error": { "message": "response_format not supported" } }),
+            vec![],
+        )
+    };
+    let server = Server::start(vec![rejected(), rejected(), ls_reply(), ls_reply()]);
     let backend = OpenAiBackend::connect(test_options(&server)).unwrap();
     let mut generator = Generator::new(backend, CommandPrompt::default());
     for _ in 0..2 {
@@ -267,9 +269,37 @@ fn a_server_without_structured_output_is_asked_again_without_it() {
         );
     }
     let seen = server.seen();
-    assert!(seen[0].body.get("response_format").is_some());
-    assert!(seen[1].body.get("response_format").is_none());
-    assert!(seen[2].body.get("response_format").is_none(), "remembered");
+    assert_eq!(seen[0].body["response_format"]["type"], "json_schema");
+    assert_eq!(seen[1].body["response_format"]["type"], "json_object");
+    assert!(seen[2].body.get("response_format").is_none());
+    assert!(seen[3].body.get("response_format").is_none(), "remembered");
+}
+
+/// llama-cpp-python answers an unsupported `response_format` with a 500 validation error and
+/// takes `{"type": "json_object", "schema": ...}`.
+#[test]
+fn a_validation_error_about_response_format_is_not_retried_but_answered_with_another_form() {
+    let validation = json!({ "error": { "message": "1 validation error: ('body', 'response_format', 'type') Input should be 'text' or 'json_object'" } });
+    let server = Server::start(vec![Answer::Status(500, validation, vec![]), ls_reply()]);
+    let mut backend = OpenAiBackend::connect(test_options(&server)).unwrap();
+    let conversation = Conversation::new().with(Role::User, "list files");
+    let params = GenerationParams {
+        response_schema: CommandPrompt::default().response_schema(),
+        ..GenerationParams::default()
+    };
+    backend
+        .generate(
+            &conversation,
+            &params,
+            &mut cmdai_core::NullSink,
+            &CancelToken::new(),
+        )
+        .unwrap();
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2);
+    let format = &seen[1].body["response_format"];
+    assert_eq!(format["type"], "json_object");
+    assert_eq!(format["schema"]["required"], json!(["cmd"]));
 }
 
 #[test]

@@ -313,11 +313,20 @@ fn eval_reports_quality_and_latency_for_every_row() {
         .args(["--sample", "2"])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let value: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(value["rows"], 2);
     assert_eq!(value["results"].as_array().unwrap().len(), 2);
-    for key in ["parse_rate", "exact_match", "utility_match", "utility_and_flags_match"] {
+    for key in [
+        "parse_rate",
+        "exact_match",
+        "utility_match",
+        "utility_and_flags_match",
+    ] {
         let rate = value[key].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&rate), "{key} = {rate}");
     }

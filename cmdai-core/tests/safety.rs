@@ -109,7 +109,10 @@ fn unparseable_and_oversized_input_is_high() {
     // nesting is refused before parsing, ordinary nesting still analysed.
     assert_eq!(level(&"( ".repeat(45)), RiskLevel::High);
     assert_eq!(level("(cd /tmp && (ls; (pwd)))"), RiskLevel::Safe);
-    assert_eq!(level("grep '((((((((((((((((((((' notes.txt"), RiskLevel::Safe);
+    assert_eq!(
+        level("grep '((((((((((((((((((((' notes.txt"),
+        RiskLevel::Safe
+    );
     // `<<` inside quotes is text, not a here-document.
     assert_eq!(level("echo 'a << b'"), RiskLevel::Safe);
     assert_eq!(level("git log --format=\"<<%h>>\""), RiskLevel::Safe);

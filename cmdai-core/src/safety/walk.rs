@@ -39,7 +39,9 @@ fn parse(text: &str) -> Result<ast::Program, String> {
     });
 
     if paren_depth(text) > MAX_PAREN_DEPTH {
-        return Err(format!("parentheses nested more than {MAX_PAREN_DEPTH} deep"));
+        return Err(format!(
+            "parentheses nested more than {MAX_PAREN_DEPTH} deep"
+        ));
     }
     PARSING.with(|parsing| parsing.set(true));
     let result = panic::catch_unwind(|| {

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(gguf response safety)
+((${#targets[@]})) || targets=(gguf response safety config)
 
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
 status=0

@@ -174,7 +174,7 @@ impl Config {
         Self::parse(&text).with_context(|| format!("invalid configuration in {}", path.display()))
     }
 
-    fn parse(text: &str) -> Result<Self> {
+    pub(crate) fn parse(text: &str) -> Result<Self> {
         // toml's message names the key or value and lists the allowed ones.
         let config: Config = toml::from_str(text).map_err(|e| anyhow!("{e}"))?;
         config.validate()?;
@@ -356,6 +356,24 @@ fn write_document(path: &Path, document: &toml_edit::DocumentMut) -> Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The config fuzz target's seeds and any input that once failed (`fuzz/`), replayed.
+    #[test]
+    fn fuzz_inputs_parse_or_fail_cleanly() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+        let mut replayed = 0;
+        for dir in ["corpus/config", "regressions/config"] {
+            let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+                continue;
+            };
+            for entry in entries {
+                let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+                let _ = Config::parse(&String::from_utf8_lossy(&bytes));
+                replayed += 1;
+            }
+        }
+        assert!(replayed >= 2, "the config corpus went missing");
+    }
 
     #[test]
     fn bad_values_name_the_key_and_what_is_allowed() {

@@ -20,7 +20,9 @@ if ! command -v clang >/dev/null; then
 fi
 ar=$(command -v llvm-ar || ls /usr/lib/llvm-*/bin/llvm-ar 2>/dev/null | tail -1)
 
-stand_in="${CARGO_TARGET_DIR:-target}/metal-check/clang"
+target_dir=${CARGO_TARGET_DIR:-target}
+[[ $target_dir == /* ]] || target_dir="$PWD/$target_dir"
+stand_in="$target_dir/metal-check/clang"
 mkdir -p "$(dirname "$stand_in")"
 cat >"$stand_in" <<'CC'
 #!/usr/bin/env bash
@@ -43,7 +45,7 @@ exec clang --target=arm64-apple-macos11 -c -x c /dev/null -o "$out"
 CC
 chmod +x "$stand_in"
 
-export CC_aarch64_apple_darwin="$PWD/$stand_in" AR_aarch64_apple_darwin="$ar"
+export CC_aarch64_apple_darwin="$stand_in" AR_aarch64_apple_darwin="$ar"
 for package in cmdai-backend-candle cmdai-cli; do
     echo "check-metal: cargo check --target $target -p $package --features metal" >&2
     cargo check --locked --target "$target" -p "$package" --features metal

@@ -4,12 +4,15 @@
 //! ```text
 //! synthesize header REAL.gguf HEADER.gguf     # here: the metadata and tensor table only
 //! synthesize fill HEADER.gguf OUT.gguf [SEED] # there: random weights of the same types
+//! synthesize tiny OUT.gguf f32|f16|q8_0|q4_0   # a tiny random qwen2 model (parity checks)
 //! ```
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use cmdai_backend_candle::synthetic::{write_header, write_like};
+use candle_core::quantized::GgmlDType;
+use cmdai_backend_candle::Architecture;
+use cmdai_backend_candle::synthetic::{tiny_spec, write_header, write_like, write_random_model};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -28,9 +31,23 @@ fn main() -> ExitCode {
             };
             write_like(&PathBuf::from(input), &PathBuf::from(output), seed)
         }
+        [mode, output, dtype] if mode == "tiny" => {
+            let dtype = match dtype.as_str() {
+                "f32" => GgmlDType::F32,
+                "f16" => GgmlDType::F16,
+                "q8_0" => GgmlDType::Q8_0,
+                "q4_0" => GgmlDType::Q4_0,
+                _ => {
+                    eprintln!("synthesize: tiny models come as f32, f16, q8_0 or q4_0");
+                    return ExitCode::from(2);
+                }
+            };
+            let spec = tiny_spec(Architecture::Qwen2);
+            write_random_model(&PathBuf::from(output), &spec, dtype, 7)
+        }
         _ => {
             eprintln!(
-                "usage: synthesize header REAL.gguf HEADER.gguf\n       synthesize fill HEADER.gguf OUT.gguf [SEED]"
+                "usage: synthesize header REAL.gguf HEADER.gguf\n       synthesize fill HEADER.gguf OUT.gguf [SEED]\n       synthesize tiny OUT.gguf f32|f16|q8_0|q4_0"
             );
             return ExitCode::from(2);
         }

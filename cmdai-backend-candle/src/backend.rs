@@ -325,14 +325,17 @@ impl CandleBackend {
             .collect();
         self.model.reset();
         self.cached_tokens.clear();
+        // GPU work is queued asynchronously: wait for it before reading the clock.
         let started = Instant::now();
         let mut logits = self.model.forward(&prompt)?;
+        self.model.device().synchronize()?;
         let prefill = started.elapsed();
         let started = Instant::now();
         for _ in 0..generate {
             let token = crate::sampling::greedy(&logits.to_vec1::<f32>()?);
             logits = self.model.forward(&[token])?;
         }
+        self.model.device().synchronize()?;
         let decode = started.elapsed();
         self.model.reset();
         Ok(BenchRun {
@@ -385,6 +388,10 @@ impl CandleBackend {
 
         let started = Instant::now();
         let mut logits = self.model.forward(&prompt[reused..]).map_err(failed)?;
+        self.model
+            .device()
+            .synchronize()
+            .map_err(|e| failed(e.into()))?;
         self.cached_tokens.extend_from_slice(&prompt[reused..]);
         let prefill = started.elapsed();
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use candle_core::quantized::GgmlDType;
 use cmdai_backend_candle::Architecture;
 use cmdai_backend_candle::synthetic::{tiny_spec, write_random_model};
-use common::cmdai_in;
+use common::{cmdai_in, std_cmdai};
 use predicates::prelude::*;
 
 fn string(text: &str) -> Vec<u8> {
@@ -134,32 +134,30 @@ fn malformed_model_files_are_refused_with_the_reason() {
 fn a_model_without_a_tokenizer_or_of_another_architecture_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let model = tiny_model(dir.path());
-    let no_tokens = patched(
-        &model,
-        "tokenizer.ggml.tokens",
-        "tokenizer.ggml.tokenz",
-        &dir.path().join("no-tokens.gguf"),
-    );
-    cmdai_in(dir.path())
-        .arg("--model")
-        .arg(&no_tokens)
-        .arg("list files")
-        .assert()
-        .code(3)
-        .stderr(predicate::str::contains("tokenizer.ggml.tokens"));
-    let other_arch = patched(
-        &model,
-        "\x05\0\0\0\0\0\0\0qwen2",
-        "\x05\0\0\0\0\0\0\0rwkv6",
-        &dir.path().join("rwkv.gguf"),
-    );
-    cmdai_in(dir.path())
-        .arg("--model")
-        .arg(&other_arch)
-        .arg("list files")
-        .assert()
-        .code(3)
-        .stderr(predicate::str::contains("rwkv6").and(predicate::str::contains("llama")));
+    let cases = [
+        // (bytes to change, changed to, what the error must name)
+        (
+            "tokenizer.ggml.tokens",
+            "tokenizer.ggml.tokenz",
+            vec!["tokenizer.ggml.tokens"],
+        ),
+        (
+            "\x05\0\0\0\0\0\0\0qwen2",
+            "\x05\0\0\0\0\0\0\0rwkv6",
+            vec!["rwkv6", "llama"],
+        ),
+    ];
+    for (index, (from, to, named)) in cases.into_iter().enumerate() {
+        let broken = patched(&model, from, to, &dir.path().join(format!("{index}.gguf")));
+        let assert = cmdai_in(dir.path())
+            .arg("--model")
+            .arg(&broken)
+            .arg("list files")
+            .assert()
+            .code(3);
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+        assert!(named.iter().all(|n| stderr.contains(n)), "{stderr}");
+    }
 }
 
 #[test]
@@ -202,13 +200,8 @@ fn an_unusual_cache_path_shared_by_two_processes_at_once() {
     let model = tiny_model(dir.path());
     let cache = dir.path().join("my cache/ünïcødé");
     let run = || {
-        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("cmdai"));
+        let mut command = std_cmdai(dir.path(), &cache);
         command
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("CMDAI_CACHE_DIR", &cache)
-            .env("CMDAI_CONFIG", dir.path().join("config.toml"))
-            .env("CMDAI_OFFLINE", "1")
             .arg("--model")
             .arg(&model)
             .args(["--max-tokens", "4", "list files"])
@@ -244,12 +237,7 @@ fn sigterm_leaves_no_half_written_cache() {
     let dir = tempfile::tempdir().unwrap();
     let model = tiny_model(dir.path());
     let cache = dir.path().join("cache");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cmdai"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("CMDAI_CACHE_DIR", &cache)
-        .env("CMDAI_CONFIG", dir.path().join("config.toml"))
-        .env("CMDAI_OFFLINE", "1")
+    let mut child = std_cmdai(dir.path(), &cache)
         .arg("--model")
         .arg(&model)
         .args(["--max-tokens", "4", "batch"])

@@ -60,22 +60,17 @@ fn the_key_never_appears_in_output_or_config() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(vec![reply("ls")]);
     let url = server.url();
-    cmdai_in(dir.path())
-        .args(["config", "set", "backend", "openai"])
-        .assert()
-        .success();
-    cmdai_in(dir.path())
-        .args(["config", "set", "remote.url", &url])
-        .assert()
-        .success();
-    cmdai_in(dir.path())
-        .args(["config", "set", "remote.api_key_env", "TEAM_LLM_KEY"])
-        .assert()
-        .success();
-    cmdai_in(dir.path())
-        .args(["config", "set", "remote.model", "team-coder"])
-        .assert()
-        .success();
+    for (key, value) in [
+        ("backend", "openai"),
+        ("remote.url", url.as_str()),
+        ("remote.api_key_env", "TEAM_LLM_KEY"),
+        ("remote.model", "team-coder"),
+    ] {
+        cmdai_in(dir.path())
+            .args(["config", "set", key, value])
+            .assert()
+            .success();
+    }
     let run = cmdai_in(dir.path())
         .args(["-vv", "list files"])
         .env("TEAM_LLM_KEY", "sk-team-secret")

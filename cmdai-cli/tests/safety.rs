@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command as StdCommand;
 
 use common::cmdai_in as cmdai;
 use predicates::prelude::*;
@@ -13,18 +12,10 @@ use rexpect::process::wait::WaitStatus;
 use rexpect::session::{PtySession, spawn_command};
 use serde_json::Value;
 
-/// The same, at a pseudo-terminal.
+/// `cmdai` in `dir` (private cache and config) at a pseudo-terminal.
 fn cmdai_tty(dir: &Path, args: &[&str]) -> PtySession {
-    let mut cmd = StdCommand::new(assert_cmd::cargo::cargo_bin("cmdai"));
-    cmd.env_clear()
-        .current_dir(dir)
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("CMDAI_CACHE_DIR", dir.join("cache"))
-        .env("CMDAI_CONFIG", dir.join("config.toml"))
-        .env("CMDAI_OFFLINE", "1")
-        .env("SHELL", "/bin/sh")
-        .env("TERM", "dumb")
-        .args(args);
+    let mut cmd = common::std_cmdai(dir, &dir.join("cache"));
+    cmd.env("TERM", "dumb").args(args);
     spawn_command(cmd, Some(30_000)).expect("spawn cmdai in a pty")
 }
 

@@ -8,11 +8,17 @@ use assert_cmd::Command;
 /// `cmdai` running in `dir`, with a private cache (`dir/cache`) and config file, no network,
 /// and nothing from the caller's environment but `PATH`.
 pub fn cmdai_in(dir: &Path) -> Command {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("cmdai"));
+    Command::from_std(std_cmdai(dir, &dir.join("cache")))
+}
+
+/// The same as a plain `std::process::Command` (to spawn, or to run at a pseudo-terminal), with
+/// the cache at `cache`.
+pub fn std_cmdai(dir: &Path, cache: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("cmdai"));
     cmd.env_clear()
         .current_dir(dir)
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("CMDAI_CACHE_DIR", dir.join("cache"))
+        .env("CMDAI_CACHE_DIR", cache)
         .env("CMDAI_CONFIG", dir.join("config.toml"))
         .env("CMDAI_OFFLINE", "1")
         .env("SHELL", "/bin/sh");

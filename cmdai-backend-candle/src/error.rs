@@ -7,12 +7,14 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum CandleError {
     /// The model file could not be read.
-    #[error("cannot read model file {}: {source}", path.display())]
+    // The I/O error is part of the message and not also a `source()`, so that printing the
+    // error chain does not say it twice.
+    #[error("cannot read model file {}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not a readable GGUF file.
     #[error("{} is not a valid GGUF model file: {reason}; download it again or pick another model", path.display())]

@@ -23,9 +23,9 @@ pub struct GgufFile {
 impl GgufFile {
     /// Opens `path` and checks that every tensor's data lies inside the file.
     pub fn open(path: &Path) -> Result<Self> {
-        let io = |source| CandleError::Io {
+        let io = |error| CandleError::Io {
             path: path.to_owned(),
-            source,
+            error,
         };
         let file = File::open(path).map_err(io)?;
         let size = file.metadata().map_err(io)?.len();

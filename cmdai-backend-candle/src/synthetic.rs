@@ -121,9 +121,9 @@ pub fn write_random_model(
     let metadata_refs: Vec<(&str, &Value)> =
         metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let tensor_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
-    let io = |source| CandleError::Io {
+    let io = |error| CandleError::Io {
         path: path.to_owned(),
-        source,
+        error,
     };
     let mut writer = BufWriter::new(File::create(path).map_err(io)?);
     gguf_file::write(&mut writer, &metadata_refs, &tensor_refs)?;
@@ -141,7 +141,7 @@ pub fn write_random_model(
 pub fn write_header(model: &Path, out: &Path) -> Result<()> {
     let io = |path: &Path| {
         let path = path.to_owned();
-        move |source| CandleError::Io { path, source }
+        move |error| CandleError::Io { path, error }
     };
     let mut file = File::open(model).map_err(io(model))?;
     let content = gguf_file::Content::read(&mut file).map_err(|e| CandleError::InvalidGguf {
@@ -164,7 +164,7 @@ pub fn write_header(model: &Path, out: &Path) -> Result<()> {
 pub fn write_like(header: &Path, out: &Path, seed: u64) -> Result<()> {
     let io = |path: &Path| {
         let path = path.to_owned();
-        move |source| CandleError::Io { path, source }
+        move |error| CandleError::Io { path, error }
     };
     let content =
         gguf_file::Content::read(&mut File::open(header).map_err(io(header))?).map_err(|e| {

@@ -293,3 +293,45 @@ fn a_model_larger_than_memory_is_refused_before_loading() {
                 .and(predicate::str::contains("panicked").not()),
         );
 }
+
+/// A cache that cannot be written (here: a path under a regular file, since tests run as root,
+/// which ignores permissions): a model given by path still answers, with a warning that the
+/// prompt state was not saved; a download says where and why it cannot write.
+#[test]
+fn an_unwritable_cache_is_a_warning_for_a_local_file_and_an_error_for_a_download() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let blocker = dir.path().join("not-a-directory");
+    std::fs::write(&blocker, "").unwrap();
+    let cache = blocker.join("cache");
+    let output = std_cmdai(dir.path(), &cache)
+        .arg("--model")
+        .arg(&model)
+        .args(["--max-tokens", "4", "list files"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(matches!(output.status.code(), Some(0 | 4)), "{stderr}");
+    assert!(stderr.contains("cannot save the prompt state"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // Online, but towards nothing: the cache directory must fail before any request.
+    let nowhere = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let output = std_cmdai(dir.path(), &cache)
+        .env("CMDAI_OFFLINE", "0")
+        .env("CMDAI_PYPI_INDEX", format!("http://{nowhere}"))
+        .env("HF_ENDPOINT", format!("http://{nowhere}"))
+        .args(["models", "pull", "tiny"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("cannot create") && stderr.contains("Not a directory"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("Not a directory").count(), 1, "{stderr}");
+}

@@ -29,6 +29,12 @@ pub enum ParseError {
         /// The reply, shortened for display.
         received: String,
     },
+    /// The reply is a JSON object that ends before it is complete (generation was cut off).
+    #[error("the model's JSON reply ends before it is complete: {received}")]
+    IncompleteJson {
+        /// The reply, shortened for display.
+        received: String,
+    },
     /// The reply was prose or several lines, not a command.
     #[error("the model's reply is not a command: {received}")]
     NotACommand {
@@ -57,9 +63,20 @@ pub fn parse_response(reply: &str) -> Result<ParsedCommand, ParseError> {
     if let Some(object) = first_json_object(reply) {
         return command_from_json(&object, reply);
     }
+    // A reply that opens a JSON object and never closes it was cut off: the text so far is half
+    // a command at best, never the command itself.
+    let incomplete = || ParseError::IncompleteJson {
+        received: shorten(reply),
+    };
+    if reply.starts_with('{') {
+        return Err(incomplete());
+    }
     if let Some(block) = first_fenced_block(reply) {
         if let Some(object) = first_json_object(block) {
             return command_from_json(&object, reply);
+        }
+        if block.trim_start().starts_with('{') {
+            return Err(incomplete());
         }
         return command_from_block(block).ok_or_else(|| not_a_command(reply));
     }
@@ -194,6 +211,24 @@ mod tests {
             }
             (got, expected) => panic!("reply {reply:?}: got {got:?}, expected {expected:?}"),
         }
+    }
+
+    #[test]
+    fn a_json_reply_cut_off_is_not_taken_for_a_command() {
+        for reply in [
+            r#"{"cmd": "ls -l /work"#,
+            "{\"cmd\":",
+            "```json\n{\"cmd\": \"find . -na",
+        ] {
+            assert!(
+                matches!(
+                    parse_response(reply),
+                    Err(ParseError::IncompleteJson { .. })
+                ),
+                "{reply}"
+            );
+        }
+        assert_eq!(parse_response(r#"{"cmd": "ls"}"#).unwrap().command, "ls");
     }
 
     #[test]

@@ -29,14 +29,16 @@ pub enum ModelsError {
     #[error("cannot determine a cache directory (no home directory); set CMDAI_CACHE_DIR")]
     NoCacheDir,
     /// A file operation in the cache failed.
-    #[error("{action} {}: {source}", path.display())]
+    // The I/O error is part of the message and not also a `source()`, so that printing the
+    // error chain does not say it twice.
+    #[error("{action} {}: {error}", path.display())]
     Io {
         /// What was being done, e.g. `cannot write`.
         action: &'static str,
         /// The file or directory.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A request failed before a response arrived (DNS, connection, TLS, timeout).
     #[error("cannot reach {url}: {reason}")]
@@ -130,9 +132,9 @@ pub(crate) fn io(
     path: impl Into<PathBuf>,
 ) -> impl FnOnce(std::io::Error) -> ModelsError {
     let path = path.into();
-    move |source| ModelsError::Io {
+    move |error| ModelsError::Io {
         action,
         path,
-        source,
+        error,
     }
 }

@@ -23,6 +23,9 @@ pub enum Answer {
     Status(u16, Value, Vec<(&'static str, &'static str)>),
     /// Reads the request and never answers (until the test ends).
     Stall,
+    /// 200 `text/event-stream`: the events one by one with a pause between them, like a slow
+    /// server, then `[DONE]` (or a hang-up, if the client left).
+    Trickle(Vec<Value>, std::time::Duration),
 }
 
 /// A request as the server saw it.
@@ -146,6 +149,15 @@ fn respond(stream: &mut TcpStream, answer: Answer) -> std::io::Result<()> {
                 send_chunk(stream, &event.to_string())?;
             }
             stream.shutdown(std::net::Shutdown::Both)
+        }
+        Answer::Trickle(events, pause) => {
+            stream.write_all(chunked_head.as_bytes())?;
+            for event in events {
+                send_chunk(stream, &event.to_string())?;
+                thread::sleep(pause);
+            }
+            send_chunk(stream, "[DONE]")?;
+            stream.write_all(b"0\r\n\r\n")
         }
         Answer::Json(body) => write_response(stream, 200, &body, &[]),
         Answer::Status(code, body, headers) => write_response(stream, code, &body, &headers),

@@ -305,18 +305,13 @@ fn eval_reports_quality_and_latency_for_every_row() {
         "{\"nl\": \"list files\", \"cmd\": \"ls\"}\n\n{\"request\": \"disk usage\", \"command\": \"du -sh .\"}\n{\"nl\": \"where am I\", \"cmd\": \"pwd\"}\n",
     )
     .unwrap();
-    let output = cmdai(dir.path())
-        .arg("--model")
-        .arg(&model)
-        .args(["--max-tokens", "4", "-o", "json", "eval"])
-        .arg(&dataset)
-        .args(["--sample", "2"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = common::succeed(
+        cmdai(dir.path())
+            .arg("--model")
+            .arg(&model)
+            .args(["--max-tokens", "4", "-o", "json", "eval"])
+            .arg(&dataset)
+            .args(["--sample", "2"]),
     );
     let value: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(value["rows"], 2);

@@ -20,17 +20,12 @@ fn reply(command: &str) -> Answer {
 fn a_request_goes_to_the_server_and_comes_back_analysed() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(vec![reply("find . -name '*.log' -size +100M")]);
-    let output = cmdai_in(dir.path())
-        .args(["--backend", "openai", "--remote-url", &server.url()])
-        .args(["--remote-model", "qwen2.5-coder-32b", "-o", "json"])
-        .arg("find log files over 100MB")
-        .env("CMDAI_API_KEY", "sk-cli-secret")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = common::succeed(
+        cmdai_in(dir.path())
+            .args(["--backend", "openai", "--remote-url", &server.url()])
+            .args(["--remote-model", "qwen2.5-coder-32b", "-o", "json"])
+            .arg("find log files over 100MB")
+            .env("CMDAI_API_KEY", "sk-cli-secret"),
     );
     let value: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(value["command"], "find . -name '*.log' -size +100M");
@@ -71,15 +66,10 @@ fn the_key_never_appears_in_output_or_config() {
             .assert()
             .success();
     }
-    let run = cmdai_in(dir.path())
-        .args(["-vv", "list files"])
-        .env("TEAM_LLM_KEY", "sk-team-secret")
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+    let run = common::succeed(
+        cmdai_in(dir.path())
+            .args(["-vv", "list files"])
+            .env("TEAM_LLM_KEY", "sk-team-secret"),
     );
     assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "ls");
     let stderr = String::from_utf8_lossy(&run.stderr);
@@ -182,24 +172,19 @@ fn an_unreachable_server_exits_7_or_falls_back_to_the_local_model() {
 fn batch_mode_uses_the_server_for_every_line() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(vec![reply("pwd"), reply("df -h")]);
-    let output = cmdai_in(dir.path())
+    let output = common::succeed(
+        cmdai_in(dir.path())
         .args([
-            "--backend",
-            "openai",
-            "--remote-url",
-            &server.url(),
-            "batch",
+        "--backend",
+        "openai",
+        "--remote-url",
+        &server.url(),
+        "batch",
         ])
         .write_stdin(
-            "{\"id\": 1, \"request\": \"where am I\"}\n{\"id\": 2, \"request\": \"disk space\"}\n",
+        "{\"id\": 1, \"request\": \"where am I\"}\n{\"id\": 2, \"request\": \"disk space\"}\n",
         )
-        .env("CMDAI_REMOTE_MODEL", "m")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+        .env("CMDAI_REMOTE_MODEL", "m"),
     );
     let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
         .lines()

@@ -11,6 +11,17 @@ pub fn cmdai_in(dir: &Path) -> Command {
     Command::from_std(std_cmdai(dir, &dir.join("cache")))
 }
 
+/// Runs `cmd` and returns its output; fails the test, showing stderr, unless it succeeded.
+pub fn succeed(cmd: &mut Command) -> std::process::Output {
+    let output = cmd.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
 /// The same as a plain `std::process::Command` (to spawn, or to run at a pseudo-terminal), with
 /// the cache at `cache`.
 pub fn std_cmdai(dir: &Path, cache: &Path) -> std::process::Command {

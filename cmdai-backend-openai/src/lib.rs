@@ -309,6 +309,8 @@ impl OpenAiBackend {
                     ));
                 }
             };
+            // Backoff before the next attempt: a real wait (the server asked for it or is
+            // struggling), in short slices so that Ctrl-C still stops it at once.
             tracing::debug!(attempt, ?wait, "retrying the request");
             let until = Instant::now() + wait.min(MAX_BACKOFF);
             while Instant::now() < until {

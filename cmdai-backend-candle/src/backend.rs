@@ -468,7 +468,7 @@ impl InferenceBackend for CandleBackend {
         let prefix = &prompt[..stable.min(prompt.len().saturating_sub(1))];
         let save = self.restore_prefix(prefix);
         let output = self.generate_tokens(&prompt, params, sink, cancel)?;
-        if save {
+        if save && params.keep_prompt_prefix {
             self.save_prefix(prefix);
         }
         Ok(output)

@@ -60,6 +60,10 @@ pub struct GenerationParams {
     /// The most time generation may take, prompt included; it stops there with
     /// [`StopReason::TimeLimit`]. `None`: no limit.
     pub time_limit: Option<Duration>,
+    /// Whether a backend may keep the prompt's shared part (everything before the last
+    /// message) for later processes, e.g. on disk. Off for a one-off prompt, such as a
+    /// revision whose earlier turns no other request will share, so it does not fill the cache.
+    pub keep_prompt_prefix: bool,
 }
 
 impl Default for GenerationParams {
@@ -74,6 +78,7 @@ impl Default for GenerationParams {
             stop: Vec::new(),
             response_schema: None,
             time_limit: None,
+            keep_prompt_prefix: true,
         }
     }
 }

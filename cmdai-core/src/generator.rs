@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::{
-    CancelToken, GenerateError, GenerationParams, InferenceBackend, NullSink, PromptBuilder,
-    ShellContext, TokenSink, parse_response,
+    CancelToken, Conversation, Exchange, GenerateError, GenerationParams, InferenceBackend,
+    NullSink, ParseError, PromptBuilder, ShellContext, TokenSink, parse_response,
 };
 
 /// Where the time of one generation went.
@@ -99,14 +99,70 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
         cancel: &CancelToken,
     ) -> Result<GeneratedCommand, GenerateError> {
         let started = Instant::now();
-        let request = request.trim();
-        if request.is_empty() {
-            return Err(GenerateError::EmptyRequest);
-        }
+        let request = non_empty(request)?;
         let conversation = self.prompt.build(request, context);
+        self.command(&conversation, &self.params.clone(), sink, cancel, started)
+    }
+
+    /// Generates a changed command: `request` is a follow-up ("only .txt files") to the
+    /// `earlier` exchanges, oldest first, whose last command it changes. With no earlier
+    /// exchange this is [`generate_streaming`](Self::generate_streaming).
+    pub fn revise_streaming(
+        &mut self,
+        earlier: &[Exchange],
+        request: &str,
+        context: &ShellContext,
+        sink: &mut dyn TokenSink,
+        cancel: &CancelToken,
+    ) -> Result<GeneratedCommand, GenerateError> {
+        let started = Instant::now();
+        let request = non_empty(request)?;
+        let conversation = self.prompt.build_revision(earlier, request, context);
+        let params = GenerationParams {
+            keep_prompt_prefix: earlier.is_empty() && self.params.keep_prompt_prefix,
+            ..self.params.clone()
+        };
+        self.command(&conversation, &params, sink, cancel, started)
+    }
+
+    /// Asks the model what `command` does, in a few sentences of plain text, streamed to
+    /// `sink`.
+    pub fn explain_streaming(
+        &mut self,
+        command: &str,
+        context: &ShellContext,
+        sink: &mut dyn TokenSink,
+        cancel: &CancelToken,
+    ) -> Result<String, GenerateError> {
+        let command = non_empty(command)?;
+        let conversation = self.prompt.build_explanation(command, context);
+        let params = GenerationParams {
+            response_schema: None,
+            ..self.params.clone()
+        };
         let output = self
             .backend
-            .generate(&conversation, &self.params, sink, cancel)?;
+            .generate(&conversation, &params, sink, cancel)?;
+        let text = output.text.trim();
+        if text.is_empty() {
+            return Err(GenerateError::Parse {
+                reason: ParseError::Empty,
+                stopped: output.stop_reason,
+            });
+        }
+        Ok(text.to_owned())
+    }
+
+    /// Runs `conversation` and reads a command out of the reply.
+    fn command(
+        &mut self,
+        conversation: &Conversation,
+        params: &GenerationParams,
+        sink: &mut dyn TokenSink,
+        cancel: &CancelToken,
+        started: Instant,
+    ) -> Result<GeneratedCommand, GenerateError> {
+        let output = self.backend.generate(conversation, params, sink, cancel)?;
         let parsed = parse_response(&output.text).map_err(|reason| GenerateError::Parse {
             reason,
             stopped: output.stop_reason,
@@ -127,18 +183,26 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
     }
 }
 
+/// `text` trimmed, or the empty-request error.
+fn non_empty(text: &str) -> Result<&str, GenerateError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(GenerateError::EmptyRequest);
+    }
+    Ok(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
-        BackendError, CommandPrompt, Conversation, GenerationOutput, ModelInfo, Role, StopReason,
-    };
+    use crate::{BackendError, CommandPrompt, GenerationOutput, ModelInfo, Role, StopReason};
 
     /// Replies with a scripted text, streamed word by word, and records what it was asked.
     struct Scripted {
         reply: &'static str,
         stop_reason: StopReason,
         seen: Vec<Conversation>,
+        params: Vec<GenerationParams>,
     }
 
     impl Scripted {
@@ -147,6 +211,7 @@ mod tests {
                 reply,
                 stop_reason: StopReason::EndOfGeneration,
                 seen: Vec::new(),
+                params: Vec::new(),
             }
         }
     }
@@ -159,11 +224,12 @@ mod tests {
         fn generate(
             &mut self,
             conversation: &Conversation,
-            _params: &GenerationParams,
+            params: &GenerationParams,
             sink: &mut dyn TokenSink,
             cancel: &CancelToken,
         ) -> Result<GenerationOutput, BackendError> {
             self.seen.push(conversation.clone());
+            self.params.push(params.clone());
             for piece in self.reply.split_inclusive(' ') {
                 if cancel.is_cancelled() {
                     return Err(BackendError::Cancelled);
@@ -242,6 +308,49 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(message.contains("time limit"), "{message}");
+    }
+
+    #[test]
+    fn a_revision_sends_the_history_and_keeps_no_prefix() {
+        let mut generator = Generator::new(
+            Scripted::new(r#"{"cmd": "ls *.txt"}"#),
+            CommandPrompt::default(),
+        );
+        let earlier = [Exchange::new("list files", "ls")];
+        let command = generator
+            .revise_streaming(
+                &earlier,
+                "only .txt files",
+                &context(),
+                &mut NullSink,
+                &CancelToken::new(),
+            )
+            .unwrap();
+        assert_eq!(command.command, "ls *.txt");
+        let backend = generator.backend();
+        let asked = &backend.seen[0].messages;
+        assert!(asked.iter().any(|m| m.role == Role::Assistant && m.content.contains("\"ls\"")));
+        assert!(asked.last().unwrap().content.ends_with("only .txt files"));
+        assert!(!backend.params[0].keep_prompt_prefix);
+        assert!(backend.params[0].response_schema.is_some());
+    }
+
+    #[test]
+    fn an_explanation_is_plain_text_without_a_schema() {
+        let mut generator = Generator::new(
+            Scripted::new("  Lists the files, one per line.\n"),
+            CommandPrompt::default(),
+        );
+        let text = generator
+            .explain_streaming("ls -1", &context(), &mut NullSink, &CancelToken::new())
+            .unwrap();
+        assert_eq!(text, "Lists the files, one per line.");
+        assert!(generator.backend().params[0].response_schema.is_none());
+        let mut silent = Generator::new(Scripted::new(" \n"), CommandPrompt::default());
+        let error = silent
+            .explain_streaming("ls", &context(), &mut NullSink, &CancelToken::new())
+            .unwrap_err();
+        assert!(matches!(error, GenerateError::Parse { reason: ParseError::Empty, .. }));
     }
 
     #[test]

@@ -24,6 +24,26 @@ impl ShellContext {
     }
 }
 
+/// An earlier request of a conversation and the command it ended with (as the user left it,
+/// edits included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    /// What the user asked.
+    pub request: String,
+    /// The command that answered it.
+    pub command: String,
+}
+
+impl Exchange {
+    /// An exchange from its parts.
+    pub fn new(request: impl Into<String>, command: impl Into<String>) -> Self {
+        Exchange {
+            request: request.into(),
+            command: command.into(),
+        }
+    }
+}
+
 /// Builds the conversation a backend sees for one request.
 pub trait PromptBuilder {
     /// Identifies the prompt's wording; changes whenever the wording does, so anything cached
@@ -37,6 +57,47 @@ pub trait PromptBuilder {
     /// constrain generation to a schema are given it; `None` leaves the reply unconstrained.
     fn response_schema(&self) -> Option<serde_json::Value> {
         None
+    }
+
+    /// The conversation for a follow-up `request` ("only .txt files") that changes the command
+    /// of the last of the `earlier` exchanges (oldest first). The default folds everything into
+    /// one request for [`build`](Self::build); prompts with a reply format should override it
+    /// and show the earlier answers as assistant turns in that format.
+    fn build_revision(
+        &self,
+        earlier: &[Exchange],
+        request: &str,
+        context: &ShellContext,
+    ) -> Conversation {
+        let Some(last) = earlier.last() else {
+            return self.build(request, context);
+        };
+        let asked: Vec<&str> = earlier.iter().map(|e| e.request.trim()).collect();
+        let folded = format!(
+            "{}\nThe command so far: {}\nChange it: {}",
+            asked.join("; "),
+            last.command,
+            request.trim()
+        );
+        self.build(&folded, context)
+    }
+
+    /// The conversation that asks for a short plain-text explanation of `command`.
+    ///
+    /// Why it reads this way: a user deciding whether to run a command needs what it does and
+    /// what it changes, not a tutorial; "plain text" keeps small models from answering in JSON
+    /// or Markdown fences after seeing the command prompt's format elsewhere.
+    fn build_explanation(&self, command: &str, context: &ShellContext) -> Conversation {
+        let system = format!(
+            "You explain {shell} commands for {os} to the person about to run them. In at most \
+             three short sentences of plain text, say what the command does, part by part, and \
+             what it changes or deletes, if anything. No Markdown, no code blocks.",
+            shell = context.shell,
+            os = context.os,
+        );
+        Conversation::new()
+            .with(Role::System, system)
+            .with(Role::User, command.trim())
     }
 }
 
@@ -88,6 +149,30 @@ impl PromptBuilder for CommandPrompt {
             .with(Role::User, request)
     }
 
+    /// The first request as usual, each earlier command as the assistant's JSON answer, each
+    /// follow-up as a user turn. The model sees its own format in its own turns, which keeps a
+    /// small model answering in JSON; "Change the command:" tells it to build on the last
+    /// answer instead of starting over.
+    fn build_revision(
+        &self,
+        earlier: &[Exchange],
+        request: &str,
+        context: &ShellContext,
+    ) -> Conversation {
+        let Some((first, rest)) = earlier.split_first() else {
+            return self.build(request, context);
+        };
+        let mut conversation = self.build(&first.request, context);
+        let answer = |command: &str| serde_json::json!({ "cmd": command }).to_string();
+        conversation.push(Role::Assistant, answer(&first.command));
+        for exchange in rest {
+            conversation.push(Role::User, revision(&exchange.request));
+            conversation.push(Role::Assistant, answer(&exchange.command));
+        }
+        conversation.push(Role::User, revision(request));
+        conversation
+    }
+
     /// `{"cmd": "<non-empty string>"}` and nothing else, as the system prompt asks.
     fn response_schema(&self) -> Option<serde_json::Value> {
         Some(serde_json::json!({
@@ -97,6 +182,11 @@ impl PromptBuilder for CommandPrompt {
             "additionalProperties": false,
         }))
     }
+}
+
+/// A follow-up turn of [`CommandPrompt::build_revision`].
+fn revision(request: &str) -> String {
+    format!("Change the command: {}", request.trim())
 }
 
 #[cfg(test)]
@@ -121,6 +211,67 @@ mod tests {
         let other = CommandPrompt::default().build("list files", &elsewhere);
         let n = conversation.messages.len();
         assert_eq!(conversation.messages[..n - 1], other.messages[..n - 1]);
+    }
+
+    #[test]
+    fn a_revision_shows_earlier_answers_in_the_reply_format() {
+        let context = ShellContext::new("linux", "bash", "/srv");
+        let prompt = CommandPrompt::default();
+        let earlier = [
+            Exchange::new("list files", "ls"),
+            Exchange::new("with sizes", "ls -l"),
+        ];
+        let conversation = prompt.build_revision(&earlier, "only .txt files", &context);
+        let first = prompt.build("list files", &context);
+        let n = first.messages.len();
+        assert_eq!(conversation.messages[..n], first.messages[..]);
+        let rest: Vec<(Role, &str)> = conversation.messages[n..]
+            .iter()
+            .map(|m| (m.role, m.content.as_str()))
+            .collect();
+        assert_eq!(
+            rest,
+            [
+                (Role::Assistant, r#"{"cmd":"ls"}"#),
+                (Role::User, "Change the command: with sizes"),
+                (Role::Assistant, r#"{"cmd":"ls -l"}"#),
+                (Role::User, "Change the command: only .txt files"),
+            ]
+        );
+        for answer in conversation.messages.iter().filter(|m| m.role == Role::Assistant) {
+            crate::parse_response(&answer.content).expect("answers parse");
+        }
+    }
+
+    #[test]
+    fn the_default_revision_folds_everything_into_one_request() {
+        struct Plain;
+        impl PromptBuilder for Plain {
+            fn version(&self) -> &str {
+                "plain"
+            }
+            fn build(&self, request: &str, _: &ShellContext) -> Conversation {
+                Conversation::new().with(Role::User, request)
+            }
+        }
+        let context = ShellContext::new("linux", "bash", "/");
+        let conversation =
+            Plain.build_revision(&[Exchange::new("list files", "ls")], "newest first", &context);
+        let text = &conversation.messages[0].content;
+        for part in ["list files", "ls", "newest first"] {
+            assert!(text.contains(part), "{text}");
+        }
+        assert_eq!(Plain.build_revision(&[], "x", &context), Plain.build("x", &context));
+    }
+
+    #[test]
+    fn an_explanation_asks_about_the_command_in_context() {
+        let context = ShellContext::new("macOS", "zsh", "/");
+        let conversation = CommandPrompt::default().build_explanation(" rm -r build ", &context);
+        assert!(conversation.messages[0].content.contains("zsh"));
+        assert!(conversation.messages[0].content.contains("macOS"));
+        let last = conversation.messages.last().unwrap();
+        assert_eq!((last.role, last.content.as_str()), (Role::User, "rm -r build"));
     }
 
     #[test]

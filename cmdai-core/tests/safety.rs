@@ -266,6 +266,7 @@ proptest! {
             prop_assert!(finding.span.start <= finding.span.end && finding.span.end <= command.len());
             prop_assert!(command.is_char_boundary(finding.span.start) && command.is_char_boundary(finding.span.end));
         }
+        prop_assert!(parts_are_in_order(&command));
     }
 
     /// Shell-flavoured noise: quotes, substitutions, redirections and keywords in any order.
@@ -283,5 +284,19 @@ proptest! {
             prop_assert!(finding.span.end <= command.len());
             prop_assert!(command.is_char_boundary(finding.span.start) && command.is_char_boundary(finding.span.end));
         }
+        prop_assert!(parts_are_in_order(&command));
     }
+}
+
+/// The highlighter's parts (shown with every generated command) never overlap, never leave the
+/// command and never split a character.
+fn parts_are_in_order(command: &str) -> bool {
+    let mut end = 0;
+    cmdai_core::highlight::classify(command).iter().all(|part| {
+        let ok = end <= part.range.start
+            && part.range.start < part.range.end
+            && command.get(part.range.clone()).is_some();
+        end = part.range.end;
+        ok
+    })
 }

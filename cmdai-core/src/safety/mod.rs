@@ -24,6 +24,8 @@ mod targets;
 mod walk;
 mod words;
 
+pub(crate) use walk::catch_quietly;
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};

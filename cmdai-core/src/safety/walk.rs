@@ -25,34 +25,38 @@ const MAX_DEPTH: usize = 12;
 /// down whoever asked for an analysis: it is caught, kept off stderr, and reported like any other
 /// parse failure, so the command is High as unparseable.
 fn parse(text: &str) -> Result<ast::Program, String> {
-    thread_local! {
-        static PARSING: Cell<bool> = const { Cell::new(false) };
-    }
-    static QUIET_HOOK: Once = Once::new();
-    QUIET_HOOK.call_once(|| {
-        let previous = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            if !PARSING.with(Cell::get) {
-                previous(info);
-            }
-        }));
-    });
-
     if paren_depth(text) > MAX_PAREN_DEPTH {
         return Err(format!(
             "parentheses nested more than {MAX_PAREN_DEPTH} deep"
         ));
     }
-    PARSING.with(|parsing| parsing.set(true));
-    let result = panic::catch_unwind(|| {
+    match catch_quietly(|| {
         brush_parser::Parser::new(text.as_bytes(), &ParserOptions::default()).parse_program()
-    });
-    PARSING.with(|parsing| parsing.set(false));
-    match result {
-        Ok(Ok(program)) => Ok(program),
-        Ok(Err(error)) => Err(error.to_string()),
-        Err(_) => Err("the shell parser gave up on it".to_owned()),
+    }) {
+        Some(Ok(program)) => Ok(program),
+        Some(Err(error)) => Err(error.to_string()),
+        None => Err("the shell parser gave up on it".to_owned()),
     }
+}
+
+/// Runs `f` (a call into brush-parser); a panic in it is caught and kept off stderr: `None`.
+pub(crate) fn catch_quietly<T>(f: impl FnOnce() -> T + panic::UnwindSafe) -> Option<T> {
+    thread_local! {
+        static QUIET: Cell<bool> = const { Cell::new(false) };
+    }
+    static QUIET_HOOK: Once = Once::new();
+    QUIET_HOOK.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    QUIET.with(|quiet| quiet.set(true));
+    let result = panic::catch_unwind(f);
+    QUIET.with(|quiet| quiet.set(false));
+    result.ok()
 }
 
 /// Deepest `(` nesting handed to the parser. brush-parser's grammar backtracks exponentially on

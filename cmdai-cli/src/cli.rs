@@ -33,6 +33,10 @@ pub struct Cli {
     #[arg(short, long, value_enum, env = "CMDAI_OUTPUT", global = true)]
     pub output: Option<OutputFormat>,
 
+    /// Ask request after request at a terminal, with the model loaded once.
+    #[arg(short, long)]
+    pub interactive: bool,
+
     /// Show the model's reply on stderr as it is generated.
     #[arg(long, global = true)]
     pub stream: bool,

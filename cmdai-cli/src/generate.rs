@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use cmdai_core::{
-    CancelToken, CommandPrompt, GeneratedCommand, Generator, InferenceBackend, NullSink,
+    CancelToken, CommandPrompt, Exchange, GeneratedCommand, Generator, InferenceBackend, NullSink,
     PromptBuilder,
 };
 use serde_json::json;
@@ -13,13 +13,14 @@ use serde_json::json;
 use crate::backend::Backend;
 use crate::cli::OutputFormat;
 use crate::context;
+use crate::interactive::{self, Outcome, Review};
 use crate::interrupt;
 use crate::models;
 use crate::progress::GenerationView;
 use crate::safety;
-use crate::settings::Settings;
+use crate::settings::{RunMode, Settings};
 
-type CommandGenerator = Generator<Backend, CommandPrompt>;
+pub type CommandGenerator = Generator<Backend, CommandPrompt>;
 
 /// Opens the backend the settings ask for. Returns the generator and the token that Ctrl-C
 /// cancels (a download in progress stops too).
@@ -32,8 +33,8 @@ fn load(settings: &Settings) -> Result<(CommandGenerator, CancelToken)> {
     Ok((generator, cancel))
 }
 
-/// `cmdai <REQUEST>`: generate, analyse, show; with -x, run after confirmation. Returns the
-/// exit status.
+/// `cmdai <REQUEST>`: generate, analyse, show; at a terminal, offer the review menu; with -x,
+/// run after confirmation. Returns the exit status.
 pub fn one(settings: &Settings, request: &str) -> Result<u8> {
     let (mut generator, cancel) = load(settings)?;
     let context = context::detect(settings.shell.as_deref());
@@ -41,6 +42,21 @@ pub fn one(settings: &Settings, request: &str) -> Result<u8> {
     let generated = generator.generate_streaming(request, &context, &mut view, &cancel);
     view.finish();
     let command = generated?;
+    if settings.output == OutputFormat::Text
+        && settings.safety.run == RunMode::Show
+        && interactive::at_terminal()
+    {
+        interrupt::exit_on_interrupt();
+        report_timings(settings, &command, generator.backend().load_time());
+        let history = vec![Exchange::new(request, command.command)];
+        return Ok(
+            match Review::new(settings, &mut generator, &context)?.review(history)? {
+                Outcome::Ran(status) => status,
+                Outcome::Done => 0,
+                Outcome::Interrupted => crate::exit::INTERRUPTED,
+            },
+        );
+    }
     let analysis = safety::analyzer(settings).analyze(&command.command);
     let load_time = generator.backend().load_time();
     let stdout = std::io::stdout();
@@ -52,7 +68,7 @@ pub fn one(settings: &Settings, request: &str) -> Result<u8> {
             writeln!(out, "{value}")?
         }
         OutputFormat::Text if stdout.is_terminal() => {
-            writeln!(out, "{}", command.command)?;
+            writeln!(out, "{}", interactive::highlighted(&command.command))?;
             if let Some(explanation) = &command.explanation {
                 writeln!(out, "  {explanation}")?;
             }
@@ -70,19 +86,38 @@ pub fn one(settings: &Settings, request: &str) -> Result<u8> {
             settings.verbose,
         )?;
     }
-    if settings.verbose > 0 {
-        let t = command.timings;
-        eprintln!(
-            "cmdai: {} prompt tokens ({} from the prompt cache) in {:.0} ms, {} tokens generated in {:.0} ms; total {:.0} ms",
-            command.prompt_tokens,
-            command.cached_prompt_tokens,
-            ms(t.prefill),
-            command.generated_tokens,
-            ms(t.decode),
-            ms(t.total + load_time)
+    report_timings(settings, &command, load_time);
+    safety::execute(settings, &command.command, &analysis)
+}
+
+/// `cmdai -i`: a session at a terminal; the model stays loaded between requests.
+pub fn session(settings: &Settings, first: Option<&str>) -> Result<u8> {
+    if !interactive::at_terminal() {
+        anyhow::bail!(
+            "-i/--interactive needs a terminal on stdin, stdout and stderr; for requests from a \
+             file or a pipe use `cmdai batch`"
         );
     }
-    safety::execute(settings, &command.command, &analysis)
+    let (mut generator, _cancel) = load(settings)?;
+    let context = context::detect(settings.shell.as_deref());
+    Review::new(settings, &mut generator, &context)?.session(first)
+}
+
+/// With -v: where the time of a generation went.
+fn report_timings(settings: &Settings, command: &GeneratedCommand, load_time: Duration) {
+    if settings.verbose == 0 {
+        return;
+    }
+    let t = command.timings;
+    eprintln!(
+        "cmdai: {} prompt tokens ({} from the prompt cache) in {:.0} ms, {} tokens generated in {:.0} ms; total {:.0} ms",
+        command.prompt_tokens,
+        command.cached_prompt_tokens,
+        ms(t.prefill),
+        command.generated_tokens,
+        ms(t.decode),
+        ms(t.total + load_time)
+    );
 }
 
 /// `cmdai batch`: JSON lines in, JSON lines out, one model load.

@@ -50,6 +50,23 @@ pub fn install(download: Arc<AtomicBool>) -> CancelToken {
     cancel
 }
 
+/// A fresh token for the next generation of an interactive session (the last one may have been
+/// cancelled); from now on the first Ctrl-C cancels again instead of exiting.
+pub fn next_generation() -> CancelToken {
+    ensure_handler();
+    let cancel = CancelToken::new();
+    let mut targets = TARGETS.lock().unwrap_or_else(|e| e.into_inner());
+    for (token, download) in targets.iter_mut() {
+        *token = cancel.clone();
+        download.store(false, Ordering::Relaxed);
+    }
+    if targets.is_empty() {
+        targets.push((cancel.clone(), Arc::new(AtomicBool::new(false))));
+    }
+    MODE.store(CANCEL, Ordering::SeqCst);
+    cancel
+}
+
 /// From now on Ctrl-C exits with status 130 (at a prompt).
 pub fn exit_on_interrupt() {
     ensure_handler();

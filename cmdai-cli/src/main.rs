@@ -5,11 +5,13 @@
 mod backend;
 mod bench;
 mod cli;
+mod clipboard;
 mod config;
 mod context;
 mod doctor;
 mod generate;
 mod init;
+mod interactive;
 mod interrupt;
 mod models;
 mod progress;
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
     }
     let cli = cli::Cli::parse();
     init_logging(cli.verbose);
+    interactive::init_colors();
     let result = Settings::resolve(cli).and_then(|settings| {
         if let Some(threads) = settings.threads {
             use_threads(threads);
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
 fn run(settings: Settings) -> anyhow::Result<u8> {
     let done = match &settings.action {
         Action::Generate { request } => return generate::one(&settings, request),
+        Action::Session { first } => return generate::session(&settings, first.as_deref()),
         Action::Check { command } => return safety::check(&settings, command),
         Action::Doctor => return doctor::run(&settings),
         Action::Batch => generate::batch(&settings),

@@ -87,6 +87,12 @@ impl GenerationView {
         }
     }
 
+    /// Shows the tokens as they arrive, whatever the user asked (an explanation is read as it is
+    /// written).
+    pub fn streaming() -> Self {
+        Self::Stream
+    }
+
     /// Clears the spinner, or ends the streamed line.
     pub fn finish(&self) {
         match self {

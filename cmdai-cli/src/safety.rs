@@ -189,7 +189,7 @@ fn confirm(question: &str, default: bool) -> Result<bool> {
 
 /// Runs `command` with the configured shell, else `$SHELL`, else `/bin/sh` (as `SHELL -c`);
 /// returns its exit status, or 128 + the signal that ended it.
-fn run_in_shell(configured: Option<&str>, command: &str) -> Result<u8> {
+pub fn run_in_shell(configured: Option<&str>, command: &str) -> Result<u8> {
     let from_env = std::env::var("SHELL")
         .ok()
         .filter(|s| s.starts_with('/') && Path::new(s).is_file());

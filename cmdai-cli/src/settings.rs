@@ -18,6 +18,8 @@ use crate::config::{self, Config};
 pub enum Action {
     /// Generate a command for a request.
     Generate { request: String },
+    /// A session of requests at a terminal (`-i`), starting with `first` if given.
+    Session { first: Option<String> },
     /// Generate for JSON lines on stdin.
     Batch,
     /// Measure quality on a dataset.
@@ -173,6 +175,9 @@ impl Safety {
 
 impl Settings {
     pub fn resolve(cli: Cli) -> Result<Self> {
+        if cli.interactive && cli.command.is_some() {
+            bail!("-i/--interactive is a session of requests; it does not go with a subcommand");
+        }
         let action = match cli.command {
             Some(Command::Batch) => Action::Batch,
             Some(Command::Eval {
@@ -215,6 +220,13 @@ impl Settings {
             Some(Command::Models(ModelsCommand::Rm { model })) => Action::ModelsRm { model },
             Some(Command::Models(ModelsCommand::Info { model })) => Action::ModelsInfo { model },
             Some(Command::Models(ModelsCommand::Path { model })) => Action::ModelsPath { model },
+            None if cli.interactive => {
+                let request = cli.request.join(" ");
+                let request = request.trim();
+                Action::Session {
+                    first: (!request.is_empty()).then(|| request.to_owned()),
+                }
+            }
             None => {
                 let request = cli.request.join(" ");
                 if request.trim().is_empty() {

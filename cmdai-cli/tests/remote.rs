@@ -8,18 +8,12 @@ mod support;
 use common::{cmdai_in, real_model};
 use predicates::prelude::*;
 use serde_json::{Value, json};
-use support::{Answer, Server, delta, finish, usage};
-
-fn reply(command: &str) -> Answer {
-    let json = json!({ "cmd": command }).to_string();
-    let (head, tail) = json.split_at(json.len() / 2);
-    Answer::Stream(vec![delta(head), delta(tail), finish("stop"), usage(80, 9)])
-}
+use support::{Answer, Server, command_reply, delta};
 
 #[test]
 fn a_request_goes_to_the_server_and_comes_back_analysed() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(vec![reply("find . -name '*.log' -size +100M")]);
+    let server = Server::start(vec![command_reply("find . -name '*.log' -size +100M")]);
     let output = common::succeed(
         cmdai_in(dir.path())
             .args(["--backend", "openai", "--remote-url", &server.url()])
@@ -53,7 +47,7 @@ fn a_request_goes_to_the_server_and_comes_back_analysed() {
 #[test]
 fn the_key_never_appears_in_output_or_config() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(vec![reply("ls")]);
+    let server = Server::start(vec![command_reply("ls")]);
     let url = server.url();
     for (key, value) in [
         ("backend", "openai"),
@@ -171,7 +165,7 @@ fn an_unreachable_server_exits_7_or_falls_back_to_the_local_model() {
 #[test]
 fn batch_mode_uses_the_server_for_every_line() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(vec![reply("pwd"), reply("df -h")]);
+    let server = Server::start(vec![command_reply("pwd"), command_reply("df -h")]);
     let output = common::succeed(
         cmdai_in(dir.path())
         .args([

@@ -329,7 +329,11 @@ mod tests {
         assert_eq!(command.command, "ls *.txt");
         let backend = generator.backend();
         let asked = &backend.seen[0].messages;
-        assert!(asked.iter().any(|m| m.role == Role::Assistant && m.content.contains("\"ls\"")));
+        assert!(
+            asked
+                .iter()
+                .any(|m| m.role == Role::Assistant && m.content.contains("\"ls\""))
+        );
         assert!(asked.last().unwrap().content.ends_with("only .txt files"));
         assert!(!backend.params[0].keep_prompt_prefix);
         assert!(backend.params[0].response_schema.is_some());
@@ -350,7 +354,13 @@ mod tests {
         let error = silent
             .explain_streaming("ls", &context(), &mut NullSink, &CancelToken::new())
             .unwrap_err();
-        assert!(matches!(error, GenerateError::Parse { reason: ParseError::Empty, .. }));
+        assert!(matches!(
+            error,
+            GenerateError::Parse {
+                reason: ParseError::Empty,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -106,9 +106,7 @@ pub fn classify(command: &str) -> Vec<Part> {
 }
 
 fn word_class(word: &str, in_program_position: bool) -> Class {
-    let is_assignment = word
-        .split_once('=')
-        .is_some_and(|(name, _)| is_name(name));
+    let is_assignment = word.split_once('=').is_some_and(|(name, _)| is_name(name));
     if in_program_position && KEYWORDS.contains(&word) {
         Class::Keyword
     } else if is_assignment || word.starts_with('$') || word.starts_with('`') {

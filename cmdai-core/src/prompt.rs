@@ -238,7 +238,11 @@ mod tests {
                 (Role::User, "Change the command: only .txt files"),
             ]
         );
-        for answer in conversation.messages.iter().filter(|m| m.role == Role::Assistant) {
+        for answer in conversation
+            .messages
+            .iter()
+            .filter(|m| m.role == Role::Assistant)
+        {
             crate::parse_response(&answer.content).expect("answers parse");
         }
     }
@@ -255,13 +259,19 @@ mod tests {
             }
         }
         let context = ShellContext::new("linux", "bash", "/");
-        let conversation =
-            Plain.build_revision(&[Exchange::new("list files", "ls")], "newest first", &context);
+        let conversation = Plain.build_revision(
+            &[Exchange::new("list files", "ls")],
+            "newest first",
+            &context,
+        );
         let text = &conversation.messages[0].content;
         for part in ["list files", "ls", "newest first"] {
             assert!(text.contains(part), "{text}");
         }
-        assert_eq!(Plain.build_revision(&[], "x", &context), Plain.build("x", &context));
+        assert_eq!(
+            Plain.build_revision(&[], "x", &context),
+            Plain.build("x", &context)
+        );
     }
 
     #[test]
@@ -271,7 +281,10 @@ mod tests {
         assert!(conversation.messages[0].content.contains("zsh"));
         assert!(conversation.messages[0].content.contains("macOS"));
         let last = conversation.messages.last().unwrap();
-        assert_eq!((last.role, last.content.as_str()), (Role::User, "rm -r build"));
+        assert_eq!(
+            (last.role, last.content.as_str()),
+            (Role::User, "rm -r build")
+        );
     }
 
     #[test]

@@ -193,3 +193,18 @@ pub fn finish(reason: &str) -> Value {
 pub fn usage(prompt: usize, completion: usize) -> Value {
     json!({ "choices": [], "usage": { "prompt_tokens": prompt, "completion_tokens": completion } })
 }
+
+/// A streamed reply of `text` in two pieces, as a model answering a request would send it.
+pub fn text_reply(text: &str) -> Answer {
+    let middle = text
+        .char_indices()
+        .nth(text.chars().count() / 2)
+        .map_or(0, |(i, _)| i);
+    let (head, tail) = text.split_at(middle);
+    Answer::Stream(vec![delta(head), delta(tail), finish("stop"), usage(80, 9)])
+}
+
+/// [`text_reply`] with cmdai's reply format: `{"cmd": command}`.
+pub fn command_reply(command: &str) -> Answer {
+    text_reply(&json!({ "cmd": command }).to_string())
+}

@@ -85,13 +85,46 @@ pub fn parse_response(reply: &str) -> Result<ParsedCommand, ParseError> {
 
 /// The first JSON object in `text`, when the text starts with one (after optional prose that
 /// small models like to put first, such as "Here is the command:").
+///
+/// Shell escapes written inside a JSON string (`find . -exec rm {} \;`, `\(`, `\$`) are not
+/// JSON escapes; models write them often. The model meant the backslash itself, so such a
+/// reply is read again with each of those backslashes escaped.
 fn first_json_object(text: &str) -> Option<serde_json::Map<String, Value>> {
     let start = text.find('{')?;
-    let mut values = serde_json::Deserializer::from_str(&text[start..]).into_iter::<Value>();
-    match values.next()? {
-        Ok(Value::Object(map)) => Some(map),
-        _ => None,
+    let text = &text[start..];
+    let object = |text: &str| {
+        let mut values = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+        match values.next()? {
+            Ok(Value::Object(map)) => Some(map),
+            _ => None,
+        }
+    };
+    object(text).or_else(|| object(&escape_shell_backslashes(text)?))
+}
+
+/// `text` with every backslash inside a JSON string that does not start a JSON escape turned
+/// into `\\`; `None` if there is none.
+fn escape_shell_backslashes(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len() + 8);
+    let (mut in_string, mut changed) = (false, false);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        match c {
+            '"' => in_string = !in_string,
+            '\\' if in_string => match chars.peek() {
+                Some('"' | '\\' | '/' | 'b' | 'f' | 'n' | 'r' | 't' | 'u') => {
+                    out.extend(chars.next());
+                }
+                _ => {
+                    out.push('\\');
+                    changed = true;
+                }
+            },
+            _ => {}
+        }
     }
+    changed.then_some(out)
 }
 
 fn command_from_json(
@@ -229,6 +262,27 @@ mod tests {
             );
         }
         assert_eq!(parse_response(r#"{"cmd": "ls"}"#).unwrap().command, "ls");
+    }
+
+    #[test]
+    fn shell_escapes_inside_json_strings_are_kept() {
+        check(
+            r#"{"cmd": "find . -name '*.py' -exec wc -l {} \;"}"#,
+            Ok((r"find . -name '*.py' -exec wc -l {} \;", None)),
+        );
+        check(
+            r#"{"cmd": "find . \( -name a -o -name b \) -print \"x\" \\d"}"#,
+            Ok((r#"find . \( -name a -o -name b \) -print "x" \d"#, None)),
+        );
+        check(
+            r#"{"cmd": "echo \$HOME", "explanation": "a \$ sign"}"#,
+            Ok((r"echo \$HOME", Some(r"a \$ sign"))),
+        );
+        // Still cut off, repaired or not.
+        assert!(matches!(
+            parse_response(r#"{"cmd": "find . -exec rm {} \;"#),
+            Err(ParseError::IncompleteJson { .. })
+        ));
     }
 
     #[test]

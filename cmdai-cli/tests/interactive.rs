@@ -84,7 +84,13 @@ fn revise_regenerates_with_the_conversation_then_runs() {
         tail,
         [
             ("assistant", r#"{"cmd":"ls"}"#),
-            ("user", "Change the command: only .txt files")
+            (
+                "user",
+                &*format!(
+                    "list files, only .txt files\n(working directory: {})",
+                    dir.path().display()
+                )
+            )
         ]
     );
 }

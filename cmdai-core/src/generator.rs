@@ -334,7 +334,13 @@ mod tests {
                 .iter()
                 .any(|m| m.role == Role::Assistant && m.content.contains("\"ls\""))
         );
-        assert!(asked.last().unwrap().content.ends_with("only .txt files"));
+        assert!(
+            asked
+                .last()
+                .unwrap()
+                .content
+                .starts_with("list files, only .txt files\n")
+        );
         assert!(!backend.params[0].keep_prompt_prefix);
         assert!(backend.params[0].response_schema.is_some());
     }

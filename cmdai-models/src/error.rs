@@ -31,7 +31,7 @@ pub enum ModelsError {
     /// A file operation in the cache failed.
     // The I/O error is part of the message and not also a `source()`, so that printing the
     // error chain does not say it twice.
-    #[error("{action} {}: {error}", path.display())]
+    #[error("{action} {}: {error}{}", path.display(), what_to_do(error))]
     Io {
         /// What was being done, e.g. `cannot write`.
         action: &'static str,
@@ -136,5 +136,20 @@ pub(crate) fn io(
         action,
         path,
         error,
+    }
+}
+
+/// What a user can do about an I/O error in the cache, where there is something to say.
+fn what_to_do(error: &std::io::Error) -> &'static str {
+    use std::io::ErrorKind;
+    match error.kind() {
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded | ErrorKind::FileTooLarge => {
+            " (free some space there, or set CMDAI_CACHE_DIR to a directory on a disk with room; \
+             a download resumes where it stopped)"
+        }
+        ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => {
+            " (make the cache directory writable, or set CMDAI_CACHE_DIR to one that is)"
+        }
+        _ => "",
     }
 }

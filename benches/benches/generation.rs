@@ -89,5 +89,48 @@ fn model(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, parsing, model);
+/// Constrained decoding: compiling the vocabulary (once per process), and what holding a reply
+/// to cmdai's response schema costs per generated token (mask, then accept).
+fn constraint(c: &mut Criterion) {
+    use cmdai_backend_candle::constrain::Grammars;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = model_file(&dir);
+    let file = GgufFile::open(&path).unwrap();
+    let spec = ModelSpec::from_gguf(&file.content).unwrap();
+    let mut tokenizer = GgufTokenizer::from_metadata(&file.content.metadata).unwrap();
+    let end = tokenizer.eos.unwrap_or(0);
+    let schema = CommandPrompt::default().response_schema().unwrap();
+
+    let mut group = c.benchmark_group("constraint");
+    group.sample_size(10);
+    group.bench_function("build", |b| {
+        b.iter(|| Grammars::new(&tokenizer, spec.vocab_size, end).unwrap())
+    });
+    let grammars = Grammars::new(&tokenizer, spec.vocab_size, end).unwrap();
+    // The reply after the tokens the grammar forces (`{"cmd":`; the model picks ` "` itself,
+    // as a token of its own or merged with what follows).
+    let reply = r#"{"cmd": "find . -name '*.log' -size +100M -mtime -7"}"#;
+    let forced = grammars.constrain(&schema).unwrap().forced();
+    let forced_text = tokenizer.decode(&forced).unwrap();
+    let body = tokenizer
+        .encode(&reply[forced_text.len()..], false)
+        .unwrap();
+    let mut logits = vec![0.0f32; spec.vocab_size];
+    group.throughput(criterion::Throughput::Elements(body.len() as u64));
+    group.bench_function("per_token", |b| {
+        b.iter(|| {
+            let mut constraint = grammars.constrain(&schema).unwrap();
+            constraint.forced();
+            for &token in &body {
+                constraint.mask(&mut logits).unwrap();
+                constraint.accept(token).unwrap();
+            }
+            assert!(constraint.is_done());
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, parsing, model, constraint);
 criterion_main!(benches);

@@ -10,6 +10,7 @@ use cmdai_core::{
     ModelInfo, StopReason, TokenSink,
 };
 
+use crate::constrain::{Constraint, Grammars};
 use crate::error::{CandleError, Result};
 use crate::memory;
 use crate::{
@@ -93,6 +94,9 @@ pub struct CandleBackend {
     /// The tokens whose keys and values are in the model's KV cache, in order.
     cached_tokens: Vec<u32>,
     prompt_cache: Option<PromptCache>,
+    /// The response-schema compiler: started on the first constrained request, built on a
+    /// thread while that request's prompt is prefilled.
+    grammars: GrammarState,
 }
 
 impl CandleBackend {
@@ -171,6 +175,7 @@ impl CandleBackend {
             load_time: started.elapsed(),
             cached_tokens: Vec::new(),
             prompt_cache,
+            grammars: GrammarState::NotStarted,
         })
     }
 
@@ -285,6 +290,71 @@ impl CandleBackend {
         }
     }
 
+    /// Starts building the response-schema compiler on a thread of its own, unless it is
+    /// built or on its way.
+    fn start_grammars(&mut self) {
+        if !matches!(self.grammars, GrammarState::NotStarted) {
+            return;
+        }
+        let Some(end) = self
+            .tokenizer
+            .eos
+            .or_else(|| self.stop_tokens.first().copied())
+        else {
+            self.grammars = GrammarState::Unavailable;
+            return;
+        };
+        let words = Grammars::words(&self.tokenizer, self.model.spec().vocab_size);
+        let building = std::thread::Builder::new()
+            .name("cmdai-grammar".into())
+            .spawn(move || {
+                let started = Instant::now();
+                let built = Grammars::from_words(words, end);
+                tracing::debug!("constrained decoding ready in {:?}", started.elapsed());
+                built
+            });
+        self.grammars = match building {
+            Ok(handle) => GrammarState::Building(handle),
+            Err(error) => {
+                tracing::warn!("cannot start a thread: {error}; replies are not constrained");
+                GrammarState::Unavailable
+            }
+        };
+    }
+
+    /// A constraint for `schema`, waiting for the compiler if it is still being built. `None`
+    /// (with a warning) when that or the schema fails: the reply is then parsed as it comes.
+    fn constraint(&mut self, schema: &serde_json::Value) -> Option<Constraint> {
+        self.start_grammars();
+        if let GrammarState::Building(_) = self.grammars {
+            let GrammarState::Building(handle) =
+                std::mem::replace(&mut self.grammars, GrammarState::Unavailable)
+            else {
+                return None;
+            };
+            self.grammars = match handle.join() {
+                Ok(Ok(grammars)) => GrammarState::Ready(Box::new(grammars)),
+                Ok(Err(error)) => {
+                    tracing::warn!("{error}; replies are not constrained");
+                    GrammarState::Unavailable
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        "building the grammar compiler failed; replies are not constrained"
+                    );
+                    GrammarState::Unavailable
+                }
+            };
+        }
+        let GrammarState::Ready(grammars) = &self.grammars else {
+            return None;
+        };
+        grammars
+            .constrain(schema)
+            .map_err(|error| tracing::warn!("{error}; this reply is not constrained"))
+            .ok()
+    }
+
     /// The tokens of an already templated prompt text.
     pub fn raw_prompt_tokens(&mut self, text: &str) -> Result<Vec<u32>> {
         let mut tokens = self.bos_prefix();
@@ -387,6 +457,9 @@ impl CandleBackend {
         self.cached_tokens.truncate(reused);
 
         let started = Instant::now();
+        if params.response_schema.is_some() {
+            self.start_grammars();
+        }
         let mut logits = self.model.forward(&prompt[reused..]).map_err(failed)?;
         self.model
             .device()
@@ -396,6 +469,11 @@ impl CandleBackend {
         let prefill = started.elapsed();
 
         let decode_started = Instant::now();
+        let mut constraint = params
+            .response_schema
+            .as_ref()
+            .and_then(|schema| self.constraint(schema));
+        let mut constraint_time = Duration::ZERO;
         let mut sampler = Sampler::new(params.temperature, params.top_p, params.seed);
         let mut stream = TextStream::default();
         let mut text = String::new();
@@ -412,12 +490,51 @@ impl CandleBackend {
                 stop_reason = StopReason::TimeLimit;
                 break;
             }
-            let values = logits.to_vec1::<f32>().map_err(|e| failed(e.into()))?;
+            // Tokens the grammar forces go to the model in one forward pass, unsampled.
+            let constraint_started = Instant::now();
+            let forced = constraint
+                .as_mut()
+                .map(Constraint::forced)
+                .unwrap_or_default();
+            let forced = &forced[..forced.len().min(budget - generated)];
+            if !forced.is_empty() {
+                for &token in forced {
+                    generated += 1;
+                    if let Some(piece) = stream.push(&self.tokenizer, token).map_err(failed)? {
+                        text.push_str(&piece);
+                        sink.token(&piece);
+                    }
+                }
+                if constraint.as_ref().is_some_and(Constraint::is_done) {
+                    stop_reason = StopReason::EndOfGeneration;
+                    break;
+                }
+                constraint_time += constraint_started.elapsed();
+                logits = self.model.forward(forced).map_err(failed)?;
+                self.cached_tokens.extend_from_slice(forced);
+                continue;
+            }
+            let mut values = logits.to_vec1::<f32>().map_err(|e| failed(e.into()))?;
+            if let Some(active) = &mut constraint
+                && let Err(error) = active.mask(&mut values)
+            {
+                tracing::warn!("{error}; going on unconstrained");
+                constraint = None;
+            }
+            constraint_time += constraint_started.elapsed();
             let token = sampler.sample(&values);
             if self.stop_tokens.contains(&token) {
                 stop_reason = StopReason::EndOfGeneration;
                 break;
             }
+            let accept_started = Instant::now();
+            if let Some(active) = &mut constraint
+                && let Err(error) = active.accept(token)
+            {
+                tracing::warn!("{error}; going on unconstrained");
+                constraint = None;
+            }
+            constraint_time += accept_started.elapsed();
             generated += 1;
             if let Some(piece) = stream.push(&self.tokenizer, token).map_err(failed)? {
                 text.push_str(&piece);
@@ -433,10 +550,21 @@ impl CandleBackend {
                 stop_reason = StopReason::StopString;
                 break;
             }
+            if constraint.as_ref().is_some_and(Constraint::is_done) {
+                stop_reason = StopReason::EndOfGeneration;
+                break;
+            }
             if generated < budget {
                 logits = self.model.forward(&[token]).map_err(failed)?;
                 self.cached_tokens.push(token);
             }
+        }
+        if constraint.is_some() && generated > 0 {
+            tracing::debug!(
+                "constrained decoding: {:?} over {generated} tokens ({:?} per token)",
+                constraint_time,
+                constraint_time / u32::try_from(generated).unwrap_or(u32::MAX)
+            );
         }
         Ok(GenerationOutput {
             text,
@@ -473,6 +601,16 @@ impl InferenceBackend for CandleBackend {
         }
         Ok(output)
     }
+}
+
+/// Where the response-schema compiler is.
+#[derive(Debug)]
+enum GrammarState {
+    NotStarted,
+    Building(std::thread::JoinHandle<Result<Grammars>>),
+    Ready(Box<Grammars>),
+    /// Building it failed or is impossible; replies go unconstrained.
+    Unavailable,
 }
 
 /// Every token that ends generation: the metadata's eos/eot/eom ids, the template's

@@ -120,6 +120,9 @@ pub enum CandleError {
         /// Positions available.
         available: usize,
     },
+    /// A response schema could not be compiled or followed (generation goes on unconstrained).
+    #[error("constrained decoding: {0}")]
+    Constraint(String),
     /// A saved prompt state could not be used (the caller recomputes it).
     #[error("prompt cache: {0}")]
     PromptCache(String),

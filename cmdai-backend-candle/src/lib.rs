@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 mod backend;
+pub mod constrain;
 mod device;
 mod error;
 #[doc(hidden)]

@@ -174,6 +174,11 @@ impl GgufTokenizer {
         self.control.get(id as usize).copied().unwrap_or(false)
     }
 
+    /// The Hugging Face tokenizer built from the metadata.
+    pub fn hf(&self) -> &Tokenizer {
+        &self.inner
+    }
+
     /// Tokens in the vocabulary.
     pub fn vocab_size(&self) -> usize {
         self.tokens.len()

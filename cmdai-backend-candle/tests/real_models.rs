@@ -222,3 +222,52 @@ fn qwen_prompt_tokens_equal_the_whole_rendering() {
         );
     }
 }
+
+/// Constrained decoding: SmolLM2-135M often answers in prose, but held to cmdai's response
+/// schema every reply is `{"cmd": "..."}` and parses, even for requests that are not about a
+/// command. The one way left to fail is running out of tokens (this model sometimes repeats
+/// itself): that is reported as such, never as prose or broken JSON.
+#[test]
+fn every_constrained_reply_parses() {
+    use cmdai_core::{
+        CancelToken, CommandPrompt, GenerationParams, Generator, NullSink, ShellContext,
+    };
+    let Some(path) = model_path("smollm2-135m") else {
+        return;
+    };
+    let requests = [
+        "list all files in the current directory",
+        "what is the weather like today",
+        "find every python file and count its lines with wc, using find -exec",
+        "tell me a joke about computers",
+        "show the ten biggest files under /var/log",
+        "explain what a shell is",
+    ];
+    let context = ShellContext::new("Linux", "bash", "/home/user");
+    let backend = cmdai_backend_candle::CandleBackend::load(&path, &Default::default()).unwrap();
+    let params = GenerationParams {
+        max_tokens: 96,
+        ..GenerationParams::default()
+    };
+    let mut generator = Generator::new(backend, CommandPrompt::default()).with_params(params);
+    let mut parsed = 0;
+    for request in requests {
+        match generator.generate_streaming(request, &context, &mut NullSink, &CancelToken::new()) {
+            Ok(command) => {
+                assert!(!command.command.trim().is_empty(), "{request:?}");
+                eprintln!("{request:?} -> {:?}", command.command);
+                parsed += 1;
+            }
+            Err(cmdai_core::GenerateError::Parse {
+                stopped: cmdai_core::StopReason::Length,
+                ..
+            }) => eprintln!("{request:?} -> ran out of tokens"),
+            Err(error) => panic!("{request:?}: {error}"),
+        }
+    }
+    assert!(
+        parsed >= requests.len() - 1,
+        "{parsed} of {} parsed",
+        requests.len()
+    );
+}

@@ -306,10 +306,8 @@ fn interrupted_downloads_keep_only_what_resumes_and_the_next_pull_finishes() {
     assert_eq!(std::fs::read(&installed[0]).unwrap(), model);
     assert_eq!(partial_bytes(&cache), 0, "{:?}", files(&cache));
     assert!(output.status.success());
-    common::succeed(
-        &mut assert_cmd::Command::from_std(common::std_cmdai(dir.path(), &cache))
-            .args(["models", "verify", "tiny"]),
-    );
+    let mut verify = assert_cmd::Command::from_std(common::std_cmdai(dir.path(), &cache));
+    common::succeed(verify.args(["models", "verify", "tiny"]));
 }
 
 /// Runs `script` with `$CACHE` a fresh 4 MiB tmpfs, in a user and mount namespace of its own;

@@ -1,0 +1,263 @@
+//! Constrained decoding: the reply is held to the prompt's JSON schema token by token, so it
+//! always parses. llguidance compiles the schema into a grammar and computes, at each step, which
+//! tokens of the model's own vocabulary may come next; tokens the grammar forces (the `{"cmd": "`
+//! that opens every reply) are fed to the model without sampling, in one forward pass.
+
+use std::sync::Arc;
+
+use llguidance::api::TopLevelGrammar;
+use llguidance::toktrie::{InferenceCapabilities, TokEnv, TokRxInfo, TokTrie, TokenizerEnv};
+use llguidance::{Matcher, ParserFactory};
+use serde_json::Value;
+
+use crate::error::{CandleError, Result};
+use crate::tokenizer::GgufTokenizer;
+
+/// The model's vocabulary as llguidance sees it: each token's bytes, in a trie.
+struct Vocabulary {
+    trie: TokTrie,
+}
+
+impl TokenizerEnv for Vocabulary {
+    fn tok_trie(&self) -> &TokTrie {
+        &self.trie
+    }
+
+    /// Text the grammar forces (`{"cmd":`), longest token first. That is how BPE splits such
+    /// short runs of punctuation and ASCII too; cloning the model's tokenizer for it would
+    /// cost about 80 ms per process (measured with the default model).
+    fn tokenize_bytes(&self, bytes: &[u8]) -> Vec<u32> {
+        self.trie.greedy_tokenize(bytes)
+    }
+}
+
+/// Compiles response schemas for one model; built once, on the first constrained request.
+pub struct Grammars {
+    factory: ParserFactory,
+}
+
+impl std::fmt::Debug for Grammars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grammars").finish_non_exhaustive()
+    }
+}
+
+impl Grammars {
+    /// The vocabulary of `tokenizer` for a model with `logits` outputs per step (can be more
+    /// than the tokenizer's tokens: padding rows never get chosen); `end` ends a reply.
+    pub fn new(tokenizer: &GgufTokenizer, logits: usize, end: u32) -> Result<Self> {
+        Self::from_words(Self::words(tokenizer, logits), end)
+    }
+
+    /// The bytes of every token, padded to `logits` entries: the part of [`new`](Self::new)
+    /// that needs the tokenizer (a few milliseconds).
+    pub fn words(tokenizer: &GgufTokenizer, logits: usize) -> Vec<Vec<u8>> {
+        let bytes_of = Gpt2Bytes::new();
+        let mut words: Vec<Vec<u8>> = (0..tokenizer.vocab_size())
+            .map(|id| token_bytes(tokenizer, id, &bytes_of))
+            .collect();
+        let size = words.len().max(logits);
+        words.resize(size, Vec::new());
+        words
+    }
+
+    /// The rest of [`new`](Self::new): the token trie and the grammar compiler (a few hundred
+    /// milliseconds for a 150,000-token vocabulary, so the backend runs it on a thread of its
+    /// own while the prompt is prefilled).
+    pub fn from_words(words: Vec<Vec<u8>>, end: u32) -> Result<Self> {
+        let info = TokRxInfo {
+            tok_end_of_turn: Some(end),
+            ..TokRxInfo::new(u32::try_from(words.len()).unwrap_or(u32::MAX), end)
+        };
+        let vocabulary = Vocabulary {
+            trie: TokTrie::from(&info, &words),
+        };
+        let env: TokEnv = Arc::new(vocabulary);
+        let mut factory = ParserFactory::new(
+            &env,
+            InferenceCapabilities {
+                ff_tokens: true,
+                ..InferenceCapabilities::default()
+            },
+            &[],
+        )
+        .map_err(constraint_error)?;
+        factory.quiet();
+        Ok(Self { factory })
+    }
+
+    /// A constraint that holds one reply to `schema`.
+    ///
+    /// cmdai's own shape, an object with one required string field (`{"cmd": "..."}`), gets a
+    /// grammar of its own: written the way the prompt's examples are (`{"cmd": "`, no
+    /// newlines), and with a backslash allowed before any character. Strict JSON allows only
+    /// `\"`, `\\` and the like, and a model that means the shell's `\;` (`find -exec ... \;`)
+    /// is then pushed into `\"` and a broken command; `parse_response` reads such backslashes
+    /// as written. Any other schema is compiled as JSON Schema.
+    pub fn constrain(&self, schema: &Value) -> Result<Constraint> {
+        let grammar = match single_string_field(schema) {
+            Some(field) => TopLevelGrammar::from_lark(command_grammar(field)),
+            None => TopLevelGrammar::from_json_schema(schema.clone()),
+        };
+        let parser = self
+            .factory
+            .create_parser(grammar)
+            .map_err(constraint_error)?;
+        Ok(Constraint {
+            matcher: Matcher::new(Ok(parser)),
+        })
+    }
+}
+
+/// The field of a schema `{"type": "object", "properties": {F: {"type": "string", ...}},
+/// "required": [F]}` with no other property.
+fn single_string_field(schema: &Value) -> Option<&str> {
+    let properties = schema.get("properties")?.as_object()?;
+    let (field, property) = properties.iter().next().filter(|_| properties.len() == 1)?;
+    let required = schema.get("required")?.as_array()?;
+    let is_string = property.get("type").and_then(Value::as_str) == Some("string");
+    let simple_name = field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    (schema.get("type").and_then(Value::as_str) == Some("object")
+        && is_string
+        && simple_name
+        && required.iter().any(|r| r.as_str() == Some(field)))
+    .then_some(field.as_str())
+}
+
+/// `{"FIELD": "TEXT"}` where TEXT is at least one character: anything but a quote, a backslash
+/// or a control character, or a backslash and any printable ASCII character.
+fn command_grammar(field: &str) -> String {
+    format!(
+        r#"start: "{{\"{field}\": \"" TEXT "\"}}"
+TEXT: /([^"\\\x00-\x1F\x7F]|\\[\x20-\x7E])+/
+"#
+    )
+}
+
+/// The bytes a token stands for. GGUF stores byte-level BPE tokens in GPT-2's printable
+/// spelling (a space is `Ġ`); control tokens get llguidance's special-token marker so that no
+/// text can spell them.
+fn token_bytes(tokenizer: &GgufTokenizer, id: usize, bytes_of: &Gpt2Bytes) -> Vec<u8> {
+    let id32 = u32::try_from(id).unwrap_or(u32::MAX);
+    let spelling = tokenizer.token(id32).unwrap_or("");
+    if tokenizer.is_control(id32) {
+        let mut bytes = vec![TokTrie::SPECIAL_TOKEN_MARKER];
+        bytes.extend_from_slice(spelling.as_bytes());
+        return bytes;
+    }
+    spelling.chars().map(|c| bytes_of.byte(c)).collect()
+}
+
+/// GPT-2's byte-level spelling, reversed: printable Latin-1 bytes stand for themselves, the
+/// other 68 bytes are spelled U+0100 onwards, in byte order.
+struct Gpt2Bytes {
+    /// The byte of each character from U+0000 to U+0143.
+    table: Vec<u8>,
+}
+
+impl Gpt2Bytes {
+    fn new() -> Self {
+        let printable = |b: u8| matches!(b, b'!'..=b'~' | 0xA1..=0xAC | 0xAE..=0xFF);
+        let mut table = vec![0u8; 0x100 + 68];
+        let mut next = 0x100;
+        for byte in 0..=255u8 {
+            if printable(byte) {
+                table[usize::from(byte)] = byte;
+            } else {
+                table[next] = byte;
+                next += 1;
+            }
+        }
+        Self { table }
+    }
+
+    fn byte(&self, c: char) -> u8 {
+        usize::try_from(u32::from(c))
+            .ok()
+            .and_then(|i| self.table.get(i).copied())
+            .unwrap_or(0)
+    }
+}
+
+/// One reply's progress through its grammar.
+pub struct Constraint {
+    matcher: Matcher,
+}
+
+impl std::fmt::Debug for Constraint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Constraint")
+            .field("done", &self.matcher.is_stopped())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Constraint {
+    /// The tokens the grammar forces next, already accepted; empty when the model has a choice.
+    pub fn forced(&mut self) -> Vec<u32> {
+        self.matcher.consume_ff_tokens()
+    }
+
+    /// Sets every token the grammar does not allow next to minus infinity.
+    pub fn mask(&mut self, logits: &mut [f32]) -> Result<()> {
+        let allowed = self.matcher.compute_mask().map_err(constraint_error)?;
+        for (id, logit) in logits.iter_mut().enumerate() {
+            if !allowed.is_allowed(u32::try_from(id).unwrap_or(u32::MAX)) {
+                *logit = f32::NEG_INFINITY;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the sampled token.
+    pub fn accept(&mut self, token: u32) -> Result<()> {
+        self.matcher.consume_token(token).map_err(constraint_error)
+    }
+
+    /// Whether the reply is complete: nothing but its end may follow.
+    pub fn is_done(&self) -> bool {
+        self.matcher.is_stopped()
+    }
+}
+
+/// llguidance's errors (anyhow), with their causes.
+fn constraint_error(error: impl std::fmt::Display) -> CandleError {
+    CandleError::Constraint(format!("{error:#}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gpt2_spelling_maps_back_to_bytes() {
+        let bytes = Gpt2Bytes::new();
+        assert_eq!(bytes.byte('a'), b'a');
+        assert_eq!(bytes.byte('Ġ'), b' ');
+        assert_eq!(bytes.byte('Ċ'), b'\n');
+        assert_eq!(bytes.byte('\u{0100}'), 0);
+        assert_eq!(bytes.byte('\u{0143}'), 0xAD);
+    }
+
+    #[test]
+    fn only_a_lone_string_field_gets_the_command_grammar() {
+        let command = serde_json::json!({
+            "type": "object",
+            "properties": { "cmd": { "type": "string", "minLength": 1 } },
+            "required": ["cmd"],
+            "additionalProperties": false,
+        });
+        assert_eq!(single_string_field(&command), Some("cmd"));
+        let two = serde_json::json!({
+            "type": "object",
+            "properties": { "cmd": { "type": "string" }, "why": { "type": "string" } },
+            "required": ["cmd"],
+        });
+        assert_eq!(single_string_field(&two), None);
+        let optional = serde_json::json!({
+            "type": "object",
+            "properties": { "cmd": { "type": "string" } },
+        });
+        assert_eq!(single_string_field(&optional), None);
+    }
+}

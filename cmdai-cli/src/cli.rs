@@ -41,6 +41,11 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub stream: bool,
 
+    /// Also ask the model what the command does (a few sentences on stderr; `explanation` in
+    /// JSON output).
+    #[arg(long)]
+    pub explain: bool,
+
     /// Say more on stderr: model, device and why, timings. Repeat for debug logs.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,

@@ -41,21 +41,32 @@ pub fn one(settings: &Settings, request: &str) -> Result<u8> {
     let mut view = GenerationView::new(settings.stream);
     let generated = generator.generate_streaming(request, &context, &mut view, &cancel);
     view.finish();
-    let command = generated?;
+    let mut command = generated?;
+    if settings.explain {
+        command.explanation = explain(
+            &mut generator,
+            &command.command,
+            settings,
+            &context,
+            &cancel,
+        )?;
+    }
     if settings.output == OutputFormat::Text
         && settings.safety.run == RunMode::Show
         && interactive::at_terminal()
     {
         interrupt::exit_on_interrupt();
         report_timings(settings, &command, generator.backend().load_time());
+        let mut review = Review::new(settings, &mut generator, &context)?;
+        if let Some(text) = &command.explanation {
+            review.explained(&command.command, text);
+        }
         let history = vec![Exchange::new(request, command.command)];
-        return Ok(
-            match Review::new(settings, &mut generator, &context)?.review(history)? {
-                Outcome::Ran(status) => status,
-                Outcome::Done => 0,
-                Outcome::Interrupted => crate::exit::INTERRUPTED,
-            },
-        );
+        return Ok(match review.review(history)? {
+            Outcome::Ran(status) => status,
+            Outcome::Done => 0,
+            Outcome::Interrupted => crate::exit::INTERRUPTED,
+        });
     }
     let analysis = safety::analyzer(settings).analyze(&command.command);
     let load_time = generator.backend().load_time();
@@ -69,7 +80,8 @@ pub fn one(settings: &Settings, request: &str) -> Result<u8> {
         }
         OutputFormat::Text if stdout.is_terminal() => {
             writeln!(out, "{}", interactive::highlighted(&command.command))?;
-            if let Some(explanation) = &command.explanation {
+            // An explanation asked for with --explain was already shown as it was written.
+            if let (Some(explanation), false) = (&command.explanation, settings.explain) {
                 writeln!(out, "  {explanation}")?;
             }
         }
@@ -88,6 +100,32 @@ pub fn one(settings: &Settings, request: &str) -> Result<u8> {
     }
     report_timings(settings, &command, load_time);
     safety::execute(settings, &command.command, &analysis)
+}
+
+/// `--explain`: asks the model what `command` does. In text output the explanation is shown on
+/// stderr as it is written; in JSON it goes in `explanation`. A failed explanation is a warning:
+/// the command itself is still good.
+fn explain(
+    generator: &mut CommandGenerator,
+    command: &str,
+    settings: &Settings,
+    context: &cmdai_core::ShellContext,
+    cancel: &CancelToken,
+) -> Result<Option<String>> {
+    let mut view = match settings.output {
+        OutputFormat::Text => GenerationView::streaming(),
+        OutputFormat::Json => GenerationView::Quiet,
+    };
+    let explained = generator.explain_streaming(command, context, &mut view, cancel);
+    view.finish();
+    match explained {
+        Ok(text) => Ok(Some(text)),
+        Err(error) if cancel.is_cancelled() => Err(error.into()),
+        Err(error) => {
+            eprintln!("cmdai: no explanation: {error}");
+            Ok(None)
+        }
+    }
 }
 
 /// `cmdai -i`: a session at a terminal; the model stays loaded between requests.

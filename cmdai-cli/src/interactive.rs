@@ -46,6 +46,8 @@ pub struct Review<'a> {
     context: &'a ShellContext,
     analyzer: Analyzer,
     editor: DefaultEditor,
+    /// The last explanation and the command it explains.
+    explained: Option<(String, String)>,
 }
 
 /// What the line editor read.
@@ -80,7 +82,13 @@ impl<'a> Review<'a> {
             context,
             analyzer: safety::analyzer(settings),
             editor: DefaultEditor::new()?,
+            explained: None,
         })
+    }
+
+    /// Remembers an explanation already shown, so `x` does not ask the model again.
+    pub fn explained(&mut self, command: &str, text: &str) {
+        self.explained = Some((command.to_owned(), text.to_owned()));
     }
 
     /// `cmdai -i`: reads requests until Ctrl-D or `exit`; each gets a command and a review.
@@ -122,7 +130,6 @@ impl<'a> Review<'a> {
 
     /// Shows the last command of `history` and acts on the user's choices until one ends it.
     pub fn review(&mut self, mut history: Vec<Exchange>) -> Result<Outcome> {
-        let mut explained: Option<(String, String)> = None;
         loop {
             let Some(current) = history.last().map(|e| e.command.clone()) else {
                 return Ok(Outcome::Done);
@@ -180,12 +187,12 @@ impl<'a> Review<'a> {
                     }
                 }
                 Choice::Explain => {
-                    if let Some((command, text)) = &explained
+                    if let Some((command, text)) = &self.explained
                         && *command == current
                     {
                         eprintln!("{text}");
                     } else if let Some(text) = self.explain(&current) {
-                        explained = Some((current, text));
+                        self.explained = Some((current, text));
                     }
                 }
                 Choice::Copy => match clipboard::copy(&current) {

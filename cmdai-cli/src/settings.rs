@@ -75,6 +75,8 @@ pub struct Settings {
     pub output: OutputFormat,
     /// Show tokens on stderr as they are generated.
     pub stream: bool,
+    /// Ask the model for an explanation of the command too.
+    pub explain: bool,
     pub verbose: u8,
     pub safety: Safety,
     pub backend: BackendKind,
@@ -279,6 +281,7 @@ impl Settings {
             params: generation_params(&cli.generation, &config)?,
             output: cli.output.or(config.output).unwrap_or(OutputFormat::Text),
             stream: cli.stream,
+            explain: cli.explain,
             verbose: cli.verbose,
         })
     }

@@ -8,7 +8,7 @@ mod support;
 use common::{cmdai_in, real_model};
 use predicates::prelude::*;
 use serde_json::{Value, json};
-use support::{Answer, Server, command_reply, delta};
+use support::{Answer, Server, command_reply, delta, text_reply};
 
 #[test]
 fn a_request_goes_to_the_server_and_comes_back_analysed() {
@@ -239,4 +239,34 @@ fn sigint_while_the_reply_streams_in_stops_with_130() {
         .unwrap();
     assert!(stdout.is_empty(), "{stdout}");
     assert!(!rest.contains("panicked"), "{rest}");
+}
+
+/// `--explain` asks the model a second question, what the command does: in JSON it is the
+/// `explanation`; in text it goes to stderr, so stdout still holds the command alone.
+#[test]
+fn explain_adds_the_models_explanation() {
+    let dir = tempfile::tempdir().unwrap();
+    let explanation = "Shows how much space this directory takes, in human units.";
+    let server = Server::start(vec![
+        command_reply("du -sh ."),
+        text_reply(explanation),
+        command_reply("du -sh ."),
+        text_reply(explanation),
+    ]);
+    let remote = |dir: &std::path::Path| {
+        let mut cmd = cmdai_in(dir);
+        cmd.args(["--backend", "openai", "--remote-url", &server.url()])
+            .args(["--remote-model", "m", "--explain"]);
+        cmd
+    };
+    let output = common::succeed(remote(dir.path()).args(["-o", "json", "how big is this folder"]));
+    let value: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(value["command"], "du -sh .");
+    assert_eq!(value["explanation"], explanation);
+
+    let output = common::succeed(remote(dir.path()).arg("how big is this folder"));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "du -sh .\n");
+    assert!(String::from_utf8_lossy(&output.stderr).contains(explanation));
+    let asked = &server.seen()[1].body;
+    assert!(asked.get("response_format").is_none(), "{asked}");
 }

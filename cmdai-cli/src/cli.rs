@@ -46,6 +46,11 @@ pub struct Cli {
     #[arg(long)]
     pub explain: bool,
 
+    /// Offer up to N distinct commands, best first (the greedy answer, then samples; ranked by
+    /// how many samples agree). Takes about N to 2N times as long.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(2..=10))]
+    pub alternatives: Option<u8>,
+
     /// Say more on stderr: model, device and why, timings. Repeat for debug logs.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,

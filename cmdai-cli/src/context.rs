@@ -1,4 +1,7 @@
-//! The shell context of this process: OS, shell and working directory.
+//! The shell context of this process: OS, the flavour of its core utilities, shell and working
+//! directory.
+
+use std::path::{Path, PathBuf};
 
 use cmdai_core::ShellContext;
 
@@ -18,5 +21,103 @@ pub fn detect(shell: Option<&str>) -> ShellContext {
     let cwd = std::env::current_dir()
         .map(|d| d.display().to_string())
         .unwrap_or_else(|_| ".".to_owned());
-    ShellContext::new(os, shell, cwd)
+    let context = ShellContext::new(os, shell, cwd);
+    match utilities() {
+        Some(flavour) => context.with_utilities(flavour),
+        None => context,
+    }
+}
+
+/// The flavour of the core utilities on `PATH`: "GNU coreutils", "BusyBox" or "BSD". GNU and
+/// BSD tools take different flags (`sed -i`, `find -printf`, `stat -c`), so the model is told.
+/// The answer is kept in the cache directory per `ls` binary (path, size and modification
+/// time), so it is worked out once, not on every request.
+fn utilities() -> Option<String> {
+    let ls = find_on_path("ls")?;
+    let ls = ls.canonicalize().unwrap_or(ls);
+    let meta = std::fs::metadata(&ls).ok()?;
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs());
+    let key = format!("{}\t{}\t{modified}", ls.display(), meta.len());
+    let saved = cmdai_models::Cache::from_env()
+        .ok()
+        .map(|cache| cache.root().join("utilities.txt"));
+    if let Some(text) = saved.as_ref().and_then(|p| std::fs::read_to_string(p).ok())
+        && let Some((saved_key, flavour)) = text.trim_end().rsplit_once('\t')
+        && saved_key == key
+    {
+        return Some(flavour.to_owned());
+    }
+    let flavour = probe(&ls)?;
+    if let Some(path) = saved {
+        // Best effort: a cache that cannot be written only means probing again next time.
+        let _ = std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))
+            .and_then(|()| std::fs::write(&path, format!("{key}\t{flavour}\n")));
+    }
+    Some(flavour)
+}
+
+/// Asks `ls --version` which utilities these are.
+fn probe(ls: &Path) -> Option<String> {
+    let output = std::process::Command::new(ls)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(flavour_of(output.status.success(), &text).to_owned())
+}
+
+/// What `ls --version` says about its family: GNU names itself, BusyBox too (in its usage
+/// text), and BSD `ls` rejects the option.
+fn flavour_of(succeeded: bool, text: &str) -> &'static str {
+    if text.contains("BusyBox") {
+        "BusyBox"
+    } else if succeeded && text.contains("GNU") {
+        "GNU coreutils"
+    } else if succeeded {
+        "POSIX utilities"
+    } else {
+        "BSD utilities"
+    }
+}
+
+fn find_on_path(program: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|path| path.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_version_text_names_the_family() {
+        assert_eq!(
+            flavour_of(true, "ls (GNU coreutils) 9.1\n"),
+            "GNU coreutils"
+        );
+        assert_eq!(
+            flavour_of(
+                false,
+                "BusyBox v1.36.1 (2024-01-01) multi-call binary.\nUsage: ls"
+            ),
+            "BusyBox"
+        );
+        assert_eq!(
+            flavour_of(
+                false,
+                "ls: unrecognized option `--version'\nusage: ls [-@ABC]"
+            ),
+            "BSD utilities"
+        );
+    }
 }

@@ -38,6 +38,9 @@ fn load(settings: &Settings) -> Result<(CommandGenerator, CancelToken)> {
 pub fn one(settings: &Settings, request: &str) -> Result<u8> {
     let (mut generator, cancel) = load(settings)?;
     let context = context::detect(settings.shell.as_deref());
+    if let Some(n) = settings.alternatives {
+        return alternatives(settings, &mut generator, request, n, &context, &cancel);
+    }
     let mut view = GenerationView::new(settings.stream);
     let generated = generator.generate_streaming(request, &context, &mut view, &cancel);
     view.finish();
@@ -100,6 +103,72 @@ pub fn one(settings: &Settings, request: &str) -> Result<u8> {
     }
     report_timings(settings, &command, load_time);
     safety::execute(settings, &command.command, &analysis)
+}
+
+/// `--alternatives N`: several distinct commands, best first, each with its risk. At a
+/// terminal the user picks one for the review menu; otherwise they are printed (one per line,
+/// or as `alternatives` in JSON) and nothing runs.
+fn alternatives(
+    settings: &Settings,
+    generator: &mut CommandGenerator,
+    request: &str,
+    n: usize,
+    context: &cmdai_core::ShellContext,
+    cancel: &CancelToken,
+) -> Result<u8> {
+    let view = GenerationView::new(false);
+    let found = generator.alternatives(request, context, n, cancel);
+    view.finish();
+    let found = found?;
+    let analyzer = safety::analyzer(settings);
+    let risks: Vec<_> = found
+        .iter()
+        .map(|c| analyzer.analyze(&c.generated.command))
+        .collect();
+    let stdout = std::io::stdout();
+    if settings.output == OutputFormat::Json {
+        let load_time = generator.backend().load_time();
+        let items: Vec<serde_json::Value> = found
+            .iter()
+            .zip(&risks)
+            .map(|(candidate, analysis)| {
+                let mut value = to_json(&candidate.generated, generator.backend(), load_time);
+                value["votes"] = json!(candidate.votes);
+                value["risk"] = safety::risk_json(analysis);
+                value
+            })
+            .collect();
+        writeln!(stdout.lock(), "{}", json!({ "alternatives": items }))?;
+        return Ok(0);
+    }
+    if !(interactive::at_terminal() && settings.safety.run == RunMode::Show) {
+        let mut out = stdout.lock();
+        for candidate in &found {
+            writeln!(out, "{}", candidate.generated.command)?;
+        }
+        return Ok(0);
+    }
+    for (i, (candidate, analysis)) in found.iter().zip(&risks).enumerate() {
+        println!(
+            "{}. {}",
+            i + 1,
+            interactive::highlighted(&candidate.generated.command)
+        );
+        eprintln!("   risk: {}", analysis.level);
+    }
+    interrupt::exit_on_interrupt();
+    let Some(pick) = interactive::pick(found.len())? else {
+        return Ok(0);
+    };
+    let chosen = found[pick].generated.command.clone();
+    let history = vec![Exchange::new(request, chosen)];
+    Ok(
+        match Review::new(settings, generator, context)?.review(history)? {
+            Outcome::Ran(status) => status,
+            Outcome::Done => 0,
+            Outcome::Interrupted => crate::exit::INTERRUPTED,
+        },
+    )
 }
 
 /// `--explain`: asks the model what `command` does. In text output the explanation is shown on

@@ -332,6 +332,38 @@ pub fn highlighted(command: &str) -> String {
     out
 }
 
+/// Asks which of `count` numbered commands to review (Enter: the first); `None` for quit.
+pub fn pick(count: usize) -> Result<Option<usize>> {
+    let term = Term::stderr();
+    loop {
+        eprint!("Review which? [1-{count}, q to quit] (Enter: 1) ");
+        let choice = match term.read_key_raw()? {
+            Key::Enter => Some(Some(0)),
+            Key::Escape | Key::Char('q' | 'Q') => Some(None),
+            Key::CtrlC => {
+                eprintln!();
+                std::process::exit(i32::from(crate::exit::INTERRUPTED));
+            }
+            Key::Char(c) => c
+                .to_digit(10)
+                .and_then(|d| usize::try_from(d).ok())
+                .filter(|&d| (1..=count).contains(&d))
+                .map(|d| Some(d - 1)),
+            _ => None,
+        };
+        match choice {
+            Some(picked) => {
+                eprintln!(
+                    "{}",
+                    picked.map_or("quit".to_owned(), |i| (i + 1).to_string())
+                );
+                return Ok(picked);
+            }
+            None => eprintln!(),
+        }
+    }
+}
+
 /// Shows the choices and reads one key; `None` on Ctrl-C. Enter picks `default`.
 fn menu(runnable: bool, default: Choice) -> Result<Option<Choice>> {
     let entries = [

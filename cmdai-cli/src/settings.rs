@@ -77,6 +77,8 @@ pub struct Settings {
     pub stream: bool,
     /// Ask the model for an explanation of the command too.
     pub explain: bool,
+    /// Offer this many distinct commands (`--alternatives`).
+    pub alternatives: Option<usize>,
     pub verbose: u8,
     pub safety: Safety,
     pub backend: BackendKind,
@@ -282,6 +284,7 @@ impl Settings {
             output: cli.output.or(config.output).unwrap_or(OutputFormat::Text),
             stream: cli.stream,
             explain: cli.explain,
+            alternatives: cli.alternatives.map(usize::from),
             verbose: cli.verbose,
         })
     }

@@ -270,3 +270,52 @@ fn explain_adds_the_models_explanation() {
     let asked = &server.seen()[1].body;
     assert!(asked.get("response_format").is_none(), "{asked}");
 }
+
+/// `--alternatives N`: the greedy answer, then samples with their own seeds, until N distinct
+/// commands; ranked by how many samples agree, each with its risk.
+#[test]
+fn alternatives_are_distinct_ranked_and_analysed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(vec![
+        command_reply("ls -a"),
+        command_reply("ls -la"),
+        command_reply("ls   -la"),
+        command_reply("rm -rf /"),
+    ]);
+    let output = common::succeed(
+        cmdai_in(dir.path())
+            .args(["--backend", "openai", "--remote-url", &server.url()])
+            .args(["--remote-model", "m", "-o", "json", "--alternatives", "3"])
+            .arg("list all files"),
+    );
+    let value: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let found: Vec<(&str, u64, &str)> = value["alternatives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["command"].as_str().unwrap(),
+                a["votes"].as_u64().unwrap(),
+                a["risk"]["level"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("ls -la", 2, "safe"),
+            ("ls -a", 1, "safe"),
+            ("rm -rf /", 1, "critical")
+        ]
+    );
+    let seen = server.seen();
+    assert_eq!(seen[0].body["temperature"], 0.0);
+    let seeds: Vec<&Value> = seen[1..].iter().map(|s| &s.body["seed"]).collect();
+    assert!(
+        seen[1..]
+            .iter()
+            .all(|s| s.body["temperature"].as_f64() >= Some(0.69))
+    );
+    assert!(seeds[0] != seeds[1] && seeds[1] != seeds[2], "{seeds:?}");
+}

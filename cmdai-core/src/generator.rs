@@ -183,6 +183,92 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
     }
 }
 
+/// One of several distinct commands for a request ([`Generator::alternatives`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Candidate {
+    /// The command and how it was generated.
+    #[serde(flatten)]
+    pub generated: GeneratedCommand,
+    /// How many of the samples came out as this command (after normalising whitespace).
+    pub votes: usize,
+}
+
+impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
+    /// Up to `n` distinct commands for `request`, best first: the greedy answer, then samples
+    /// (temperature at least 0.7, a new seed each) until `n` distinct ones turned up or `2n`
+    /// samples were drawn. Ranked by how many samples agreed on each (the greedy one counts
+    /// once too), ties in the order they were found: agreement between samples is the cheapest
+    /// estimate of which reading of the request the model is sure of. Replies that do not parse
+    /// are skipped; if none parses, the first error is returned.
+    pub fn alternatives(
+        &mut self,
+        request: &str,
+        context: &ShellContext,
+        n: usize,
+        cancel: &CancelToken,
+    ) -> Result<Vec<Candidate>, GenerateError> {
+        let greedy = self.params.clone();
+        let sampled = GenerationParams {
+            temperature: greedy.temperature.max(0.7),
+            top_p: if greedy.top_p >= 1.0 {
+                0.95
+            } else {
+                greedy.top_p
+            },
+            ..greedy.clone()
+        };
+        let request = non_empty(request)?;
+        let conversation = self.prompt.build(request, context);
+        let mut found: Vec<Candidate> = Vec::new();
+        let mut first_error = None;
+        for attempt in 0..=(2 * n.max(1)) {
+            if found.len() >= n {
+                break;
+            }
+            let started = Instant::now();
+            let params = if attempt == 0 {
+                greedy.clone()
+            } else {
+                GenerationParams {
+                    seed: greedy.seed.wrapping_add(attempt as u64),
+                    ..sampled.clone()
+                }
+            };
+            match self.command(&conversation, &params, &mut NullSink, cancel, started) {
+                Ok(generated) => {
+                    let key = normalise(&generated.command);
+                    match found
+                        .iter_mut()
+                        .find(|c| normalise(&c.generated.command) == key)
+                    {
+                        Some(candidate) => candidate.votes += 1,
+                        None => found.push(Candidate {
+                            generated,
+                            votes: 1,
+                        }),
+                    }
+                }
+                Err(error @ GenerateError::Backend(_)) => return Err(error),
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        if found.is_empty() {
+            return Err(first_error.unwrap_or(GenerateError::EmptyRequest));
+        }
+        // A stable sort keeps the order of discovery among equal votes.
+        found.sort_by(|a, b| b.votes.cmp(&a.votes));
+        found.truncate(n);
+        Ok(found)
+    }
+}
+
+/// A command with its whitespace runs collapsed, for telling candidates apart.
+fn normalise(command: &str) -> String {
+    command.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// `text` trimmed, or the empty-request error.
 fn non_empty(text: &str) -> Result<&str, GenerateError> {
     let text = text.trim();
@@ -367,6 +453,83 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    /// Replies in turn from a list, cycling.
+    struct Replies {
+        replies: Vec<&'static str>,
+        next: usize,
+        seeds: Vec<(f32, u64)>,
+    }
+
+    impl InferenceBackend for Replies {
+        fn info(&self) -> ModelInfo {
+            ModelInfo::new("replies", "test", "cpu", 128)
+        }
+
+        fn generate(
+            &mut self,
+            _: &Conversation,
+            params: &GenerationParams,
+            _: &mut dyn TokenSink,
+            _: &CancelToken,
+        ) -> Result<GenerationOutput, BackendError> {
+            self.seeds.push((params.temperature, params.seed));
+            let reply = self.replies[self.next % self.replies.len()];
+            self.next += 1;
+            Ok(GenerationOutput::from_text(reply))
+        }
+    }
+
+    #[test]
+    fn alternatives_are_distinct_and_ranked_by_agreement() {
+        let backend = Replies {
+            replies: vec![
+                r#"{"cmd": "ls -a"}"#,
+                r#"{"cmd": "ls  -la"}"#,
+                "I cannot help with that.",
+                r#"{"cmd": "ls -la"}"#,
+                r#"{"cmd": "find . -maxdepth 1"}"#,
+            ],
+            next: 0,
+            seeds: Vec::new(),
+        };
+        let mut generator = Generator::new(backend, CommandPrompt::default());
+        let found = generator
+            .alternatives("list all files", &context(), 3, &CancelToken::new())
+            .unwrap();
+        let commands: Vec<(&str, usize)> = found
+            .iter()
+            .map(|c| (c.generated.command.as_str(), c.votes))
+            .collect();
+        assert_eq!(
+            commands,
+            [("ls  -la", 2), ("ls -a", 1), ("find . -maxdepth 1", 1)]
+        );
+        let seeds = &generator.backend().seeds;
+        assert_eq!(seeds[0], (0.0, 42), "the first answer is the greedy one");
+        assert!(seeds[1..].iter().all(|&(t, _)| t >= 0.7));
+        let distinct: std::collections::HashSet<u64> = seeds.iter().map(|s| s.1).collect();
+        assert_eq!(
+            distinct.len(),
+            seeds.len(),
+            "every sample has a seed of its own"
+        );
+    }
+
+    #[test]
+    fn alternatives_report_the_error_when_nothing_parses() {
+        let backend = Replies {
+            replies: vec!["Sorry, no."],
+            next: 0,
+            seeds: Vec::new(),
+        };
+        let mut generator = Generator::new(backend, CommandPrompt::default());
+        let error = generator
+            .alternatives("do it", &context(), 2, &CancelToken::new())
+            .unwrap_err();
+        assert!(matches!(error, GenerateError::Parse { .. }));
+        assert_eq!(generator.backend().seeds.len(), 5);
     }
 
     #[test]

@@ -55,6 +55,6 @@ pub use backend::{
 };
 pub use conversation::{Conversation, Message, Role};
 pub use error::GenerateError;
-pub use generator::{GeneratedCommand, Generator, Timings};
+pub use generator::{Candidate, GeneratedCommand, Generator, Timings};
 pub use parse::{ParseError, ParsedCommand, parse_response};
 pub use prompt::{CommandPrompt, Exchange, PromptBuilder, ShellContext};

@@ -11,6 +11,9 @@ pub struct ShellContext {
     pub shell: String,
     /// The working directory.
     pub cwd: String,
+    /// Which core utilities the system has, e.g. `GNU coreutils`, `BusyBox` or `BSD
+    /// utilities`, when known.
+    pub utilities: Option<String>,
 }
 
 impl ShellContext {
@@ -20,7 +23,14 @@ impl ShellContext {
             os: os.into(),
             shell: shell.into(),
             cwd: cwd.into(),
+            utilities: None,
         }
+    }
+
+    /// The same context, with the flavour of the core utilities.
+    pub fn with_utilities(mut self, utilities: impl Into<String>) -> Self {
+        self.utilities = Some(utilities.into());
+        self
     }
 }
 

@@ -258,7 +258,7 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
             return Err(first_error.unwrap_or(GenerateError::EmptyRequest));
         }
         // A stable sort keeps the order of discovery among equal votes.
-        found.sort_by(|a, b| b.votes.cmp(&a.votes));
+        found.sort_by_key(|c| std::cmp::Reverse(c.votes));
         found.truncate(n);
         Ok(found)
     }

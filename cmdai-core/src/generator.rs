@@ -352,13 +352,7 @@ mod tests {
         assert_eq!(streamed, r#"{"cmd": "ls -a"}"#);
         let asked = &generator.backend().seen[0].messages;
         assert_eq!(asked.last().unwrap().role, Role::User);
-        assert!(
-            asked
-                .last()
-                .unwrap()
-                .content
-                .starts_with("list all files\n")
-        );
+        assert!(asked.last().unwrap().content == "list all files");
     }
 
     #[test]
@@ -420,13 +414,7 @@ mod tests {
                 .iter()
                 .any(|m| m.role == Role::Assistant && m.content.contains("\"ls\""))
         );
-        assert!(
-            asked
-                .last()
-                .unwrap()
-                .content
-                .starts_with("list files, only .txt files\n")
-        );
+        assert!(asked.last().unwrap().content == "list files, only .txt files");
         assert!(!backend.params[0].keep_prompt_prefix);
         assert!(backend.params[0].response_schema.is_some());
     }

@@ -342,36 +342,15 @@ fn an_unwritable_cache_is_a_warning_for_a_local_file_and_an_error_for_a_download
 #[cfg(unix)]
 #[test]
 fn sigint_during_local_generation_stops_with_130() {
-    use std::io::Read;
     let dir = tempfile::tempdir().unwrap();
     let model = tiny_model(dir.path());
-    let mut child = std_cmdai(dir.path(), &dir.path().join("cache"))
-        .arg("--model")
-        .arg(&model)
-        .args(["--stream", "--max-tokens", "1900", "list files"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let mut first = [0u8; 1];
-    stderr.read_exact(&mut first).unwrap();
-    let sent = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let status = child.wait().unwrap();
-    let mut rest = String::new();
-    stderr.read_to_string(&mut rest).unwrap();
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    assert_eq!(status.code(), Some(130), "{rest}");
+    let (status, stdout, stderr) = common::interrupt_while_streaming(
+        std_cmdai(dir.path(), &dir.path().join("cache"))
+            .arg("--model")
+            .arg(&model)
+            .args(["--stream", "--max-tokens", "1900", "list files"]),
+    );
+    assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(stdout.is_empty(), "{stdout}");
-    assert!(!rest.contains("panicked"), "{rest}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

@@ -194,7 +194,6 @@ fn batch_mode_uses_the_server_for_every_line() {
 #[cfg(unix)]
 #[test]
 fn sigint_while_the_reply_streams_in_stops_with_130() {
-    use std::io::Read;
     let dir = tempfile::tempdir().unwrap();
     let pieces: Vec<Value> = std::iter::once(delta("{\"cmd\": \"ls"))
         .chain((0..600).map(|_| delta(" -l")))
@@ -203,42 +202,15 @@ fn sigint_while_the_reply_streams_in_stops_with_130() {
         pieces,
         std::time::Duration::from_millis(50),
     )]);
-    let mut child = common::std_cmdai(dir.path(), &dir.path().join("cache"))
-        .args([
-            "--backend",
-            "openai",
-            "--remote-url",
-            &server.url(),
-            "--remote-model",
-            "m",
-        ])
-        .args(["--stream", "list files"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
     // The first streamed piece on stderr means generation is under way.
-    let mut stderr = child.stderr.take().unwrap();
-    let mut first = [0u8; 1];
-    stderr.read_exact(&mut first).unwrap();
-    let sent = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let status = child.wait().unwrap();
-    let mut rest = String::new();
-    stderr.read_to_string(&mut rest).unwrap();
-    assert_eq!(status.code(), Some(130), "{rest}");
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
+    let (status, stdout, stderr) = common::interrupt_while_streaming(
+        common::std_cmdai(dir.path(), &dir.path().join("cache"))
+            .args(["--backend", "openai", "--remote-url", &server.url()])
+            .args(["--remote-model", "m", "--stream", "list files"]),
+    );
+    assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(stdout.is_empty(), "{stdout}");
-    assert!(!rest.contains("panicked"), "{rest}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 /// `--explain` asks the model a second question, what the command does: in JSON it is the

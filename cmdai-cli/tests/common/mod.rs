@@ -58,3 +58,36 @@ pub fn real_model(id: &str) -> Option<PathBuf> {
     }
     path
 }
+
+/// Spawns `cmd` (which must stream to stderr), waits for its first byte of stderr (generation
+/// is under way), sends SIGINT; returns the exit status, stdout and the rest of stderr.
+#[cfg(unix)]
+pub fn interrupt_while_streaming(
+    cmd: &mut std::process::Command,
+) -> (std::process::ExitStatus, String, String) {
+    use std::io::Read;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let mut first = [0u8; 1];
+    stderr.read_exact(&mut first).unwrap();
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    (status, stdout, rest)
+}

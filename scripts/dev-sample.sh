@@ -46,8 +46,15 @@ cargo build --release --quiet --bin cmdai
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 result=$out/$seed-$rows.json
+# Execution-based comparison where the sandbox can run (Linux user namespaces).
+exec_flag=()
+if unshare --user --map-root-user --mount --net true 2>/dev/null; then
+    exec_flag=(--exec)
+else
+    echo "dev-sample: no user namespaces here; comparing by text only" >&2
+fi
 (cd "$work" && "$OLDPWD/target/release/cmdai" eval "$OLDPWD/$combined" --sample "$rows" \
-    --sample-seed "$seed" -o json "$@") > "$result"
+    --sample-seed "$seed" "${exec_flag[@]}" -o json "$@") > "$result"
 python3 - "$result" <<'PY'
 import json, sys
 report = json.load(open(sys.argv[1]))

@@ -63,7 +63,7 @@ pub enum Command {
     /// Measure command quality on a JSON-lines dataset ({"request"|"nl", "command"|"cmd"} per
     /// line): parse rate, exact / utility / flag-set match, latency percentiles.
     #[command(
-        after_help = "Example:\n  cmdai eval ../shared/data/nl2bash/nl2bash.jsonl --sample 500 --seed 1"
+        after_help = "Example:\n  cmdai eval ../shared/data/nl2bash/nl2bash.jsonl --sample 500 --sample-seed 1\n  cmdai eval data.jsonl --exec --exec-timeout 10"
     )]
     Eval {
         /// The dataset.
@@ -74,6 +74,17 @@ pub enum Command {
         /// Seed for --sample.
         #[arg(long = "sample-seed", default_value_t = 1)]
         sample_seed: u64,
+        /// Also run the reference and the generated command, each in a fresh copy of a fixture
+        /// directory with no network and the rest of the file system read-only (Linux user
+        /// namespaces), and compare their output and the files they leave.
+        #[arg(long)]
+        exec: bool,
+        /// The directory to copy for --exec (default: a built-in project-like tree).
+        #[arg(long, value_name = "DIR", requires = "exec")]
+        fixture: Option<std::path::PathBuf>,
+        /// Time limit for each command run by --exec, in seconds.
+        #[arg(long = "exec-timeout", value_name = "SECONDS", default_value_t = 5, requires = "exec", value_parser = clap::value_parser!(u64).range(1..=600))]
+        exec_timeout: u64,
     },
     /// Analyse a command you already have (no model is loaded); with -x, run it under the
     /// same policy. Exits 5 if the policy would refuse to run it.

@@ -6,7 +6,6 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use cmdai_core::{
     CancelToken, CommandPrompt, Exchange, GeneratedCommand, Generator, InferenceBackend, NullSink,
-    PromptBuilder,
 };
 use serde_json::json;
 
@@ -24,7 +23,7 @@ pub type CommandGenerator = Generator<Backend, CommandPrompt>;
 
 /// Opens the backend the settings ask for. Returns the generator and the token that Ctrl-C
 /// cancels (a download in progress stops too).
-fn load(settings: &Settings) -> Result<(CommandGenerator, CancelToken)> {
+pub(crate) fn load(settings: &Settings) -> Result<(CommandGenerator, CancelToken)> {
     let fetcher = models::fetcher(settings.offline)?;
     let cancel = interrupt::install(fetcher.cancel_flag());
     let backend = Backend::open(settings, fetcher)?;
@@ -263,184 +262,6 @@ pub fn batch(settings: &Settings) -> Result<()> {
     Ok(())
 }
 
-/// One dataset row.
-struct EvalRow {
-    request: String,
-    reference: String,
-}
-
-/// `cmdai eval FILE`: generate for every row (or a seeded sample) with one model load, compare
-/// with the reference, and report quality and latency.
-pub fn eval(
-    settings: &Settings,
-    file: &std::path::Path,
-    sample: Option<usize>,
-    seed: u64,
-) -> Result<()> {
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("cannot read the dataset {}", file.display()))?;
-    let mut rows = Vec::new();
-    for (index, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let value: serde_json::Value = serde_json::from_str(line)
-            .with_context(|| format!("{}:{}: not valid JSON", file.display(), index + 1))?;
-        let field = |names: [&str; 2]| {
-            names
-                .iter()
-                .find_map(|n| value.get(*n).and_then(|v| v.as_str()))
-                .map(str::to_owned)
-        };
-        let (Some(request), Some(reference)) =
-            (field(["request", "nl"]), field(["command", "cmd"]))
-        else {
-            anyhow::bail!(
-                "{}:{}: expected \"request\" (or \"nl\") and \"command\" (or \"cmd\") strings",
-                file.display(),
-                index + 1
-            );
-        };
-        rows.push(EvalRow { request, reference });
-    }
-    if let Some(n) = sample {
-        // A seeded shuffle (splitmix64 keys), so the same seed picks the same rows everywhere.
-        let key = |i: usize| {
-            let mut z = seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        };
-        let mut order: Vec<usize> = (0..rows.len()).collect();
-        order.sort_by_key(|&i| key(i));
-        order.truncate(n);
-        order.sort_unstable();
-        let mut picked: Vec<Option<EvalRow>> = rows.into_iter().map(Some).collect();
-        rows = order.into_iter().filter_map(|i| picked[i].take()).collect();
-    }
-
-    let (mut generator, cancel) = load(settings)?;
-    let context = context::detect(settings.shell.as_deref());
-    let (mut parsed, mut exact, mut utility, mut flags) = (0usize, 0usize, 0usize, 0usize);
-    let mut latencies = Vec::with_capacity(rows.len());
-    let mut results = Vec::with_capacity(rows.len());
-    for (index, row) in rows.iter().enumerate() {
-        let started = std::time::Instant::now();
-        let generated =
-            generator.generate_streaming(&row.request, &context, &mut NullSink, &cancel);
-        latencies.push(started.elapsed());
-        let (command, compared) = match generated {
-            Ok(command) => {
-                parsed += 1;
-                let compared = cmdai_core::eval::compare(&row.reference, &command.command);
-                (Some(command.command), compared)
-            }
-            Err(error) if cancel.is_cancelled() => return Err(error.into()),
-            Err(_) => (None, cmdai_core::eval::Match::default()),
-        };
-        exact += usize::from(compared.exact);
-        utility += usize::from(compared.utility);
-        flags += usize::from(compared.flags);
-        if settings.verbose > 0 {
-            eprintln!(
-                "eval: {}/{} {} {:?} -> {:?} (reference {:?})",
-                index + 1,
-                rows.len(),
-                if compared.exact {
-                    "exact"
-                } else if compared.flags {
-                    "flags"
-                } else if compared.utility {
-                    "utility"
-                } else {
-                    "miss"
-                },
-                row.request,
-                command.as_deref().unwrap_or("<no command>"),
-                row.reference
-            );
-        }
-        results.push(json!({
-            "request": row.request,
-            "reference": row.reference,
-            "command": command,
-            "match": compared,
-            "ms": ms(latencies[index]),
-        }));
-    }
-    latencies.sort();
-    let percentile = |p: f64| -> f64 {
-        if latencies.is_empty() {
-            return 0.0;
-        }
-        let at = ((latencies.len() as f64 - 1.0) * p).round() as usize;
-        ms(latencies[at])
-    };
-    let total = rows.len().max(1) as f64;
-    let rate = |n: usize| (n as f64 / total * 1000.0).round() / 1000.0;
-    let info = generator.backend().info();
-    let summary = json!({
-        "dataset": file.display().to_string(),
-        "rows": rows.len(),
-        "sample_seed": sample.map(|_| seed),
-        "model": info.model,
-        "backend": info.backend,
-        "device": info.device,
-        "prompt_version": CommandPrompt::default().version(),
-        "parse_rate": rate(parsed),
-        "exact_match": rate(exact),
-        "utility_match": rate(utility),
-        "utility_and_flags_match": rate(flags),
-        "latency_ms": { "p50": percentile(0.5), "p90": percentile(0.9), "p99": percentile(0.99) },
-    });
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    match settings.output {
-        OutputFormat::Json => {
-            let mut value = summary;
-            value["results"] = serde_json::Value::Array(results);
-            writeln!(out, "{value}")?;
-        }
-        OutputFormat::Text => {
-            writeln!(
-                out,
-                "dataset        {} ({} rows)",
-                file.display(),
-                rows.len()
-            )?;
-            writeln!(
-                out,
-                "model          {} ({} on {}), prompt {}",
-                info.model,
-                info.backend,
-                info.device,
-                summary["prompt_version"].as_str().unwrap_or("")
-            )?;
-            for (label, key) in [
-                ("parse rate", "parse_rate"),
-                ("exact match", "exact_match"),
-                ("utility", "utility_match"),
-                ("utility+flags", "utility_and_flags_match"),
-            ] {
-                writeln!(
-                    out,
-                    "{label:<14} {:.3}",
-                    summary[key].as_f64().unwrap_or(0.0)
-                )?;
-            }
-            writeln!(
-                out,
-                "latency        p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms",
-                percentile(0.5),
-                percentile(0.9),
-                percentile(0.99)
-            )?;
-        }
-    }
-    Ok(())
-}
-
 /// `{"id": ..., "request": "..."}` into its id (any JSON value) and request; `None` for a
 /// blank line.
 fn parse_batch_line(line: &[u8]) -> Option<Result<(serde_json::Value, String), String>> {
@@ -487,6 +308,6 @@ fn to_json(
     })
 }
 
-fn ms(duration: Duration) -> f64 {
+pub(crate) fn ms(duration: Duration) -> f64 {
     (duration.as_secs_f64() * 1000.0 * 10.0).round() / 10.0
 }

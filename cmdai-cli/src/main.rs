@@ -9,6 +9,8 @@ mod clipboard;
 mod config;
 mod context;
 mod doctor;
+mod eval;
+mod fixture;
 mod generate;
 mod init;
 mod interactive;
@@ -16,6 +18,7 @@ mod interrupt;
 mod models;
 mod progress;
 mod safety;
+mod sandbox;
 mod settings;
 
 use std::process::ExitCode;
@@ -83,7 +86,7 @@ fn run(settings: Settings) -> anyhow::Result<u8> {
         Action::Check { command } => return safety::check(&settings, command),
         Action::Doctor => return doctor::run(&settings),
         Action::Batch => generate::batch(&settings),
-        Action::Eval { file, sample, seed } => generate::eval(&settings, file, *sample, *seed),
+        Action::Eval(options) => eval::run(&settings, options),
         Action::Bench(options) => bench::run(&settings, *options),
         Action::Config(command) => settings::config_command(&settings, command),
         Action::Completions(shell) => {

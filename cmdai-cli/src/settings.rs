@@ -23,11 +23,7 @@ pub enum Action {
     /// Generate for JSON lines on stdin.
     Batch,
     /// Measure quality on a dataset.
-    Eval {
-        file: std::path::PathBuf,
-        sample: Option<usize>,
-        seed: u64,
-    },
+    Eval(crate::eval::EvalOptions),
     /// Analyse (and maybe run) a given command.
     Check { command: String },
     /// Measure the engine.
@@ -188,11 +184,18 @@ impl Settings {
                 file,
                 sample,
                 sample_seed,
-            }) => Action::Eval {
+                exec,
+                fixture,
+                exec_timeout,
+            }) => Action::Eval(crate::eval::EvalOptions {
                 file,
                 sample,
                 seed: sample_seed,
-            },
+                exec: exec.then(|| crate::eval::ExecOptions {
+                    fixture,
+                    timeout: std::time::Duration::from_secs(exec_timeout),
+                }),
+            }),
             Some(Command::Bench {
                 prompt_tokens,
                 generate,

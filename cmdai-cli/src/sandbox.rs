@@ -1,0 +1,342 @@
+//! A throwaway sandbox for `cmdai eval --exec`: runs a command in a fresh copy of a fixture
+//! directory with no network, the rest of the file system read-only and a time limit, and
+//! records what it printed and what it left behind, so a generated command can be compared with
+//! the reference by what it does rather than how it is spelled.
+//!
+//! Linux only: the isolation is a user, mount, network and PID namespace made by util-linux's
+//! `unshare`, which needs no privileges where unprivileged user namespaces are allowed.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
+use wait_timeout::ChildExt;
+
+/// What a command may print before the rest is ignored.
+const MAX_OUTPUT: u64 = 1 << 20;
+
+/// Exit status the set-up script uses when it cannot make the sandbox safe.
+const SETUP_FAILED: i32 = 97;
+
+/// Runs inside the namespaces before the command: the sandbox becomes a mount of its own, every
+/// other mount is made read-only (a mount that cannot be is an error, never ignored), then the
+/// command runs in the fixture copy. `$1` is the sandbox root, `$2` the shell, `$3` the command.
+const SETUP: &str = r#"
+root=$1
+mount --bind "$root" "$root" || { echo "cannot bind-mount $root" >&2; exit 97; }
+while read -r _ mnt _ _ _ _; do
+    mnt=$(printf '%b' "$mnt")
+    case $mnt in "$root"|"$root"/*) continue ;; esac
+    mount -o remount,bind,ro "$mnt" 2>/dev/null || { echo "cannot make $mnt read-only" >&2; exit 97; }
+done < /proc/self/mounts
+cd "$root/work" || exit 97
+exec "$2" -c "$3"
+"#;
+
+/// How a command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// It exited with this code.
+    Exited(i32),
+    /// A signal ended it.
+    Signalled,
+    /// It ran past the time limit and was killed.
+    TimedOut,
+}
+
+/// What one command did.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub status: Status,
+    /// Standard output, at most 1 MiB.
+    pub stdout: Vec<u8>,
+    /// The working directory afterwards.
+    pub tree: Tree,
+}
+
+impl Outcome {
+    /// Whether `self` and `other` did the same thing: both succeeded or both failed, printed the
+    /// same lines (in any order: two copies of a directory may list in different orders) and left
+    /// the same files.
+    pub fn same_effect(&self, other: &Outcome) -> bool {
+        let succeeded = |o: &Outcome| o.status == Status::Exited(0);
+        succeeded(self) == succeeded(other)
+            && sorted_lines(&self.stdout) == sorted_lines(&other.stdout)
+            && self.tree == other.tree
+    }
+}
+
+fn sorted_lines(output: &[u8]) -> Vec<&[u8]> {
+    let mut lines: Vec<&[u8]> = output
+        .split(|&b| b == b'\n')
+        .map(|line| line.trim_ascii_end())
+        .filter(|line| !line.is_empty())
+        .collect();
+    lines.sort_unstable();
+    lines
+}
+
+/// One file system entry, as far as a command's effect goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// A regular file: permission bits, SHA-256 of the contents, and whether it was modified
+    /// after the fixture was made (so `touch` counts as an effect).
+    File {
+        mode: u32,
+        digest: [u8; 32],
+        touched: bool,
+    },
+    Dir {
+        mode: u32,
+    },
+    Symlink {
+        target: PathBuf,
+    },
+    /// Anything else, or something the sandbox could not read back.
+    Other,
+}
+
+/// Every entry under a directory, by path relative to it.
+pub type Tree = BTreeMap<PathBuf, Entry>;
+
+/// Reads `root` into a [`Tree`]; `since` tells modified files from untouched ones.
+pub fn snapshot(root: &Path, since: SystemTime) -> Tree {
+    let mut tree = Tree::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let relative = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                tree.insert(relative, Entry::Other);
+                continue;
+            };
+            let mode = meta.mode() & 0o7777;
+            let kind = meta.file_type();
+            let item = if kind.is_symlink() {
+                Entry::Symlink {
+                    target: std::fs::read_link(&path).unwrap_or_default(),
+                }
+            } else if kind.is_dir() {
+                pending.push(path.clone());
+                Entry::Dir { mode }
+            } else if kind.is_file() {
+                match digest(&path) {
+                    Ok(digest) => Entry::File {
+                        mode,
+                        digest,
+                        touched: meta.modified().is_ok_and(|m| m > since),
+                    },
+                    Err(_) => Entry::Other,
+                }
+            } else {
+                Entry::Other
+            };
+            tree.insert(relative, item);
+        }
+    }
+    tree
+}
+
+fn digest(path: &Path) -> std::io::Result<[u8; 32]> {
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok(hasher.finalize().into())
+}
+
+/// Copies the directory tree `from` into `to` (which must not exist): contents, permission bits,
+/// modification times and symbolic links as they are.
+pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir(to)?;
+    let mut dirs = Vec::new();
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let (source, target) = (entry.path(), to.join(entry.file_name()));
+        let meta = std::fs::symlink_metadata(&source)?;
+        if meta.file_type().is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&source)?, &target)?;
+        } else if meta.is_dir() {
+            copy_tree(&source, &target)?;
+            dirs.push((target, meta));
+        } else {
+            std::fs::copy(&source, &target)?;
+            let file = std::fs::File::options().write(true).open(&target)?;
+            file.set_modified(meta.modified()?)?;
+            std::fs::set_permissions(&target, meta.permissions())?;
+        }
+    }
+    for (dir, meta) in dirs {
+        std::fs::set_permissions(&dir, meta.permissions())?;
+    }
+    Ok(())
+}
+
+/// Gives the owner full access to every directory under `root`, so a command that ran
+/// `chmod 000` on something cannot keep the sandbox from being removed.
+fn make_removable(root: &Path) {
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for entry in entries.flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    pending.push(entry.path());
+                }
+            }
+        }
+    }
+}
+
+/// Runs commands in fresh copies of one fixture directory.
+#[derive(Debug)]
+pub struct Sandbox {
+    fixture: PathBuf,
+    /// Files modified after this were changed by the command.
+    since: SystemTime,
+    timeout: Duration,
+    shell: PathBuf,
+}
+
+impl Sandbox {
+    /// A sandbox over `fixture`. Checks once that namespaces work here, so an unsupported
+    /// system is one clear error rather than a failure on every row.
+    pub fn new(fixture: &Path, timeout: Duration) -> Result<Self> {
+        if !cfg!(target_os = "linux") {
+            bail!(
+                "--exec needs Linux (it isolates commands with user, mount and network namespaces)"
+            );
+        }
+        let shell = ["/bin/bash", "/usr/bin/bash", "/bin/sh"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())
+            .context("--exec needs bash or sh in /bin or /usr/bin")?;
+        let sandbox = Sandbox {
+            fixture: fixture.to_path_buf(),
+            since: SystemTime::now(),
+            timeout,
+            shell,
+        };
+        let probe = sandbox
+            .run("true")
+            .context("--exec cannot start its sandbox")?;
+        if probe.status != Status::Exited(0) {
+            bail!(
+                "--exec cannot start its sandbox: `true` ended with {:?}",
+                probe.status
+            );
+        }
+        Ok(sandbox)
+    }
+
+    /// What the fixture looks like before any command runs.
+    pub fn initial_tree(&self) -> Tree {
+        snapshot(&self.fixture, self.since)
+    }
+
+    /// Runs `command` in a fresh copy of the fixture.
+    pub fn run(&self, command: &str) -> Result<Outcome> {
+        let root = tempfile::Builder::new()
+            .prefix("cmdai-sandbox-")
+            .tempdir()
+            .context("cannot create a sandbox directory")?;
+        // Canonical, so the set-up script's comparison with /proc/self/mounts holds.
+        let base = root.path().canonicalize()?;
+        let work = base.join("work");
+        copy_tree(&self.fixture, &work)
+            .with_context(|| format!("cannot copy the fixture {}", self.fixture.display()))?;
+        for dir in ["home", "tmp"] {
+            std::fs::create_dir(base.join(dir))?;
+        }
+        let mut child = Command::new("unshare")
+            .args([
+                "--user",
+                "--map-root-user",
+                "--mount",
+                "--net",
+                "--pid",
+                "--fork",
+                "--kill-child",
+                "--mount-proc",
+                "--",
+                "/bin/sh",
+                "-c",
+                SETUP,
+                "sh",
+            ])
+            .arg(&base)
+            .arg(&self.shell)
+            .arg(command)
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+            .env("HOME", base.join("home"))
+            .env("TMPDIR", base.join("tmp"))
+            .env("LC_ALL", "C")
+            .env("TZ", "UTC")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("cannot run `unshare` (util-linux), which --exec needs")?;
+        let mut stdout = child.stdout.take().expect("stdout is piped");
+        let reader = std::thread::spawn(move || {
+            let mut output = Vec::new();
+            let _ = (&mut stdout).take(MAX_OUTPUT).read_to_end(&mut output);
+            // Keep draining, so a command that prints without end is not blocked on a full pipe
+            // (and still ends at the time limit).
+            let _ = std::io::copy(&mut stdout, &mut std::io::sink());
+            output
+        });
+        let mut stderr = child.stderr.take().expect("stderr is piped");
+        let errors = std::thread::spawn(move || {
+            let mut output = Vec::new();
+            let _ = (&mut stderr).take(MAX_OUTPUT).read_to_end(&mut output);
+            let _ = std::io::copy(&mut stderr, &mut std::io::sink());
+            output
+        });
+        let status = match child.wait_timeout(self.timeout)? {
+            Some(status) => match status.code() {
+                Some(code) => Status::Exited(code),
+                None => Status::Signalled,
+            },
+            None => {
+                // Killing `unshare` kills its child, the PID namespace's first process, and with
+                // it everything the command started.
+                let _ = child.kill();
+                child.wait()?;
+                Status::TimedOut
+            }
+        };
+        let stdout = reader.join().unwrap_or_default();
+        let stderr = errors.join().unwrap_or_default();
+        let stderr = String::from_utf8_lossy(&stderr);
+        if status == Status::Exited(SETUP_FAILED)
+            && let Some(line) = stderr.lines().find(|l| l.starts_with("cannot "))
+        {
+            bail!("the sandbox could not be set up: {line}");
+        }
+        if let Status::Exited(code) = status
+            && stderr.starts_with("unshare:")
+        {
+            bail!(
+                "the sandbox could not be set up (exit {code}): {}\nhint: --exec needs unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)",
+                stderr.trim()
+            );
+        }
+        let tree = snapshot(&work, self.since);
+        make_removable(&base);
+        Ok(Outcome {
+            status,
+            stdout,
+            tree,
+        })
+    }
+}

@@ -134,7 +134,10 @@ impl CandleBackend {
         };
         let template_source = match file.content.metadata.get("tokenizer.chat_template") {
             Some(Value::String(source)) => Some(source.as_str()),
-            _ => None,
+            // No template: Gemma's turns where the vocabulary has them, else ChatML.
+            _ => tokenizer
+                .token_id("<start_of_turn>")
+                .map(|_| crate::template::GEMMA_TURNS),
         };
         let template = ChatTemplate::new(
             template_source,

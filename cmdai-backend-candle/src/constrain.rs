@@ -11,7 +11,7 @@ use llguidance::{Matcher, ParserFactory};
 use serde_json::Value;
 
 use crate::error::{CandleError, Result};
-use crate::tokenizer::GgufTokenizer;
+use crate::tokenizer::{GgufTokenizer, Spelling};
 
 /// The model's vocabulary as llguidance sees it: each token's bytes, in a trie.
 struct Vocabulary {
@@ -135,7 +135,7 @@ TEXT: /([^"\\\x00-\x1F\x7F]|\\[\x20-\x7E])+/
 }
 
 /// The bytes a token stands for. GGUF stores byte-level BPE tokens in GPT-2's printable
-/// spelling (a space is `Ġ`); control tokens get llguidance's special-token marker so that no
+/// spelling (a space is `Ġ`), SentencePiece tokens as text with `▁` for a space; control tokens get llguidance's special-token marker so that no
 /// text can spell them.
 fn token_bytes(tokenizer: &GgufTokenizer, id: usize, bytes_of: &Gpt2Bytes) -> Vec<u8> {
     let id32 = u32::try_from(id).unwrap_or(u32::MAX);
@@ -145,7 +145,22 @@ fn token_bytes(tokenizer: &GgufTokenizer, id: usize, bytes_of: &Gpt2Bytes) -> Ve
         bytes.extend_from_slice(spelling.as_bytes());
         return bytes;
     }
-    spelling.chars().map(|c| bytes_of.byte(c)).collect()
+    match tokenizer.spelling() {
+        Spelling::ByteLevel => spelling.chars().map(|c| bytes_of.byte(c)).collect(),
+        Spelling::SentencePiece => match byte_token(spelling) {
+            Some(byte) => vec![byte],
+            None => spelling.replace('\u{2581}', " ").into_bytes(),
+        },
+    }
+}
+
+/// The byte of a SentencePiece byte-fallback token (`<0x0A>`).
+fn byte_token(spelling: &str) -> Option<u8> {
+    let hex = spelling.strip_prefix("<0x")?.strip_suffix('>')?;
+    if hex.len() != 2 {
+        return None;
+    }
+    u8::from_str_radix(hex, 16).ok()
 }
 
 /// GPT-2's byte-level spelling, reversed: printable Latin-1 bytes stand for themselves, the

@@ -10,7 +10,7 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::kv_cache::KvCache;
 
 use crate::error::{CandleError, Result};
-use crate::spec::{ModelSpec, RopeStyle};
+use crate::spec::{Activation, ModelSpec, RopeStyle};
 
 /// A linear layer over a quantized weight, with an optional bias.
 #[derive(Debug)]
@@ -36,10 +36,18 @@ struct Block {
     k: Linear,
     v: Linear,
     o: Linear,
+    /// Per-head norms of queries and keys (Qwen3, Gemma 3).
+    q_norm: Option<Tensor>,
+    k_norm: Option<Tensor>,
+    /// Norms of the attention and feed-forward outputs before the residual add (Gemma 3).
+    post_attention_norm: Option<Tensor>,
+    post_ffw_norm: Option<Tensor>,
     ffn_norm: Tensor,
     gate: QMatMul,
     up: QMatMul,
     down: QMatMul,
+    /// Attends only to the latest `sliding_window` positions.
+    local: bool,
     cache: KvCache,
 }
 
@@ -52,11 +60,16 @@ struct Rope {
 }
 
 impl Rope {
-    fn new(spec: &ModelSpec, max_positions: usize, device: &Device) -> candle_core::Result<Self> {
+    fn new(
+        spec: &ModelSpec,
+        freq_base: f32,
+        max_positions: usize,
+        device: &Device,
+    ) -> candle_core::Result<Self> {
         let dim = spec.head_dim;
         let inv_freq: Vec<f32> = (0..dim)
             .step_by(2)
-            .map(|i| 1.0 / spec.rope_freq_base.powf(i as f32 / dim as f32))
+            .map(|i| 1.0 / freq_base.powf(i as f32 / dim as f32))
             .collect();
         let inv_freq = Tensor::from_vec(inv_freq, (1, dim / 2), device)?;
         let positions = Tensor::arange(0u32, max_positions as u32, device)?
@@ -90,6 +103,8 @@ pub struct Transformer {
     output_norm: Tensor,
     output: QMatMul,
     rope: Rope,
+    /// The rope of sliding-window layers where it differs (Gemma 3).
+    rope_local: Option<Rope>,
     device: Device,
     /// Tokens already in the KV cache.
     position: usize,
@@ -140,21 +155,49 @@ impl Transformer {
                 linear("attn_v")?,
                 linear("attn_output")?,
             );
+            let mut vector = |suffix: &str| -> Result<Tensor> {
+                Ok(qtensor(&name(suffix))?.dequantize(device)?)
+            };
+            let (q_norm, k_norm) = if traits.qk_norm {
+                (
+                    Some(vector("attn_q_norm.weight")?),
+                    Some(vector("attn_k_norm.weight")?),
+                )
+            } else {
+                (None, None)
+            };
+            let (post_attention_norm, post_ffw_norm) = if traits.post_norms {
+                (
+                    Some(vector("post_attention_norm.weight")?),
+                    Some(vector("post_ffw_norm.weight")?),
+                )
+            } else {
+                (None, None)
+            };
             blocks.push(Block {
-                attn_norm: qtensor(&name("attn_norm.weight"))?.dequantize(device)?,
+                attn_norm: vector("attn_norm.weight")?,
                 q,
                 k,
                 v,
                 o,
-                ffn_norm: qtensor(&name("ffn_norm.weight"))?.dequantize(device)?,
+                q_norm,
+                k_norm,
+                post_attention_norm,
+                post_ffw_norm,
+                ffn_norm: vector("ffn_norm.weight")?,
                 gate: QMatMul::from_qtensor(qtensor(&name("ffn_gate.weight"))?)?,
                 up: QMatMul::from_qtensor(qtensor(&name("ffn_up.weight"))?)?,
                 down: QMatMul::from_qtensor(qtensor(&name("ffn_down.weight"))?)?,
+                local: spec.is_local_layer(i),
                 // Grows in steps of 512 positions; dimension 2 is the sequence axis.
                 cache: KvCache::new(2, 512),
             });
         }
-        let rope = Rope::new(&spec, max_positions, device)?;
+        let rope = Rope::new(&spec, spec.rope_freq_base, max_positions, device)?;
+        let rope_local = spec
+            .rope_freq_base_local
+            .map(|base| Rope::new(&spec, base, max_positions, device))
+            .transpose()?;
         Ok(Transformer {
             spec,
             embedding,
@@ -162,6 +205,7 @@ impl Transformer {
             output_norm,
             output,
             rope,
+            rope_local,
             device: device.clone(),
             position: 0,
             max_positions,
@@ -290,9 +334,21 @@ impl Transformer {
         }
         let ids = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
         let mut x = self.embedding.embedding(&ids)?;
-        let mask = causal_mask(seq_len, self.position, &self.device)?;
+        if self.spec.arch.traits().scaled_embeddings {
+            x = (x * (self.spec.embedding_length as f64).sqrt())?;
+        }
+        let mask = causal_mask(seq_len, self.position, None, &self.device)?;
+        let local_mask = match self.spec.sliding_window {
+            Some(window) => causal_mask(seq_len, self.position, Some(window), &self.device)?,
+            None => None,
+        };
         for block in &mut self.blocks {
-            x = block.forward(&x, &self.spec, &self.rope, self.position, mask.as_ref())?;
+            let (rope, mask) = match (block.local, &self.rope_local) {
+                (true, Some(rope)) => (rope, local_mask.as_ref()),
+                (true, None) => (&self.rope, local_mask.as_ref()),
+                (false, _) => (&self.rope, mask.as_ref()),
+            };
+            x = block.forward(&x, &self.spec, rope, self.position, mask)?;
         }
         self.position += seq_len;
         let last = x.narrow(1, seq_len - 1, 1)?;
@@ -313,12 +369,21 @@ impl Block {
         mask: Option<&Tensor>,
     ) -> candle_core::Result<Tensor> {
         let eps = spec.rms_norm_eps as f32;
+        let norm = |x: &Tensor, weight: &Option<Tensor>| match weight {
+            Some(weight) => candle_nn::ops::rms_norm(x, weight, eps),
+            None => Ok(x.clone()),
+        };
         let h = candle_nn::ops::rms_norm(x, &self.attn_norm, eps)?;
-        let x = (x + self.attention(&h, spec, rope, offset, mask)?)?;
+        let attention = self.attention(&h, spec, rope, offset, mask)?;
+        let x = (x + norm(&attention, &self.post_attention_norm)?)?;
         let h = candle_nn::ops::rms_norm(&x, &self.ffn_norm, eps)?;
-        let gate = candle_nn::ops::silu(&self.gate.forward(&h)?)?;
+        let gate = self.gate.forward(&h)?;
+        let gate = match spec.arch.traits().activation {
+            Activation::Silu => candle_nn::ops::silu(&gate)?,
+            Activation::GeluTanh => gate.gelu()?,
+        };
         let ffn = self.down.forward(&(gate * self.up.forward(&h)?)?)?;
-        x + ffn
+        x + norm(&ffn, &self.post_ffw_norm)?
     }
 
     fn attention(
@@ -331,11 +396,26 @@ impl Block {
     ) -> candle_core::Result<Tensor> {
         let (batch, seq_len, _) = x.dims3()?;
         let (heads, kv_heads, head_dim) = (spec.head_count, spec.head_count_kv, spec.head_dim);
-        let split_heads =
-            |t: Tensor, n: usize| t.reshape((batch, seq_len, n, head_dim))?.transpose(1, 2);
-        let q = rope.apply(&split_heads(self.q.forward(x)?, heads)?, offset)?;
-        let k = rope.apply(&split_heads(self.k.forward(x)?, kv_heads)?, offset)?;
-        let v = split_heads(self.v.forward(x)?, kv_heads)?.contiguous()?;
+        let eps = spec.rms_norm_eps as f32;
+        // [batch, seq, n * head_dim] into [batch, n, seq, head_dim], each head normalised
+        // first where the architecture has per-head norms.
+        let split_heads = |t: Tensor, n: usize, norm: &Option<Tensor>| {
+            let t = t.reshape((batch, seq_len, n, head_dim))?;
+            let t = match norm {
+                Some(weight) => candle_nn::ops::rms_norm(&t, weight, eps)?,
+                None => t,
+            };
+            t.transpose(1, 2)
+        };
+        let q = rope.apply(
+            &split_heads(self.q.forward(x)?, heads, &self.q_norm)?,
+            offset,
+        )?;
+        let k = rope.apply(
+            &split_heads(self.k.forward(x)?, kv_heads, &self.k_norm)?,
+            offset,
+        )?;
+        let v = split_heads(self.v.forward(x)?, kv_heads, &None)?.contiguous()?;
         let (k, v) = self.cache.append(&k, &v)?;
 
         // Grouped-query attention without copying keys and values: the query heads that share
@@ -365,20 +445,24 @@ impl Block {
 }
 
 /// The additive causal mask for `seq_len` new tokens after `offset` cached ones
-/// (`[seq_len, offset + seq_len]`), or none for a single token, which may see everything.
+/// (`[seq_len, offset + seq_len]`); with a `window`, a query also sees only the latest `window`
+/// positions (itself included). `None` when nothing is masked: a single token that may see
+/// everything.
 fn causal_mask(
     seq_len: usize,
     offset: usize,
+    window: Option<usize>,
     device: &Device,
 ) -> candle_core::Result<Option<Tensor>> {
-    if seq_len == 1 {
+    let kv_len = offset + seq_len;
+    if seq_len == 1 && window.is_none_or(|w| kv_len <= w) {
         return Ok(None);
     }
-    let kv_len = offset + seq_len;
     let mask: Vec<f32> = (0..seq_len)
         .flat_map(|i| {
-            (0..kv_len).map(move |j| {
-                if j > offset + i {
+            let query = offset + i;
+            (0..kv_len).map(move |key| {
+                if key > query || window.is_some_and(|w| query - key >= w) {
                     f32::NEG_INFINITY
                 } else {
                     0.0
@@ -387,4 +471,44 @@ fn causal_mask(
         })
         .collect();
     Tensor::from_vec(mask, (seq_len, kv_len), device).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn visible(mask: &Tensor) -> Vec<Vec<bool>> {
+        mask.to_vec2::<f32>()
+            .unwrap()
+            .into_iter()
+            .map(|row| row.into_iter().map(|v| v == 0.0).collect())
+            .collect()
+    }
+
+    #[test]
+    fn a_sliding_window_hides_positions_older_than_the_window() {
+        // Two new tokens at positions 3 and 4 after three cached ones, window 2: position 3
+        // sees 2 and 3, position 4 sees 3 and 4.
+        let mask = causal_mask(2, 3, Some(2), &Device::Cpu).unwrap().unwrap();
+        assert_eq!(
+            visible(&mask),
+            [
+                [false, false, true, true, false],
+                [false, false, false, true, true]
+            ]
+        );
+        let causal = causal_mask(2, 3, None, &Device::Cpu).unwrap().unwrap();
+        assert_eq!(
+            visible(&causal),
+            [[true, true, true, true, false], [true, true, true, true, true]]
+        );
+    }
+
+    #[test]
+    fn one_token_needs_a_mask_only_once_the_window_is_full() {
+        assert!(causal_mask(1, 7, None, &Device::Cpu).unwrap().is_none());
+        assert!(causal_mask(1, 1, Some(2), &Device::Cpu).unwrap().is_none());
+        let mask = causal_mask(1, 2, Some(2), &Device::Cpu).unwrap().unwrap();
+        assert_eq!(visible(&mask), [[false, true, true]]);
+    }
 }

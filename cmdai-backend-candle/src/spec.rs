@@ -16,17 +16,29 @@ pub enum Architecture {
     Llama,
     /// Qwen2 and Qwen2.5.
     Qwen2,
+    /// Qwen3: Qwen2 without the q/k/v biases, with q/k norms.
+    Qwen3,
+    /// Gemma 3: q/k norms, norms after attention and feed-forward too, GELU, scaled
+    /// embeddings, and local (sliding-window) layers between global ones.
+    Gemma3,
 }
 
 impl Architecture {
     /// Every supported architecture.
-    pub const ALL: [Architecture; 2] = [Architecture::Llama, Architecture::Qwen2];
+    pub const ALL: [Architecture; 4] = [
+        Architecture::Llama,
+        Architecture::Qwen2,
+        Architecture::Qwen3,
+        Architecture::Gemma3,
+    ];
 
     /// The name used in GGUF metadata keys.
     pub fn name(self) -> &'static str {
         match self {
             Architecture::Llama => "llama",
             Architecture::Qwen2 => "qwen2",
+            Architecture::Qwen3 => "qwen3",
+            Architecture::Gemma3 => "gemma3",
         }
     }
 
@@ -40,16 +52,40 @@ impl Architecture {
             })
     }
 
-    /// What distinguishes this architecture from a plain Llama block.
+    /// What distinguishes this architecture from a plain Llama block. The values follow
+    /// llama.cpp's graph for each architecture (`src/models/*.cpp`), which is what the GGUF
+    /// converters write the weights for.
     pub fn traits(self) -> ArchTraits {
+        let llama = ArchTraits {
+            qkv_bias: false,
+            qk_norm: false,
+            post_norms: false,
+            scaled_embeddings: false,
+            activation: Activation::Silu,
+            rope: RopeStyle::Interleaved,
+            global_layer_every: None,
+        };
         match self {
-            Architecture::Llama => ArchTraits {
-                qkv_bias: false,
-                rope: RopeStyle::Interleaved,
-            },
+            Architecture::Llama => llama,
             Architecture::Qwen2 => ArchTraits {
                 qkv_bias: true,
                 rope: RopeStyle::Halves,
+                ..llama
+            },
+            Architecture::Qwen3 => ArchTraits {
+                qk_norm: true,
+                rope: RopeStyle::Halves,
+                ..llama
+            },
+            Architecture::Gemma3 => ArchTraits {
+                qk_norm: true,
+                post_norms: true,
+                scaled_embeddings: true,
+                activation: Activation::GeluTanh,
+                rope: RopeStyle::Halves,
+                // Five sliding-window layers, then one global layer (llama.cpp's swa pattern 6).
+                global_layer_every: Some(6),
+                ..llama
             },
         }
     }
@@ -61,8 +97,17 @@ pub enum RopeStyle {
     /// Adjacent pairs (0,1), (2,3), ...: llama.cpp's "normal" rope. Llama GGUF files store q/k
     /// weights permuted for it by the converter.
     Interleaved,
-    /// The first half with the second half: llama.cpp's NEOX rope, used by Qwen2.
+    /// The first half with the second half: llama.cpp's NEOX rope, used by Qwen and Gemma.
     Halves,
+}
+
+/// The feed-forward gate's activation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// SiLU (swish): Llama, Qwen.
+    Silu,
+    /// GELU, tanh approximation: Gemma.
+    GeluTanh,
 }
 
 /// Per-architecture switches of the transformer.
@@ -70,8 +115,20 @@ pub enum RopeStyle {
 pub struct ArchTraits {
     /// q, k and v projections have bias tensors.
     pub qkv_bias: bool,
+    /// Each query and key head is RMS-normalised (`attn_q_norm`, `attn_k_norm`) before rope.
+    pub qk_norm: bool,
+    /// The attention and feed-forward outputs are RMS-normalised again before the residual
+    /// add (`post_attention_norm`, `post_ffw_norm`).
+    pub post_norms: bool,
+    /// Token embeddings are multiplied by the square root of the width.
+    pub scaled_embeddings: bool,
+    /// The feed-forward gate's activation.
+    pub activation: Activation,
     /// The rotary embedding style.
     pub rope: RopeStyle,
+    /// With sliding-window attention: every n-th layer (the last of each group) attends
+    /// globally, the others only to the `attention.sliding_window` latest positions.
+    pub global_layer_every: Option<usize>,
 }
 
 /// Everything the transformer needs to know about a model, from its GGUF metadata.
@@ -101,9 +158,23 @@ pub struct ModelSpec {
     pub rms_norm_eps: f64,
     /// Tokens in the vocabulary.
     pub vocab_size: usize,
+    /// How far back local layers attend (`attention.sliding_window`), for architectures with
+    /// sliding-window layers.
+    pub sliding_window: Option<usize>,
+    /// Rope frequency base of the sliding-window layers (Gemma 3: 10,000 while the global
+    /// layers use `rope.freq_base`).
+    pub rope_freq_base_local: Option<f32>,
 }
 
 impl ModelSpec {
+    /// Whether block `layer` attends only to the latest `sliding_window` positions.
+    pub fn is_local_layer(&self, layer: usize) -> bool {
+        match self.arch.traits().global_layer_every {
+            Some(every) => layer % every != every - 1,
+            None => false,
+        }
+    }
+
     /// Reads the description from GGUF metadata, checking every required key.
     pub fn from_gguf(content: &Content) -> Result<Self> {
         let meta = Metadata::new(&content.metadata, "GGUF");
@@ -141,6 +212,24 @@ impl ModelSpec {
                 });
             }
         };
+        if let Some(kind) = meta.optional_string(&key("rope.scaling.type"))
+            && kind != "none"
+        {
+            // Linear or YaRN scaling changes every rope angle; running without it would give
+            // plausible-looking but wrong output.
+            return Err(CandleError::InvalidMetadata {
+                key: key("rope.scaling.type"),
+                reason: format!("rope scaling `{kind}` is not supported"),
+            });
+        }
+        let (sliding_window, rope_freq_base_local) = match arch.traits().global_layer_every {
+            Some(_) => (
+                Some(meta.usize(&key("attention.sliding_window"))?),
+                // Not in the metadata: llama.cpp fixes it for Gemma 3's local layers.
+                Some(10_000.0),
+            ),
+            None => (None, None),
+        };
         Ok(ModelSpec {
             arch,
             name,
@@ -156,6 +245,8 @@ impl ModelSpec {
             context_length: meta.usize(&key("context_length"))?,
             rms_norm_eps: f64::from(meta.f32(&key("attention.layer_norm_rms_epsilon"))?),
             vocab_size,
+            sliding_window,
+            rope_freq_base_local,
         })
     }
 
@@ -182,7 +273,16 @@ impl ModelSpec {
             add("attn_k.weight", vec![kv_width, hidden]);
             add("attn_v.weight", vec![kv_width, hidden]);
             add("attn_output.weight", vec![hidden, q_width]);
-            if self.arch.traits().qkv_bias {
+            let traits = self.arch.traits();
+            if traits.qk_norm {
+                add("attn_q_norm.weight", vec![self.head_dim]);
+                add("attn_k_norm.weight", vec![self.head_dim]);
+            }
+            if traits.post_norms {
+                add("post_attention_norm.weight", vec![hidden]);
+                add("post_ffw_norm.weight", vec![hidden]);
+            }
+            if traits.qkv_bias {
                 add("attn_q.bias", vec![q_width]);
                 add("attn_k.bias", vec![kv_width]);
                 add("attn_v.bias", vec![kv_width]);

@@ -24,12 +24,13 @@ pub const TINY_VOCAB: usize = 256 + TINY_MERGES.len() + SPECIAL_TOKENS.len();
 /// A few merges so the BPE path is exercised: "ls", " -", "la".
 const TINY_MERGES: [(&str, &str); 3] = [("l", "s"), ("Ġ", "-"), ("l", "a")];
 
-/// A tiny model description for `arch`: 2 blocks, width 64, 4 heads sharing 2 KV heads.
+/// A tiny model description for `arch`: 2 blocks (with sliding-window layers, one group of
+/// local layers and a global one), width 64, 4 heads sharing 2 KV heads.
 pub fn tiny_spec(arch: Architecture) -> ModelSpec {
     ModelSpec {
         arch,
         name: Some(format!("tiny random {}", arch.name())),
-        block_count: 2,
+        block_count: arch.traits().global_layer_every.unwrap_or(2),
         embedding_length: 64,
         feed_forward_length: 128,
         head_count: 4,
@@ -39,6 +40,9 @@ pub fn tiny_spec(arch: Architecture) -> ModelSpec {
         context_length: 2048,
         rms_norm_eps: 1e-5,
         vocab_size: TINY_VOCAB,
+        // Small enough that a test's prompt crosses it.
+        sliding_window: arch.traits().global_layer_every.map(|_| 8),
+        rope_freq_base_local: arch.traits().global_layer_every.map(|_| 10_000.0),
     }
 }
 
@@ -109,6 +113,14 @@ pub fn write_random_model(
         ),
         (key("rope.freq_base"), Value::F32(spec.rope_freq_base)),
         (
+            key("attention.key_length"),
+            Value::U32(spec.head_dim as u32),
+        ),
+        (
+            key("attention.value_length"),
+            Value::U32(spec.head_dim as u32),
+        ),
+        (
             key("context_length"),
             Value::U32(spec.context_length as u32),
         ),
@@ -117,6 +129,9 @@ pub fn write_random_model(
             Value::F32(spec.rms_norm_eps as f32),
         ),
     ];
+    if let Some(window) = spec.sliding_window {
+        metadata.push((key("attention.sliding_window"), Value::U32(window as u32)));
+    }
     metadata.extend(tiny_tokenizer_metadata());
     let metadata_refs: Vec<(&str, &Value)> =
         metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();

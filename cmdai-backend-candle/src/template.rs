@@ -10,6 +10,10 @@ use crate::error::Result;
 /// models (Qwen, SmolLM) were trained on.
 const CHATML: &str = "{% for message in messages %}<|im_start|>{{ message.role }}\n{{ message.content }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
 
+/// Gemma's turns, used when a file has `<start_of_turn>` tokens but declares no template (the
+/// Gemma 3 270M file). Gemma has no system role: the system prompt opens the first user turn.
+pub const GEMMA_TURNS: &str = "{% if messages[0].role == 'system' %}{% set prefix = messages[0].content + '\\n\\n' %}{% set turns = messages[1:] %}{% else %}{% set prefix = '' %}{% set turns = messages %}{% endif %}{% for message in turns %}<start_of_turn>{% if message.role == 'assistant' %}model{% else %}{{ message.role }}{% endif %}\n{% if loop.first %}{{ prefix }}{% endif %}{{ message.content }}<end_of_turn>\n{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}";
+
 /// A compiled chat template.
 #[derive(Debug)]
 pub struct ChatTemplate {
@@ -102,6 +106,24 @@ mod tests {
             .render(&Conversation::new().with(Role::User, "hi"))
             .unwrap_err();
         assert!(error.to_string().contains("fuel"), "{error}");
+    }
+
+    #[test]
+    fn gemma_turns_fold_the_system_prompt_into_the_first_user_turn() {
+        let template = ChatTemplate::new(Some(GEMMA_TURNS), "<bos>", "<eos>").unwrap();
+        let conversation = Conversation::new()
+            .with(Role::System, "be brief")
+            .with(Role::User, "list files")
+            .with(Role::Assistant, "ls")
+            .with(Role::User, "only .txt");
+        assert_eq!(
+            template.render(&conversation).unwrap(),
+            "<start_of_turn>user\nbe brief\n\nlist files<end_of_turn>\n<start_of_turn>model\nls<end_of_turn>\n<start_of_turn>user\nonly .txt<end_of_turn>\n<start_of_turn>model\n"
+        );
+        assert_eq!(
+            template.end_of_turn_marker().unwrap().as_deref(),
+            Some("<end_of_turn>")
+        );
     }
 
     #[test]

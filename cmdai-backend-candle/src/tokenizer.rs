@@ -1,13 +1,22 @@
 //! The tokenizer, built from the GGUF metadata (`tokenizer.ggml.*`): no tokenizer.json needed.
 //!
-//! GGUF stores a byte-level BPE vocabulary (tokens already in GPT-2's byte-to-unicode form),
-//! its merges, a token type per token and a pre-tokenizer name. The pre-tokenizer names map to
-//! the regular expressions llama.cpp uses for them, so our token ids match llama.cpp's.
+//! GGUF stores either a byte-level BPE vocabulary (tokens already in GPT-2's byte-to-unicode
+//! form), its merges, a token type per token and a pre-tokenizer name (Qwen, SmolLM, Llama 3), or
+//! a SentencePiece vocabulary with a score per token (Gemma). The pre-tokenizer names map to the
+//! regular expressions llama.cpp uses for them, so our token ids match llama.cpp's.
 
 use std::collections::HashMap;
 
 use candle_core::quantized::gguf_file::Value;
+use tokenizers::decoders::DecoderWrapper;
+use tokenizers::decoders::byte_fallback::ByteFallback;
+use tokenizers::decoders::fuse::Fuse;
+use tokenizers::decoders::sequence::Sequence as DecoderSequence;
+use tokenizers::decoders::strip::Strip;
 use tokenizers::models::bpe::{BPE, Vocab};
+use tokenizers::normalizers::{
+    NormalizerWrapper, Prepend, Replace, Sequence as NormalizerSequence,
+};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
@@ -17,6 +26,7 @@ use crate::error::{CandleError, Result};
 use crate::spec::Metadata;
 
 /// GGUF token types (llama.cpp `llama_token_type`).
+const TOKEN_TYPE_NORMAL: i32 = 1;
 const TOKEN_TYPE_CONTROL: i32 = 3;
 const TOKEN_TYPE_USER_DEFINED: i32 = 4;
 
@@ -43,6 +53,7 @@ const SUPPORTED_PRE: &str = "qwen2, llama-bpe, smollm, gpt2";
 #[derive(Debug)]
 pub struct GgufTokenizer {
     inner: Tokenizer,
+    spelling: Spelling,
     tokens: Vec<String>,
     control: Vec<bool>,
     /// `tokenizer.ggml.bos_token_id`.
@@ -58,61 +69,23 @@ impl GgufTokenizer {
     pub fn from_metadata(values: &HashMap<String, Value>) -> Result<Self> {
         let meta = Metadata::new(values, "GGUF");
         let model = meta.string("tokenizer.ggml.model")?;
-        if model != "gpt2" {
-            return Err(CandleError::Tokenizer(format!(
-                "tokenizer type `{model}` is not supported yet; supported: gpt2 (byte-level BPE)"
-            )));
-        }
-        let pre = meta
-            .optional_string("tokenizer.ggml.pre")
-            .unwrap_or("default");
-        let patterns = pre_tokenizer_patterns(pre).ok_or_else(|| {
-            CandleError::Tokenizer(format!(
-                "pre-tokenizer `{pre}` is not supported; supported: {SUPPORTED_PRE}"
-            ))
-        })?;
-
         let tokens = string_array(values, "tokenizer.ggml.tokens")?;
-        let merges = string_array(values, "tokenizer.ggml.merges")?
-            .into_iter()
-            .map(|merge| {
-                merge
-                    .split_once(' ')
-                    .map(|(a, b)| (a.to_owned(), b.to_owned()))
-                    .ok_or_else(|| {
-                        CandleError::Tokenizer(format!("merge `{merge}` is not two tokens"))
-                    })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let types = match values.get("tokenizer.ggml.token_type") {
+        let types: Vec<i32> = match values.get("tokenizer.ggml.token_type") {
             Some(Value::Array(types)) => types.iter().map(|t| t.to_i32().unwrap_or(1)).collect(),
-            _ => vec![1; tokens.len()],
+            _ => vec![TOKEN_TYPE_NORMAL; tokens.len()],
         };
-
-        let vocab: Vocab = tokens
-            .iter()
-            .enumerate()
-            .map(|(id, token)| (token.clone(), id as u32))
-            .collect();
-        let bpe = BPE::builder()
-            .vocab_and_merges(vocab, merges)
-            .build()
-            .map_err(|e| CandleError::Tokenizer(e.to_string()))?;
-        let mut inner = Tokenizer::new(bpe);
-
-        let mut steps = Vec::new();
-        for pattern in patterns {
-            let split = Split::new(
-                SplitPattern::Regex((*pattern).to_owned()),
-                SplitDelimiterBehavior::Isolated,
-                false,
-            )
-            .map_err(|e| CandleError::Tokenizer(e.to_string()))?;
-            steps.push(split.into());
-        }
-        steps.push(ByteLevel::new(false, false, false).into());
-        inner.with_pre_tokenizer(Some(Sequence::new(steps)));
-        inner.with_decoder(Some(ByteLevel::default()));
+        let (mut inner, spelling) = match model {
+            "gpt2" => (byte_level_bpe(values, &tokens)?, Spelling::ByteLevel),
+            "llama" => (
+                sentencepiece_bpe(values, &tokens, &types)?,
+                Spelling::SentencePiece,
+            ),
+            other => {
+                return Err(CandleError::Tokenizer(format!(
+                    "tokenizer type `{other}` is not supported yet; supported: gpt2 (byte-level BPE), llama (SentencePiece BPE)"
+                )));
+            }
+        };
 
         // Control tokens (`<|im_start|>`) are recognised only when special parsing is on;
         // user-defined ones always, as llama.cpp does.
@@ -130,6 +103,7 @@ impl GgufTokenizer {
         let control = types.iter().map(|t| *t == TOKEN_TYPE_CONTROL).collect();
         Ok(GgufTokenizer {
             inner,
+            spelling,
             control,
             bos: meta.optional_u32("tokenizer.ggml.bos_token_id"),
             eos: meta.optional_u32("tokenizer.ggml.eos_token_id"),
@@ -183,6 +157,152 @@ impl GgufTokenizer {
     pub fn vocab_size(&self) -> usize {
         self.tokens.len()
     }
+
+    /// How the vocabulary spells text.
+    pub fn spelling(&self) -> Spelling {
+        self.spelling
+    }
+}
+
+/// How a vocabulary spells the text its tokens stand for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spelling {
+    /// GPT-2's byte-level BPE: every byte has a printable stand-in character (`Ġ` for a space).
+    ByteLevel,
+    /// SentencePiece: text as it is, `▁` for a space, and `<0xNN>` tokens for bytes of characters
+    /// the vocabulary lacks.
+    SentencePiece,
+}
+
+/// Byte-level BPE (`tokenizer.ggml.model = gpt2`): the vocabulary and merges as stored, and the
+/// pre-tokenizer `tokenizer.ggml.pre` names.
+fn byte_level_bpe(values: &HashMap<String, Value>, tokens: &[String]) -> Result<Tokenizer> {
+    let meta = Metadata::new(values, "GGUF");
+    let pre = meta
+        .optional_string("tokenizer.ggml.pre")
+        .unwrap_or("default");
+    let patterns = pre_tokenizer_patterns(pre).ok_or_else(|| {
+        CandleError::Tokenizer(format!(
+            "pre-tokenizer `{pre}` is not supported; supported: {SUPPORTED_PRE}"
+        ))
+    })?;
+    let merges = string_array(values, "tokenizer.ggml.merges")?
+        .into_iter()
+        .map(|merge| {
+            merge
+                .split_once(' ')
+                .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                .ok_or_else(|| CandleError::Tokenizer(format!("merge `{merge}` is not two tokens")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let bpe = BPE::builder()
+        .vocab_and_merges(vocabulary(tokens), merges)
+        .build()
+        .map_err(|e| CandleError::Tokenizer(e.to_string()))?;
+    let mut inner = Tokenizer::new(bpe);
+    let mut steps = Vec::new();
+    for pattern in patterns {
+        let split = Split::new(
+            SplitPattern::Regex((*pattern).to_owned()),
+            SplitDelimiterBehavior::Isolated,
+            false,
+        )
+        .map_err(|e| CandleError::Tokenizer(e.to_string()))?;
+        steps.push(split.into());
+    }
+    steps.push(ByteLevel::new(false, false, false).into());
+    inner.with_pre_tokenizer(Some(Sequence::new(steps)));
+    inner.with_decoder(Some(ByteLevel::default()));
+    Ok(inner)
+}
+
+/// SentencePiece BPE (`tokenizer.ggml.model = llama`, Gemma): GGUF stores a score per token
+/// instead of merges. llama.cpp merges, again and again, the adjacent pair whose joined text is
+/// the token with the highest score; a BPE whose merges are every split of every token, ranked
+/// by that token's score, does the same, so the merges are derived here. Spaces become `▁`;
+/// characters outside the vocabulary fall back to `<0xNN>` byte tokens.
+fn sentencepiece_bpe(
+    values: &HashMap<String, Value>,
+    tokens: &[String],
+    types: &[i32],
+) -> Result<Tokenizer> {
+    let scores: Vec<f32> = match values.get("tokenizer.ggml.scores") {
+        Some(Value::Array(scores)) if scores.len() == tokens.len() => scores
+            .iter()
+            .map(|s| s.to_f32().unwrap_or(f32::NEG_INFINITY))
+            .collect(),
+        _ => {
+            return Err(CandleError::Tokenizer(
+                "a SentencePiece vocabulary needs `tokenizer.ggml.scores`, one per token".into(),
+            ));
+        }
+    };
+    let is_normal = |id: usize| types.get(id) == Some(&TOKEN_TYPE_NORMAL);
+    let normal: HashMap<&str, usize> = tokens
+        .iter()
+        .enumerate()
+        .filter(|(id, _)| is_normal(*id))
+        .map(|(id, token)| (token.as_str(), id))
+        .collect();
+    let mut ranked: Vec<(f32, usize, &str, &str)> = Vec::new();
+    for (id, token) in tokens.iter().enumerate().filter(|(id, _)| is_normal(*id)) {
+        for (at, _) in token.char_indices().skip(1) {
+            let (left, right) = token.split_at(at);
+            if normal.contains_key(left) && normal.contains_key(right) {
+                ranked.push((scores[id], id, left, right));
+            }
+        }
+    }
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let merges = ranked
+        .into_iter()
+        .map(|(_, _, left, right)| (left.to_owned(), right.to_owned()))
+        .collect();
+    let mut builder = BPE::builder()
+        .vocab_and_merges(vocabulary(tokens), merges)
+        .byte_fallback(true);
+    let meta = Metadata::new(values, "GGUF");
+    if let Some(unknown) = meta
+        .optional_u32("tokenizer.ggml.unknown_token_id")
+        .and_then(|id| tokens.get(id as usize))
+    {
+        builder = builder.unk_token(unknown.clone());
+    }
+    let bpe = builder
+        .build()
+        .map_err(|e| CandleError::Tokenizer(e.to_string()))?;
+    let mut inner = Tokenizer::new(bpe);
+    let space = |e: tokenizers::Error| CandleError::Tokenizer(e.to_string());
+    let mut normalizers: Vec<NormalizerWrapper> = Vec::new();
+    // llama.cpp's default for SentencePiece vocabularies is a leading space; Gemma turns it off.
+    let space_prefix = !matches!(
+        values.get("tokenizer.ggml.add_space_prefix"),
+        Some(Value::Bool(false))
+    );
+    if space_prefix {
+        normalizers.push(Prepend::new("▁".into()).into());
+    }
+    normalizers.push(Replace::new(" ", "▁").map_err(space)?.into());
+    inner.with_normalizer(Some(NormalizerSequence::new(normalizers)));
+    let mut decoders: Vec<DecoderWrapper> = vec![
+        Replace::new("▁", " ").map_err(space)?.into(),
+        ByteFallback::new().into(),
+        Fuse::new().into(),
+    ];
+    if space_prefix {
+        decoders.push(Strip::new(' ', 1, 0).into());
+    }
+    inner.with_decoder(Some(DecoderSequence::new(decoders)));
+    Ok(inner)
+}
+
+/// Token text to id.
+fn vocabulary(tokens: &[String]) -> Vocab {
+    tokens
+        .iter()
+        .enumerate()
+        .map(|(id, token)| (token.clone(), id as u32))
+        .collect()
 }
 
 fn string_array(values: &HashMap<String, Value>, key: &str) -> Result<Vec<String>> {

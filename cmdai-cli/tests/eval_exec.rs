@@ -103,7 +103,16 @@ fn generated_commands_are_judged_by_what_they_do_in_a_sandbox() {
     let output = common::succeed(
         cmdai_in(dir.path())
             .args(["--backend", "openai", "--remote-url", &server.url()])
-            .args(["--remote-model", "scripted", "-o", "json", "eval", "--exec", "--exec-timeout", "2"])
+            .args([
+                "--remote-model",
+                "scripted",
+                "-o",
+                "json",
+                "eval",
+                "--exec",
+                "--exec-timeout",
+                "2",
+            ])
             .arg(&dataset)
             .env("TMPDIR", &tmp),
     );

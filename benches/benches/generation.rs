@@ -45,7 +45,7 @@ fn model(c: &mut Criterion) {
     let spec = ModelSpec::from_gguf(&file.content).unwrap();
     let mut tokenizer = GgufTokenizer::from_metadata(&file.content.metadata).unwrap();
     let mut model =
-        Transformer::load(spec, &file.content, &mut file.reader, &Device::Cpu, 1024).unwrap();
+        Transformer::load(spec, &mut file, &Device::Cpu, 1024).unwrap();
 
     let context = ShellContext::new("Linux", "bash", "/home/user/project");
     let conversation =

@@ -25,13 +25,7 @@ fn load(
 ) -> Result<Transformer, Box<dyn std::error::Error>> {
     let mut file = GgufFile::open(path)?;
     let spec = ModelSpec::from_gguf(&file.content)?;
-    Ok(Transformer::load(
-        spec,
-        &file.content,
-        &mut file.reader,
-        device,
-        64,
-    )?)
+    Ok(Transformer::load(spec, &mut file, device, 64)?)
 }
 
 fn run() -> Result<bool, Box<dyn std::error::Error>> {

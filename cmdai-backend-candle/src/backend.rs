@@ -148,13 +148,7 @@ impl CandleBackend {
 
         let max_positions = spec.context_length.min(options.max_context).max(1);
         let context_length = max_positions;
-        let model = Transformer::load(
-            spec,
-            &file.content,
-            &mut file.reader,
-            &selected.device,
-            max_positions,
-        )?;
+        let model = Transformer::load(spec, &mut file, &selected.device, max_positions)?;
         let prompt_cache = options.prompt_cache_dir.as_ref().map(|dir| {
             let identity = match &options.model_digest {
                 Some(digest) => format!("sha256:{digest}"),

@@ -24,6 +24,7 @@ mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod gguf;
+mod mapped;
 pub mod memory;
 mod model;
 mod prompt_cache;

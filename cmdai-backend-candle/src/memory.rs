@@ -6,10 +6,11 @@ use std::path::Path;
 
 use candle_core::quantized::gguf_file::Content;
 
-/// Bytes the CPU backend holds per byte of weights: the weights as read, plus the copy candle's
-/// CPU kernels repack the quantized matrices into. Measured: 2.30 GB peak RSS for the 1.07 GB
-/// default model with a 4096-token context (docs/PERFORMANCE.md).
-const CPU_BYTES_PER_WEIGHT_BYTE: u64 = 2;
+/// Bytes the CPU backend holds per byte of weights: the weights are used in place from the
+/// memory-mapped file (`mapped.rs`), so once each. They must fit in memory to run at speed: a
+/// model larger than memory would be read from disk for every token.
+const CPU_BYTES_PER_WEIGHT_BYTE: u64 = 1;
+
 /// Runtime, activations and the KV cache of a short context, on top of the weights.
 const CPU_OVERHEAD: u64 = 128 << 20;
 

@@ -1,7 +1,8 @@
 //! The transformer: one implementation for every supported architecture, driven by
 //! [`ModelSpec`] and its [`ArchTraits`](crate::spec::ArchTraits) row.
 
-use std::io::{Read, Seek};
+use std::fs::File;
+use std::io::BufReader;
 use std::sync::Arc;
 
 use candle_core::quantized::gguf_file::Content;
@@ -10,12 +11,38 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::kv_cache::KvCache;
 
 use crate::error::{CandleError, Result};
+use crate::gguf::GgufFile;
+use crate::mapped::{MappedFile, MappedMatrix};
 use crate::spec::{Activation, ModelSpec, RopeStyle};
+
+/// A quantized weight matrix: in place in the mapped file on the CPU, or candle's own tensor
+/// on a GPU.
+#[derive(Debug)]
+enum Weight {
+    Mapped(MappedMatrix),
+    Owned(QMatMul),
+}
+
+impl Weight {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Weight::Mapped(matrix) => matrix.forward(x),
+            Weight::Owned(matmul) => matmul.forward(x),
+        }
+    }
+}
+
+/// The token embedding matrix; rows are dequantized as they are looked up.
+#[derive(Debug)]
+enum Embedding {
+    Mapped(MappedMatrix),
+    Owned(Arc<QTensor>),
+}
 
 /// A linear layer over a quantized weight, with an optional bias.
 #[derive(Debug)]
 struct Linear {
-    weight: QMatMul,
+    weight: Weight,
     bias: Option<Tensor>,
 }
 
@@ -43,9 +70,9 @@ struct Block {
     post_attention_norm: Option<Tensor>,
     post_ffw_norm: Option<Tensor>,
     ffn_norm: Tensor,
-    gate: QMatMul,
-    up: QMatMul,
-    down: QMatMul,
+    gate: Weight,
+    up: Weight,
+    down: Weight,
     /// Attends only to the latest `sliding_window` positions.
     local: bool,
     cache: KvCache,
@@ -98,10 +125,10 @@ impl Rope {
 #[derive(Debug)]
 pub struct Transformer {
     spec: ModelSpec,
-    embedding: Arc<QTensor>,
+    embedding: Embedding,
     blocks: Vec<Block>,
     output_norm: Tensor,
-    output: QMatMul,
+    output: Weight,
     rope: Rope,
     /// The rope of sliding-window layers where it differs (Gemma 3).
     rope_local: Option<Rope>,
@@ -113,69 +140,64 @@ pub struct Transformer {
 }
 
 impl Transformer {
-    /// Loads the weights described by `content` from `reader`, for up to `max_positions`
-    /// tokens of context.
-    pub fn load<R: Read + Seek>(
+    /// Loads the model in `file` for up to `max_positions` tokens of context. On the CPU the
+    /// weight matrices stay in the memory-mapped file (see `mapped.rs`); on a GPU they are
+    /// uploaded.
+    pub fn load(
         spec: ModelSpec,
-        content: &Content,
-        reader: &mut R,
+        file: &mut GgufFile,
         device: &Device,
         max_positions: usize,
     ) -> Result<Self> {
-        spec.check_tensors(content)?;
-        let mut qtensor =
-            |name: &str| -> Result<QTensor> { Ok(content.tensor(reader, name, device)?) };
-        let embedding = Arc::new(qtensor("token_embd.weight")?);
-        let output = if content.tensor_infos.contains_key("output.weight") {
-            QMatMul::from_qtensor(qtensor("output.weight")?)?
-        } else {
-            // Tied embeddings: the output projection shares the token embedding matrix
-            // (one copy in memory, not two).
-            QMatMul::from_arc(embedding.clone())?
+        spec.check_tensors(&file.content)?;
+        let mapped = match device {
+            Device::Cpu => Some(MappedFile::new(file.reader.get_ref()).map_err(|error| {
+                CandleError::Io {
+                    path: file.path.clone(),
+                    error,
+                }
+            })?),
+            _ => None,
         };
-        let output_norm = qtensor("output_norm.weight")?.dequantize(device)?;
+        let mut loader = Loader {
+            content: &file.content,
+            reader: &mut file.reader,
+            device,
+            mapped,
+        };
+        let (embedding, output) = loader.embedding_and_output()?;
+        let output_norm = loader.vector("output_norm.weight")?;
 
         let traits = spec.arch.traits();
         let mut blocks = Vec::with_capacity(spec.block_count);
         for i in 0..spec.block_count {
             let name = |suffix: &str| format!("blk.{i}.{suffix}");
-            let mut linear = |which: &str| -> Result<Linear> {
-                let weight = QMatMul::from_qtensor(qtensor(&name(&format!("{which}.weight")))?)?;
+            let linear = |loader: &mut Loader<'_>, which: &str| -> Result<Linear> {
+                let weight = loader.matrix(&name(&format!("{which}.weight")))?;
                 let bias = match which {
                     "attn_q" | "attn_k" | "attn_v" if traits.qkv_bias => {
-                        Some(qtensor(&name(&format!("{which}.bias")))?.dequantize(device)?)
+                        Some(loader.vector(&name(&format!("{which}.bias")))?)
                     }
                     _ => None,
                 };
                 Ok(Linear { weight, bias })
             };
             let (q, k, v, o) = (
-                linear("attn_q")?,
-                linear("attn_k")?,
-                linear("attn_v")?,
-                linear("attn_output")?,
+                linear(&mut loader, "attn_q")?,
+                linear(&mut loader, "attn_k")?,
+                linear(&mut loader, "attn_v")?,
+                linear(&mut loader, "attn_output")?,
             );
-            let mut vector = |suffix: &str| -> Result<Tensor> {
-                Ok(qtensor(&name(suffix))?.dequantize(device)?)
+            let optional = |loader: &mut Loader<'_>, present: bool, suffix: &str| {
+                present.then(|| loader.vector(&name(suffix))).transpose()
             };
-            let (q_norm, k_norm) = if traits.qk_norm {
-                (
-                    Some(vector("attn_q_norm.weight")?),
-                    Some(vector("attn_k_norm.weight")?),
-                )
-            } else {
-                (None, None)
-            };
-            let (post_attention_norm, post_ffw_norm) = if traits.post_norms {
-                (
-                    Some(vector("post_attention_norm.weight")?),
-                    Some(vector("post_ffw_norm.weight")?),
-                )
-            } else {
-                (None, None)
-            };
+            let q_norm = optional(&mut loader, traits.qk_norm, "attn_q_norm.weight")?;
+            let k_norm = optional(&mut loader, traits.qk_norm, "attn_k_norm.weight")?;
+            let post_attention_norm =
+                optional(&mut loader, traits.post_norms, "post_attention_norm.weight")?;
+            let post_ffw_norm = optional(&mut loader, traits.post_norms, "post_ffw_norm.weight")?;
             blocks.push(Block {
-                attn_norm: vector("attn_norm.weight")?,
+                attn_norm: loader.vector(&name("attn_norm.weight"))?,
                 q,
                 k,
                 v,
@@ -184,10 +206,10 @@ impl Transformer {
                 k_norm,
                 post_attention_norm,
                 post_ffw_norm,
-                ffn_norm: vector("ffn_norm.weight")?,
-                gate: QMatMul::from_qtensor(qtensor(&name("ffn_gate.weight"))?)?,
-                up: QMatMul::from_qtensor(qtensor(&name("ffn_up.weight"))?)?,
-                down: QMatMul::from_qtensor(qtensor(&name("ffn_down.weight"))?)?,
+                ffn_norm: loader.vector(&name("ffn_norm.weight"))?,
+                gate: loader.matrix(&name("ffn_gate.weight"))?,
+                up: loader.matrix(&name("ffn_up.weight"))?,
+                down: loader.matrix(&name("ffn_down.weight"))?,
                 local: spec.is_local_layer(i),
                 // Grows in steps of 512 positions; dimension 2 is the sequence axis.
                 cache: KvCache::new(2, 512),
@@ -332,8 +354,12 @@ impl Transformer {
                 available: self.max_positions,
             });
         }
-        let ids = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
-        let mut x = self.embedding.embedding(&ids)?;
+        let mut x = match &self.embedding {
+            Embedding::Mapped(matrix) => matrix.rows_of(tokens)?.unsqueeze(0)?,
+            Embedding::Owned(embedding) => {
+                embedding.embedding(&Tensor::new(tokens, &self.device)?.unsqueeze(0)?)?
+            }
+        };
         if self.spec.arch.traits().scaled_embeddings {
             x = (x * (self.spec.embedding_length as f64).sqrt())?;
         }
@@ -356,6 +382,57 @@ impl Transformer {
             candle_nn::ops::rms_norm(&last, &self.output_norm, self.spec.rms_norm_eps as f32)?;
         let logits = self.output.forward(&last)?;
         Ok(logits.flatten_all()?.to_dtype(DType::F32)?)
+    }
+}
+
+/// Reads tensors for [`Transformer::load`]: matrices from the map when there is one, small
+/// vectors (norms, biases) into memory.
+struct Loader<'a> {
+    content: &'a Content,
+    reader: &'a mut BufReader<File>,
+    device: &'a Device,
+    mapped: Option<MappedFile>,
+}
+
+impl Loader<'_> {
+    fn qtensor(&mut self, name: &str) -> Result<QTensor> {
+        Ok(self.content.tensor(self.reader, name, self.device)?)
+    }
+
+    fn vector(&mut self, name: &str) -> Result<Tensor> {
+        Ok(self.qtensor(name)?.dequantize(self.device)?)
+    }
+
+    fn matrix(&mut self, name: &str) -> Result<Weight> {
+        Ok(match &self.mapped {
+            Some(file) => Weight::Mapped(file.matrix(self.content, name)?),
+            None => Weight::Owned(QMatMul::from_qtensor(self.qtensor(name)?)?),
+        })
+    }
+
+    /// The token embedding and the output projection, which is the same matrix when the file
+    /// has no `output.weight` (tied embeddings: one copy, not two).
+    fn embedding_and_output(&mut self) -> Result<(Embedding, Weight)> {
+        const EMBEDDING: &str = "token_embd.weight";
+        let untied = self.content.tensor_infos.contains_key("output.weight");
+        Ok(match &self.mapped {
+            Some(file) => {
+                let embedding = file.matrix(self.content, EMBEDDING)?;
+                let output = match untied {
+                    true => file.matrix(self.content, "output.weight")?,
+                    false => embedding.clone(),
+                };
+                (Embedding::Mapped(embedding), Weight::Mapped(output))
+            }
+            None => {
+                let embedding = Arc::new(self.qtensor(EMBEDDING)?);
+                let output = match untied {
+                    true => QMatMul::from_qtensor(self.qtensor("output.weight")?)?,
+                    false => QMatMul::from_arc(embedding.clone())?,
+                };
+                (Embedding::Owned(embedding), Weight::Owned(output))
+            }
+        })
     }
 }
 

@@ -135,7 +135,7 @@ fn greedy_decoding_matches_llama_cpp() {
         let spec = ModelSpec::from_gguf(&file.content).unwrap();
         let mut tokenizer = GgufTokenizer::from_metadata(&file.content.metadata).unwrap();
         let mut model =
-            Transformer::load(spec, &file.content, &mut file.reader, &Device::Cpu, 512).unwrap();
+            Transformer::load(spec, &mut file, &Device::Cpu, 512).unwrap();
         for row in model_rows {
             let prompt = row["prompt"].as_str().unwrap();
             let expected = row["completion"].as_str().unwrap();

@@ -21,7 +21,7 @@ fn tiny_model(arch: Architecture) -> (tempfile::TempDir, PathBuf) {
 fn load_transformer(path: &std::path::Path) -> Transformer {
     let mut file = GgufFile::open(path).unwrap();
     let spec = ModelSpec::from_gguf(&file.content).unwrap();
-    Transformer::load(spec, &file.content, &mut file.reader, &Device::Cpu, 64).unwrap()
+    Transformer::load(spec, &mut file, &Device::Cpu, 64).unwrap()
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {

@@ -288,7 +288,7 @@ fn a_model_larger_than_memory_is_refused_before_loading() {
         .assert()
         .code(3)
         .stderr(
-            predicate::str::contains("needs about 400.1 GB of memory")
+            predicate::str::contains("needs about 200.1 GB of memory")
                 .and(predicate::str::contains("is available"))
                 .and(predicate::str::contains("panicked").not()),
         );

@@ -44,8 +44,7 @@ fn model(c: &mut Criterion) {
     let mut file = GgufFile::open(&path).unwrap();
     let spec = ModelSpec::from_gguf(&file.content).unwrap();
     let mut tokenizer = GgufTokenizer::from_metadata(&file.content.metadata).unwrap();
-    let mut model =
-        Transformer::load(spec, &mut file, &Device::Cpu, 1024).unwrap();
+    let mut model = Transformer::load(spec, &mut file, &Device::Cpu, 1024).unwrap();
 
     let context = ShellContext::new("Linux", "bash", "/home/user/project");
     let conversation =

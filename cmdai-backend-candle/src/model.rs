@@ -150,15 +150,16 @@ impl Transformer {
         max_positions: usize,
     ) -> Result<Self> {
         spec.check_tensors(&file.content)?;
-        let mapped = match device {
-            Device::Cpu => Some(MappedFile::new(file.reader.get_ref()).map_err(|error| {
-                CandleError::Io {
-                    path: file.path.clone(),
-                    error,
-                }
-            })?),
-            _ => None,
-        };
+        let mapped =
+            match device {
+                Device::Cpu => Some(MappedFile::new(file.reader.get_ref()).map_err(|error| {
+                    CandleError::Io {
+                        path: file.path.clone(),
+                        error,
+                    }
+                })?),
+                _ => None,
+            };
         let mut loader = Loader {
             content: &file.content,
             reader: &mut file.reader,
@@ -577,7 +578,10 @@ mod tests {
         let causal = causal_mask(2, 3, None, &Device::Cpu).unwrap().unwrap();
         assert_eq!(
             visible(&causal),
-            [[true, true, true, true, false], [true, true, true, true, true]]
+            [
+                [true, true, true, true, false],
+                [true, true, true, true, true]
+            ]
         );
     }
 

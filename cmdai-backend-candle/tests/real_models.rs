@@ -134,8 +134,7 @@ fn greedy_decoding_matches_llama_cpp() {
         let mut file = GgufFile::open(&path).unwrap();
         let spec = ModelSpec::from_gguf(&file.content).unwrap();
         let mut tokenizer = GgufTokenizer::from_metadata(&file.content.metadata).unwrap();
-        let mut model =
-            Transformer::load(spec, &mut file, &Device::Cpu, 512).unwrap();
+        let mut model = Transformer::load(spec, &mut file, &Device::Cpu, 512).unwrap();
         for row in model_rows {
             let prompt = row["prompt"].as_str().unwrap();
             let expected = row["completion"].as_str().unwrap();

@@ -112,4 +112,18 @@ impl cmdai_core::TokenSink for GenerationView {
             let _ = stderr.flush();
         }
     }
+
+    fn restart(&mut self) {
+        let note = "the reply ran out of tokens; trying once more with sampling";
+        match self {
+            Self::Stream => eprintln!("\n[{note}]"),
+            Self::Spinner(spinner) => {
+                spinner.set_style(
+                    ProgressStyle::with_template(&format!("{{spinner}} {note}… {{elapsed}}"))
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+            }
+            Self::Quiet => {}
+        }
+    }
 }

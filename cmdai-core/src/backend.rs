@@ -87,6 +87,10 @@ impl Default for GenerationParams {
 pub trait TokenSink {
     /// Called with each new piece of text (one token or a few, always valid UTF-8).
     fn token(&mut self, text: &str);
+
+    /// The text so far is thrown away: a new reply to the same prompt follows (the generator
+    /// retries a reply that ran out of tokens). Sinks that show the text say so.
+    fn restart(&mut self) {}
 }
 
 impl<F: FnMut(&str)> TokenSink for F {

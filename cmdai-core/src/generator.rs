@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::{
     CancelToken, Conversation, Exchange, GenerateError, GenerationParams, InferenceBackend,
-    NullSink, ParseError, PromptBuilder, ShellContext, TokenSink, parse_response,
+    NullSink, ParseError, PromptBuilder, ShellContext, StopReason, TokenSink, parse_response,
 };
 
 /// Where the time of one generation went.
@@ -162,8 +162,38 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
         cancel: &CancelToken,
         started: Instant,
     ) -> Result<GeneratedCommand, GenerateError> {
-        let output = self.backend.generate(conversation, params, sink, cancel)?;
-        let parsed = parse_response(&output.text).map_err(|reason| GenerateError::Parse {
+        let mut output = self.backend.generate(conversation, params, sink, cancel)?;
+        let (mut prefill, mut decode, mut generated_tokens) =
+            (output.prefill, output.decode, output.generated_tokens);
+        let mut parsed = parse_response(&output.text);
+        // A greedy reply that runs out of tokens is the model stuck listing without end
+        // (`find . -perm -o -2 -o -7 -o -4 ...`, `findmnt -o NAME,UUID,...,USE_FILESYSTEM_US`):
+        // 10 of the 500 development rows (docs/QUALITY.md). Greedy decoding would only repeat
+        // it; a sampled retry usually gets out of the rut (9 of those 10 on the first retry).
+        for attempt in 1..=RETRIES {
+            if parsed.is_ok()
+                || output.stop_reason != StopReason::Length
+                || params.temperature != 0.0
+            {
+                break;
+            }
+            let Some(time_limit) = remaining(params.time_limit, started) else {
+                break;
+            };
+            sink.restart();
+            let retry = GenerationParams {
+                temperature: RETRY_TEMPERATURE,
+                seed: params.seed.wrapping_add(attempt),
+                time_limit,
+                ..params.clone()
+            };
+            output = self.backend.generate(conversation, &retry, sink, cancel)?;
+            prefill += output.prefill;
+            decode += output.decode;
+            generated_tokens += output.generated_tokens;
+            parsed = parse_response(&output.text);
+        }
+        let parsed = parsed.map_err(|reason| GenerateError::Parse {
             reason,
             stopped: output.stop_reason,
         })?;
@@ -173,13 +203,30 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
             model: self.backend.info().model,
             prompt_tokens: output.prompt_tokens,
             cached_prompt_tokens: output.cached_prompt_tokens,
-            generated_tokens: output.generated_tokens,
+            generated_tokens,
             timings: Timings {
-                prefill: output.prefill,
-                decode: output.decode,
+                prefill,
+                decode,
                 total: started.elapsed(),
             },
         })
+    }
+}
+
+/// Sampled retries of a greedy reply that ran out of tokens, and their temperature: enough to
+/// leave a loop, the value the alternatives use too.
+const RETRIES: u64 = 2;
+const RETRY_TEMPERATURE: f32 = 0.7;
+
+/// What is left of `time_limit` since `started`: `Some(None)` without a limit, `None` when
+/// nothing is left.
+fn remaining(time_limit: Option<Duration>, started: Instant) -> Option<Option<Duration>> {
+    match time_limit {
+        None => Some(None),
+        Some(limit) => limit
+            .checked_sub(started.elapsed())
+            .filter(|left| !left.is_zero())
+            .map(Some),
     }
 }
 
@@ -209,7 +256,7 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
     ) -> Result<Vec<Candidate>, GenerateError> {
         let greedy = self.params.clone();
         let sampled = GenerationParams {
-            temperature: greedy.temperature.max(0.7),
+            temperature: greedy.temperature.max(RETRY_TEMPERATURE),
             top_p: if greedy.top_p >= 1.0 {
                 0.95
             } else {
@@ -287,6 +334,8 @@ mod tests {
     struct Scripted {
         reply: &'static str,
         stop_reason: StopReason,
+        /// The reply from the second call on, when it differs.
+        then: Option<(&'static str, StopReason)>,
         seen: Vec<Conversation>,
         params: Vec<GenerationParams>,
     }
@@ -296,6 +345,7 @@ mod tests {
             Scripted {
                 reply,
                 stop_reason: StopReason::EndOfGeneration,
+                then: None,
                 seen: Vec::new(),
                 params: Vec::new(),
             }
@@ -314,16 +364,20 @@ mod tests {
             sink: &mut dyn TokenSink,
             cancel: &CancelToken,
         ) -> Result<GenerationOutput, BackendError> {
+            let (reply, stop_reason) = match self.then {
+                Some(then) if !self.seen.is_empty() => then,
+                _ => (self.reply, self.stop_reason),
+            };
             self.seen.push(conversation.clone());
             self.params.push(params.clone());
-            for piece in self.reply.split_inclusive(' ') {
+            for piece in reply.split_inclusive(' ') {
                 if cancel.is_cancelled() {
                     return Err(BackendError::Cancelled);
                 }
                 sink.token(piece);
             }
-            let mut output = GenerationOutput::from_text(self.reply);
-            output.stop_reason = self.stop_reason;
+            let mut output = GenerationOutput::from_text(reply);
+            output.stop_reason = stop_reason;
             Ok(output)
         }
     }
@@ -355,6 +409,83 @@ mod tests {
         assert!(asked.last().unwrap().content == "list all files");
     }
 
+    /// Counts restarts and keeps only the text after the last one.
+    #[derive(Default)]
+    struct Restarts {
+        text: String,
+        restarts: usize,
+    }
+
+    impl TokenSink for Restarts {
+        fn token(&mut self, text: &str) {
+            self.text.push_str(text);
+        }
+        fn restart(&mut self) {
+            self.text.clear();
+            self.restarts += 1;
+        }
+    }
+
+    #[test]
+    fn a_greedy_reply_that_runs_out_of_tokens_is_retried_with_sampling() {
+        let mut backend = Scripted::new(r#"{"cmd": "find . -perm -o -2 -o -7 -o -4 -o"#);
+        backend.stop_reason = StopReason::Length;
+        backend.then = Some((
+            r#"{"cmd": "find . -perm -go+w"}"#,
+            StopReason::EndOfGeneration,
+        ));
+        let mut generator = Generator::new(backend, CommandPrompt::default());
+        let mut sink = Restarts::default();
+        let command = generator
+            .generate_streaming(
+                "files writable by others",
+                &context(),
+                &mut sink,
+                &CancelToken::new(),
+            )
+            .unwrap();
+        assert_eq!(command.command, "find . -perm -go+w");
+        assert_eq!(
+            (sink.restarts, sink.text.as_str()),
+            (1, r#"{"cmd": "find . -perm -go+w"}"#)
+        );
+        let params = &generator.backend().params;
+        assert_eq!(params.len(), 2);
+        assert_eq!(params[0].temperature, 0.0);
+        assert!(params[1].temperature >= 0.7 && params[1].seed != params[0].seed);
+    }
+
+    #[test]
+    fn only_a_greedy_reply_that_ran_out_of_tokens_is_retried() {
+        // Prose that ended normally: the model meant it; no retry.
+        let mut generator = Generator::new(
+            Scripted::new("Well, it depends on what you want to do"),
+            CommandPrompt::default(),
+        );
+        assert!(generator.generate("hello", &context()).is_err());
+        assert_eq!(generator.backend().params.len(), 1);
+        // A sampled reply that ran out of tokens: the caller chose sampling; no second draw.
+        let mut backend = Scripted::new(r#"{"cmd": "ls -o -o -o"#);
+        backend.stop_reason = StopReason::Length;
+        let mut generator =
+            Generator::new(backend, CommandPrompt::default()).with_params(GenerationParams {
+                temperature: 0.9,
+                ..GenerationParams::default()
+            });
+        assert!(generator.generate("list", &context()).is_err());
+        assert_eq!(generator.backend().params.len(), 1);
+        // No time left: no retry.
+        let mut backend = Scripted::new(r#"{"cmd": "ls -o -o -o"#);
+        backend.stop_reason = StopReason::Length;
+        let mut generator =
+            Generator::new(backend, CommandPrompt::default()).with_params(GenerationParams {
+                time_limit: Some(Duration::ZERO),
+                ..GenerationParams::default()
+            });
+        assert!(generator.generate("list", &context()).is_err());
+        assert_eq!(generator.backend().params.len(), 1);
+    }
+
     #[test]
     fn empty_request_never_reaches_the_backend() {
         let mut generator = Generator::new(Scripted::new("ls"), CommandPrompt::default());
@@ -376,6 +507,8 @@ mod tests {
             message.contains("not a command") && message.contains("token limit"),
             "{message}"
         );
+        // The greedy attempt and two sampled retries.
+        assert_eq!(generator.backend().params.len(), 3);
     }
 
     #[test]

@@ -114,7 +114,7 @@ impl cmdai_core::TokenSink for GenerationView {
     }
 
     fn restart(&mut self) {
-        let note = "the reply ran out of tokens; trying once more with sampling";
+        let note = "the reply ran out of tokens; trying again with sampling";
         match self {
             Self::Stream => eprintln!("\n[{note}]"),
             Self::Spinner(spinner) => {

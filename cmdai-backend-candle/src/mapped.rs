@@ -111,8 +111,10 @@ impl MappedFile {
         Ok(MappedFile { map: Arc::new(map) })
     }
 
-    /// The matrix `name` (`[rows, cols]` in candle's order) in place.
-    pub fn matrix(&self, content: &Content, name: &str) -> Result<MappedMatrix> {
+    /// The matrix `name` (`[rows, cols]` in candle's order) in place, or `None` when its data
+    /// is not aligned for its block type (files written with `general.alignment` below the
+    /// usual 32 bytes), which the caller then reads into memory instead.
+    pub fn matrix(&self, content: &Content, name: &str) -> Result<Option<MappedMatrix>> {
         let info = content
             .tensor_infos
             .get(name)
@@ -145,19 +147,22 @@ impl MappedFile {
             .map_err(|_| invalid("offset beyond the address space".into()))?;
         let len = rows * cols / dtype.block_size() * dtype.type_size();
         let align = with_block_type!(dtype, T => std::mem::align_of::<T>());
-        if offset + len > self.map.len() || (self.map.as_ptr() as usize + offset) % align != 0 {
+        if offset + len > self.map.len() {
             return Err(invalid(format!(
-                "data at byte {offset} is outside the file or not aligned for {dtype:?}"
+                "{len} bytes at byte {offset} are outside the file"
             )));
         }
-        Ok(MappedMatrix {
+        if !(self.map.as_ptr() as usize + offset).is_multiple_of(align) {
+            return Ok(None);
+        }
+        Ok(Some(MappedMatrix {
             file: self.clone(),
             offset,
             len,
             dtype,
             rows,
             cols,
-        })
+        }))
     }
 }
 

@@ -405,10 +405,12 @@ impl Loader<'_> {
     }
 
     fn matrix(&mut self, name: &str) -> Result<Weight> {
-        Ok(match &self.mapped {
-            Some(file) => Weight::Mapped(file.matrix(self.content, name)?),
-            None => Weight::Owned(QMatMul::from_qtensor(self.qtensor(name)?)?),
-        })
+        if let Some(file) = &self.mapped
+            && let Some(matrix) = file.matrix(self.content, name)?
+        {
+            return Ok(Weight::Mapped(matrix));
+        }
+        Ok(Weight::Owned(QMatMul::from_qtensor(self.qtensor(name)?)?))
     }
 
     /// The token embedding and the output projection, which is the same matrix when the file
@@ -416,22 +418,25 @@ impl Loader<'_> {
     fn embedding_and_output(&mut self) -> Result<(Embedding, Weight)> {
         const EMBEDDING: &str = "token_embd.weight";
         let untied = self.content.tensor_infos.contains_key("output.weight");
-        Ok(match &self.mapped {
-            Some(file) => {
-                let embedding = file.matrix(self.content, EMBEDDING)?;
+        let mapped = match &self.mapped {
+            Some(file) => file.matrix(self.content, EMBEDDING)?,
+            None => None,
+        };
+        Ok(match mapped {
+            Some(embedding) => {
                 let output = match untied {
-                    true => file.matrix(self.content, "output.weight")?,
-                    false => embedding.clone(),
+                    true => self.matrix("output.weight")?,
+                    false => Weight::Mapped(embedding.clone()),
                 };
-                (Embedding::Mapped(embedding), Weight::Mapped(output))
+                (Embedding::Mapped(embedding), output)
             }
             None => {
                 let embedding = Arc::new(self.qtensor(EMBEDDING)?);
                 let output = match untied {
-                    true => QMatMul::from_qtensor(self.qtensor("output.weight")?)?,
-                    false => QMatMul::from_arc(embedding.clone())?,
+                    true => self.matrix("output.weight")?,
+                    false => Weight::Owned(QMatMul::from_arc(embedding.clone())?),
                 };
-                (Embedding::Owned(embedding), Weight::Owned(output))
+                (Embedding::Owned(embedding), output)
             }
         })
     }

@@ -27,6 +27,7 @@ mod gguf;
 mod mapped;
 pub mod memory;
 mod model;
+mod prefill;
 mod prompt_cache;
 pub mod sampling;
 mod spec;

@@ -9,8 +9,12 @@
 //! (`k_quants::matmul`: the input quantized once, then dot products split across candle's
 //! thread pool).
 //!
-//! This is the one module of the workspace with `unsafe` code (the workspace denies it
-//! elsewhere): mapping a file and viewing its bytes as quantized blocks cannot be done without.
+//! Several input rows at once (prefill) go to this crate's own kernels for the block types
+//! that most of a model is made of (`prefill.rs`), one row (decode) and other types to candle's.
+//!
+//! This and `prefill.rs` are the workspace's only modules with `unsafe` code (the workspace
+//! denies it elsewhere): mapping a file and viewing its bytes as quantized blocks cannot be
+//! done without.
 #![allow(unsafe_code)]
 
 use std::fs::File;
@@ -23,6 +27,7 @@ use candle_core::{Device, Storage, Tensor};
 use memmap2::Mmap;
 
 use crate::error::{CandleError, Result};
+use crate::prefill;
 
 /// Runs `$body` with `$T` the block type of `$dtype`.
 macro_rules! with_block_type {
@@ -211,7 +216,10 @@ impl MappedMatrix {
                 candle_core::bail!("mapped weights run on the CPU only");
             };
             let lhs = &cpu.as_slice::<f32>()?[layout.start_offset()..][..m * k];
-            with_block_type!(self.dtype, T => k_quants::matmul::<T>((m, k, n), lhs, self.blocks::<T>(), &mut dst))?;
+            let bytes = &self.file.map[self.offset..self.offset + self.len];
+            if !prefill::matmul(self.dtype, (m, k, n), lhs, bytes, &mut dst) {
+                with_block_type!(self.dtype, T => k_quants::matmul::<T>((m, k, n), lhs, self.blocks::<T>(), &mut dst))?;
+            }
         }
         if let Some(last) = dims.last_mut() {
             *last = n;

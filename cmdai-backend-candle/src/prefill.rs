@@ -1,0 +1,533 @@
+//! Matrix products for several input rows at once (prefill), on the plain GGUF layout of the
+//! weights, for x86_64 with AVX2 and FMA.
+//!
+//! candle's kernel for the plain layout (`k_quants::matmul`) computes each (input row, weight
+//! row) dot product on its own: every weight block is loaded, its 4- or 6-bit values unpacked
+//! and its scales shuffled again for every input row. Prefill multiplies many input rows by the
+//! same weights, so here each weight block is unpacked once and used for up to [`GROUP`] input
+//! rows. The integer arithmetic is that of candle's (and llama.cpp's) AVX2 dot products, so the
+//! results agree with `k_quants::matmul` to float rounding. A profile of a 128-token prefill of
+//! the default model had 91% of its time in the Q4_K and Q6_K dot products; see
+//! docs/PERFORMANCE.md for what this changed.
+//!
+//! The weights stay where they are (the mapped file); the input rows are quantized to 8 bits
+//! per value in blocks of 256 (ggml's `Q8_K`), as candle does.
+//!
+//! This module and `mapped.rs` are the workspace's only `unsafe` code: SIMD intrinsics and the
+//! writes of worker threads into disjoint elements of one output.
+#![allow(unsafe_code)]
+
+use candle_core::quantized::GgmlDType;
+
+/// Values per quantized block (`QK_K`).
+const BLOCK: usize = 256;
+/// Input rows that share one unpacked weight block: 4 keeps the accumulators in registers.
+const GROUP: usize = 4;
+/// Input rows a worker takes per weight row: 16 rows of quantized input stay in the cache while
+/// it walks the weight rows.
+const TILE: usize = 16;
+
+/// GGUF `block_q4_K`: 8 sub-blocks of 32 values, each with a 6-bit scale and minimum.
+#[repr(C)]
+struct BlockQ4K {
+    d: half::f16,
+    dmin: half::f16,
+    scales: [u8; 12],
+    qs: [u8; BLOCK / 2],
+}
+
+/// GGUF `block_q6_K`: 16 sub-blocks of 16 values, each with an 8-bit scale.
+#[repr(C)]
+struct BlockQ6K {
+    ql: [u8; BLOCK / 2],
+    qh: [u8; BLOCK / 4],
+    scales: [i8; BLOCK / 16],
+    d: half::f16,
+}
+
+const _: () = assert!(std::mem::size_of::<BlockQ4K>() == 144);
+const _: () = assert!(std::mem::size_of::<BlockQ6K>() == 210);
+
+/// One input block quantized to 8 bits (ggml's `block_q8_K`), with the sums of each 16 values.
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct BlockQ8K {
+    d: f32,
+    qs: [i8; BLOCK],
+    bsums: [i16; BLOCK / 16],
+}
+
+/// Whether [`matmul`] runs on this CPU.
+pub fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::sync::OnceLock;
+        static AVAILABLE: OnceLock<bool> = OnceLock::new();
+        *AVAILABLE
+            .get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// `dst = lhs · weightsᵀ` for `lhs` of `m` rows of `k` values and `weights` the raw bytes of `n`
+/// rows of `k` values in `dtype`'s blocks; `dst` is `m × n`. Returns `false`, touching nothing,
+/// where this module has no kernel (another block type, a single row, a CPU without AVX2),
+/// and the caller uses candle's.
+pub fn matmul(
+    dtype: GgmlDType,
+    (m, k, n): (usize, usize, usize),
+    lhs: &[f32],
+    weights: &[u8],
+    dst: &mut [f32],
+) -> bool {
+    if m < 2 || !available() || k == 0 || !k.is_multiple_of(BLOCK) {
+        return false;
+    }
+    assert_eq!(lhs.len(), m * k, "input of the wrong size");
+    assert_eq!(dst.len(), m * n, "output of the wrong size");
+    match dtype {
+        GgmlDType::Q4K => run::<BlockQ4K>((m, k, n), lhs, weights, dst),
+        GgmlDType::Q6K => run::<BlockQ6K>((m, k, n), lhs, weights, dst),
+        _ => return false,
+    }
+    true
+}
+
+/// A weight block type with a kernel here.
+trait Kernel: Sized + Sync {
+    /// The dot products of one weight row with `GROUP` (or fewer: `R`) input rows.
+    ///
+    /// # Safety
+    /// The CPU has AVX2 and FMA; `rows` are as long as `weights`.
+    unsafe fn dots<const R: usize>(weights: &[Self], rows: [&[BlockQ8K]; R]) -> [f32; R];
+}
+
+fn run<W: Kernel>((m, k, n): (usize, usize, usize), lhs: &[f32], weights: &[u8], dst: &mut [f32]) {
+    let per_row = k / BLOCK;
+    assert_eq!(
+        weights.len(),
+        n * per_row * std::mem::size_of::<W>(),
+        "weights of the wrong size"
+    );
+    assert!(
+        (weights.as_ptr() as usize).is_multiple_of(std::mem::align_of::<W>()),
+        "weights not aligned for their block type"
+    );
+    // SAFETY: the length and alignment were checked above; the block types are plain bytes and
+    // half floats, valid for any bit pattern.
+    let weights: &[W] =
+        unsafe { std::slice::from_raw_parts(weights.as_ptr().cast::<W>(), n * per_row) };
+    let input = quantize(lhs, k);
+
+    let tiles = m.div_ceil(TILE);
+    let out = dst.as_mut_ptr() as usize;
+    candle_core::utils::barrier_pool().execute_chunked(tiles * n, |items| {
+        for item in items {
+            let (tile, col) = (item / n, item % n);
+            let column = &weights[col * per_row..(col + 1) * per_row];
+            let row_of = |r: usize| &input[r * per_row..(r + 1) * per_row];
+            let mut row = tile * TILE;
+            let end = m.min(row + TILE);
+            while row < end {
+                let take = (end - row).min(GROUP);
+                // SAFETY: AVX2 and FMA were checked by `matmul`; every row has `per_row` blocks.
+                let dots: &[f32] = unsafe {
+                    match take {
+                        4 => &W::dots(
+                            column,
+                            [
+                                row_of(row),
+                                row_of(row + 1),
+                                row_of(row + 2),
+                                row_of(row + 3),
+                            ],
+                        ),
+                        3 => &W::dots(column, [row_of(row), row_of(row + 1), row_of(row + 2)]),
+                        2 => &W::dots(column, [row_of(row), row_of(row + 1)]),
+                        _ => &W::dots(column, [row_of(row)]),
+                    }
+                };
+                for (i, &dot) in dots.iter().enumerate() {
+                    // SAFETY: (row + i, col) is inside `dst` (checked in `matmul`), and each
+                    // (row, col) belongs to exactly one work item, so no two threads write the
+                    // same element and nothing reads `dst` until the pool returns.
+                    unsafe { *(out as *mut f32).add((row + i) * n + col) = dot };
+                }
+                row += take;
+            }
+        }
+    });
+}
+
+/// The rows of `lhs` (each `k` values) in 8-bit blocks, as ggml's `quantize_row_q8_K`.
+fn quantize(lhs: &[f32], k: usize) -> Vec<BlockQ8K> {
+    let mut out = Vec::with_capacity(lhs.len() / BLOCK);
+    for row in lhs.chunks_exact(k) {
+        for values in row.chunks_exact(BLOCK) {
+            let max = values
+                .iter()
+                .copied()
+                .fold(0f32, |max, v| if v.abs() > max.abs() { v } else { max });
+            let mut block = BlockQ8K {
+                d: 0.0,
+                qs: [0; BLOCK],
+                bsums: [0; BLOCK / 16],
+            };
+            if max != 0.0 {
+                let scale = -127.0 / max;
+                for (q, &v) in block.qs.iter_mut().zip(values) {
+                    *q = (scale * v).round().clamp(-128.0, 127.0) as i8;
+                }
+                for (sum, group) in block.bsums.iter_mut().zip(block.qs.chunks_exact(16)) {
+                    *sum = group.iter().map(|&q| i16::from(q)).sum();
+                }
+                block.d = 1.0 / scale;
+            }
+            out.push(block);
+        }
+    }
+    out
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::{BLOCK, BlockQ4K, BlockQ6K, BlockQ8K, Kernel};
+
+    /// Byte shuffles that spread 16-bit scale `i` over a 256-bit register (`i` < 8).
+    const SCALE_PAIRS: [[u8; 32]; 8] = {
+        let mut table = [[0u8; 32]; 8];
+        let mut i = 0;
+        while i < 8 {
+            let mut j = 0;
+            while j < 16 {
+                table[i][2 * j] = 2 * i as u8;
+                table[i][2 * j + 1] = 2 * i as u8 + 1;
+                j += 1;
+            }
+            i += 1;
+        }
+        table
+    };
+
+    /// Byte shuffles that spread scale bytes `2i` (low half) and `2i + 1` (high half) over 16
+    /// bytes (`i` < 8).
+    const SCALE_BYTES: [[u8; 16]; 8] = {
+        let mut table = [[0u8; 16]; 8];
+        let mut i = 0;
+        while i < 8 {
+            let mut j = 0;
+            while j < 8 {
+                table[i][j] = 2 * i as u8;
+                table[i][j + 8] = 2 * i as u8 + 1;
+                j += 1;
+            }
+            i += 1;
+        }
+        table
+    };
+
+    /// The sum of the 8 floats of `x`.
+    #[target_feature(enable = "avx2,fma")]
+    fn sum(x: __m256) -> f32 {
+        let x = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
+        let x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+        _mm_cvtss_f32(_mm_add_ss(x, _mm_movehdup_ps(x)))
+    }
+
+    /// A Q4_K block's eight 6-bit scales (low 128 bits) and minimums (high), as 16-bit values.
+    #[target_feature(enable = "avx2,fma")]
+    fn q4k_scales_and_mins(packed: &[u8; 12]) -> __m256i {
+        const LOW6: u32 = 0x3f3f_3f3f;
+        const LOW4: u32 = 0x0f0f_0f0f;
+        const TOP2: u32 = 0x0303_0303;
+        let word = |i: usize| {
+            u32::from_le_bytes([
+                packed[4 * i],
+                packed[4 * i + 1],
+                packed[4 * i + 2],
+                packed[4 * i + 3],
+            ])
+        };
+        let (a, b, c) = (word(0), word(1), word(2));
+        let scales_lo = a & LOW6;
+        let scales_hi = (c & LOW4) | (((a >> 6) & TOP2) << 4);
+        let mins_lo = b & LOW6;
+        let mins_hi = ((c >> 4) & LOW4) | (((b >> 6) & TOP2) << 4);
+        _mm256_cvtepu8_epi16(_mm_set_epi32(
+            mins_hi as i32,
+            mins_lo as i32,
+            scales_hi as i32,
+            scales_lo as i32,
+        ))
+    }
+
+    impl Kernel for BlockQ4K {
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn dots<const R: usize>(weights: &[Self], rows: [&[BlockQ8K]; R]) -> [f32; R] {
+            let low4 = _mm256_set1_epi8(0xF);
+            let mut acc = [_mm256_setzero_ps(); R];
+            for (b, x) in weights.iter().enumerate() {
+                let d = x.d.to_f32();
+                let dmin = x.dmin.to_f32();
+                let scales_and_mins = q4k_scales_and_mins(&x.scales);
+                let mins = _mm256_extracti128_si256(scales_and_mins, 1);
+                let scales = _mm256_extracti128_si256(scales_and_mins, 0);
+                let scales = _mm256_set_m128i(scales, scales);
+
+                // The minimums: dmin · Σ min_j · (sum of the input's values in sub-block j).
+                for r in 0..R {
+                    let y = &rows[r][b];
+                    // SAFETY: `bsums` is 16 i16 values, 32 bytes.
+                    let sums = unsafe { _mm256_loadu_si256(y.bsums.as_ptr().cast()) };
+                    let per32 = _mm_hadd_epi16(
+                        _mm256_extracti128_si256(sums, 0),
+                        _mm256_extracti128_si256(sums, 1),
+                    );
+                    let prod = _mm256_zextsi128_si256(_mm_madd_epi16(mins, per32));
+                    acc[r] = _mm256_fmadd_ps(
+                        _mm256_set1_ps(-y.d * dmin),
+                        _mm256_cvtepi32_ps(prod),
+                        acc[r],
+                    );
+                }
+
+                let mut sumi = [_mm256_setzero_si256(); R];
+                for j in 0..BLOCK / 64 {
+                    // SAFETY: the tables have 8 entries of 32 bytes; 2j + 1 < 8.
+                    let (scale_lo, scale_hi) = unsafe {
+                        (
+                            _mm256_shuffle_epi8(
+                                scales,
+                                _mm256_loadu_si256(SCALE_PAIRS[2 * j].as_ptr().cast()),
+                            ),
+                            _mm256_shuffle_epi8(
+                                scales,
+                                _mm256_loadu_si256(SCALE_PAIRS[2 * j + 1].as_ptr().cast()),
+                            ),
+                        )
+                    };
+                    // SAFETY: `qs` has 128 bytes; 32j + 32 <= 128.
+                    let bits = unsafe { _mm256_loadu_si256(x.qs.as_ptr().add(32 * j).cast()) };
+                    let q_lo = _mm256_and_si256(bits, low4);
+                    let q_hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low4);
+                    for r in 0..R {
+                        let y = rows[r][b].qs.as_ptr();
+                        // SAFETY: `qs` has 256 bytes; 64j + 64 <= 256.
+                        let (y_lo, y_hi) = unsafe {
+                            (
+                                _mm256_loadu_si256(y.add(64 * j).cast()),
+                                _mm256_loadu_si256(y.add(64 * j + 32).cast()),
+                            )
+                        };
+                        let lo = _mm256_madd_epi16(scale_lo, _mm256_maddubs_epi16(q_lo, y_lo));
+                        let hi = _mm256_madd_epi16(scale_hi, _mm256_maddubs_epi16(q_hi, y_hi));
+                        sumi[r] = _mm256_add_epi32(sumi[r], _mm256_add_epi32(lo, hi));
+                    }
+                }
+                for r in 0..R {
+                    acc[r] = _mm256_fmadd_ps(
+                        _mm256_set1_ps(rows[r][b].d * d),
+                        _mm256_cvtepi32_ps(sumi[r]),
+                        acc[r],
+                    );
+                }
+            }
+            let mut dots = [0f32; R];
+            for r in 0..R {
+                dots[r] = sum(acc[r]);
+            }
+            dots
+        }
+    }
+
+    impl Kernel for BlockQ6K {
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn dots<const R: usize>(weights: &[Self], rows: [&[BlockQ8K]; R]) -> [f32; R] {
+            let low4 = _mm256_set1_epi8(0xF);
+            let low2 = _mm256_set1_epi8(3);
+            let mut acc = [_mm256_setzero_ps(); R];
+            for (b, x) in weights.iter().enumerate() {
+                // SAFETY: `scales` is 16 bytes.
+                let scales = unsafe { _mm_loadu_si128(x.scales.as_ptr().cast()) };
+                let mut sumi = [_mm256_setzero_si256(); R];
+                // Values are stored as 0..63 for -32..31: the products use the stored values,
+                // and 32 · Σ scale_g · (sum of the input's values in group g) is taken off after.
+                for j in 0..BLOCK / 128 {
+                    // SAFETY: `ql` has 128 bytes and `qh` 64; 64j + 64 <= 128, 32j + 32 <= 64.
+                    let (low_a, low_b, high) = unsafe {
+                        (
+                            _mm256_loadu_si256(x.ql.as_ptr().add(64 * j).cast()),
+                            _mm256_loadu_si256(x.ql.as_ptr().add(64 * j + 32).cast()),
+                            _mm256_loadu_si256(x.qh.as_ptr().add(32 * j).cast()),
+                        )
+                    };
+                    for i in 0..4 {
+                        let low = match i {
+                            0 => _mm256_and_si256(low_a, low4),
+                            1 => _mm256_and_si256(low_b, low4),
+                            2 => _mm256_and_si256(_mm256_srli_epi16(low_a, 4), low4),
+                            _ => _mm256_and_si256(_mm256_srli_epi16(low_b, 4), low4),
+                        };
+                        let top = match i {
+                            0 => high,
+                            1 => _mm256_srli_epi16(high, 2),
+                            2 => _mm256_srli_epi16(high, 4),
+                            _ => _mm256_srli_epi16(high, 6),
+                        };
+                        let q =
+                            _mm256_or_si256(low, _mm256_slli_epi16(_mm256_and_si256(top, low2), 4));
+                        // SAFETY: 8 entries of 16 bytes; 4j + i < 8.
+                        let shuffle =
+                            unsafe { _mm_loadu_si128(SCALE_BYTES[4 * j + i].as_ptr().cast()) };
+                        let scale = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales, shuffle));
+                        for r in 0..R {
+                            // SAFETY: `qs` has 256 bytes; 128j + 32i + 32 <= 256.
+                            let y = unsafe {
+                                _mm256_loadu_si256(
+                                    rows[r][b].qs.as_ptr().add(128 * j + 32 * i).cast(),
+                                )
+                            };
+                            let p = _mm256_madd_epi16(scale, _mm256_maddubs_epi16(q, y));
+                            sumi[r] = _mm256_add_epi32(sumi[r], p);
+                        }
+                    }
+                }
+                let d = x.d.to_f32();
+                let scales = _mm256_cvtepi8_epi16(scales);
+                for r in 0..R {
+                    let y = &rows[r][b];
+                    // SAFETY: `bsums` is 16 i16 values, 32 bytes.
+                    let sums = unsafe { _mm256_loadu_si256(y.bsums.as_ptr().cast()) };
+                    let offset = _mm256_slli_epi32(_mm256_madd_epi16(scales, sums), 5);
+                    acc[r] = _mm256_fmadd_ps(
+                        _mm256_set1_ps(y.d * d),
+                        _mm256_cvtepi32_ps(_mm256_sub_epi32(sumi[r], offset)),
+                        acc[r],
+                    );
+                }
+            }
+            let mut dots = [0f32; R];
+            for r in 0..R {
+                dots[r] = sum(acc[r]);
+            }
+            dots
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+mod portable {
+    use super::{BlockQ4K, BlockQ6K, BlockQ8K, Kernel};
+
+    // `available()` is false off x86_64, so these are never called; they exist so the
+    // dispatch compiles everywhere.
+    impl Kernel for BlockQ4K {
+        unsafe fn dots<const R: usize>(_: &[Self], _: [&[BlockQ8K]; R]) -> [f32; R] {
+            unreachable!("prefill kernels run on x86_64 only")
+        }
+    }
+    impl Kernel for BlockQ6K {
+        unsafe fn dots<const R: usize>(_: &[Self], _: [&[BlockQ8K]; R]) -> [f32; R] {
+            unreachable!("prefill kernels run on x86_64 only")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::quantized::k_quants::{self, BlockQ4K, BlockQ6K, GgmlType};
+    use candle_core::quantized::{GgmlDType, QTensor};
+    use candle_core::{Device, Tensor};
+
+    use super::*;
+
+    /// Deterministic values in about [-1, 1] with some large ones, as activations have.
+    fn values(len: usize, seed: u64) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..len)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let v = (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0;
+                if i % 97 == 0 { v * 8.0 } else { v }
+            })
+            .collect()
+    }
+
+    /// This module's product against candle's `k_quants::matmul` on the same quantized weights.
+    fn compare<T: GgmlType>(dtype: GgmlDType, m: usize, k: usize, n: usize) {
+        let weights = values(n * k, 1 + m as u64);
+        let lhs = values(m * k, 2 + n as u64);
+        let quantized = QTensor::quantize(
+            &Tensor::from_vec(weights.clone(), (n, k), &Device::Cpu).unwrap(),
+            dtype,
+        )
+        .unwrap();
+        let bytes = quantized.data().unwrap();
+        let mut blocks = vec![T::zeros(); n * k / T::BLCK_SIZE];
+        T::from_float(&weights, &mut blocks);
+
+        let mut expected = vec![0f32; m * n];
+        k_quants::matmul::<T>((m, k, n), &lhs, &blocks, &mut expected).unwrap();
+        let mut got = vec![f32::NAN; m * n];
+        assert!(matmul(dtype, (m, k, n), &lhs, &bytes, &mut got));
+
+        let scale = expected.iter().fold(0f32, |max, v| max.max(v.abs()));
+        for (i, (want, have)) in expected.iter().zip(&got).enumerate() {
+            assert!(
+                (want - have).abs() <= 1e-5 * scale,
+                "{dtype:?} m={m} k={k} n={n}: element {i} is {have}, candle says {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn q4k_matches_candle_for_every_row_count() {
+        if !available() {
+            return;
+        }
+        for m in [2, 3, 4, 5, 7, 16, 17, 33] {
+            compare::<BlockQ4K>(GgmlDType::Q4K, m, 512, 24);
+        }
+        compare::<BlockQ4K>(GgmlDType::Q4K, 12, 1536, 40);
+    }
+
+    #[test]
+    fn q6k_matches_candle_for_every_row_count() {
+        if !available() {
+            return;
+        }
+        for m in [2, 3, 4, 5, 7, 16, 17, 33] {
+            compare::<BlockQ6K>(GgmlDType::Q6K, m, 512, 24);
+        }
+        compare::<BlockQ6K>(GgmlDType::Q6K, 12, 2304, 40);
+    }
+
+    #[test]
+    fn other_cases_are_left_to_candle() {
+        let lhs = vec![0.5f32; 2 * 256];
+        let mut dst = vec![7f32; 2 * 2];
+        // Q8_0 has no kernel here; one row is decode, candle's own path.
+        assert!(!matmul(
+            GgmlDType::Q8_0,
+            (2, 256, 2),
+            &lhs,
+            &[0; 2 * 8 * 34],
+            &mut dst
+        ));
+        assert!(!matmul(
+            GgmlDType::Q4K,
+            (1, 256, 2),
+            &lhs[..256],
+            &[0; 2 * 144],
+            &mut dst[..2]
+        ));
+        assert_eq!(dst, [7.0; 4], "nothing written");
+    }
+}

@@ -13,9 +13,10 @@ use cmdai_core::{
 use crate::constrain::{Constraint, Grammars};
 use crate::error::{CandleError, Result};
 use crate::memory;
+use crate::spec::Metadata;
 use crate::{
     ChatTemplate, DeviceChoice, GgufFile, GgufTokenizer, ModelSpec, PromptCache, Sampler,
-    TextStream, Transformer,
+    TextStream, TokenTable, Transformer,
 };
 
 /// Shorter shared prefixes are not worth a file.
@@ -54,6 +55,10 @@ pub struct LoadOptions {
     /// The model file's SHA-256 when known (catalog models); otherwise the prompt cache
     /// identifies the file by path, size and modification time.
     pub model_digest: Option<String>,
+    /// Prepare constrained decoding while loading: the vocabulary is compiled on a thread of
+    /// its own (about 0.3 s of CPU for 150,000 tokens), beside the tokenizer's construction.
+    /// Off, that happens on the first request with a response schema.
+    pub constrained_decoding: bool,
 }
 
 impl Default for LoadOptions {
@@ -64,6 +69,7 @@ impl Default for LoadOptions {
             max_context: 4096,
             prompt_cache_dir: None,
             model_digest: None,
+            constrained_decoding: true,
         }
     }
 }
@@ -116,17 +122,26 @@ impl CandleBackend {
             }
         }
         let spec = ModelSpec::from_gguf(&file.content)?;
-        let tokenizer = GgufTokenizer::from_metadata(&file.content.metadata)?;
-        if tokenizer.vocab_size() != spec.vocab_size {
+        let metadata = &file.content.metadata;
+        let table = TokenTable::from_metadata(metadata)?;
+        if table.len() != spec.vocab_size {
             return Err(CandleError::InvalidMetadata {
                 key: "tokenizer.ggml.tokens".into(),
                 reason: format!(
                     "{} tokens but the embedding has {} rows",
-                    tokenizer.vocab_size(),
+                    table.len(),
                     spec.vocab_size
                 ),
             });
         }
+        // The vocabulary's compilation for constrained decoding (a few hundred milliseconds)
+        // runs on a core of its own while the tokenizer is built, not later beside the prefill.
+        let eos = Metadata::new(metadata, "GGUF").optional_u32("tokenizer.ggml.eos_token_id");
+        let grammars = match eos.filter(|_| options.constrained_decoding) {
+            Some(end) => GrammarState::start(Grammars::words(&table, spec.vocab_size), end),
+            None => GrammarState::NotStarted,
+        };
+        let tokenizer = GgufTokenizer::new(metadata, table)?;
         let token_text = |id: Option<u32>| {
             id.and_then(|id| tokenizer.token(id))
                 .unwrap_or("")
@@ -172,7 +187,7 @@ impl CandleBackend {
             load_time: started.elapsed(),
             cached_tokens: Vec::new(),
             prompt_cache,
-            grammars: GrammarState::NotStarted,
+            grammars,
         })
     }
 
@@ -288,7 +303,7 @@ impl CandleBackend {
     }
 
     /// Starts building the response-schema compiler on a thread of its own, unless it is
-    /// built or on its way.
+    /// built or on its way (or [`LoadOptions::constrained_decoding`] was off).
     fn start_grammars(&mut self) {
         if !matches!(self.grammars, GrammarState::NotStarted) {
             return;
@@ -301,22 +316,17 @@ impl CandleBackend {
             self.grammars = GrammarState::Unavailable;
             return;
         };
-        let words = Grammars::words(&self.tokenizer, self.model.spec().vocab_size);
-        let building = std::thread::Builder::new()
-            .name("cmdai-grammar".into())
-            .spawn(move || {
-                let started = Instant::now();
-                let built = Grammars::from_words(words, end);
-                tracing::debug!("constrained decoding ready in {:?}", started.elapsed());
-                built
-            });
-        self.grammars = match building {
-            Ok(handle) => GrammarState::Building(handle),
-            Err(error) => {
-                tracing::warn!("cannot start a thread: {error}; replies are not constrained");
-                GrammarState::Unavailable
-            }
-        };
+        let words = Grammars::words(self.tokenizer.table(), self.model.spec().vocab_size);
+        self.grammars = GrammarState::start(words, end);
+    }
+
+    /// Whether the response-schema compiler is built (or known to be unavailable), so that
+    /// [`constraint`](Self::constraint) will not wait.
+    fn grammars_ready(&self) -> bool {
+        match &self.grammars {
+            GrammarState::Building(handle) => handle.is_finished(),
+            _ => true,
+        }
     }
 
     /// A constraint for `schema`, waiting for the compiler if it is still being built. `None`
@@ -454,29 +464,57 @@ impl CandleBackend {
         self.cached_tokens.truncate(reused);
 
         let started = Instant::now();
-        if params.response_schema.is_some() {
+        // When the grammar is already compiled (usually: it is built while the model loads),
+        // the tokens it forces at the start of the reply (`{"cmd": "`) go into the prefill's
+        // forward pass; otherwise it is built during the prefill and they get a pass of their own.
+        let mut constraint = None;
+        let mut input = prompt[reused..].to_vec();
+        let mut forced = Vec::new();
+        if let Some(schema) = &params.response_schema {
             self.start_grammars();
+            if self.grammars_ready() {
+                constraint = self.constraint(schema);
+                forced = constraint
+                    .as_mut()
+                    .map(Constraint::forced)
+                    .unwrap_or_default();
+                forced.truncate(budget);
+                input.extend_from_slice(&forced);
+            }
         }
-        let mut logits = self.model.forward(&prompt[reused..]).map_err(failed)?;
+        let mut logits = self.model.forward(&input).map_err(failed)?;
         self.model
             .device()
             .synchronize()
             .map_err(|e| failed(e.into()))?;
-        self.cached_tokens.extend_from_slice(&prompt[reused..]);
+        self.cached_tokens.extend_from_slice(&input);
         let prefill = started.elapsed();
 
         let decode_started = Instant::now();
-        let mut constraint = params
-            .response_schema
-            .as_ref()
-            .and_then(|schema| self.constraint(schema));
+        if constraint.is_none()
+            && let Some(schema) = &params.response_schema
+        {
+            constraint = self.constraint(schema);
+        }
         let mut constraint_time = Duration::ZERO;
         let mut sampler = Sampler::new(params.temperature, params.top_p, params.seed);
-        let mut stream = TextStream::default();
-        let mut text = String::new();
+        let mut reply = Reply::default();
         let mut generated = 0;
         let mut stop_reason = StopReason::Length;
-        while generated < budget {
+        for &token in &forced {
+            generated += 1;
+            reply.push(&self.tokenizer, sink, token).map_err(failed)?;
+        }
+        // Tokens chosen but not yet run through the model. A token is run only when the
+        // next one is the model's choice: after `"` of `{"cmd": "ls"` the grammar forces the
+        // closing `}` and the reply ends, with no forward pass for either.
+        let mut pending: Vec<u32> = Vec::new();
+        // A grammar could force a whole reply.
+        let finished = constraint.as_ref().is_some_and(Constraint::is_done);
+        if finished {
+            stop_reason = StopReason::EndOfGeneration;
+        }
+        while !finished && generated < budget {
             if cancel.is_cancelled() {
                 return Err(BackendError::Cancelled);
             }
@@ -487,30 +525,30 @@ impl CandleBackend {
                 stop_reason = StopReason::TimeLimit;
                 break;
             }
-            // Tokens the grammar forces go to the model in one forward pass, unsampled.
             let constraint_started = Instant::now();
             let forced = constraint
                 .as_mut()
                 .map(Constraint::forced)
                 .unwrap_or_default();
             let forced = &forced[..forced.len().min(budget - generated)];
+            constraint_time += constraint_started.elapsed();
             if !forced.is_empty() {
                 for &token in forced {
                     generated += 1;
-                    if let Some(piece) = stream.push(&self.tokenizer, token).map_err(failed)? {
-                        text.push_str(&piece);
-                        sink.token(&piece);
-                    }
+                    reply.push(&self.tokenizer, sink, token).map_err(failed)?;
                 }
+                pending.extend_from_slice(forced);
                 if constraint.as_ref().is_some_and(Constraint::is_done) {
                     stop_reason = StopReason::EndOfGeneration;
                     break;
                 }
-                constraint_time += constraint_started.elapsed();
-                logits = self.model.forward(forced).map_err(failed)?;
-                self.cached_tokens.extend_from_slice(forced);
                 continue;
             }
+            if !pending.is_empty() {
+                logits = self.model.forward(&pending).map_err(failed)?;
+                self.cached_tokens.append(&mut pending);
+            }
+            let constraint_started = Instant::now();
             let mut values = logits.to_vec1::<f32>().map_err(|e| failed(e.into()))?;
             if let Some(active) = &mut constraint
                 && let Err(error) = active.mask(&mut values)
@@ -533,17 +571,14 @@ impl CandleBackend {
             }
             constraint_time += accept_started.elapsed();
             generated += 1;
-            if let Some(piece) = stream.push(&self.tokenizer, token).map_err(failed)? {
-                text.push_str(&piece);
-                sink.token(&piece);
-            }
+            reply.push(&self.tokenizer, sink, token).map_err(failed)?;
             if let Some(cut) = params
                 .stop
                 .iter()
-                .filter_map(|stop| text.find(stop.as_str()))
+                .filter_map(|stop| reply.text.find(stop.as_str()))
                 .min()
             {
-                text.truncate(cut);
+                reply.text.truncate(cut);
                 stop_reason = StopReason::StopString;
                 break;
             }
@@ -551,10 +586,7 @@ impl CandleBackend {
                 stop_reason = StopReason::EndOfGeneration;
                 break;
             }
-            if generated < budget {
-                logits = self.model.forward(&[token]).map_err(failed)?;
-                self.cached_tokens.push(token);
-            }
+            pending.push(token);
         }
         if constraint.is_some() && generated > 0 {
             tracing::debug!(
@@ -564,7 +596,7 @@ impl CandleBackend {
             );
         }
         Ok(GenerationOutput {
-            text,
+            text: reply.text,
             prompt_tokens: prompt.len(),
             cached_prompt_tokens: reused,
             generated_tokens: generated,
@@ -600,6 +632,28 @@ impl InferenceBackend for CandleBackend {
     }
 }
 
+/// The text of a reply so far, streamed to a sink piece by piece.
+#[derive(Debug, Default)]
+struct Reply {
+    stream: TextStream,
+    text: String,
+}
+
+impl Reply {
+    fn push(
+        &mut self,
+        tokenizer: &GgufTokenizer,
+        sink: &mut dyn TokenSink,
+        token: u32,
+    ) -> Result<()> {
+        if let Some(piece) = self.stream.push(tokenizer, token)? {
+            self.text.push_str(&piece);
+            sink.token(&piece);
+        }
+        Ok(())
+    }
+}
+
 /// Where the response-schema compiler is.
 #[derive(Debug)]
 enum GrammarState {
@@ -608,6 +662,27 @@ enum GrammarState {
     Ready(Box<Grammars>),
     /// Building it failed or is impossible; replies go unconstrained.
     Unavailable,
+}
+
+impl GrammarState {
+    /// Compiles the vocabulary `words` on a thread of its own; `end` ends a reply.
+    fn start(words: Vec<Vec<u8>>, end: u32) -> Self {
+        let building = std::thread::Builder::new()
+            .name("cmdai-grammar".into())
+            .spawn(move || {
+                let started = Instant::now();
+                let built = Grammars::from_words(words, end);
+                tracing::debug!("constrained decoding ready in {:?}", started.elapsed());
+                built
+            });
+        match building {
+            Ok(handle) => GrammarState::Building(handle),
+            Err(error) => {
+                tracing::warn!("cannot start a thread: {error}; replies are not constrained");
+                GrammarState::Unavailable
+            }
+        }
+    }
 }
 
 /// Every token that ends generation: the metadata's eos/eot/eom ids, the template's

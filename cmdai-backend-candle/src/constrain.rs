@@ -11,7 +11,7 @@ use llguidance::{Matcher, ParserFactory};
 use serde_json::Value;
 
 use crate::error::{CandleError, Result};
-use crate::tokenizer::{GgufTokenizer, Spelling};
+use crate::tokenizer::{GgufTokenizer, Spelling, TokenTable};
 
 /// The model's vocabulary as llguidance sees it: each token's bytes, in a trie.
 struct Vocabulary {
@@ -46,15 +46,15 @@ impl Grammars {
     /// The vocabulary of `tokenizer` for a model with `logits` outputs per step (can be more
     /// than the tokenizer's tokens: padding rows never get chosen); `end` ends a reply.
     pub fn new(tokenizer: &GgufTokenizer, logits: usize, end: u32) -> Result<Self> {
-        Self::from_words(Self::words(tokenizer, logits), end)
+        Self::from_words(Self::words(tokenizer.table(), logits), end)
     }
 
     /// The bytes of every token, padded to `logits` entries: the part of [`new`](Self::new)
-    /// that needs the tokenizer (a few milliseconds).
-    pub fn words(tokenizer: &GgufTokenizer, logits: usize) -> Vec<Vec<u8>> {
+    /// that reads the vocabulary (a few milliseconds).
+    pub fn words(table: &TokenTable, logits: usize) -> Vec<Vec<u8>> {
         let bytes_of = Gpt2Bytes::new();
-        let mut words: Vec<Vec<u8>> = (0..tokenizer.vocab_size())
-            .map(|id| token_bytes(tokenizer, id, &bytes_of))
+        let mut words: Vec<Vec<u8>> = (0..table.len())
+            .map(|id| token_bytes(table, id, &bytes_of))
             .collect();
         let size = words.len().max(logits);
         words.resize(size, Vec::new());
@@ -137,15 +137,15 @@ TEXT: /([^"\\\x00-\x1F\x7F]|\\[\x20-\x7E])+/
 /// The bytes a token stands for. GGUF stores byte-level BPE tokens in GPT-2's printable
 /// spelling (a space is `Ġ`), SentencePiece tokens as text with `▁` for a space; control tokens get llguidance's special-token marker so that no
 /// text can spell them.
-fn token_bytes(tokenizer: &GgufTokenizer, id: usize, bytes_of: &Gpt2Bytes) -> Vec<u8> {
+fn token_bytes(table: &TokenTable, id: usize, bytes_of: &Gpt2Bytes) -> Vec<u8> {
     let id32 = u32::try_from(id).unwrap_or(u32::MAX);
-    let spelling = tokenizer.token(id32).unwrap_or("");
-    if tokenizer.is_control(id32) {
+    let spelling = table.token(id32).unwrap_or("");
+    if table.is_control(id32) {
         let mut bytes = vec![TokTrie::SPECIAL_TOKEN_MARKER];
         bytes.extend_from_slice(spelling.as_bytes());
         return bytes;
     }
-    match tokenizer.spelling() {
+    match table.spelling() {
         Spelling::ByteLevel => spelling.chars().map(|c| bytes_of.byte(c)).collect(),
         Spelling::SentencePiece => match byte_token(spelling) {
             Some(byte) => vec![byte],

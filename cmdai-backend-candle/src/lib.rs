@@ -46,4 +46,4 @@ pub use sampling::Sampler;
 pub use spec::{Activation, ArchTraits, Architecture, ModelSpec, RopeStyle};
 pub use summary::{ModelSummary, summarize};
 pub use template::ChatTemplate;
-pub use tokenizer::{GgufTokenizer, Spelling, TextStream};
+pub use tokenizer::{GgufTokenizer, Spelling, TextStream, TokenTable};

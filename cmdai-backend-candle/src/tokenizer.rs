@@ -49,13 +49,71 @@ fn pre_tokenizer_patterns(pre: &str) -> Option<&'static [&'static str]> {
 
 const SUPPORTED_PRE: &str = "qwen2, llama-bpe, smollm, gpt2";
 
+/// A vocabulary's token list as the metadata stores it: cheap to read, and all that
+/// constrained decoding needs, so that can be prepared while the tokenizer is built.
+#[derive(Debug, Clone)]
+pub struct TokenTable {
+    tokens: Vec<String>,
+    types: Vec<i32>,
+    spelling: Spelling,
+}
+
+impl TokenTable {
+    /// Reads `tokenizer.ggml.tokens`, `.token_type` and `.model`.
+    pub fn from_metadata(values: &HashMap<String, Value>) -> Result<Self> {
+        let meta = Metadata::new(values, "GGUF");
+        let spelling = match meta.string("tokenizer.ggml.model")? {
+            "gpt2" => Spelling::ByteLevel,
+            "llama" => Spelling::SentencePiece,
+            other => {
+                return Err(CandleError::Tokenizer(format!(
+                    "tokenizer type `{other}` is not supported yet; supported: gpt2 (byte-level BPE), llama (SentencePiece BPE)"
+                )));
+            }
+        };
+        let tokens = string_array(values, "tokenizer.ggml.tokens")?;
+        let types: Vec<i32> = match values.get("tokenizer.ggml.token_type") {
+            Some(Value::Array(types)) => types.iter().map(|t| t.to_i32().unwrap_or(1)).collect(),
+            _ => vec![TOKEN_TYPE_NORMAL; tokens.len()],
+        };
+        Ok(TokenTable {
+            tokens,
+            types,
+            spelling,
+        })
+    }
+
+    /// The spelling of token `id`.
+    pub fn token(&self, id: u32) -> Option<&str> {
+        self.tokens.get(id as usize).map(String::as_str)
+    }
+
+    /// Whether `id` is a control token.
+    pub fn is_control(&self, id: u32) -> bool {
+        self.types.get(id as usize) == Some(&TOKEN_TYPE_CONTROL)
+    }
+
+    /// Tokens in the vocabulary.
+    pub fn len(&self) -> usize {
+        self.tokens.len()
+    }
+
+    /// Whether the vocabulary has no tokens.
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+
+    /// How the vocabulary spells text.
+    pub fn spelling(&self) -> Spelling {
+        self.spelling
+    }
+}
+
 /// A tokenizer for one model, with the special token ids its metadata declares.
 #[derive(Debug)]
 pub struct GgufTokenizer {
     inner: Tokenizer,
-    spelling: Spelling,
-    tokens: Vec<String>,
-    control: Vec<bool>,
+    table: TokenTable,
     /// `tokenizer.ggml.bos_token_id`.
     pub bos: Option<u32>,
     /// `tokenizer.ggml.eos_token_id`.
@@ -67,24 +125,16 @@ pub struct GgufTokenizer {
 impl GgufTokenizer {
     /// Builds the tokenizer from GGUF metadata.
     pub fn from_metadata(values: &HashMap<String, Value>) -> Result<Self> {
+        Self::new(values, TokenTable::from_metadata(values)?)
+    }
+
+    /// Builds the tokenizer of `table`, read from the GGUF metadata `values`.
+    pub fn new(values: &HashMap<String, Value>, table: TokenTable) -> Result<Self> {
         let meta = Metadata::new(values, "GGUF");
-        let model = meta.string("tokenizer.ggml.model")?;
-        let tokens = string_array(values, "tokenizer.ggml.tokens")?;
-        let types: Vec<i32> = match values.get("tokenizer.ggml.token_type") {
-            Some(Value::Array(types)) => types.iter().map(|t| t.to_i32().unwrap_or(1)).collect(),
-            _ => vec![TOKEN_TYPE_NORMAL; tokens.len()],
-        };
-        let (mut inner, spelling) = match model {
-            "gpt2" => (byte_level_bpe(values, &tokens)?, Spelling::ByteLevel),
-            "llama" => (
-                sentencepiece_bpe(values, &tokens, &types)?,
-                Spelling::SentencePiece,
-            ),
-            other => {
-                return Err(CandleError::Tokenizer(format!(
-                    "tokenizer type `{other}` is not supported yet; supported: gpt2 (byte-level BPE), llama (SentencePiece BPE)"
-                )));
-            }
+        let TokenTable { tokens, types, .. } = &table;
+        let mut inner = match table.spelling {
+            Spelling::ByteLevel => byte_level_bpe(values, tokens)?,
+            Spelling::SentencePiece => sentencepiece_bpe(values, tokens, types)?,
         };
 
         // Control tokens (`<|im_start|>`) are recognised only when special parsing is on;
@@ -92,7 +142,7 @@ impl GgufTokenizer {
         let added = |kind: i32, special: bool| -> Vec<AddedToken> {
             tokens
                 .iter()
-                .zip(&types)
+                .zip(types)
                 .filter(|(_, t)| **t == kind)
                 .map(|(token, _)| AddedToken::from(token.clone(), special).normalized(false))
                 .collect()
@@ -100,18 +150,15 @@ impl GgufTokenizer {
         inner.add_special_tokens(&added(TOKEN_TYPE_CONTROL, true));
         inner.add_tokens(&added(TOKEN_TYPE_USER_DEFINED, false));
 
-        let control = types.iter().map(|t| *t == TOKEN_TYPE_CONTROL).collect();
         Ok(GgufTokenizer {
             inner,
-            spelling,
-            control,
             bos: meta.optional_u32("tokenizer.ggml.bos_token_id"),
             eos: meta.optional_u32("tokenizer.ggml.eos_token_id"),
             add_bos: matches!(
                 values.get("tokenizer.ggml.add_bos_token"),
                 Some(Value::Bool(true))
             ),
-            tokens,
+            table,
         })
     }
 
@@ -140,12 +187,12 @@ impl GgufTokenizer {
 
     /// The spelling of token `id`.
     pub fn token(&self, id: u32) -> Option<&str> {
-        self.tokens.get(id as usize).map(String::as_str)
+        self.table.token(id)
     }
 
     /// Whether `id` is a control token.
     pub fn is_control(&self, id: u32) -> bool {
-        self.control.get(id as usize).copied().unwrap_or(false)
+        self.table.is_control(id)
     }
 
     /// The Hugging Face tokenizer built from the metadata.
@@ -155,12 +202,17 @@ impl GgufTokenizer {
 
     /// Tokens in the vocabulary.
     pub fn vocab_size(&self) -> usize {
-        self.tokens.len()
+        self.table.len()
     }
 
     /// How the vocabulary spells text.
     pub fn spelling(&self) -> Spelling {
-        self.spelling
+        self.table.spelling
+    }
+
+    /// The token list.
+    pub fn table(&self) -> &TokenTable {
+        &self.table
     }
 }
 

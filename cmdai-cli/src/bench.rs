@@ -33,6 +33,8 @@ pub fn run(settings: &Settings, options: BenchOptions) -> Result<()> {
         device: settings.device,
         model_id: Some(model.id.clone()),
         max_context: options.prompt_tokens + options.generate + 1,
+        // Nothing here is constrained; the compiler would only compete for the cores.
+        constrained_decoding: false,
         ..LoadOptions::default()
     };
     let started = Instant::now();

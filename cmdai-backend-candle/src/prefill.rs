@@ -487,26 +487,25 @@ mod tests {
         }
     }
 
-    #[test]
-    fn q4k_matches_candle_for_every_row_count() {
+    /// Row counts around the group and tile sizes, and one of the model's real widths `k`.
+    fn every_row_count<T: GgmlType>(dtype: GgmlDType, model_k: usize) {
         if !available() {
             return;
         }
         for m in [2, 3, 4, 5, 7, 16, 17, 33] {
-            compare::<BlockQ4K>(GgmlDType::Q4K, m, 512, 24);
+            compare::<T>(dtype, m, 512, 24);
         }
-        compare::<BlockQ4K>(GgmlDType::Q4K, 12, 1536, 40);
+        compare::<T>(dtype, 12, model_k, 40);
+    }
+
+    #[test]
+    fn q4k_matches_candle_for_every_row_count() {
+        every_row_count::<BlockQ4K>(GgmlDType::Q4K, 1536);
     }
 
     #[test]
     fn q6k_matches_candle_for_every_row_count() {
-        if !available() {
-            return;
-        }
-        for m in [2, 3, 4, 5, 7, 16, 17, 33] {
-            compare::<BlockQ6K>(GgmlDType::Q6K, m, 512, 24);
-        }
-        compare::<BlockQ6K>(GgmlDType::Q6K, 12, 2304, 40);
+        every_row_count::<BlockQ6K>(GgmlDType::Q6K, 2304);
     }
 
     #[test]

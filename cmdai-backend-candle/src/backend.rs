@@ -100,8 +100,9 @@ pub struct CandleBackend {
     /// The tokens whose keys and values are in the model's KV cache, in order.
     cached_tokens: Vec<u32>,
     prompt_cache: Option<PromptCache>,
-    /// The response-schema compiler: started on the first constrained request, built on a
-    /// thread while that request's prompt is prefilled.
+    /// The response-schema compiler: built on a thread of its own, started while the model
+    /// loads (or on the first constrained request when `LoadOptions::constrained_decoding` is
+    /// off).
     grammars: GrammarState,
 }
 
@@ -134,7 +135,7 @@ impl CandleBackend {
                 ),
             });
         }
-        // The vocabulary's compilation for constrained decoding (a few hundred milliseconds)
+        // The vocabulary's compilation for constrained decoding (about 0.2 s)
         // runs on a core of its own while the tokenizer is built, not later beside the prefill.
         let eos = Metadata::new(metadata, "GGUF").optional_u32("tokenizer.ggml.eos_token_id");
         let grammars = match eos.filter(|_| options.constrained_decoding) {

@@ -2,8 +2,11 @@
 //! tokens, then decodes greedily (both fed the CPU's choice) and compares every step's logits.
 //!
 //! ```text
-//! parity MODEL.gguf [DEVICE] [TOLERANCE]    # DEVICE: cuda, cuda:N or metal; default cuda
+//! parity MODEL.gguf [DEVICE] [TOLERANCE] [PROMPT_TOKENS]
 //! ```
+//!
+//! DEVICE: cuda, cuda:N or metal (default cuda); PROMPT_TOKENS: the prompt's length (default
+//! 16; a long one makes the decode steps attend over many positions).
 //!
 //! Passes (exit 0) when every step's largest difference is within TOLERANCE (default 0.02) of
 //! the largest logit's magnitude and both pick the same next token.
@@ -22,25 +25,31 @@ const DECODE_STEPS: usize = 8;
 fn load(
     path: &std::path::Path,
     device: &Device,
+    positions: usize,
 ) -> Result<Transformer, Box<dyn std::error::Error>> {
     let mut file = GgufFile::open(path)?;
     let spec = ModelSpec::from_gguf(&file.content)?;
-    Ok(Transformer::load(spec, &mut file, device, 64)?)
+    Ok(Transformer::load(spec, &mut file, device, positions)?)
 }
 
 fn run() -> Result<bool, Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let model = PathBuf::from(
         args.first()
-            .ok_or("usage: parity MODEL.gguf [DEVICE] [TOLERANCE]")?,
+            .ok_or("usage: parity MODEL.gguf [DEVICE] [TOLERANCE] [PROMPT_TOKENS]")?,
     );
     let choice: DeviceChoice = args.get(1).map_or("cuda", String::as_str).parse()?;
     let tolerance: f32 = args.get(2).map_or(Ok(0.02), |t| t.parse())?;
+    let prompt_tokens: usize = args.get(3).map_or(Ok(PROMPT.len()), |n| n.parse())?;
     let gpu = choice.open()?;
-    let mut on_cpu = load(&model, &Device::Cpu)?;
-    let mut on_gpu = load(&model, &gpu.device)?;
-    let vocab = on_cpu.spec().vocab_size;
-    let prompt: Vec<u32> = PROMPT.iter().map(|t| t % vocab as u32).collect();
+    let positions = prompt_tokens + DECODE_STEPS + 1;
+    let mut on_cpu = load(&model, &Device::Cpu, positions)?;
+    let mut on_gpu = load(&model, &gpu.device, positions)?;
+    let vocab = on_cpu.spec().vocab_size as u32;
+    // The fixed tokens, then the same again scaled, as many times as it takes.
+    let prompt: Vec<u32> = (0..prompt_tokens)
+        .map(|i| PROMPT[i % PROMPT.len()] * (i / PROMPT.len() + 1) as u32 % vocab)
+        .collect();
     println!(
         "model {} on cpu and {}; tolerance {tolerance} of the largest |logit|",
         model.display(),

@@ -127,7 +127,21 @@ fn open_cuda(ordinal: usize) -> Result<SelectedDevice> {
             "this build has no CUDA support; rebuild with `--features cuda`",
         ));
     }
-    let device = Device::new_cuda(ordinal).map_err(|e| unavailable(&name, &e.to_string()))?;
+    // A stream of its own rather than the per-thread default one: the fused decode step
+    // (cuda_decode.rs) records its launches on it as a CUDA graph.
+    let device =
+        Device::new_cuda_with_stream(ordinal).map_err(|e| unavailable(&name, &e.to_string()))?;
+    #[cfg(feature = "cuda")]
+    if let Device::Cuda(cuda) = &device {
+        // candle and cmdai use this one stream only, so cudarc's per-buffer event tracking,
+        // which costs driver calls on every launch, guards against nothing here.
+        #[allow(unsafe_code)]
+        // SAFETY: called before any tensor exists on the device, and all work on it goes to one
+        // stream, so no buffer is used on a stream other than the one that wrote it.
+        unsafe {
+            cuda.disable_event_tracking();
+        }
+    }
     Ok(SelectedDevice {
         device,
         name,

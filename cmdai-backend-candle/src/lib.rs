@@ -19,11 +19,14 @@
 
 mod backend;
 pub mod constrain;
+#[cfg(feature = "cuda")]
+mod cuda_decode;
 mod device;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod gguf;
+mod kv_cache;
 mod mapped;
 pub mod memory;
 mod model;

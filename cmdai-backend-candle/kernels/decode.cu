@@ -1,0 +1,326 @@
+// The one-token decode step on CUDA, fused (see src/cuda_decode.rs).
+//
+// candle runs a decode step as about fifty small operations per layer, each with its own
+// allocation and launch; on an H100 the step is bound by those launches, not by the GPU. These
+// kernels do everything between the quantized matrix-vector products (which stay candle's
+// `mul_mat_vec_*_q8_1` kernels) in five launches per layer, on buffers allocated once, with the
+// position read from device memory so the whole step can be replayed as one CUDA graph.
+//
+// Activations going into a matrix-vector product are written as q8_1 blocks (32 values, a half
+// scale and a half sum), the format candle's kernels read. Every kernel that writes q8_1 has one
+// warp per block of 32 consecutive values.
+
+#include <cuda_fp16.h>
+#include <stdint.h>
+
+#define QK8_1 32
+
+typedef struct {
+    half2 ds;  // ds.x = scale, ds.y = sum of the values
+    int8_t qs[QK8_1];
+} block_q8_1;
+
+static __device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        v += __shfl_xor_sync(0xffffffff, v, offset);
+    }
+    return v;
+}
+
+static __device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        v = fmaxf(v, __shfl_xor_sync(0xffffffff, v, offset));
+    }
+    return v;
+}
+
+// The sum of `v` over the block, returned to every thread. blockDim.x is a multiple of 32.
+static __device__ float block_sum(float v) {
+    __shared__ float partial[32];
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    v = warp_sum(v);
+    __syncthreads();  // `partial` may still be read by an earlier call
+    if (lane == 0) {
+        partial[warp] = v;
+    }
+    __syncthreads();
+    const int warps = blockDim.x >> 5;
+    return warp_sum(lane < warps ? partial[lane] : 0.0f);
+}
+
+// Stores value `x` of element `i` into q8_1 blocks `y`; the 32 lanes of the calling warp hold
+// the 32 elements of one block, in order.
+static __device__ __forceinline__ void store_q8_1(float x, block_q8_1 *y, int i) {
+    const float amax = warp_max(fabsf(x));
+    const float sum = warp_sum(x);
+    const float d = amax / 127.0f;
+    block_q8_1 *block = y + i / QK8_1;
+    block->qs[i % QK8_1] = amax == 0.0f ? 0 : (int8_t)roundf(x / d);
+    if (i % QK8_1 == 0) {
+        block->ds = make_half2(__float2half(d), __float2half(sum));
+    }
+}
+
+// x += delta (itself RMS-normalised with `delta_norm` first when given), or x *= x_scale when
+// there is no delta; then y = q8_1(rms_norm(x) * norm). One block; n_padded is a multiple of 32
+// and the values past n are written as zeros.
+extern "C" __global__ void add_norm_q8(
+    float *__restrict__ x, const float *__restrict__ delta, const float *__restrict__ delta_norm,
+    const float x_scale, const float *__restrict__ norm, block_q8_1 *__restrict__ y, const int n,
+    const int n_padded, const float eps) {
+    if (delta != nullptr) {
+        float scale = 1.0f;
+        if (delta_norm != nullptr) {
+            float squares = 0.0f;
+            for (int i = threadIdx.x; i < n; i += blockDim.x) {
+                squares += delta[i] * delta[i];
+            }
+            scale = rsqrtf(block_sum(squares) / n + eps);
+        }
+        for (int i = threadIdx.x; i < n; i += blockDim.x) {
+            x[i] += delta_norm != nullptr ? delta[i] * scale * delta_norm[i] : delta[i];
+        }
+    } else if (x_scale != 1.0f) {
+        for (int i = threadIdx.x; i < n; i += blockDim.x) {
+            x[i] *= x_scale;
+        }
+    }
+    // Each thread reads back only the elements it wrote.
+    float squares = 0.0f;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+        squares += x[i] * x[i];
+    }
+    const float scale = rsqrtf(block_sum(squares) / n + eps);
+    for (int i = threadIdx.x; i < n_padded; i += blockDim.x) {
+        store_q8_1(i < n ? x[i] * scale * norm[i] : 0.0f, y, i);
+    }
+}
+
+// Adds the biases to the projected queries, keys and values, normalises each query and key head
+// where the model has per-head norms, rotates queries and keys for position *pos, writes the
+// queries to q_out and the keys and values into the caches ([kv_heads, capacity, head_dim]) at
+// *pos. Blocks: heads + 2 * kv_heads, one head each; threads: head_dim; shared: head_dim floats.
+extern "C" __global__ void qkv_rope(
+    const float *__restrict__ q_in, const float *__restrict__ k_in, const float *__restrict__ v_in,
+    const float *__restrict__ q_bias, const float *__restrict__ k_bias,
+    const float *__restrict__ v_bias, const float *__restrict__ q_norm,
+    const float *__restrict__ k_norm, const float *__restrict__ cos_table,
+    const float *__restrict__ sin_table, const int *__restrict__ pos_at,
+    float *__restrict__ q_out, float *__restrict__ k_cache, float *__restrict__ v_cache,
+    const int heads, const int kv_heads, const int head_dim, const int capacity,
+    const int interleaved, const float eps) {
+    extern __shared__ float head[];
+    const int t = threadIdx.x;
+    const int pos = *pos_at;
+    int h = blockIdx.x;
+    const float *src, *bias, *norm;
+    float *dst;
+    bool rotate = true;
+    if (h < heads) {
+        src = q_in;
+        bias = q_bias;
+        norm = q_norm;
+        dst = q_out + (size_t)h * head_dim;
+    } else if ((h -= heads) < kv_heads) {
+        src = k_in;
+        bias = k_bias;
+        norm = k_norm;
+        dst = k_cache + ((size_t)h * capacity + pos) * head_dim;
+    } else {
+        h -= kv_heads;
+        src = v_in;
+        bias = v_bias;
+        norm = nullptr;
+        dst = v_cache + ((size_t)h * capacity + pos) * head_dim;
+        rotate = false;
+    }
+    const int at = h * head_dim + t;
+    float v = src[at] + (bias != nullptr ? bias[at] : 0.0f);
+    if (norm != nullptr) {
+        v *= rsqrtf(block_sum(v * v) / head_dim + eps) * norm[t];
+    }
+    if (rotate) {
+        head[t] = v;
+        __syncthreads();
+        const int half_dim = head_dim / 2;
+        if (interleaved) {
+            const int i = t / 2;
+            const float c = cos_table[pos * half_dim + i], s = sin_table[pos * half_dim + i];
+            v = t % 2 == 0 ? v * c - head[t + 1] * s : head[t - 1] * s + v * c;
+        } else {
+            const int i = t % half_dim;
+            const float c = cos_table[pos * half_dim + i], s = sin_table[pos * half_dim + i];
+            v = t < half_dim ? v * c - head[t + half_dim] * s : v * c + head[t - half_dim] * s;
+        }
+    }
+    dst[t] = v;
+}
+
+#define MAX_HEAD_DIM 256
+#define ATTENTION_SPLITS 32
+#define ATTENTION_WARPS 4
+
+// Attention of one new query per head over the cached positions 0..=*pos (the latest `window`
+// of them when window > 0), written as q8_1 for the output projection.
+//
+// Blocks: (heads, ATTENTION_SPLITS); threads: 32 * ATTENTION_WARPS. The positions are cut into
+// ATTENTION_SPLITS runs, one per block, so that a long context keeps many SMs busy; the number
+// of blocks does not depend on the position, so the launch can be replayed from a graph. Each
+// warp runs an online softmax over every ATTENTION_WARPS-th position of its block's run; the
+// block merges its warps and writes its partial result (running maximum, total, weighted sum)
+// to `partial`; the last block of a head to finish (counted in `done`, which it resets) merges
+// the runs. head_dim is a multiple of 32 and at most MAX_HEAD_DIM.
+extern "C" __global__ void attention(
+    const float *__restrict__ q, const float *__restrict__ k_cache,
+    const float *__restrict__ v_cache, block_q8_1 *__restrict__ out,
+    const int *__restrict__ pos_at, const int heads, const int kv_heads, const int head_dim,
+    const int capacity, const int window, const float scale, float *__restrict__ partial,
+    unsigned int *__restrict__ done) {
+    constexpr int PER_LANE = MAX_HEAD_DIM / 32;
+    __shared__ float warp_max_score[ATTENTION_WARPS];
+    __shared__ float warp_total[ATTENTION_WARPS];
+    __shared__ float warp_acc[ATTENTION_WARPS][MAX_HEAD_DIM];
+    __shared__ bool last;
+
+    const int h = blockIdx.x;
+    const int split = blockIdx.y;
+    const int kv_head = h / (heads / kv_heads);
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    const int per_lane = head_dim / 32;
+    const int len = *pos_at + 1;
+    const int start = window > 0 && len > window ? len - window : 0;
+    const int run = (len - start + ATTENTION_SPLITS - 1) / ATTENTION_SPLITS;
+    const int from = start + split * run;
+    const int to = min(from + run, len);
+    const float *keys = k_cache + (size_t)kv_head * capacity * head_dim;
+    const float *values = v_cache + (size_t)kv_head * capacity * head_dim;
+
+    float query[PER_LANE];
+    float acc[PER_LANE];
+#pragma unroll
+    for (int j = 0; j < PER_LANE; ++j) {
+        query[j] = j < per_lane ? q[h * head_dim + lane + 32 * j] * scale : 0.0f;
+        acc[j] = 0.0f;
+    }
+    float running_max = -INFINITY, total = 0.0f;
+    for (int p = from + warp; p < to; p += ATTENTION_WARPS) {
+        const float *key = keys + (size_t)p * head_dim;
+        const float *value = values + (size_t)p * head_dim;
+        // Keys and values are loaded together, so both loads are in flight at once.
+        float k[PER_LANE], v[PER_LANE];
+#pragma unroll
+        for (int j = 0; j < PER_LANE; ++j) {
+            k[j] = j < per_lane ? key[lane + 32 * j] : 0.0f;
+            v[j] = j < per_lane ? value[lane + 32 * j] : 0.0f;
+        }
+        float score = 0.0f;
+#pragma unroll
+        for (int j = 0; j < PER_LANE; ++j) {
+            score += query[j] * k[j];
+        }
+        score = warp_sum(score);
+        const float new_max = fmaxf(running_max, score);
+        const float correction = __expf(running_max - new_max);
+        const float weight = __expf(score - new_max);
+        total = total * correction + weight;
+#pragma unroll
+        for (int j = 0; j < PER_LANE; ++j) {
+            acc[j] = acc[j] * correction + weight * v[j];
+        }
+        running_max = new_max;
+    }
+    if (lane == 0) {
+        warp_max_score[warp] = running_max;
+        warp_total[warp] = total;
+    }
+#pragma unroll
+    for (int j = 0; j < PER_LANE; ++j) {
+        if (j < per_lane) {
+            warp_acc[warp][lane + 32 * j] = acc[j];
+        }
+    }
+    __syncthreads();
+
+    // This block's run: [max, total, sum of weighted values...].
+    float *mine = partial + ((size_t)h * ATTENTION_SPLITS + split) * (head_dim + 2);
+    float block_max = -INFINITY;
+    for (int w = 0; w < ATTENTION_WARPS; ++w) {
+        block_max = fmaxf(block_max, warp_max_score[w]);
+    }
+    for (int i = threadIdx.x; i < head_dim; i += blockDim.x) {
+        float o = 0.0f;
+        for (int w = 0; w < ATTENTION_WARPS; ++w) {
+            o += block_max == -INFINITY ? 0.0f
+                                        : warp_acc[w][i] * __expf(warp_max_score[w] - block_max);
+        }
+        mine[2 + i] = o;
+    }
+    if (threadIdx.x == 0) {
+        float block_total = 0.0f;
+        for (int w = 0; w < ATTENTION_WARPS; ++w) {
+            block_total += block_max == -INFINITY
+                ? 0.0f
+                : warp_total[w] * __expf(warp_max_score[w] - block_max);
+        }
+        mine[0] = block_max;
+        mine[1] = block_total;
+        __threadfence();  // the partial result is visible before the count says so
+        last = atomicAdd(&done[h], 1) == ATTENTION_SPLITS - 1;
+    }
+    __syncthreads();
+    if (!last) {
+        return;
+    }
+
+    // The last block of this head merges every run.
+    __threadfence();
+    const float *runs = partial + (size_t)h * ATTENTION_SPLITS * (head_dim + 2);
+    float overall_max = -INFINITY;
+    for (int s = 0; s < ATTENTION_SPLITS; ++s) {
+        overall_max = fmaxf(overall_max, __ldcg(runs + s * (head_dim + 2)));
+    }
+    float overall_total = 0.0f;
+    for (int s = 0; s < ATTENTION_SPLITS; ++s) {
+        const float m = __ldcg(runs + s * (head_dim + 2));
+        overall_total += m == -INFINITY ? 0.0f
+                                        : __ldcg(runs + s * (head_dim + 2) + 1) * __expf(m - overall_max);
+    }
+    // Whole warps take whole q8_1 blocks: head_dim is a multiple of 32.
+    for (int i = threadIdx.x; i < head_dim; i += blockDim.x) {
+        float o = 0.0f;
+        for (int s = 0; s < ATTENTION_SPLITS; ++s) {
+            const float m = __ldcg(runs + s * (head_dim + 2));
+            if (m != -INFINITY) {
+                o += __ldcg(runs + s * (head_dim + 2) + 2 + i) * __expf(m - overall_max);
+            }
+        }
+        store_q8_1(o / overall_total, out, h * head_dim + i);
+    }
+    if (threadIdx.x == 0) {
+        done[h] = 0;
+    }
+}
+
+// y = q8_1(act(gate) * up), act being SiLU or (gelu != 0) GELU with the tanh approximation.
+// Threads cover n_padded (a multiple of 32); the values past n are zeros.
+extern "C" __global__ void act_mul_q8(
+    const float *__restrict__ gate, const float *__restrict__ up, block_q8_1 *__restrict__ y,
+    const int n, const int n_padded, const int gelu) {
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n_padded) {
+        return;  // whole warps, as n_padded and blockDim.x are multiples of 32
+    }
+    float v = 0.0f;
+    if (i < n) {
+        const float g = gate[i];
+        const float a = gelu
+            ? 0.5f * g * (1.0f + tanhf(0.7978845608f * (g + 0.044715f * g * g * g)))
+            : g / (1.0f + __expf(-g));
+        v = a * up[i];
+    }
+    store_q8_1(v, y, i);
+}

@@ -18,7 +18,7 @@ for binary in "$target/cmdai" "$target/examples/parity" "$target/examples/synthe
     xz -T2 -6 -f "$out/$(basename "$binary")"
 done
 cmdai=$(command -v cmdai || echo target/release/cmdai)
-for model in qwen2.5-coder-1.5b:qwen15 smollm2-135m:smollm2; do
+for model in qwen2.5-coder-1.5b:qwen15 smollm2-135m:smollm2 gemma3-270m:gemma3; do
     path=$("$cmdai" models path "${model%%:*}")
     "$target/examples/synthesize" header "$path" "$out/${model##*:}.header.gguf" 2>/dev/null \
         || cargo run -q --release -p cmdai-backend-candle --example synthesize -- header "$path" "$out/${model##*:}.header.gguf"

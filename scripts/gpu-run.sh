@@ -8,6 +8,7 @@ time source "$(dirname "$0")/gpu-setup.sh"
 ls -la /tmp/qwen15.gguf /tmp/smollm2.gguf
 for t in f32 f16 q8_0 q4_0; do /tmp/synthesize tiny /tmp/tiny-$t.gguf $t; echo "== parity tiny $t"; /tmp/parity /tmp/tiny-$t.gguf cuda 0.02 | tail -3; done
 echo "== parity smollm2 stand-in"; /tmp/parity /tmp/smollm2.gguf cuda 0.02
+echo "== parity gemma3-270m stand-in, 700-token prompt (sliding window 512)"; /tmp/parity /tmp/gemma3.gguf cuda 0.02 700
 echo "== parity qwen2.5-coder-1.5b stand-in"; /tmp/parity /tmp/qwen15.gguf cuda 0.02
 echo "== parity qwen2.5-coder-1.5b stand-in, 700-token prompt"; /tmp/parity /tmp/qwen15.gguf cuda 0.02 700
 for pn in "32 32" "128 32" "512 128"; do set -- $pn

@@ -64,38 +64,62 @@ static __device__ __forceinline__ void store_q8_1(float x, block_q8_1 *y, int i)
     }
 }
 
+#define NORM_MAX_PER_THREAD 16
+
 // x += delta (itself RMS-normalised with `delta_norm` first when given), or x *= x_scale when
-// there is no delta; then y = q8_1(rms_norm(x) * norm). One block; n_padded is a multiple of 32
-// and the values past n are written as zeros.
-extern "C" __global__ void add_norm_q8(
+// there is no delta; then y = q8_1(rms_norm(x) * norm). One block of up to 512 threads, each
+// holding its (at most NORM_MAX_PER_THREAD) values in registers between the steps; n_padded is
+// a multiple of 32 and of blockDim.x, and the values past n are written as zeros.
+extern "C" __global__ void __launch_bounds__(512) add_norm_q8(
     float *__restrict__ x, const float *__restrict__ delta, const float *__restrict__ delta_norm,
     const float x_scale, const float *__restrict__ norm, block_q8_1 *__restrict__ y, const int n,
     const int n_padded, const float eps) {
+    float v[NORM_MAX_PER_THREAD], d[NORM_MAX_PER_THREAD], w[NORM_MAX_PER_THREAD];
+    const int per_thread = n_padded / blockDim.x;
+    float delta_squares = 0.0f;
+#pragma unroll
+    for (int k = 0; k < NORM_MAX_PER_THREAD; ++k) {
+        const int i = threadIdx.x + k * blockDim.x;
+        const bool in = k < per_thread && i < n;
+        v[k] = in ? x[i] : 0.0f;
+        d[k] = in && delta != nullptr ? delta[i] : 0.0f;
+        w[k] = in ? norm[i] : 0.0f;
+        delta_squares += d[k] * d[k];
+    }
     if (delta != nullptr) {
         float scale = 1.0f;
         if (delta_norm != nullptr) {
-            float squares = 0.0f;
-            for (int i = threadIdx.x; i < n; i += blockDim.x) {
-                squares += delta[i] * delta[i];
-            }
-            scale = rsqrtf(block_sum(squares) / n + eps);
+            scale = rsqrtf(block_sum(delta_squares) / n + eps);
         }
-        for (int i = threadIdx.x; i < n; i += blockDim.x) {
-            x[i] += delta_norm != nullptr ? delta[i] * scale * delta_norm[i] : delta[i];
+#pragma unroll
+        for (int k = 0; k < NORM_MAX_PER_THREAD; ++k) {
+            const int i = threadIdx.x + k * blockDim.x;
+            if (k < per_thread && i < n) {
+                v[k] += delta_norm != nullptr ? d[k] * scale * delta_norm[i] : d[k];
+                x[i] = v[k];
+            }
         }
     } else if (x_scale != 1.0f) {
-        for (int i = threadIdx.x; i < n; i += blockDim.x) {
-            x[i] *= x_scale;
+#pragma unroll
+        for (int k = 0; k < NORM_MAX_PER_THREAD; ++k) {
+            const int i = threadIdx.x + k * blockDim.x;
+            if (k < per_thread && i < n) {
+                v[k] *= x_scale;
+                x[i] = v[k];
+            }
         }
     }
-    // Each thread reads back only the elements it wrote.
     float squares = 0.0f;
-    for (int i = threadIdx.x; i < n; i += blockDim.x) {
-        squares += x[i] * x[i];
+#pragma unroll
+    for (int k = 0; k < NORM_MAX_PER_THREAD; ++k) {
+        squares += v[k] * v[k];
     }
     const float scale = rsqrtf(block_sum(squares) / n + eps);
-    for (int i = threadIdx.x; i < n_padded; i += blockDim.x) {
-        store_q8_1(i < n ? x[i] * scale * norm[i] : 0.0f, y, i);
+#pragma unroll
+    for (int k = 0; k < NORM_MAX_PER_THREAD; ++k) {
+        if (k < per_thread) {  // the same for the whole block
+            store_q8_1(v[k] * scale * w[k], y, threadIdx.x + k * blockDim.x);
+        }
     }
 }
 

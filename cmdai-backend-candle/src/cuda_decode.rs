@@ -35,6 +35,8 @@ const Q8_1_BYTES: usize = 36;
 const ATTENTION_THREADS: u32 = 128;
 /// Blocks per head of the attention kernel (`ATTENTION_SPLITS` in decode.cu).
 const ATTENTION_SPLITS: usize = 32;
+/// Values a thread of add_norm_q8 holds (`NORM_MAX_PER_THREAD` in decode.cu).
+const NORM_MAX_PER_THREAD: usize = 16;
 /// The largest head the attention kernel takes (`MAX_HEAD_DIM` in decode.cu).
 const MAX_HEAD_DIM: usize = 256;
 
@@ -251,7 +253,16 @@ impl Decoder {
             device,
             launches: Vec::new(),
         };
-        let norm_threads = pad(parts.hidden).min(1024) as u32;
+        // add_norm_q8 runs at most 512 threads (the registers of 1024 would not hold 16 values
+        // each), each holding at most 16 values; the threads divide the padded size.
+        let norm_threads = [512, 256, 128]
+            .into_iter()
+            .find(|threads| pad(parts.hidden).is_multiple_of(*threads))
+            .unwrap_or(128);
+        if pad(parts.hidden) / norm_threads > NORM_MAX_PER_THREAD {
+            return Ok(Err(format!("hidden size {}", parts.hidden)));
+        }
+        let norm_threads = norm_threads as u32;
         let add_norm_step = |delta: u64,
                              delta_norm: Option<&Tensor>,
                              x_scale: f32,

@@ -41,9 +41,12 @@ pub fn run(settings: &Settings, options: BenchOptions) -> Result<()> {
     let mut backend = CandleBackend::load(&model.path, &load_options)
         .with_context(|| format!("cannot load model {}", model.path.display()))?;
     let load = started.elapsed();
-    // One short untimed run first: the first pass over the weights repacks them for the SIMD
-    // kernels, a one-time cost per process that llama-bench's warm-up also excludes.
-    backend.benchmark(1, 1, 0).context("warm-up run failed")?;
+    // One untimed run first, with the same prompt length, as llama-bench warms up: one-time
+    // costs per process (the SIMD repacking of the weights on the CPU; on a GPU, compiling
+    // kernels and setting up cuBLAS for these shapes) are not what the runs measure.
+    backend
+        .benchmark(options.prompt_tokens.max(1), 1, 0)
+        .context("warm-up run failed")?;
     let mut prefill = Vec::new();
     let mut decode = Vec::new();
     for repetition in 0..options.repetitions {

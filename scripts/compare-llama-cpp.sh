@@ -13,11 +13,29 @@ model=${1:-$(cargo run --quiet --release --bin cmdai -- models path default)}
 rounds=${2:-2}
 threads=2 prompt=128 generate=32
 
+# llama.cpp is built for the instruction sets the kernel lists in /proc/cpuinfo, not with
+# -march=native: on a Xeon VM whose CPUID claims more than the hypervisor allows (AVX512-VBMI,
+# AMX), the native build crashed on its first evaluation.
+flags=$(grep -m1 '^flags' /proc/cpuinfo)
+cmake_args="-DGGML_NATIVE=OFF -DLLAMA_CURL=OFF"
+for pair in avx:AVX avx2:AVX2 fma:FMA f16c:F16C bmi2:BMI2 avx512f:AVX512 avx512_vbmi:AVX512_VBMI \
+    avx512_vnni:AVX512_VNNI avx512_bf16:AVX512_BF16 avx_vnni:AVX_VNNI; do
+    if [[ " $flags " == *" ${pair%%:*} "* ]]; then
+        cmake_args+=" -DGGML_${pair#*:}=ON"
+    else
+        cmake_args+=" -DGGML_${pair#*:}=OFF"
+    fi
+done
 venv=target/llama-cpp-venv
-if [[ ! -x $venv/bin/python ]] || ! "$venv/bin/python" -c "import llama_cpp" 2>/dev/null; then
+stamp="$venv/cmake-args"
+if [[ ! -x $venv/bin/python ]] || ! "$venv/bin/python" -c "import llama_cpp" 2>/dev/null \
+    || [[ $(cat "$stamp" 2>/dev/null) != "$cmake_args" ]]; then
     python3 -m venv "$venv"
-    CMAKE_ARGS="-DGGML_NATIVE=ON -DLLAMA_CURL=OFF" "$venv/bin/pip" install -q llama-cpp-python==0.3.36
+    CMAKE_ARGS="$cmake_args" "$venv/bin/pip" install -q --no-cache-dir --force-reinstall \
+        llama-cpp-python==0.3.36
+    echo "$cmake_args" > "$stamp"
 fi
+echo "llama.cpp built with: $cmake_args"
 cargo build --release --quiet --bin cmdai
 
 for round in $(seq "$rounds"); do

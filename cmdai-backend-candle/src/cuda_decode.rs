@@ -12,7 +12,9 @@
 //! The launches hold raw device pointers into the [`Transformer`](crate::model::Transformer)'s
 //! weights, norms, rope tables and KV cache buffers; the decoder lives in the transformer and
 //! is dropped with it, and those tensors are never replaced while it lives.
-
+//!
+//! `unsafe` code here: kernel launches with raw device pointers, a device-to-device copy, and
+//! page-locked host memory.
 #![allow(unsafe_code)]
 
 use std::sync::Arc;

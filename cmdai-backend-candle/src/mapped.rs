@@ -12,9 +12,9 @@
 //! Several input rows at once (prefill) go to this crate's own kernels for the block types
 //! that most of a model is made of (`prefill.rs`), one row (decode) and other types to candle's.
 //!
-//! This and `prefill.rs` are the workspace's only modules with `unsafe` code (the workspace
-//! denies it elsewhere): mapping a file and viewing its bytes as quantized blocks cannot be
-//! done without.
+//! This, `prefill.rs` and (with the `cuda` feature) `cuda_decode.rs` and one call in `device.rs`
+//! are the workspace's only `unsafe` code (the workspace denies it elsewhere): mapping a file and viewing
+//! its bytes as quantized blocks cannot be done without.
 #![allow(unsafe_code)]
 
 use std::fs::File;

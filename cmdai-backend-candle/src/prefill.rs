@@ -13,8 +13,8 @@
 //! The weights stay where they are (the mapped file); the input rows are quantized to 8 bits
 //! per value in blocks of 256 (ggml's `Q8_K`), as candle does.
 //!
-//! This module and `mapped.rs` are the workspace's only `unsafe` code: SIMD intrinsics and the
-//! writes of worker threads into disjoint elements of one output.
+//! With `mapped.rs` and `cuda_decode.rs` this is the workspace's only `unsafe` code: SIMD
+//! intrinsics and the writes of worker threads into disjoint elements of one output.
 #![allow(unsafe_code)]
 
 use candle_core::quantized::GgmlDType;

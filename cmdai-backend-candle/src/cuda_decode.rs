@@ -199,13 +199,13 @@ impl Decoder {
         let ffn = match parts.layers.first() {
             Some(layer) => match matrix(layer.gate) {
                 Some((_, dims)) => dims.0,
-                None => return Ok(Err("a feed-forward weight is not quantized".into())),
+                None => return Ok(Err("a feed-forward weight that is not quantized".into())),
             },
-            None => return Ok(Err("no layers".into())),
+            None => return Ok(Err("a model without layers".into())),
         };
         let vocab = match matrix(parts.output) {
             Some((_, dims)) => dims.0,
-            None => return Ok(Err("the output weight is not quantized".into())),
+            None => return Ok(Err("an output weight that is not quantized".into())),
         };
         let attn_width = parts.heads * parts.head_dim;
         let kv_width = parts.kv_heads * parts.head_dim;
@@ -414,6 +414,11 @@ impl Decoder {
         }))
     }
 
+    /// Kernel launches in one step.
+    pub(crate) fn launches(&self) -> usize {
+        self.launches.len()
+    }
+
     /// Runs the token whose embedding is `embedding` (`[hidden]` f32 on this device) at
     /// position `pos`, after the caller made sure the KV buffers hold `pos + 1` positions; returns
     /// the logits, on the CPU.
@@ -455,7 +460,10 @@ impl Decoder {
             match self.capture() {
                 Ok(graph) => self.graph = Some(Graph(graph)),
                 Err(error) => {
-                    tracing::debug!("CUDA graph capture failed ({error}); launching one by one");
+                    tracing::warn!(
+                        "recording the decode step as a CUDA graph failed ({error}); \
+                         launching its kernels one by one (slower)"
+                    );
                     self.no_graph = true;
                 }
             }
@@ -500,7 +508,7 @@ impl Plan<'_> {
         out: u64,
     ) -> candle_core::Result<Result<(), Unsupported>> {
         let Some((q, (rows, columns))) = matrix(weight) else {
-            return Ok(Err("a weight is not quantized".into()));
+            return Ok(Err("a weight that is not quantized".into()));
         };
         let name = match q.dtype() {
             GgmlDType::Q4_0 => "q4_0",

@@ -356,9 +356,17 @@ impl Transformer {
             gelu: matches!(traits.activation, Activation::GeluTanh),
         };
         Ok(match Decoder::new(device, &parts)? {
-            Ok(decoder) => Some(decoder),
+            Ok(decoder) => {
+                tracing::info!(
+                    "decode: a fused step of {} kernel launches, replayed as a CUDA graph",
+                    decoder.launches()
+                );
+                Some(decoder)
+            }
             Err(reason) => {
-                tracing::debug!("fused CUDA decode step not used: {reason}");
+                tracing::info!(
+                    "decode: candle's operations (the fused CUDA step does not cover {reason})"
+                );
                 None
             }
         })

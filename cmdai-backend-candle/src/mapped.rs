@@ -9,8 +9,9 @@
 //! (`k_quants::matmul`: the input quantized once, then dot products split across candle's
 //! thread pool).
 //!
-//! Several input rows at once (prefill) go to this crate's own kernels for the block types
-//! that most of a model is made of (`prefill.rs`), one row (decode) and other types to candle's.
+//! Products with the block types that most of a model is made of (Q4_K, Q6_K) go to this
+//! crate's own kernels (`prefill.rs`), for several input rows at once (prefill) and for one
+//! (decode); other types go to candle's.
 //!
 //! This, `prefill.rs` and (with the `cuda` feature) `cuda_decode.rs` and one call in `device.rs`
 //! are the workspace's only `unsafe` code (the workspace denies it elsewhere): mapping a file and viewing

@@ -13,15 +13,13 @@
 //! weights, norms, rope tables and KV cache buffers; the decoder lives in the transformer and
 //! is dropped with it, and those tensors are never replaced while it lives.
 //!
-//! `unsafe` code here: kernel launches with raw device pointers, a device-to-device copy, and
-//! page-locked host memory.
+//! `unsafe` code here: kernel launches with raw device pointers, and page-locked host memory.
 #![allow(unsafe_code)]
 
 use std::sync::Arc;
 
 use candle_core::cuda::cudarc::driver::{
-    CudaGraph, CudaSlice, CudaStream, DevicePtr, LaunchConfig, PinnedHostSlice, PushKernelArg,
-    result, sys,
+    CudaGraph, CudaSlice, CudaStream, DevicePtr, LaunchConfig, PinnedHostSlice, PushKernelArg, sys,
 };
 use candle_core::cuda::kernels;
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
@@ -153,7 +151,6 @@ pub(crate) struct Decoder {
     host_logits: PinnedHostSlice<f32>,
     /// Intermediate buffers the launches point into.
     _scratch: Scratch,
-    hidden: usize,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -410,7 +407,6 @@ impl Decoder {
                 _bytes: vec![hidden_q8, attn_q8, ffn_q8],
                 _counters: done,
             },
-            hidden: parts.hidden,
         }))
     }
 
@@ -423,26 +419,25 @@ impl Decoder {
     /// position `pos`, after the caller made sure the KV buffers hold `pos + 1` positions; returns
     /// the logits, on the CPU.
     pub(crate) fn step(&mut self, embedding: &Tensor, pos: usize) -> candle_core::Result<Tensor> {
-        let source = tensor(embedding)?;
-        if embedding.elem_count() != self.hidden {
-            candle_core::bail!("embedding of {} values", embedding.elem_count());
-        }
         let pos = i32::try_from(pos).map_err(|_| candle_core::Error::Msg("position".into()))?;
         self.stream
             .memcpy_htod(&[pos], &mut self.pos)
             .map_err(driver)?;
-        let (x, _sync) = self.x.device_ptr(&self.stream);
-        // SAFETY: both buffers hold `hidden` f32 values on this stream's device.
-        unsafe {
-            result::memcpy_dtod_async(
-                x,
-                source,
-                self.hidden * std::mem::size_of::<f32>(),
-                self.stream.cu_stream(),
-            )
+        {
+            let (storage, layout) = embedding.storage_and_layout();
+            let (Storage::Cuda(storage), Some((start, end))) =
+                (&*storage, layout.contiguous_offsets())
+            else {
+                candle_core::bail!("expected a contiguous embedding on the CUDA device");
+            };
+            if end - start != self.x.len() {
+                candle_core::bail!("embedding of {} values", end - start);
+            }
+            let source = storage.as_cuda_slice::<f32>()?.slice(start..end);
+            self.stream
+                .memcpy_dtod(&source, &mut self.x)
+                .map_err(driver)?;
         }
-        .map_err(driver)?;
-        drop(_sync);
         self.run()?;
         self.stream
             .memcpy_dtoh(&self.logits, &mut self.host_logits)

@@ -67,13 +67,20 @@ static __device__ __forceinline__ void store_q8_1(float x, block_q8_1 *y, int i)
 #define NORM_MAX_PER_THREAD 16
 
 // x += delta (itself RMS-normalised with `delta_norm` first when given), or x *= x_scale when
-// there is no delta; then y = q8_1(rms_norm(x) * norm). One block of up to 512 threads, each
-// holding its (at most NORM_MAX_PER_THREAD) values in registers between the steps; n_padded is
-// a multiple of 32 and of blockDim.x, and the values past n are written as zeros.
+// there is no delta; then y = q8_1(rms_norm(x) * norm), or y_f32 = rms_norm(x) * norm when
+// y_f32 is given. One block of up to 512 threads per row of n values (rows are consecutive in
+// x, delta, y and y_f32), each thread holding its (at most NORM_MAX_PER_THREAD) values in
+// registers between the steps; n_padded is a multiple of 32 and of blockDim.x, and the q8_1
+// values past n are written as zeros.
 extern "C" __global__ void __launch_bounds__(512) add_norm_q8(
     float *__restrict__ x, const float *__restrict__ delta, const float *__restrict__ delta_norm,
-    const float x_scale, const float *__restrict__ norm, block_q8_1 *__restrict__ y, const int n,
-    const int n_padded, const float eps) {
+    const float x_scale, const float *__restrict__ norm, block_q8_1 *__restrict__ y,
+    float *__restrict__ y_f32, const int n, const int n_padded, const float eps) {
+    const size_t row = blockIdx.x;
+    x += row * n;
+    if (delta != nullptr) {
+        delta += row * n;
+    }
     float v[NORM_MAX_PER_THREAD], d[NORM_MAX_PER_THREAD], w[NORM_MAX_PER_THREAD];
     const int per_thread = n_padded / blockDim.x;
     float delta_squares = 0.0f;
@@ -115,6 +122,18 @@ extern "C" __global__ void __launch_bounds__(512) add_norm_q8(
         squares += v[k] * v[k];
     }
     const float scale = rsqrtf(block_sum(squares) / n + eps);
+    if (y_f32 != nullptr) {
+        y_f32 += row * n;
+#pragma unroll
+        for (int k = 0; k < NORM_MAX_PER_THREAD; ++k) {
+            const int i = threadIdx.x + k * blockDim.x;
+            if (k < per_thread && i < n) {
+                y_f32[i] = v[k] * scale * w[k];
+            }
+        }
+        return;
+    }
+    y += row * (n_padded / QK8_1);
 #pragma unroll
     for (int k = 0; k < NORM_MAX_PER_THREAD; ++k) {
         if (k < per_thread) {  // the same for the whole block
@@ -124,9 +143,11 @@ extern "C" __global__ void __launch_bounds__(512) add_norm_q8(
 }
 
 // Adds the biases to the projected queries, keys and values, normalises each query and key head
-// where the model has per-head norms, rotates queries and keys for position *pos, writes the
+// where the model has per-head norms, rotates queries and keys for their position, writes the
 // queries to q_out and the keys and values into the caches ([kv_heads, capacity, head_dim]) at
-// *pos. Blocks: heads + 2 * kv_heads, one head each; threads: head_dim; shared: head_dim floats.
+// that position. Token y of the launch (blockIdx.y, a row of q_in, k_in, v_in and q_out) is at
+// position *pos_at + y. Blocks: (heads + 2 * kv_heads, tokens), one head each; threads:
+// head_dim; shared: head_dim floats.
 extern "C" __global__ void qkv_rope(
     const float *__restrict__ q_in, const float *__restrict__ k_in, const float *__restrict__ v_in,
     const float *__restrict__ q_bias, const float *__restrict__ k_bias,
@@ -138,7 +159,12 @@ extern "C" __global__ void qkv_rope(
     const int interleaved, const float eps) {
     extern __shared__ float head[];
     const int t = threadIdx.x;
-    const int pos = *pos_at;
+    const int token = blockIdx.y;
+    const int pos = *pos_at + token;
+    q_in += (size_t)token * heads * head_dim;
+    k_in += (size_t)token * kv_heads * head_dim;
+    v_in += (size_t)token * kv_heads * head_dim;
+    q_out += (size_t)token * heads * head_dim;
     int h = blockIdx.x;
     const float *src, *bias, *norm;
     float *dst;
@@ -184,22 +210,23 @@ extern "C" __global__ void qkv_rope(
 }
 
 #define MAX_HEAD_DIM 256
-#define ATTENTION_SPLITS 32
 #define ATTENTION_WARPS 4
 
-// Attention of one new query per head over the cached positions 0..=*pos (the latest `window`
-// of them when window > 0), written as q8_1 for the output projection.
+// Attention of each new query head over the cached positions up to its own (the latest
+// `window` of them when window > 0), written as q8_1 for the output projection, or as f32 to
+// out_f32 when that is given. Query y of the launch (blockIdx.z, a row of q and of the output)
+// is at position *pos_at + y.
 //
-// Blocks: (heads, ATTENTION_SPLITS); threads: 32 * ATTENTION_WARPS. The positions are cut into
-// ATTENTION_SPLITS runs, one per block, so that a long context keeps many SMs busy; the number
-// of blocks does not depend on the position, so the launch can be replayed from a graph. Each
-// warp runs an online softmax over every ATTENTION_WARPS-th position of its block's run; the
-// block merges its warps and writes its partial result (running maximum, total, weighted sum)
-// to `partial`; the last block of a head to finish (counted in `done`, which it resets) merges
-// the runs. head_dim is a multiple of 32 and at most MAX_HEAD_DIM.
+// Blocks: (heads, splits, queries); threads: 32 * ATTENTION_WARPS. A query's positions are cut
+// into `splits` (gridDim.y) runs, one per block, so that a long context keeps many SMs busy; the
+// number of blocks does not depend on the position, so the launch can be replayed from a graph.
+// Each warp runs an online softmax over every ATTENTION_WARPS-th position of its block's run;
+// the block merges its warps and writes its partial result (running maximum, total, weighted
+// sum) to `partial`; the last block of a query head to finish (counted in `done`, which it
+// resets) merges the runs. head_dim is a multiple of 32 and at most MAX_HEAD_DIM.
 extern "C" __global__ void attention(
     const float *__restrict__ q, const float *__restrict__ k_cache,
-    const float *__restrict__ v_cache, block_q8_1 *__restrict__ out,
+    const float *__restrict__ v_cache, block_q8_1 *__restrict__ out, float *__restrict__ out_f32,
     const int *__restrict__ pos_at, const int heads, const int kv_heads, const int head_dim,
     const int capacity, const int window, const float scale, float *__restrict__ partial,
     unsigned int *__restrict__ done) {
@@ -209,15 +236,19 @@ extern "C" __global__ void attention(
     __shared__ float warp_acc[ATTENTION_WARPS][MAX_HEAD_DIM];
     __shared__ bool last;
 
+    const int splits = gridDim.y;
+    const int token = blockIdx.z;
+    // This query head among all of the launch's: its row of q and of the output, its counter.
     const int h = blockIdx.x;
+    const int slot = token * heads + h;
     const int split = blockIdx.y;
     const int kv_head = h / (heads / kv_heads);
     const int lane = threadIdx.x & 31;
     const int warp = threadIdx.x >> 5;
     const int per_lane = head_dim / 32;
-    const int len = *pos_at + 1;
+    const int len = *pos_at + token + 1;
     const int start = window > 0 && len > window ? len - window : 0;
-    const int run = (len - start + ATTENTION_SPLITS - 1) / ATTENTION_SPLITS;
+    const int run = (len - start + splits - 1) / splits;
     const int from = start + split * run;
     const int to = min(from + run, len);
     const float *keys = k_cache + (size_t)kv_head * capacity * head_dim;
@@ -227,7 +258,7 @@ extern "C" __global__ void attention(
     float acc[PER_LANE];
 #pragma unroll
     for (int j = 0; j < PER_LANE; ++j) {
-        query[j] = j < per_lane ? q[h * head_dim + lane + 32 * j] * scale : 0.0f;
+        query[j] = j < per_lane ? q[(size_t)slot * head_dim + lane + 32 * j] * scale : 0.0f;
         acc[j] = 0.0f;
     }
     float running_max = -INFINITY, total = 0.0f;
@@ -270,7 +301,7 @@ extern "C" __global__ void attention(
     __syncthreads();
 
     // This block's run: [max, total, sum of weighted values...].
-    float *mine = partial + ((size_t)h * ATTENTION_SPLITS + split) * (head_dim + 2);
+    float *mine = partial + ((size_t)slot * splits + split) * (head_dim + 2);
     float block_max = -INFINITY;
     for (int w = 0; w < ATTENTION_WARPS; ++w) {
         block_max = fmaxf(block_max, warp_max_score[w]);
@@ -293,7 +324,7 @@ extern "C" __global__ void attention(
         mine[0] = block_max;
         mine[1] = block_total;
         __threadfence();  // the partial result is visible before the count says so
-        last = atomicAdd(&done[h], 1) == ATTENTION_SPLITS - 1;
+        last = atomicAdd(&done[slot], 1) == splits - 1;
     }
     __syncthreads();
     if (!last) {
@@ -302,13 +333,13 @@ extern "C" __global__ void attention(
 
     // The last block of this head merges every run.
     __threadfence();
-    const float *runs = partial + (size_t)h * ATTENTION_SPLITS * (head_dim + 2);
+    const float *runs = partial + (size_t)slot * splits * (head_dim + 2);
     float overall_max = -INFINITY;
-    for (int s = 0; s < ATTENTION_SPLITS; ++s) {
+    for (int s = 0; s < splits; ++s) {
         overall_max = fmaxf(overall_max, __ldcg(runs + s * (head_dim + 2)));
     }
     float overall_total = 0.0f;
-    for (int s = 0; s < ATTENTION_SPLITS; ++s) {
+    for (int s = 0; s < splits; ++s) {
         const float m = __ldcg(runs + s * (head_dim + 2));
         overall_total += m == -INFINITY ? 0.0f
                                         : __ldcg(runs + s * (head_dim + 2) + 1) * __expf(m - overall_max);
@@ -316,28 +347,36 @@ extern "C" __global__ void attention(
     // Whole warps take whole q8_1 blocks: head_dim is a multiple of 32.
     for (int i = threadIdx.x; i < head_dim; i += blockDim.x) {
         float o = 0.0f;
-        for (int s = 0; s < ATTENTION_SPLITS; ++s) {
+        for (int s = 0; s < splits; ++s) {
             const float m = __ldcg(runs + s * (head_dim + 2));
             if (m != -INFINITY) {
                 o += __ldcg(runs + s * (head_dim + 2) + 2 + i) * __expf(m - overall_max);
             }
         }
-        store_q8_1(o / overall_total, out, h * head_dim + i);
+        if (out_f32 != nullptr) {
+            out_f32[(size_t)slot * head_dim + i] = o / overall_total;
+        } else {
+            store_q8_1(o / overall_total, out, slot * head_dim + i);
+        }
     }
     if (threadIdx.x == 0) {
-        done[h] = 0;
+        done[slot] = 0;
     }
 }
 
-// y = q8_1(act(gate) * up), act being SiLU or (gelu != 0) GELU with the tanh approximation.
-// Threads cover n_padded (a multiple of 32); the values past n are zeros.
+// y = q8_1(act(gate) * up), or y_f32 = act(gate) * up when y_f32 is given, act being SiLU or
+// (gelu != 0) GELU with the tanh approximation. Row blockIdx.y of n values; the threads of a
+// row cover n_padded (a multiple of 32), and the q8_1 values past n are zeros.
 extern "C" __global__ void act_mul_q8(
     const float *__restrict__ gate, const float *__restrict__ up, block_q8_1 *__restrict__ y,
-    const int n, const int n_padded, const int gelu) {
+    float *__restrict__ y_f32, const int n, const int n_padded, const int gelu) {
     const int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n_padded) {
         return;  // whole warps, as n_padded and blockDim.x are multiples of 32
     }
+    const size_t row = blockIdx.y;
+    gate += row * n;
+    up += row * n;
     float v = 0.0f;
     if (i < n) {
         const float g = gate[i];
@@ -346,5 +385,11 @@ extern "C" __global__ void act_mul_q8(
             : g / (1.0f + __expf(-g));
         v = a * up[i];
     }
-    store_q8_1(v, y, i);
+    if (y_f32 != nullptr) {
+        if (i < n) {
+            y_f32[row * n + i] = v;
+        }
+        return;
+    }
+    store_q8_1(v, y + row * (n_padded / QK8_1), i);
 }

@@ -25,15 +25,15 @@ use candle_core::cuda::kernels;
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{CudaDevice, DType, Device, Storage, Tensor};
 
-const PTX: &str = include_str!(concat!(env!("OUT_DIR"), "/decode.ptx"));
-const MODULE: &str = "cmdai_decode";
+pub(crate) const PTX: &str = include_str!(concat!(env!("OUT_DIR"), "/decode.ptx"));
+pub(crate) const MODULE: &str = "cmdai_decode";
 /// candle's quantized kernels read activations padded to a multiple of this many values.
 const ROW_PADDING: usize = 512;
 /// Bytes of one q8_1 block of 32 values.
 const Q8_1_BYTES: usize = 36;
 /// Threads of the attention kernel (`ATTENTION_WARPS` warps in decode.cu).
-const ATTENTION_THREADS: u32 = 128;
-/// Blocks per head of the attention kernel (`ATTENTION_SPLITS` in decode.cu).
+pub(crate) const ATTENTION_THREADS: u32 = 128;
+/// Blocks per head of the decode step's attention (the y of its grid).
 const ATTENTION_SPLITS: usize = 32;
 /// Values a thread of add_norm_q8 holds (`NORM_MAX_PER_THREAD` in decode.cu).
 const NORM_MAX_PER_THREAD: usize = 16;
@@ -93,7 +93,7 @@ pub(crate) struct ModelParts<'a> {
 
 /// One kernel argument.
 #[derive(Debug, Clone, Copy)]
-enum Arg {
+pub(crate) enum Arg {
     Ptr(u64),
     Int(i32),
     Float(f32),
@@ -103,26 +103,33 @@ enum Arg {
 /// launch is a closure that owns its function and arguments.
 type Launch = Box<dyn Fn() -> candle_core::Result<()> + Send + Sync>;
 
+/// Launches `func` (a candle `CudaFunc`) with `config` and `args` (a slice of [`Arg`]) now.
+macro_rules! launch_now {
+    ($func:expr, $config:expr, $args:expr) => {{
+        let mut builder = $func.builder();
+        for arg in $args {
+            match arg {
+                Arg::Ptr(value) => builder.arg(value),
+                Arg::Int(value) => builder.arg(value),
+                Arg::Float(value) => builder.arg(value),
+            };
+        }
+        // SAFETY: every pointer argument points into a buffer of the size the kernel reads
+        // or writes, owned by the caller, the decoder or the transformer that owns the decoder.
+        unsafe { builder.launch($config) }
+            .map(|_| ())
+            .map_err(driver)
+    }};
+}
+pub(crate) use launch_now;
+
 /// A [`Launch`] of `func` (a candle `CudaFunc`) with `config` and `args`.
 macro_rules! launch {
     ($func:expr, $config:expr, $args:expr) => {{
         let func = $func;
         let config: LaunchConfig = $config;
         let args: Vec<Arg> = $args;
-        Box::new(move || {
-            let mut builder = func.builder();
-            for arg in &args {
-                match arg {
-                    Arg::Ptr(value) => builder.arg(value),
-                    Arg::Int(value) => builder.arg(value),
-                    Arg::Float(value) => builder.arg(value),
-                };
-            }
-            // SAFETY: every pointer argument points into a buffer of the size the kernel reads
-            // or writes, owned by the decoder or by the transformer that owns the decoder.
-            unsafe { builder.launch(config) }.map_err(driver)?;
-            Ok(())
-        }) as Launch
+        Box::new(move || launch_now!(func, config, &args)) as Launch
     }};
 }
 
@@ -151,6 +158,8 @@ pub(crate) struct Decoder {
     host_logits: PinnedHostSlice<f32>,
     /// Intermediate buffers the launches point into.
     _scratch: Scratch,
+    /// The same kernels over a whole prompt.
+    prefill: crate::cuda_prefill::Prefill,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -277,6 +286,7 @@ impl Decoder {
                     Arg::Float(x_scale),
                     Arg::Ptr(tensor(norm)?),
                     Arg::Ptr(hidden_q8_at),
+                    Arg::Ptr(0),
                     int(parts.hidden),
                     int(pad(parts.hidden)),
                     Arg::Float(parts.eps),
@@ -342,6 +352,7 @@ impl Decoder {
                     Arg::Ptr(tensor(layer.keys)?),
                     Arg::Ptr(tensor(layer.values)?),
                     Arg::Ptr(attn_q8_at),
+                    Arg::Ptr(0),
                     Arg::Ptr(pos_at),
                     int(parts.heads),
                     int(parts.kv_heads),
@@ -374,6 +385,7 @@ impl Decoder {
                     Arg::Ptr(gate_at),
                     Arg::Ptr(up_at),
                     Arg::Ptr(ffn_q8_at),
+                    Arg::Ptr(0),
                     int(ffn),
                     int(pad(ffn)),
                     int(usize::from(parts.gelu)),
@@ -390,7 +402,9 @@ impl Decoder {
             return Ok(Err(reason));
         }
 
+        let prefill = crate::cuda_prefill::Prefill::new(device, parts, ffn, norm_threads)?;
         Ok(Ok(Decoder {
+            prefill,
             launches: plan.launches,
             stream,
             graph: None,
@@ -413,6 +427,12 @@ impl Decoder {
     /// Kernel launches in one step.
     pub(crate) fn launches(&self) -> usize {
         self.launches.len()
+    }
+
+    /// Runs the prompt tokens whose embeddings are `embeddings` from position `pos` (see
+    /// `cuda_prefill.rs`); returns the last one's logits, on the device.
+    pub(crate) fn prefill(&self, embeddings: &Tensor, pos: usize) -> candle_core::Result<Tensor> {
+        self.prefill.run(embeddings, pos)
     }
 
     /// Runs the token whose embedding is `embedding` (`[hidden]` f32 on this device) at
@@ -542,7 +562,7 @@ impl Plan<'_> {
     }
 }
 
-fn config(blocks: u32, threads: u32, shared_bytes: u32) -> LaunchConfig {
+pub(crate) fn config(blocks: u32, threads: u32, shared_bytes: u32) -> LaunchConfig {
     LaunchConfig {
         grid_dim: (blocks, 1, 1),
         block_dim: (threads, 1, 1),
@@ -550,16 +570,16 @@ fn config(blocks: u32, threads: u32, shared_bytes: u32) -> LaunchConfig {
     }
 }
 
-fn int(value: usize) -> Arg {
+pub(crate) fn int(value: usize) -> Arg {
     Arg::Int(value as i32)
 }
 
-fn pad(n: usize) -> usize {
+pub(crate) fn pad(n: usize) -> usize {
     n.div_ceil(ROW_PADDING) * ROW_PADDING
 }
 
 /// The device address of a contiguous f32 tensor's first value.
-fn tensor(t: &Tensor) -> candle_core::Result<u64> {
+pub(crate) fn tensor(t: &Tensor) -> candle_core::Result<u64> {
     if t.dtype() != DType::F32 {
         candle_core::bail!("expected an f32 tensor, got {:?}", t.dtype());
     }
@@ -576,12 +596,12 @@ fn tensor(t: &Tensor) -> candle_core::Result<u64> {
 }
 
 /// [`tensor`] of an optional tensor; a null pointer for none.
-fn optional(t: Option<&Tensor>) -> candle_core::Result<u64> {
+pub(crate) fn optional(t: Option<&Tensor>) -> candle_core::Result<u64> {
     t.map_or(Ok(0), tensor)
 }
 
 /// The data pointer and `(rows, columns)` of a quantized matrix.
-fn matrix(weight: &QMatMul) -> Option<(&QTensor, (usize, usize))> {
+pub(crate) fn matrix(weight: &QMatMul) -> Option<(&QTensor, (usize, usize))> {
     let QMatMul::QTensor(q) = weight else {
         return None;
     };
@@ -589,6 +609,6 @@ fn matrix(weight: &QMatMul) -> Option<(&QTensor, (usize, usize))> {
     Some((q, dims))
 }
 
-fn driver(error: candle_core::cuda::cudarc::driver::DriverError) -> candle_core::Error {
+pub(crate) fn driver(error: candle_core::cuda::cudarc::driver::DriverError) -> candle_core::Error {
     candle_core::Error::Msg(format!("CUDA: {error}"))
 }

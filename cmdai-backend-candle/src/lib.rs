@@ -21,6 +21,8 @@ mod backend;
 pub mod constrain;
 #[cfg(feature = "cuda")]
 mod cuda_decode;
+#[cfg(feature = "cuda")]
+mod cuda_prefill;
 mod device;
 mod error;
 #[doc(hidden)]

@@ -488,13 +488,20 @@ impl Transformer {
             }
         };
         #[cfg(feature = "cuda")]
-        if let (Some(fused), 1) = (&mut self.fused, seq_len) {
-            // The step writes this position's keys and values into the buffers itself.
-            let logits = fused.step(&x.contiguous()?, self.position)?;
+        if let Some(fused) = &mut self.fused {
+            // Both write the new positions' keys and values into the buffers themselves.
+            let logits = match seq_len {
+                1 => fused.step(&x.contiguous()?, self.position)?,
+                _ => {
+                    let logits = fused.prefill(&x, self.position)?;
+                    self.device.synchronize()?;
+                    logits
+                }
+            };
             for block in &mut self.blocks {
-                block.cache.advance(1);
+                block.cache.advance(seq_len);
             }
-            self.position += 1;
+            self.position += seq_len;
             return Ok(logits);
         }
         if self.spec.arch.traits().scaled_embeddings {

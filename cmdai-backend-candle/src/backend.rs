@@ -13,6 +13,7 @@ use cmdai_core::{
 use crate::constrain::{Constraint, Grammars};
 use crate::error::{CandleError, Result};
 use crate::memory;
+use crate::packed::Packing;
 use crate::spec::Metadata;
 use crate::{
     ChatTemplate, DeviceChoice, GgufFile, GgufTokenizer, ModelSpec, PromptCache, Sampler,
@@ -52,9 +53,13 @@ pub struct LoadOptions {
     /// Where to keep the KV state of prompt prefixes shared by every request; `None` computes
     /// them every time.
     pub prompt_cache_dir: Option<PathBuf>,
-    /// The model file's SHA-256 when known (catalog models); otherwise the prompt cache
-    /// identifies the file by path, size and modification time.
+    /// The model file's SHA-256 when known (catalog models); otherwise the prompt cache and
+    /// the packed weights identify the file by path, size and modification time.
     pub model_digest: Option<String>,
+    /// Where to keep the model's Q4_K matrices interleaved for AVX-512 VNNI, on CPUs that have
+    /// it (written once per model, about the size of those matrices; see `packed.rs`); `None`
+    /// runs them on the file's own layout.
+    pub packed_weights_dir: Option<PathBuf>,
     /// Prepare constrained decoding while loading: the vocabulary is compiled on a thread of
     /// its own (about 0.2 s of CPU for 150,000 tokens), beside the tokenizer's construction.
     /// Off, that happens on the first request with a response schema.
@@ -69,6 +74,7 @@ impl Default for LoadOptions {
             max_context: 4096,
             prompt_cache_dir: None,
             model_digest: None,
+            packed_weights_dir: None,
             constrained_decoding: true,
         }
     }
@@ -164,14 +170,25 @@ impl CandleBackend {
 
         let max_positions = spec.context_length.min(options.max_context).max(1);
         let context_length = max_positions;
-        let model = Transformer::load(spec, &mut file, &selected.device, max_positions)?;
-        let prompt_cache = options.prompt_cache_dir.as_ref().map(|dir| {
-            let identity = match &options.model_digest {
-                Some(digest) => format!("sha256:{digest}"),
-                None => file_identity(path),
-            };
-            PromptCache::new(dir, &identity, &selected.name)
+        let identity = match &options.model_digest {
+            Some(digest) => format!("sha256:{digest}"),
+            None => file_identity(path),
+        };
+        let packing = options.packed_weights_dir.as_ref().map(|dir| Packing {
+            dir: dir.clone(),
+            identity: identity.clone(),
         });
+        let model = Transformer::load_with(
+            spec,
+            &mut file,
+            &selected.device,
+            max_positions,
+            packing.as_ref(),
+        )?;
+        let prompt_cache = options
+            .prompt_cache_dir
+            .as_ref()
+            .map(|dir| PromptCache::new(dir, &identity, &selected.name));
         let model_id = options.model_id.clone().unwrap_or_else(|| {
             path.file_stem().map_or_else(
                 || path.display().to_string(),

@@ -28,6 +28,7 @@ use candle_core::{Device, Storage, Tensor};
 use memmap2::Mmap;
 
 use crate::error::{CandleError, Result};
+use crate::packed::PackedMatrix;
 use crate::prefill;
 
 /// Runs `$body` with `$T` the block type of `$dtype`.
@@ -168,6 +169,7 @@ impl MappedFile {
             dtype,
             rows,
             cols,
+            packed: None,
         }))
     }
 }
@@ -181,9 +183,21 @@ pub struct MappedMatrix {
     dtype: GgmlDType,
     rows: usize,
     cols: usize,
+    /// The same matrix interleaved for AVX-512 (`packed.rs`), where the CPU has it.
+    packed: Option<PackedMatrix>,
 }
 
 impl MappedMatrix {
+    /// This matrix, multiplied through `packed` (its tiles from `packed.rs`) from now on.
+    pub fn with_packed(self, packed: Option<PackedMatrix>) -> Self {
+        MappedMatrix { packed, ..self }
+    }
+
+    /// Its bytes in the file.
+    pub fn bytes(&self) -> &[u8] {
+        &self.file.map[self.offset..self.offset + self.len]
+    }
+
     fn blocks<T: GgmlType>(&self) -> &[T] {
         let bytes = &self.file.map[self.offset..self.offset + self.len];
         // SAFETY: `MappedFile::matrix` checked the range lies inside the map, that its start is
@@ -218,7 +232,9 @@ impl MappedMatrix {
             };
             let lhs = &cpu.as_slice::<f32>()?[layout.start_offset()..][..m * k];
             let bytes = &self.file.map[self.offset..self.offset + self.len];
-            if !prefill::matmul(self.dtype, (m, k, n), lhs, bytes, &mut dst) {
+            if let Some(packed) = &self.packed {
+                crate::packed::matmul((m, k, n), lhs, packed.tiles(), &mut dst);
+            } else if !prefill::matmul(self.dtype, (m, k, n), lhs, bytes, &mut dst) {
                 with_block_type!(self.dtype, T => k_quants::matmul::<T>((m, k, n), lhs, self.blocks::<T>(), &mut dst))?;
             }
         }

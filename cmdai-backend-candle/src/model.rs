@@ -13,6 +13,7 @@ use crate::error::{CandleError, Result};
 use crate::gguf::GgufFile;
 use crate::kv_cache::KvCache;
 use crate::mapped::{MappedFile, MappedMatrix};
+use crate::packed::{PackedMatrix, PackedWeights, Packing};
 use crate::spec::{Activation, ModelSpec, RopeStyle};
 
 /// A quantized weight matrix: in place in the mapped file on the CPU, or candle's own tensor
@@ -154,22 +155,43 @@ impl Transformer {
         device: &Device,
         max_positions: usize,
     ) -> Result<Self> {
+        Self::load_with(spec, file, device, max_positions, None)
+    }
+
+    /// [`load`](Self::load), with the Q4_K matrices interleaved for AVX-512 (`packed.rs`) and
+    /// kept as `packing` says, where the CPU has AVX-512 VNNI.
+    pub fn load_with(
+        spec: ModelSpec,
+        file: &mut GgufFile,
+        device: &Device,
+        max_positions: usize,
+        packing: Option<&Packing>,
+    ) -> Result<Self> {
         spec.check_tensors(&file.content)?;
-        let mapped =
-            match device {
-                Device::Cpu => Some(MappedFile::new(file.reader.get_ref()).map_err(|error| {
-                    CandleError::Io {
-                        path: file.path.clone(),
-                        error,
-                    }
-                })?),
-                _ => None,
-            };
+        let mapped = match device {
+            Device::Cpu if std::env::var_os("CMDAI_EXP_NO_MMAP").is_none() => Some(
+                MappedFile::new(file.reader.get_ref()).map_err(|error| CandleError::Io {
+                    path: file.path.clone(),
+                    error,
+                })?,
+            ),
+            _ => None,
+        };
+        let packed = match (&mapped, packing) {
+            (Some(mapped), Some(packing)) => PackedWeights::open_or_build(
+                packing,
+                mapped,
+                &file.content,
+                &products(&file.content),
+            ),
+            _ => None,
+        };
         let mut loader = Loader {
             content: &file.content,
             reader: &mut file.reader,
             device,
             mapped,
+            packed,
         };
         let (embedding, output) = loader.embedding_and_output()?;
         let output_norm = loader.vector("output_norm.weight")?;
@@ -545,11 +567,17 @@ struct Loader<'a> {
     reader: &'a mut BufReader<File>,
     device: &'a Device,
     mapped: Option<MappedFile>,
+    packed: Option<PackedWeights>,
 }
 
 impl Loader<'_> {
     fn qtensor(&mut self, name: &str) -> Result<QTensor> {
         Ok(self.content.tensor(self.reader, name, self.device)?)
+    }
+
+    /// The packed form of matrix `name`, if it has one.
+    fn packed(&self, name: &str) -> Option<PackedMatrix> {
+        self.packed.as_ref()?.matrix(name)
     }
 
     fn vector(&mut self, name: &str) -> Result<Tensor> {
@@ -560,7 +588,7 @@ impl Loader<'_> {
         if let Some(file) = &self.mapped
             && let Some(matrix) = file.matrix(self.content, name)?
         {
-            return Ok(Weight::Mapped(matrix));
+            return Ok(Weight::Mapped(matrix.with_packed(self.packed(name))));
         }
         Ok(Weight::Owned(QMatMul::from_qtensor(self.qtensor(name)?)?))
     }
@@ -578,7 +606,7 @@ impl Loader<'_> {
             Some(embedding) => {
                 let output = match untied {
                     true => self.matrix("output.weight")?,
-                    false => Weight::Mapped(embedding.clone()),
+                    false => Weight::Mapped(embedding.clone().with_packed(self.packed(EMBEDDING))),
                 };
                 (Embedding::Mapped(embedding), output)
             }
@@ -677,6 +705,20 @@ impl Block {
             .reshape((batch, seq_len, heads * head_dim))?;
         self.o.forward(&out)
     }
+}
+
+/// The tensors a forward pass multiplies by: every one but the token embedding, unless the
+/// output projection is the embedding (tied), in a fixed order.
+fn products(content: &Content) -> Vec<String> {
+    let untied = content.tensor_infos.contains_key("output.weight");
+    let mut names: Vec<String> = content
+        .tensor_infos
+        .keys()
+        .filter(|name| !(untied && *name == "token_embd.weight"))
+        .cloned()
+        .collect();
+    names.sort();
+    names
 }
 
 /// The additive causal mask for `seq_len` new tokens after `offset` cached ones

@@ -20,7 +20,7 @@
 use candle_core::quantized::GgmlDType;
 
 /// Values per quantized block (`QK_K`).
-const BLOCK: usize = 256;
+pub(crate) const BLOCK: usize = 256;
 /// Input rows that share one unpacked weight block: 4 keeps the accumulators in registers.
 const GROUP: usize = 4;
 /// Input rows a worker takes per weight row: 16 rows of quantized input stay in the cache while
@@ -29,11 +29,11 @@ const TILE: usize = 16;
 
 /// GGUF `block_q4_K`: 8 sub-blocks of 32 values, each with a 6-bit scale and minimum.
 #[repr(C)]
-struct BlockQ4K {
-    d: half::f16,
-    dmin: half::f16,
-    scales: [u8; 12],
-    qs: [u8; BLOCK / 2],
+pub(crate) struct BlockQ4K {
+    pub(crate) d: half::f16,
+    pub(crate) dmin: half::f16,
+    pub(crate) scales: [u8; 12],
+    pub(crate) qs: [u8; BLOCK / 2],
 }
 
 /// GGUF `block_q6_K`: 16 sub-blocks of 16 values, each with an 8-bit scale.
@@ -51,10 +51,10 @@ const _: () = assert!(std::mem::size_of::<BlockQ6K>() == 210);
 /// One input block quantized to 8 bits (ggml's `block_q8_K`), with the sums of each 16 values.
 #[derive(Clone, Copy)]
 #[repr(C)]
-struct BlockQ8K {
-    d: f32,
-    qs: [i8; BLOCK],
-    bsums: [i16; BLOCK / 16],
+pub(crate) struct BlockQ8K {
+    pub(crate) d: f32,
+    pub(crate) qs: [i8; BLOCK],
+    pub(crate) bsums: [i16; BLOCK / 16],
 }
 
 /// Whether [`matmul`] runs on this CPU.
@@ -167,7 +167,7 @@ fn run<W: Kernel>((m, k, n): (usize, usize, usize), lhs: &[f32], weights: &[u8],
 }
 
 /// The rows of `lhs` (each `k` values) in 8-bit blocks, as ggml's `quantize_row_q8_K`.
-fn quantize(lhs: &[f32], k: usize) -> Vec<BlockQ8K> {
+pub(crate) fn quantize(lhs: &[f32], k: usize) -> Vec<BlockQ8K> {
     let mut out = Vec::with_capacity(lhs.len() / BLOCK);
     for row in lhs.chunks_exact(k) {
         for values in row.chunks_exact(BLOCK) {

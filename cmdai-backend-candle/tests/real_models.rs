@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 
 use candle_core::Device;
-use cmdai_backend_candle::{GgufFile, GgufTokenizer, ModelSpec, Transformer};
+use cmdai_backend_candle::{GgufFile, GgufTokenizer, ModelSpec, Packing, Transformer};
 use serde_json::Value;
 
 fn required(id: &str) -> bool {
@@ -134,7 +134,14 @@ fn greedy_decoding_matches_llama_cpp() {
         let mut file = GgufFile::open(&path).unwrap();
         let spec = ModelSpec::from_gguf(&file.content).unwrap();
         let mut tokenizer = GgufTokenizer::from_metadata(&file.content.metadata).unwrap();
-        let mut model = Transformer::load(spec, &mut file, &Device::Cpu, 512).unwrap();
+        // With the weights as `cmdai` runs them: interleaved where the CPU has AVX-512 VNNI,
+        // kept under target/ between test runs.
+        let packing = Packing {
+            dir: PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("packed"),
+            identity: format!("test:{}", path.display()),
+        };
+        let mut model =
+            Transformer::load_with(spec, &mut file, &Device::Cpu, 512, Some(&packing)).unwrap();
         for row in model_rows {
             let prompt = row["prompt"].as_str().unwrap();
             let expected = row["completion"].as_str().unwrap();
@@ -184,6 +191,75 @@ fn greedy_decoding_matches_llama_cpp() {
             );
         }
     }
+}
+
+/// The interleaved (packed) Q4_K weights give the file layout's logits, and a damaged
+/// packed-weights file is rebuilt rather than used.
+#[test]
+fn packed_weights_agree_with_the_file_and_a_damaged_copy_is_rebuilt() {
+    let Some(path) = model_path("qwen2.5-coder-1.5b") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let packing = Packing {
+        dir: dir.path().to_owned(),
+        identity: "test".into(),
+    };
+    let logits = |packing: Option<&Packing>| -> Vec<f32> {
+        let mut file = GgufFile::open(&path).unwrap();
+        let spec = ModelSpec::from_gguf(&file.content).unwrap();
+        let mut model = Transformer::load_with(spec, &mut file, &Device::Cpu, 64, packing).unwrap();
+        // Several tokens (the prefill kernels), then one (the decode kernels).
+        model
+            .forward(&[785, 3974, 13876, 38835, 34208, 916])
+            .unwrap();
+        model.forward(&[279]).unwrap().to_vec1::<f32>().unwrap()
+    };
+    let plain = logits(None);
+    let packed = logits(Some(&packing));
+    let files: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    let largest = plain.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let difference = plain
+        .iter()
+        .zip(&packed)
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    // Each product agrees to float rounding (the unit test in packed.rs: 1e-5), but a rounding
+    // difference can move an activation across a rounding boundary of the next layer's 8-bit
+    // quantization, and 28 layers of that add up: about 3% of the largest logit here. A wrong
+    // scale or value in the packing gives differences as large as the logits themselves.
+    assert!(
+        difference <= 0.05 * largest,
+        "packed weights change the logits by {difference} (largest {largest})"
+    );
+    assert_eq!(
+        cmdai_backend_candle::sampling::greedy(&packed),
+        cmdai_backend_candle::sampling::greedy(&plain)
+    );
+    let [file] = files.as_slice() else {
+        eprintln!("no packed weights were written: this CPU has no AVX-512 VNNI ({files:?})");
+        return;
+    };
+    let size = std::fs::metadata(file).unwrap().len();
+
+    // Cut short: rebuilt whole.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(file)
+        .unwrap()
+        .set_len(size - 2368)
+        .unwrap();
+    assert_eq!(logits(Some(&packing)), packed);
+    assert_eq!(std::fs::metadata(file).unwrap().len(), size);
+
+    // A header that is not this model's: rebuilt too.
+    let mut bytes = std::fs::read(file).unwrap();
+    bytes[20] ^= 0xff;
+    std::fs::write(file, &bytes).unwrap();
+    assert_eq!(logits(Some(&packing)), packed);
+    assert_ne!(std::fs::read(file).unwrap()[20], bytes[20]);
 }
 
 /// How many tokens have a higher logit than `id`.

@@ -52,6 +52,7 @@ impl LocalLoader {
             model_id: Some(model.id.clone()),
             prompt_cache_dir: Some(self.fetcher.cache().root().join("prompt-cache")),
             model_digest: model.sha256.clone(),
+            packed_weights_dir: Some(self.fetcher.cache().root().join("packed")),
             ..LoadOptions::default()
         };
         let backend = CandleBackend::load(&model.path, &options)

@@ -33,6 +33,9 @@ pub fn run(settings: &Settings, options: BenchOptions) -> Result<()> {
         device: settings.device,
         model_id: Some(model.id.clone()),
         max_context: options.prompt_tokens + options.generate + 1,
+        // The weights as a request runs them (interleaved where the CPU has AVX-512 VNNI).
+        model_digest: model.sha256.clone(),
+        packed_weights_dir: Some(fetcher.cache().root().join("packed")),
         // Nothing here is constrained; the compiler would only compete for the cores.
         constrained_decoding: false,
         ..LoadOptions::default()
@@ -42,8 +45,8 @@ pub fn run(settings: &Settings, options: BenchOptions) -> Result<()> {
         .with_context(|| format!("cannot load model {}", model.path.display()))?;
     let load = started.elapsed();
     // One untimed run first, with the same prompt length, as llama-bench warms up: one-time
-    // costs per process (the SIMD repacking of the weights on the CPU; on a GPU, compiling
-    // kernels and setting up cuBLAS for these shapes) are not what the runs measure.
+    // costs per process (on a GPU, compiling kernels and setting up cuBLAS for these shapes)
+    // are not what the runs measure.
     backend
         .benchmark(options.prompt_tokens.max(1), 1, 0)
         .context("warm-up run failed")?;

@@ -49,6 +49,7 @@ pub fn run(settings: &Settings) -> Result<u8> {
     }
     let cache_bytes = dir_size(cache.root());
     let prompt_cache_bytes = dir_size(&cache.root().join("prompt-cache"));
+    let packed_bytes = dir_size(&cache.root().join("packed"));
     let threads = std::env::var("RAYON_NUM_THREADS")
         .ok()
         .and_then(|t| t.parse::<usize>().ok())
@@ -70,7 +71,7 @@ pub fn run(settings: &Settings) -> Result<u8> {
             "allow_rules": settings.safety.allow.len(),
             "deny_rules": settings.safety.deny.len(),
         },
-        "cache": { "path": cache.root(), "bytes": cache_bytes, "prompt_cache_bytes": prompt_cache_bytes },
+        "cache": { "path": cache.root(), "bytes": cache_bytes, "prompt_cache_bytes": prompt_cache_bytes, "packed_weights_bytes": packed_bytes },
         "models": models,
         "problems": problems,
     });
@@ -127,10 +128,11 @@ fn print_text(r: &serde_json::Value) {
     );
     let mb = |v: &serde_json::Value| v.as_u64().unwrap_or(0) as f64 / 1e6;
     println!(
-        "cache:          {} ({:.1} MB, prompt cache {:.1} MB)",
+        "cache:          {} ({:.1} MB, prompt cache {:.1} MB, weights interleaved for AVX-512 {:.1} MB)",
         s(&r["cache"]["path"]),
         mb(&r["cache"]["bytes"]),
-        mb(&r["cache"]["prompt_cache_bytes"])
+        mb(&r["cache"]["prompt_cache_bytes"]),
+        mb(&r["cache"]["packed_weights_bytes"])
     );
     let models = r["models"].as_array().cloned().unwrap_or_default();
     if models.is_empty() {

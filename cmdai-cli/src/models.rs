@@ -188,6 +188,19 @@ pub fn remove(name: &str) -> Result<()> {
     let cache = Cache::from_env()?;
     let catalog = Catalog::builtin();
     let entry = catalog.find(name)?;
+    // Its weights interleaved for this CPU, if a run wrote them (see `backend.rs`).
+    let packed = cmdai_backend_candle::Packing {
+        dir: cache.root().join("packed"),
+        identity: format!("sha256:{}", entry.sha256),
+    };
+    match std::fs::remove_file(packed.file()) {
+        Ok(()) => println!(
+            "removed its interleaved weights ({})",
+            packed.file().display()
+        ),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => eprintln!("cmdai: cannot remove {}: {error}", packed.file().display()),
+    }
     if cache.remove(entry)? {
         println!("removed {}", entry.id);
     } else {

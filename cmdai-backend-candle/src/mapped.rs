@@ -233,7 +233,7 @@ impl MappedMatrix {
             let lhs = &cpu.as_slice::<f32>()?[layout.start_offset()..][..m * k];
             let bytes = &self.file.map[self.offset..self.offset + self.len];
             if let Some(packed) = &self.packed {
-                crate::packed::matmul((m, k, n), lhs, packed.tiles(), &mut dst);
+                packed.matmul((m, k, n), lhs, &mut dst);
             } else if !prefill::matmul(self.dtype, (m, k, n), lhs, bytes, &mut dst) {
                 with_block_type!(self.dtype, T => k_quants::matmul::<T>((m, k, n), lhs, self.blocks::<T>(), &mut dst))?;
             }

@@ -1,13 +1,14 @@
-//! Q4_K matrices interleaved sixteen rows at a time, for AVX-512 VNNI.
+//! Q4_K and Q6_K matrices interleaved sixteen rows at a time, for AVX-512 VNNI.
 //!
 //! In the GGUF layout each row's blocks are separate, and a dot product of one row spends most
 //! of its instructions unpacking that row's scales and moving 4-bit values into place (the
-//! profile of a decode step on an AVX-512 Xeon: 54% in the Q4_K dot). Here a [`Tile`] holds
-//! the same superblock (256 values) of sixteen consecutive rows: their 4-bit values as sixteen
-//! 32-bit words side by side, so that one `vpdpbusd` multiplies four values of all sixteen rows
-//! by the same four input values, and their scales already unpacked (one byte each). The values
-//! and scales are the GGUF file's, rearranged: a tile is 2,368 bytes where the sixteen blocks
-//! are 2,304.
+//! profile of a decode step on an AVX-512 Xeon: 54% in the Q4_K dot, 29% in the Q6_K one).
+//! Here a tile ([`Q4KTile`], [`Q6KTile`]) holds the same superblock (256 values) of sixteen
+//! consecutive rows: their quantized values as sixteen 32-bit words side by side, so that one
+//! `vpdpbusd` multiplies four values of all sixteen rows by the same four input values, and
+//! their scales already unpacked (one byte each). The values and scales are the GGUF file's,
+//! rearranged: a Q4_K tile is 2,368 bytes where the sixteen blocks are 2,304, a Q6_K tile 3,392
+//! (3,360 and padding) where they are 3,360.
 //!
 //! The input is quantized to 8 bits per value in blocks of 256 (ggml's `Q8_K`, as in
 //! `prefill.rs`), and the integer arithmetic is that of ggml's Q4_K dot product, so the results
@@ -29,15 +30,35 @@ use memmap2::Mmap;
 use sha2::{Digest, Sha256};
 
 use crate::mapped::MappedFile;
-use crate::prefill::{BLOCK, BlockQ4K, BlockQ8K};
+use crate::prefill::{BLOCK, BlockQ4K, BlockQ6K, BlockQ8K};
 
 /// Rows interleaved in one tile.
 pub const ROWS: usize = 16;
 
-/// One superblock of sixteen rows.
+/// A tile type: one superblock of sixteen rows of a GGUF block type, with its kernel.
+pub(crate) trait Packed: Copy + Send + Sync + 'static {
+    /// The GGUF block.
+    type Block;
+    /// Its type, as candle names it.
+    const DTYPE: GgmlDType;
+    /// The tile of superblock `b` of rows `rows[0..16]`.
+    fn new(rows: &[&[Self::Block]], b: usize) -> Self;
+    /// The dot products of the sixteen rows of `tiles` (one row group, every superblock) with
+    /// `R` input rows, into `out[..R]`.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512 F, BW and VNNI; every input row has `tiles.len()` blocks.
+    unsafe fn dots<const R: usize>(
+        tiles: &[Self],
+        rows: [&[BlockQ8K]; R],
+        out: &mut [[f32; ROWS]; GROUP],
+    );
+}
+
+/// One Q4_K superblock of sixteen rows.
 #[derive(Clone, Copy)]
 #[repr(C, align(64))]
-pub struct Tile {
+pub(crate) struct Q4KTile {
     /// Word `w` of each row's 128 bytes of 4-bit values: `qs[w][r]` holds values `64c + 4g ..
     /// 64c + 4g + 4` of row `r` in its low nibbles and values `64c + 32 + 4g ..` in its high
     /// ones, for `w = 8c + g`.
@@ -50,12 +71,38 @@ pub struct Tile {
     mins: [[u8; ROWS]; 8],
 }
 
-const _: () = assert!(std::mem::size_of::<Tile>() == 2368);
+const _: () = assert!(std::mem::size_of::<Q4KTile>() == 2368);
 
-impl Tile {
-    /// The tile of superblock `b` of rows `rows[0..16]`, from their GGUF blocks.
-    fn new(rows: &[&[BlockQ4K]], b: usize) -> Tile {
-        let mut tile = Tile {
+/// One Q6_K superblock of sixteen rows.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+pub(crate) struct Q6KTile {
+    /// Word `w` of each row's 128 bytes of low 4 bits (`ql` in GGUF), side by side.
+    ql: [[u32; ROWS]; BLOCK / 8],
+    /// Word `w` of each row's 64 bytes of high 2 bits (`qh`).
+    qh: [[u32; ROWS]; BLOCK / 16],
+    /// The 8-bit scale of sub-block `j` (16 values) of each row.
+    scales: [[i8; ROWS]; BLOCK / 16],
+    d: [half::f16; ROWS],
+    /// Zeros, to a multiple of 64 bytes.
+    padding: [u8; 32],
+}
+
+const _: () = assert!(std::mem::size_of::<Q6KTile>() == 3392);
+
+/// The 32-bit words of `bytes`, little-endian.
+fn words(bytes: &[u8]) -> impl Iterator<Item = u32> + '_ {
+    bytes
+        .chunks_exact(4)
+        .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+}
+
+impl Packed for Q4KTile {
+    type Block = BlockQ4K;
+    const DTYPE: GgmlDType = GgmlDType::Q4K;
+
+    fn new(rows: &[&[BlockQ4K]], b: usize) -> Self {
+        let mut tile = Q4KTile {
             qs: [[0; ROWS]; BLOCK / 8],
             d: [half::f16::ZERO; ROWS],
             dmin: [half::f16::ZERO; ROWS],
@@ -66,8 +113,8 @@ impl Tile {
             let block = &row[b];
             tile.d[r] = block.d;
             tile.dmin[r] = block.dmin;
-            for (w, word) in block.qs.chunks_exact(4).enumerate() {
-                tile.qs[w][r] = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+            for (w, word) in words(&block.qs).enumerate() {
+                tile.qs[w][r] = word;
             }
             for j in 0..8 {
                 let (scale, min) = scale_and_min(&block.scales, j);
@@ -76,6 +123,63 @@ impl Tile {
             }
         }
         tile
+    }
+
+    unsafe fn dots<const R: usize>(
+        tiles: &[Self],
+        rows: [&[BlockQ8K]; R],
+        out: &mut [[f32; ROWS]; GROUP],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: passed on from the caller.
+        unsafe {
+            x86::q4k_dots(tiles, rows, out)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        unreachable!("{tiles:p} {rows:p} {out:p}: no packed weights off x86 (`available`)")
+    }
+}
+
+impl Packed for Q6KTile {
+    type Block = BlockQ6K;
+    const DTYPE: GgmlDType = GgmlDType::Q6K;
+
+    fn new(rows: &[&[BlockQ6K]], b: usize) -> Self {
+        let mut tile = Q6KTile {
+            ql: [[0; ROWS]; BLOCK / 8],
+            qh: [[0; ROWS]; BLOCK / 16],
+            scales: [[0; ROWS]; BLOCK / 16],
+            d: [half::f16::ZERO; ROWS],
+            padding: [0; 32],
+        };
+        for (r, row) in rows.iter().enumerate() {
+            let block = &row[b];
+            tile.d[r] = block.d;
+            for (w, word) in words(&block.ql).enumerate() {
+                tile.ql[w][r] = word;
+            }
+            for (w, word) in words(&block.qh).enumerate() {
+                tile.qh[w][r] = word;
+            }
+            for (j, &scale) in block.scales.iter().enumerate() {
+                tile.scales[j][r] = scale;
+            }
+        }
+        tile
+    }
+
+    unsafe fn dots<const R: usize>(
+        tiles: &[Self],
+        rows: [&[BlockQ8K]; R],
+        out: &mut [[f32; ROWS]; GROUP],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: passed on from the caller.
+        unsafe {
+            x86::q6k_dots(tiles, rows, out)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        unreachable!("{tiles:p} {rows:p} {out:p}: no packed weights off x86 (`available`)")
     }
 }
 
@@ -91,42 +195,59 @@ fn scale_and_min(packed: &[u8; 12], j: usize) -> (u8, u8) {
     }
 }
 
-/// The tiles of a matrix of `rows` rows (a multiple of [`ROWS`]) given as GGUF Q4_K blocks,
+/// The tiles of a matrix of `rows` rows (a multiple of [`ROWS`]) given as GGUF blocks,
 /// `blocks` per row: row group `t`'s superblock `b` is tile `t * per_row + b`.
-pub fn pack(weights: &[BlockQ4K], rows: usize) -> Vec<Tile> {
+pub(crate) fn pack<T: Packed>(weights: &[T::Block], rows: usize) -> Vec<T> {
     assert!(rows.is_multiple_of(ROWS), "rows not a multiple of {ROWS}");
     let per_row = weights.len() / rows;
     let mut tiles = Vec::with_capacity(weights.len() / ROWS);
     for group in weights.chunks_exact(ROWS * per_row) {
-        let rows: Vec<&[BlockQ4K]> = group.chunks_exact(per_row).collect();
-        tiles.extend((0..per_row).map(|b| Tile::new(&rows, b)));
+        let rows: Vec<&[T::Block]> = group.chunks_exact(per_row).collect();
+        tiles.extend((0..per_row).map(|b| T::new(&rows, b)));
     }
     tiles
 }
 
-/// [`pack`] of the raw bytes of GGUF Q4_K blocks.
-fn pack_bytes(weights: &[u8], rows: usize) -> Vec<Tile> {
-    let size = std::mem::size_of::<BlockQ4K>();
-    assert!(weights.len().is_multiple_of(size), "not whole Q4_K blocks");
+/// The bytes of the tiles of a matrix of `rows` rows given as the raw bytes of GGUF blocks.
+fn pack_bytes<T: Packed>(weights: &[u8], rows: usize) -> Vec<u8> {
+    let size = std::mem::size_of::<T::Block>();
+    assert!(weights.len().is_multiple_of(size), "not whole blocks");
     assert!(
-        (weights.as_ptr() as usize).is_multiple_of(std::mem::align_of::<BlockQ4K>()),
-        "Q4_K blocks not aligned"
+        (weights.as_ptr() as usize).is_multiple_of(std::mem::align_of::<T::Block>()),
+        "blocks not aligned"
     );
-    // SAFETY: length and alignment checked above; the block is plain bytes and half floats,
-    // valid for any bit pattern.
-    let blocks =
+    // SAFETY: length and alignment checked above; the GGUF blocks are plain bytes and half
+    // floats, valid for any bit pattern.
+    let blocks: &[T::Block] =
         unsafe { std::slice::from_raw_parts(weights.as_ptr().cast(), weights.len() / size) };
-    pack(blocks, rows)
+    tile_bytes(&pack::<T>(blocks, rows))
 }
 
-impl std::fmt::Debug for Tile {
+/// The bytes of `tiles`, for writing them out.
+fn tile_bytes<T: Packed>(tiles: &[T]) -> Vec<u8> {
+    let mut bytes = vec![0u8; std::mem::size_of_val(tiles)];
+    // SAFETY: copies the tiles' bytes into a buffer of their size; the tile types have no
+    // padding (their fields fill them exactly, as the size assertions above check).
+    unsafe {
+        std::ptr::copy_nonoverlapping(tiles.as_ptr().cast::<u8>(), bytes.as_mut_ptr(), bytes.len());
+    }
+    bytes
+}
+
+impl std::fmt::Debug for Q4KTile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tile").finish_non_exhaustive()
+        f.debug_struct("Q4KTile").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Q6KTile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Q6KTile").finish_non_exhaustive()
     }
 }
 
 /// The first bytes of a packed-weights file; the number is the layout's version.
-const MAGIC: &[u8; 8] = b"CMDAIQ41";
+const MAGIC: &[u8; 8] = b"CMDAIPK2";
 /// Where the tiles start: the header is padded to a page.
 const PAGE: usize = 4096;
 
@@ -148,7 +269,7 @@ impl Packing {
         hasher.update(MAGIC);
         hasher.update(self.identity.as_bytes());
         let digest = hex::encode(hasher.finalize());
-        self.dir.join(format!("{}.q4k16", &digest[..40]))
+        self.dir.join(format!("{}.packed", &digest[..40]))
     }
 }
 
@@ -158,20 +279,38 @@ pub struct PackedMatrix {
     map: Arc<Mmap>,
     offset: usize,
     tiles: usize,
+    dtype: GgmlDType,
 }
 
 impl PackedMatrix {
-    /// Its tiles.
-    pub fn tiles(&self) -> &[Tile] {
-        let bytes = &self.map[self.offset..self.offset + self.tiles * std::mem::size_of::<Tile>()];
+    /// Its tiles, of type `T`.
+    fn tiles<T: Packed>(&self) -> &[T] {
+        assert_eq!(self.dtype, T::DTYPE, "tiles of another type");
+        let bytes = &self.map[self.offset..self.offset + self.tiles * std::mem::size_of::<T>()];
         // SAFETY: `PackedWeights::read` checked that the range lies inside the map and that its
-        // start is aligned for `Tile` (the map is page-aligned, the offset a multiple of 64); a
+        // start is aligned for `T` (the map is page-aligned, the offset a multiple of 64); a
         // tile is plain bytes and half floats, valid for any bit pattern.
         unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast(), self.tiles) }
     }
+
+    /// `dst = lhs · selfᵀ` for `lhs` of `m` rows of `k` values; `dst` is `m × n`.
+    pub fn matmul(&self, mkn: (usize, usize, usize), lhs: &[f32], dst: &mut [f32]) {
+        match self.dtype {
+            GgmlDType::Q4K => matmul(mkn, lhs, self.tiles::<Q4KTile>(), dst),
+            _ => matmul(mkn, lhs, self.tiles::<Q6KTile>(), dst),
+        }
+    }
 }
 
-/// A model's packed Q4_K matrices, by tensor name.
+/// Bytes of one tile of `dtype` (one this module packs).
+fn tile_size(dtype: GgmlDType) -> usize {
+    match dtype {
+        GgmlDType::Q4K => std::mem::size_of::<Q4KTile>(),
+        _ => std::mem::size_of::<Q6KTile>(),
+    }
+}
+
+/// A model's packed matrices, by tensor name.
 #[derive(Debug, Default)]
 pub struct PackedWeights {
     matrices: HashMap<String, PackedMatrix>,
@@ -180,7 +319,8 @@ pub struct PackedWeights {
 impl PackedWeights {
     /// The packed form of the tensors `names` of the model in `file`, from `packing`'s file
     /// when it holds exactly them, else packed now and written there first. `None` where this
-    /// CPU has no AVX-512 VNNI, or no tensor qualifies (2-D Q4_K with a multiple of 16 rows);
+    /// CPU has no AVX-512 VNNI, or no tensor qualifies (2-D Q4_K or Q6_K with a multiple of 16
+    /// rows);
     /// also when the file can be neither read nor written (a read-only cache: the model then
     /// runs on the file's own layout, and the reason is logged).
     pub fn open_or_build(
@@ -197,11 +337,16 @@ impl PackedWeights {
             let info = content.tensor_infos.get(name)?;
             match info.shape.dims() {
                 [rows, cols]
-                    if info.ggml_dtype == GgmlDType::Q4K
+                    if matches!(info.ggml_dtype, GgmlDType::Q4K | GgmlDType::Q6K)
                         && rows.is_multiple_of(ROWS)
                         && cols.is_multiple_of(BLOCK) =>
                 {
-                    shapes.push((name.clone(), *rows, *cols));
+                    shapes.push(Shape {
+                        name: name.clone(),
+                        dtype: info.ggml_dtype,
+                        rows: *rows,
+                        cols: *cols,
+                    });
                 }
                 _ => {}
             }
@@ -226,7 +371,7 @@ impl PackedWeights {
         match written {
             Ok(weights) => {
                 tracing::info!(
-                    "wrote the Q4_K weights interleaved for AVX-512 to {} in {:.2} s (once per model)",
+                    "wrote the weights interleaved for AVX-512 to {} in {:.2} s (once per model)",
                     path.display(),
                     started.elapsed().as_secs_f64()
                 );
@@ -248,13 +393,12 @@ impl PackedWeights {
         self.matrices.get(name).cloned()
     }
 
-    /// Writes the packed form of `shapes` (name, rows, columns) to `path`: a header (the magic,
-    /// then per matrix its name, rows, columns and the offset of its tiles), padded to a page,
-    /// then the tiles. Written to a temporary file and renamed, so a reader never sees half a
-    /// file.
+    /// Writes the packed form of `shapes` to `path`: a header (the magic, then per matrix its
+    /// name, type, rows and columns), padded to a page, then the tiles. Written to a temporary
+    /// file and renamed, so a reader never sees half a file.
     fn write(
         path: &Path,
-        shapes: &[(String, usize, usize)],
+        shapes: &[Shape],
         file: &MappedFile,
         content: &Content,
     ) -> std::io::Result<()> {
@@ -264,21 +408,19 @@ impl PackedWeights {
         let result = (|| {
             let mut out = std::io::BufWriter::new(std::fs::File::create(&partial)?);
             out.write_all(&header(shapes))?;
-            for (name, rows, _) in shapes {
-                let bytes = file
-                    .matrix(content, name)
+            for shape in shapes {
+                let matrix = file
+                    .matrix(content, &shape.name)
                     .ok()
                     .flatten()
-                    .ok_or_else(|| std::io::Error::other(format!("{name} is not mapped")))?;
-                let tiles = pack_bytes(bytes.bytes(), *rows);
-                // SAFETY: plain data, viewed as bytes to write it.
-                let raw = unsafe {
-                    std::slice::from_raw_parts(
-                        tiles.as_ptr().cast::<u8>(),
-                        std::mem::size_of_val(tiles.as_slice()),
-                    )
+                    .ok_or_else(|| {
+                        std::io::Error::other(format!("{} is not mapped", shape.name))
+                    })?;
+                let tiles = match shape.dtype {
+                    GgmlDType::Q4K => pack_bytes::<Q4KTile>(matrix.bytes(), shape.rows),
+                    _ => pack_bytes::<Q6KTile>(matrix.bytes(), shape.rows),
                 };
-                out.write_all(raw)?;
+                out.write_all(&tiles)?;
             }
             out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
             std::fs::rename(&partial, path)
@@ -290,7 +432,7 @@ impl PackedWeights {
     }
 
     /// Maps the file at `path` and checks it holds exactly `shapes`, whole.
-    fn read(path: &Path, shapes: &[(String, usize, usize)]) -> Result<Self, String> {
+    fn read(path: &Path, shapes: &[Shape]) -> Result<Self, String> {
         let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
         // SAFETY: read-only; cmdai never changes a packed file in place (it is renamed into
         // place whole, and removed rather than rewritten when invalid).
@@ -301,17 +443,18 @@ impl PackedWeights {
         }
         let mut matrices = HashMap::new();
         let mut offset = expected.len();
-        for (name, rows, cols) in shapes {
-            let tiles = rows / ROWS * (cols / BLOCK);
+        for shape in shapes {
+            let tiles = shape.rows / ROWS * (shape.cols / BLOCK);
             matrices.insert(
-                name.clone(),
+                shape.name.clone(),
                 PackedMatrix {
                     map: map.clone(),
                     offset,
                     tiles,
+                    dtype: shape.dtype,
                 },
             );
-            offset += tiles * std::mem::size_of::<Tile>();
+            offset += tiles * tile_size(shape.dtype);
         }
         if map.len() != offset {
             return Err(format!("{} bytes where {offset} were expected", map.len()));
@@ -320,17 +463,27 @@ impl PackedWeights {
     }
 }
 
+/// A matrix to pack.
+#[derive(Debug)]
+struct Shape {
+    name: String,
+    dtype: GgmlDType,
+    rows: usize,
+    cols: usize,
+}
+
 /// The header of a packed-weights file of `shapes`, padded to [`PAGE`] bytes. The tiles of the
 /// matrices follow it in order, so it fixes every offset; a file is valid when its header is
 /// this one and its length the header's plus the tiles'.
-fn header(shapes: &[(String, usize, usize)]) -> Vec<u8> {
+fn header(shapes: &[Shape]) -> Vec<u8> {
     let mut header = MAGIC.to_vec();
     header.extend((shapes.len() as u64).to_le_bytes());
-    for (name, rows, cols) in shapes {
-        header.extend((name.len() as u64).to_le_bytes());
-        header.extend(name.as_bytes());
-        header.extend((*rows as u64).to_le_bytes());
-        header.extend((*cols as u64).to_le_bytes());
+    for shape in shapes {
+        header.extend((shape.name.len() as u64).to_le_bytes());
+        header.extend(shape.name.as_bytes());
+        header.extend(format!("{:?}", shape.dtype).as_bytes());
+        header.extend((shape.rows as u64).to_le_bytes());
+        header.extend((shape.cols as u64).to_le_bytes());
     }
     header.resize(header.len().next_multiple_of(PAGE), 0);
     header
@@ -362,8 +515,13 @@ const GROUP: usize = 4;
 
 /// `dst = lhs · weightsᵀ` for `lhs` of `m` rows of `k` values and `tiles` from [`pack`] of `n`
 /// rows of `k` values; `dst` is `m × n`. Only where [`available`].
-pub fn matmul((m, k, n): (usize, usize, usize), lhs: &[f32], tiles: &[Tile], dst: &mut [f32]) {
-    assert!(available(), "packed Q4_K products need AVX-512 VNNI");
+pub(crate) fn matmul<T: Packed>(
+    (m, k, n): (usize, usize, usize),
+    lhs: &[f32],
+    tiles: &[T],
+    dst: &mut [f32],
+) {
+    assert!(available(), "packed products need AVX-512 VNNI");
     assert!(
         k.is_multiple_of(BLOCK) && n.is_multiple_of(ROWS),
         "shape {m}×{k}×{n}"
@@ -389,7 +547,7 @@ pub fn matmul((m, k, n): (usize, usize, usize), lhs: &[f32], tiles: &[Tile], dst
                 // SAFETY: `available` was checked above; every row has `per_row` blocks.
                 unsafe {
                     match take {
-                        4 => x86::dots(
+                        4 => T::dots(
                             weights,
                             [
                                 row_of(row),
@@ -399,13 +557,13 @@ pub fn matmul((m, k, n): (usize, usize, usize), lhs: &[f32], tiles: &[Tile], dst
                             ],
                             &mut sums,
                         ),
-                        3 => x86::dots(
+                        3 => T::dots(
                             weights,
                             [row_of(row), row_of(row + 1), row_of(row + 2)],
                             &mut sums,
                         ),
-                        2 => x86::dots(weights, [row_of(row), row_of(row + 1)], &mut sums),
-                        _ => x86::dots(weights, [row_of(row)], &mut sums),
+                        2 => T::dots(weights, [row_of(row), row_of(row + 1)], &mut sums),
+                        _ => T::dots(weights, [row_of(row)], &mut sums),
                     }
                 }
                 for (i, values) in sums.iter().take(take).enumerate() {
@@ -430,16 +588,15 @@ pub fn matmul((m, k, n): (usize, usize, usize), lhs: &[f32], tiles: &[Tile], dst
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::{BlockQ8K, ROWS, Tile};
+    use super::{BlockQ8K, Q4KTile, Q6KTile, ROWS};
 
-    /// The dot products of the sixteen rows of `tiles` (one row group, every superblock) with
-    /// `R` input rows, into `out[..R]`.
+    /// [`Packed::dots`](super::Packed::dots) for Q4_K.
     ///
     /// # Safety
     /// The CPU has AVX-512 F, BW and VNNI; every input row has `tiles.len()` blocks.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    pub unsafe fn dots<const R: usize>(
-        tiles: &[Tile],
+    pub unsafe fn q4k_dots<const R: usize>(
+        tiles: &[Q4KTile],
         rows: [&[BlockQ8K]; R],
         out: &mut [[f32; ROWS]; super::GROUP],
     ) {
@@ -521,14 +678,104 @@ mod x86 {
             unsafe { _mm512_storeu_ps(out[r].as_mut_ptr(), acc[r]) };
         }
     }
+    /// [`Packed::dots`](super::Packed::dots) for Q6_K. A value is `ql | qh << 4` minus 32; the
+    /// 32 is taken off once per sub-block, through the sums of the input's values there.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512 F, BW and VNNI; every input row has `tiles.len()` blocks.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    pub unsafe fn q6k_dots<const R: usize>(
+        tiles: &[Q6KTile],
+        rows: [&[BlockQ8K]; R],
+        out: &mut [[f32; ROWS]; super::GROUP],
+    ) {
+        let low4 = _mm512_set1_epi8(0xF);
+        let bits01 = _mm512_set1_epi8(0x03);
+        let bits23 = _mm512_set1_epi8(0x0C);
+        let bits45 = _mm512_set1_epi8(0x30);
+        let mut acc = [_mm512_setzero_ps(); R];
+        for (b, tile) in tiles.iter().enumerate() {
+            let mut sumi = [_mm512_setzero_si512(); R];
+            let mut offset = [_mm512_setzero_si512(); R];
+            // Values 128n + 32i + 4g + (0..4) of every row: `ql` word 16n + 8(i % 2) + g (low
+            // nibbles for i < 2, high ones above) and bits 2i, 2i + 1 of `qh` word 8n + g.
+            for n in 0..2 {
+                for i in 0..4 {
+                    for half in 0..2 {
+                        let mut dot = [_mm512_setzero_si512(); R];
+                        for g in 4 * half..4 * half + 4 {
+                            // SAFETY: word indices below 32 (`ql`) and 16 (`qh`); the rows are
+                            // 64 bytes, aligned to 64 (the tile is).
+                            let (low, high) = unsafe {
+                                (
+                                    _mm512_load_si512(
+                                        tile.ql[16 * n + 8 * (i % 2) + g].as_ptr().cast(),
+                                    ),
+                                    _mm512_load_si512(tile.qh[8 * n + g].as_ptr().cast()),
+                                )
+                            };
+                            let low = match i {
+                                0 | 1 => _mm512_and_si512(low, low4),
+                                _ => _mm512_and_si512(_mm512_srli_epi16(low, 4), low4),
+                            };
+                            let high = match i {
+                                0 => _mm512_slli_epi16(_mm512_and_si512(high, bits01), 4),
+                                1 => _mm512_slli_epi16(_mm512_and_si512(high, bits23), 2),
+                                2 => _mm512_and_si512(high, bits45),
+                                _ => _mm512_and_si512(_mm512_srli_epi16(high, 2), bits45),
+                            };
+                            let q = _mm512_or_si512(low, high);
+                            for r in 0..R {
+                                // SAFETY: 128n + 32i + 4g + 4 <= 256, the length of `qs`.
+                                let y = unsafe {
+                                    rows[r][b]
+                                        .qs
+                                        .as_ptr()
+                                        .add(128 * n + 32 * i + 4 * g)
+                                        .cast::<i32>()
+                                        .read_unaligned()
+                                };
+                                dot[r] = _mm512_dpbusd_epi32(dot[r], q, _mm512_set1_epi32(y));
+                            }
+                        }
+                        let j = 8 * n + 2 * i + half;
+                        // SAFETY: a scale row is 16 bytes.
+                        let scale = unsafe {
+                            _mm512_cvtepi8_epi32(_mm_loadu_si128(tile.scales[j].as_ptr().cast()))
+                        };
+                        for r in 0..R {
+                            sumi[r] = _mm512_add_epi32(sumi[r], _mm512_mullo_epi32(dot[r], scale));
+                            let sum = _mm512_set1_epi32(i32::from(rows[r][b].bsums[j]));
+                            offset[r] = _mm512_add_epi32(offset[r], _mm512_mullo_epi32(scale, sum));
+                        }
+                    }
+                }
+            }
+            // SAFETY: `d` is 16 half floats, 32 bytes.
+            let d = unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(tile.d.as_ptr().cast())) };
+            for r in 0..R {
+                let total = _mm512_sub_epi32(sumi[r], _mm512_slli_epi32(offset[r], 5));
+                acc[r] = _mm512_fmadd_ps(
+                    _mm512_mul_ps(d, _mm512_set1_ps(rows[r][b].d)),
+                    _mm512_cvtepi32_ps(total),
+                    acc[r],
+                );
+            }
+        }
+        for r in 0..R {
+            // SAFETY: a row of `out` is 16 floats.
+            unsafe { _mm512_storeu_ps(out[r].as_mut_ptr(), acc[r]) };
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Random GGUF Q4_K blocks for `rows` rows of `k` values.
-    fn random_q4k(rows: usize, k: usize, seed: u64) -> Vec<BlockQ4K> {
+    /// `count` GGUF blocks of `T::Block` with random bytes, their half-float scales (at the
+    /// byte offsets `scales`) set to small positive values.
+    fn random_blocks<T: Packed>(count: usize, scales: &[usize], seed: u64) -> Vec<T::Block> {
         let mut state = seed;
         let mut next = move || {
             state ^= state << 13;
@@ -536,45 +783,44 @@ mod tests {
             state ^= state << 17;
             state
         };
-        (0..rows * k / BLOCK)
+        let size = std::mem::size_of::<T::Block>();
+        (0..count)
             .map(|_| {
-                let mut block = BlockQ4K {
-                    d: half::f16::from_f32((next() % 1000) as f32 / 1e5),
-                    dmin: half::f16::from_f32((next() % 1000) as f32 / 1e5),
-                    scales: [0; 12],
-                    qs: [0; BLOCK / 2],
-                };
-                block.scales.iter_mut().for_each(|s| *s = next() as u8);
-                block.qs.iter_mut().for_each(|q| *q = next() as u8);
-                block
+                let mut bytes: Vec<u8> = (0..size).map(|_| next() as u8).collect();
+                for &at in scales {
+                    let scale = half::f16::from_f32((next() % 1000 + 1) as f32 / 1e5);
+                    bytes[at..at + 2].copy_from_slice(&scale.to_le_bytes());
+                }
+                // SAFETY: `size` bytes, read as the plain-data block type.
+                unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast()) }
             })
             .collect()
     }
 
-    fn bytes(blocks: &[BlockQ4K]) -> &[u8] {
-        // SAFETY: plain data, read as bytes.
-        unsafe { std::slice::from_raw_parts(blocks.as_ptr().cast(), std::mem::size_of_val(blocks)) }
-    }
-
-    #[test]
-    fn packed_products_match_the_plain_layout() {
+    /// Products through the tiles against `prefill.rs`'s on the GGUF layout, for input row
+    /// counts that take every kernel width and more than one worker tile.
+    fn agrees_with_the_plain_layout<T: Packed>(scales: &[usize]) {
         if !available() || !crate::prefill::available() {
             eprintln!("skipped: this CPU has no AVX-512 VNNI");
             return;
         }
         let (k, n) = (1536, 48);
-        let weights = random_q4k(n, k, 7);
-        let tiles = pack(&weights, n);
+        let weights = random_blocks::<T>(n * k / BLOCK, scales, 7);
+        let tiles = pack::<T>(&weights, n);
+        // SAFETY: plain data, viewed as bytes.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(weights.as_ptr().cast(), std::mem::size_of_val(&weights[..]))
+        };
         for m in [1, 2, 3, 4, 5, 6, 17, 33] {
             let lhs: Vec<f32> = (0..m * k)
                 .map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0)
                 .collect();
             let mut want = vec![0f32; m * n];
             assert!(crate::prefill::matmul(
-                candle_core::quantized::GgmlDType::Q4K,
+                T::DTYPE,
                 (m, k, n),
                 &lhs,
-                bytes(&weights),
+                bytes,
                 &mut want
             ));
             let mut got = vec![0f32; m * n];
@@ -583,9 +829,20 @@ mod tests {
             for (i, (g, w)) in got.iter().zip(&want).enumerate() {
                 assert!(
                     (g - w).abs() <= 1e-5 * largest,
-                    "m={m}: element {i}: {g} against {w} (largest {largest})"
+                    "{:?}, m={m}: element {i}: {g} against {w} (largest {largest})",
+                    T::DTYPE
                 );
             }
         }
+    }
+
+    #[test]
+    fn packed_q4k_products_match_the_plain_layout() {
+        agrees_with_the_plain_layout::<Q4KTile>(&[0, 2]);
+    }
+
+    #[test]
+    fn packed_q6k_products_match_the_plain_layout() {
+        agrees_with_the_plain_layout::<Q6KTile>(&[208]);
     }
 }

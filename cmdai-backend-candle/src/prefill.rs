@@ -38,11 +38,11 @@ pub(crate) struct BlockQ4K {
 
 /// GGUF `block_q6_K`: 16 sub-blocks of 16 values, each with an 8-bit scale.
 #[repr(C)]
-struct BlockQ6K {
-    ql: [u8; BLOCK / 2],
-    qh: [u8; BLOCK / 4],
-    scales: [i8; BLOCK / 16],
-    d: half::f16,
+pub(crate) struct BlockQ6K {
+    pub(crate) ql: [u8; BLOCK / 2],
+    pub(crate) qh: [u8; BLOCK / 4],
+    pub(crate) scales: [i8; BLOCK / 16],
+    pub(crate) d: half::f16,
 }
 
 const _: () = assert!(std::mem::size_of::<BlockQ4K>() == 144);

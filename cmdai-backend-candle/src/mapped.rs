@@ -118,6 +118,20 @@ impl MappedFile {
         Ok(MappedFile { map: Arc::new(map) })
     }
 
+    /// Lets the operating system take back the pages of the file this process has read so far
+    /// (they are read again from the page cache if used). Called after the weights were
+    /// rearranged into a file of their own, which read all of them once.
+    pub fn release_pages(&self) {
+        // SAFETY: the map is read-only and file-backed: dropping its pages loses nothing, a
+        // later access reads them from the file again.
+        if let Err(error) = unsafe {
+            self.map
+                .unchecked_advise(memmap2::UncheckedAdvice::DontNeed)
+        } {
+            tracing::debug!("madvise(DONTNEED) on the model file: {error}");
+        }
+    }
+
     /// The matrix `name` (`[rows, cols]` in candle's order) in place, or `None` when its data
     /// is not aligned for its block type (files written with `general.alignment` below the
     /// usual 32 bytes), which the caller then reads into memory instead.

@@ -368,6 +368,8 @@ impl PackedWeights {
         let written = Self::write(&path, &shapes, file, content)
             .map_err(|error| error.to_string())
             .and_then(|()| Self::read(&path, &shapes));
+        // Packing read every matrix of the model file once; those pages are not needed again.
+        file.release_pages();
         match written {
             Ok(weights) => {
                 tracing::info!(

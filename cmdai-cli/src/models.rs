@@ -39,7 +39,7 @@ pub fn resolve(name: Option<&str>, fetcher: &Fetcher) -> Result<ModelFile> {
             return Ok(ModelFile {
                 id,
                 path: path.to_owned(),
-                sha256: None,
+                sha256: cached_digest(path, fetcher),
             });
         }
     }
@@ -54,6 +54,24 @@ pub fn resolve(name: Option<&str>, fetcher: &Fetcher) -> Result<ModelFile> {
         path,
         sha256: Some(entry.sha256.clone()),
     })
+}
+
+/// The verified SHA-256 of `path` when it is a catalog model's file in the cache (`cmdai models
+/// path` printed it), so that a run by path shares the prompt cache and the interleaved weights
+/// of a run by name.
+fn cached_digest(path: &Path, fetcher: &Fetcher) -> Option<String> {
+    let path = path.canonicalize().ok()?;
+    Catalog::builtin()
+        .models()
+        .iter()
+        .find(|entry| {
+            fetcher
+                .cache()
+                .installed(entry)
+                .and_then(|cached| cached.canonicalize().ok())
+                .is_some_and(|cached| cached == path)
+        })
+        .map(|entry| entry.sha256.clone())
 }
 
 /// The cached file of `entry`, downloading it with a progress bar first if needed.

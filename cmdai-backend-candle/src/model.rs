@@ -380,14 +380,16 @@ impl Transformer {
         Ok(match Decoder::new(device, &parts)? {
             Ok(decoder) => {
                 tracing::info!(
-                    "decode: a fused step of {} kernel launches, replayed as a CUDA graph",
+                    "decode: a fused step of {} kernel launches, replayed as a CUDA graph; \
+                     prompts: the same kernels over up to 512 tokens at a time",
                     decoder.launches()
                 );
                 Some(decoder)
             }
             Err(reason) => {
                 tracing::info!(
-                    "decode: candle's operations (the fused CUDA step does not cover {reason})"
+                    "decode and prompts: candle's operations (the fused CUDA kernels do not \
+                     cover {reason})"
                 );
                 None
             }

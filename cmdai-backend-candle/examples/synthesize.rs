@@ -4,7 +4,10 @@
 //! ```text
 //! synthesize header REAL.gguf HEADER.gguf     # here: the metadata and tensor table only
 //! synthesize fill HEADER.gguf OUT.gguf [SEED] # there: random weights of the same types
-//! synthesize tiny OUT.gguf f32|f16|q8_0|q4_0   # a tiny random qwen2 model (parity checks)
+//! synthesize tiny OUT.gguf f32|f16|q8_0|q4_0 [ARCH [HEAD_DIM]]
+//!                                      # a tiny random model (parity checks): qwen2 with heads of
+//!                                      # 16 unless ARCH (llama, qwen2, qwen3, gemma3) and
+//!                                      # HEAD_DIM say otherwise; the fused CUDA kernels need 32
 //! ```
 
 use std::path::PathBuf;
@@ -31,7 +34,7 @@ fn main() -> ExitCode {
             };
             write_like(&PathBuf::from(input), &PathBuf::from(output), seed)
         }
-        [mode, output, dtype] if mode == "tiny" => {
+        [mode, output, dtype, shape @ ..] if mode == "tiny" && shape.len() <= 2 => {
             let dtype = match dtype.as_str() {
                 "f32" => GgmlDType::F32,
                 "f16" => GgmlDType::F16,
@@ -42,12 +45,31 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let spec = tiny_spec(Architecture::Qwen2);
+            let arch = match shape.first() {
+                Some(name) => match Architecture::ALL.into_iter().find(|a| a.name() == name) {
+                    Some(arch) => arch,
+                    None => {
+                        eprintln!("synthesize: no architecture {name}");
+                        return ExitCode::from(2);
+                    }
+                },
+                None => Architecture::Qwen2,
+            };
+            let mut spec = tiny_spec(arch);
+            if let Some(head_dim) = shape.get(1) {
+                let Ok(head_dim) = head_dim.parse::<usize>() else {
+                    eprintln!("synthesize: HEAD_DIM is a number");
+                    return ExitCode::from(2);
+                };
+                spec.head_dim = head_dim;
+                spec.embedding_length = spec.head_count * head_dim;
+                spec.feed_forward_length = 2 * spec.embedding_length;
+            }
             write_random_model(&PathBuf::from(output), &spec, dtype, 7)
         }
         _ => {
             eprintln!(
-                "usage: synthesize header REAL.gguf HEADER.gguf\n       synthesize fill HEADER.gguf OUT.gguf [SEED]\n       synthesize tiny OUT.gguf f32|f16|q8_0|q4_0"
+                "usage: synthesize header REAL.gguf HEADER.gguf\n       synthesize fill HEADER.gguf OUT.gguf [SEED]\n       synthesize tiny OUT.gguf f32|f16|q8_0|q4_0 [ARCH [HEAD_DIM]]"
             );
             return ExitCode::from(2);
         }

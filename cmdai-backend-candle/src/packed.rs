@@ -136,7 +136,10 @@ impl Packed for Q4KTile {
             x86::q4k_dots(tiles, rows, out)
         }
         #[cfg(not(target_arch = "x86_64"))]
-        unreachable!("{tiles:p} {rows:p} {out:p}: no packed weights off x86 (`available`)")
+        {
+            let _ = (tiles, rows, out);
+            unreachable!("no packed weights off x86: `available` is false there")
+        }
     }
 }
 
@@ -179,7 +182,10 @@ impl Packed for Q6KTile {
             x86::q6k_dots(tiles, rows, out)
         }
         #[cfg(not(target_arch = "x86_64"))]
-        unreachable!("{tiles:p} {rows:p} {out:p}: no packed weights off x86 (`available`)")
+        {
+            let _ = (tiles, rows, out);
+            unreachable!("no packed weights off x86: `available` is false there")
+        }
     }
 }
 

@@ -56,7 +56,7 @@ pub struct LoadOptions {
     /// The model file's SHA-256 when known (catalog models); otherwise the prompt cache and
     /// the packed weights identify the file by path, size and modification time.
     pub model_digest: Option<String>,
-    /// Where to keep the model's Q4_K matrices interleaved for AVX-512 VNNI, on CPUs that have
+    /// Where to keep the model's Q4_K and Q6_K matrices interleaved for AVX2 / AVX-512 VNNI, on CPUs that have
     /// it (written once per model, about the size of those matrices; see `packed.rs`); `None`
     /// runs them on the file's own layout.
     pub packed_weights_dir: Option<PathBuf>,

@@ -197,7 +197,7 @@ pub struct MappedMatrix {
     dtype: GgmlDType,
     rows: usize,
     cols: usize,
-    /// The same matrix interleaved for AVX-512 (`packed.rs`), where the CPU has it.
+    /// The same matrix interleaved for SIMD kernels (`packed.rs`), where the CPU has them.
     packed: Option<PackedMatrix>,
 }
 

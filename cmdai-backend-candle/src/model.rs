@@ -158,8 +158,8 @@ impl Transformer {
         Self::load_with(spec, file, device, max_positions, None)
     }
 
-    /// [`load`](Self::load), with the Q4_K matrices interleaved for AVX-512 (`packed.rs`) and
-    /// kept as `packing` says, where the CPU has AVX-512 VNNI.
+    /// [`load`](Self::load), with the Q4_K and Q6_K matrices interleaved (`packed.rs`) and
+    /// kept as `packing` says, where the CPU has AVX2 or AVX-512 VNNI.
     pub fn load_with(
         spec: ModelSpec,
         file: &mut GgufFile,

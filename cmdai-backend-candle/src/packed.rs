@@ -1,4 +1,4 @@
-//! Q4_K and Q6_K matrices interleaved sixteen rows at a time, for AVX-512 VNNI.
+//! Q4_K and Q6_K matrices interleaved sixteen rows at a time, for AVX-512 VNNI (and AVX2).
 //!
 //! In the GGUF layout each row's blocks are separate, and a dot product of one row spends most
 //! of its instructions unpacking that row's scales and moving 4-bit values into place (the
@@ -44,11 +44,12 @@ pub(crate) trait Packed: Copy + Send + Sync + 'static {
     /// The tile of superblock `b` of rows `rows[0..16]`.
     fn new(rows: &[&[Self::Block]], b: usize) -> Self;
     /// The dot products of the sixteen rows of `tiles` (one row group, every superblock) with
-    /// `R` input rows, into `out[..R]`.
+    /// `R` input rows, into `out[..R]`, with the kernels of `level`.
     ///
     /// # Safety
-    /// The CPU has AVX-512 F, BW and VNNI; every input row has `tiles.len()` blocks.
+    /// The CPU has what `level` needs; every input row has `tiles.len()` blocks.
     unsafe fn dots<const R: usize>(
+        level: Level,
         tiles: &[Self],
         rows: [&[BlockQ8K]; R],
         out: &mut [[f32; ROWS]; GROUP],
@@ -126,6 +127,7 @@ impl Packed for Q4KTile {
     }
 
     unsafe fn dots<const R: usize>(
+        level: Level,
         tiles: &[Self],
         rows: [&[BlockQ8K]; R],
         out: &mut [[f32; ROWS]; GROUP],
@@ -133,11 +135,14 @@ impl Packed for Q4KTile {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: passed on from the caller.
         unsafe {
-            x86::q4k_dots(tiles, rows, out)
+            match level {
+                Level::Avx512Vnni => x86::q4k_dots(tiles, rows, out),
+                Level::Avx2 => x86::q4k_dots_avx2(tiles, rows, out),
+            }
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
-            let _ = (tiles, rows, out);
+            let _ = (level, tiles, rows, out);
             unreachable!("no packed weights off x86: `available` is false there")
         }
     }
@@ -172,6 +177,7 @@ impl Packed for Q6KTile {
     }
 
     unsafe fn dots<const R: usize>(
+        level: Level,
         tiles: &[Self],
         rows: [&[BlockQ8K]; R],
         out: &mut [[f32; ROWS]; GROUP],
@@ -179,11 +185,14 @@ impl Packed for Q6KTile {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: passed on from the caller.
         unsafe {
-            x86::q6k_dots(tiles, rows, out)
+            match level {
+                Level::Avx512Vnni => x86::q6k_dots(tiles, rows, out),
+                Level::Avx2 => x86::q6k_dots_avx2(tiles, rows, out),
+            }
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
-            let _ = (tiles, rows, out);
+            let _ = (level, tiles, rows, out);
             unreachable!("no packed weights off x86: `available` is false there")
         }
     }
@@ -325,7 +334,7 @@ pub struct PackedWeights {
 impl PackedWeights {
     /// The packed form of the tensors `names` of the model in `file`, from `packing`'s file
     /// when it holds exactly them, else packed now and written there first. `None` where this
-    /// CPU has no AVX-512 VNNI, or no tensor qualifies (2-D Q4_K or Q6_K with a multiple of 16
+    /// CPU lacks AVX2 (see [`level`]), or no tensor qualifies (2-D Q4_K or Q6_K with a multiple of 16
     /// rows);
     /// also when the file can be neither read nor written (a read-only cache: the model then
     /// runs on the file's own layout, and the reason is logged).
@@ -379,7 +388,7 @@ impl PackedWeights {
         match written {
             Ok(weights) => {
                 tracing::info!(
-                    "wrote the weights interleaved for AVX-512 to {} in {:.2} s (once per model)",
+                    "wrote the weights interleaved for this CPU's SIMD kernels to {} in {:.2} s (once per model)",
                     path.display(),
                     started.elapsed().as_secs_f64()
                 );
@@ -497,22 +506,50 @@ fn header(shapes: &[Shape]) -> Vec<u8> {
     header
 }
 
-/// Whether [`matmul`] runs on this CPU.
-pub fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::sync::OnceLock;
-        static AVAILABLE: OnceLock<bool> = OnceLock::new();
-        *AVAILABLE.get_or_init(|| {
-            is_x86_feature_detected!("avx512f")
+/// The kernels a CPU runs the tiles with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Level {
+    /// 512-bit registers and `vpdpbusd`: sixteen rows a register.
+    Avx512Vnni,
+    /// 256-bit registers, `vpmaddubsw` and `vpmaddwd` for the 8-bit products: eight rows a
+    /// register, twice.
+    Avx2,
+}
+
+/// The best [`Level`] this CPU has, `None` without AVX2, FMA and F16C (or off x86).
+/// `CMDAI_PACKED_KERNELS=avx2` takes the AVX2 kernels on an AVX-512 CPU (to compare them);
+/// `off` runs every model on the file's own layout.
+pub(crate) fn level() -> Option<Level> {
+    use std::sync::OnceLock;
+    static LEVEL: OnceLock<Option<Level>> = OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        let wanted = std::env::var("CMDAI_PACKED_KERNELS").unwrap_or_default();
+        if wanted == "off" {
+            return None;
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            if wanted != "avx2"
+                && is_x86_feature_detected!("avx512f")
                 && is_x86_feature_detected!("avx512bw")
                 && is_x86_feature_detected!("avx512vnni")
-        })
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+            {
+                return Some(Level::Avx512Vnni);
+            }
+            if is_x86_feature_detected!("avx2")
+                && is_x86_feature_detected!("fma")
+                && is_x86_feature_detected!("f16c")
+            {
+                return Some(Level::Avx2);
+            }
+        }
+        None
+    })
+}
+
+/// Whether [`matmul`] runs on this CPU.
+pub fn available() -> bool {
+    level().is_some()
 }
 
 /// Input rows a worker takes per row group: their quantized blocks stay in the cache while it
@@ -529,7 +566,18 @@ pub(crate) fn matmul<T: Packed>(
     tiles: &[T],
     dst: &mut [f32],
 ) {
-    assert!(available(), "packed products need AVX-512 VNNI");
+    let level = level().expect("packed products need AVX2 and FMA at least");
+    matmul_with(level, (m, k, n), lhs, tiles, dst);
+}
+
+/// [`matmul`] with the kernels of `level`.
+fn matmul_with<T: Packed>(
+    level: Level,
+    (m, k, n): (usize, usize, usize),
+    lhs: &[f32],
+    tiles: &[T],
+    dst: &mut [f32],
+) {
     assert!(
         k.is_multiple_of(BLOCK) && n.is_multiple_of(ROWS),
         "shape {m}×{k}×{n}"
@@ -552,10 +600,11 @@ pub(crate) fn matmul<T: Packed>(
             while row < end {
                 let take = (end - row).min(GROUP);
                 let mut sums = [[0f32; ROWS]; GROUP];
-                // SAFETY: `available` was checked above; every row has `per_row` blocks.
+                // SAFETY: the caller's `level` runs here; every row has `per_row` blocks.
                 unsafe {
                     match take {
                         4 => T::dots(
+                            level,
                             weights,
                             [
                                 row_of(row),
@@ -566,12 +615,13 @@ pub(crate) fn matmul<T: Packed>(
                             &mut sums,
                         ),
                         3 => T::dots(
+                            level,
                             weights,
                             [row_of(row), row_of(row + 1), row_of(row + 2)],
                             &mut sums,
                         ),
-                        2 => T::dots(weights, [row_of(row), row_of(row + 1)], &mut sums),
-                        _ => T::dots(weights, [row_of(row)], &mut sums),
+                        2 => T::dots(level, weights, [row_of(row), row_of(row + 1)], &mut sums),
+                        _ => T::dots(level, weights, [row_of(row)], &mut sums),
                     }
                 }
                 for (i, values) in sums.iter().take(take).enumerate() {
@@ -775,6 +825,216 @@ mod x86 {
             unsafe { _mm512_storeu_ps(out[r].as_mut_ptr(), acc[r]) };
         }
     }
+    /// The first eight or last eight (`half` 0 or 1) of a tile row's sixteen bytes, widened to
+    /// 32-bit lanes: unsigned, or signed with `signed`.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    fn widen8(row: &[u8; ROWS], half: usize, signed: bool) -> __m256i {
+        // SAFETY: 8 bytes from 8 * half <= 8, inside the 16.
+        let bytes = unsafe { _mm_loadl_epi64(row.as_ptr().add(8 * half).cast()) };
+        if signed {
+            _mm256_cvtepi8_epi32(bytes)
+        } else {
+            _mm256_cvtepu8_epi32(bytes)
+        }
+    }
+
+    /// The 8-lane half `half` of 16 half floats, as floats.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    fn halves8(values: &[half::f16; ROWS], half: usize) -> __m256 {
+        // SAFETY: 8 half floats (16 bytes) from 8 * half, inside the 16.
+        _mm256_cvtph_ps(unsafe { _mm_loadu_si128(values.as_ptr().add(8 * half).cast()) })
+    }
+
+    /// Four input values from `at`, in every 32-bit lane.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn broadcast4(at: *const i8) -> __m256i {
+        // SAFETY: the caller passes four readable bytes.
+        _mm256_set1_epi32(unsafe { at.cast::<i32>().read_unaligned() })
+    }
+
+    /// [`q4k_dots`] with 256-bit registers: rows 0-7, then 8-15. `vpmaddubsw` multiplies the
+    /// 4-bit values by the input bytes in 16-bit pairs (at most 2 · 15 · 128 = 3,840, so a
+    /// sub-block's eight steps add up in 16 bits without saturating), one `vpmaddwd` per
+    /// sub-block makes them 32-bit.
+    ///
+    /// # Safety
+    /// The CPU has AVX2, FMA and F16C; every input row has `tiles.len()` blocks.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub unsafe fn q4k_dots_avx2<const R: usize>(
+        tiles: &[Q4KTile],
+        rows: [&[BlockQ8K]; R],
+        out: &mut [[f32; ROWS]; super::GROUP],
+    ) {
+        let low4 = _mm256_set1_epi8(0xF);
+        let ones = _mm256_set1_epi16(1);
+        for half in 0..2 {
+            let mut acc = [_mm256_setzero_ps(); R];
+            for (b, tile) in tiles.iter().enumerate() {
+                let mut sumi = [_mm256_setzero_si256(); R];
+                for c in 0..4 {
+                    let mut lo = [_mm256_setzero_si256(); R];
+                    let mut hi = [_mm256_setzero_si256(); R];
+                    for g in 0..8 {
+                        // SAFETY: 8 words from 8 * half, inside the row of 16.
+                        let bits = unsafe {
+                            _mm256_loadu_si256(tile.qs[8 * c + g].as_ptr().add(8 * half).cast())
+                        };
+                        let q_lo = _mm256_and_si256(bits, low4);
+                        let q_hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low4);
+                        for r in 0..R {
+                            let y = rows[r][b].qs.as_ptr();
+                            // SAFETY: 64c + 32 + 4g + 4 <= 256, the length of `qs`.
+                            let (y_lo, y_hi) = unsafe {
+                                (
+                                    broadcast4(y.add(64 * c + 4 * g)),
+                                    broadcast4(y.add(64 * c + 32 + 4 * g)),
+                                )
+                            };
+                            lo[r] = _mm256_add_epi16(lo[r], _mm256_maddubs_epi16(q_lo, y_lo));
+                            hi[r] = _mm256_add_epi16(hi[r], _mm256_maddubs_epi16(q_hi, y_hi));
+                        }
+                    }
+                    let scale_lo = widen8(&tile.scales[2 * c], half, false);
+                    let scale_hi = widen8(&tile.scales[2 * c + 1], half, false);
+                    for r in 0..R {
+                        let lo = _mm256_madd_epi16(lo[r], ones);
+                        let hi = _mm256_madd_epi16(hi[r], ones);
+                        sumi[r] = _mm256_add_epi32(
+                            sumi[r],
+                            _mm256_add_epi32(
+                                _mm256_mullo_epi32(lo, scale_lo),
+                                _mm256_mullo_epi32(hi, scale_hi),
+                            ),
+                        );
+                    }
+                }
+                let (d, dmin) = (halves8(&tile.d, half), halves8(&tile.dmin, half));
+                for r in 0..R {
+                    let y = &rows[r][b];
+                    let mut mins = _mm256_setzero_si256();
+                    for j in 0..8 {
+                        let sum = i32::from(y.bsums[2 * j]) + i32::from(y.bsums[2 * j + 1]);
+                        mins = _mm256_add_epi32(
+                            mins,
+                            _mm256_mullo_epi32(
+                                widen8(&tile.mins[j], half, false),
+                                _mm256_set1_epi32(sum),
+                            ),
+                        );
+                    }
+                    let yd = _mm256_set1_ps(y.d);
+                    acc[r] =
+                        _mm256_fmadd_ps(_mm256_mul_ps(d, yd), _mm256_cvtepi32_ps(sumi[r]), acc[r]);
+                    acc[r] =
+                        _mm256_fnmadd_ps(_mm256_mul_ps(dmin, yd), _mm256_cvtepi32_ps(mins), acc[r]);
+                }
+            }
+            for r in 0..R {
+                // SAFETY: 8 floats from 8 * half, inside the row of 16.
+                unsafe { _mm256_storeu_ps(out[r].as_mut_ptr().add(8 * half), acc[r]) };
+            }
+        }
+    }
+
+    /// [`q6k_dots`] with 256-bit registers: rows 0-7, then 8-15. The 6-bit values reach 63, so
+    /// each `vpmaddubsw` pair sum (at most 2 · 63 · 128) is widened by `vpmaddwd` at once.
+    ///
+    /// # Safety
+    /// The CPU has AVX2, FMA and F16C; every input row has `tiles.len()` blocks.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub unsafe fn q6k_dots_avx2<const R: usize>(
+        tiles: &[Q6KTile],
+        rows: [&[BlockQ8K]; R],
+        out: &mut [[f32; ROWS]; super::GROUP],
+    ) {
+        let low4 = _mm256_set1_epi8(0xF);
+        let bits01 = _mm256_set1_epi8(0x03);
+        let bits23 = _mm256_set1_epi8(0x0C);
+        let bits45 = _mm256_set1_epi8(0x30);
+        let ones = _mm256_set1_epi16(1);
+        for half in 0..2 {
+            let mut acc = [_mm256_setzero_ps(); R];
+            for (b, tile) in tiles.iter().enumerate() {
+                let mut sumi = [_mm256_setzero_si256(); R];
+                let mut offset = [_mm256_setzero_si256(); R];
+                for n in 0..2 {
+                    for i in 0..4 {
+                        for part in 0..2 {
+                            let mut dot = [_mm256_setzero_si256(); R];
+                            for g in 4 * part..4 * part + 4 {
+                                // SAFETY: word indices below 32 (`ql`) and 16 (`qh`); 8 words
+                                // from 8 * half, inside the rows of 16.
+                                let (low, high) = unsafe {
+                                    (
+                                        _mm256_loadu_si256(
+                                            tile.ql[16 * n + 8 * (i % 2) + g]
+                                                .as_ptr()
+                                                .add(8 * half)
+                                                .cast(),
+                                        ),
+                                        _mm256_loadu_si256(
+                                            tile.qh[8 * n + g].as_ptr().add(8 * half).cast(),
+                                        ),
+                                    )
+                                };
+                                let low = match i {
+                                    0 | 1 => _mm256_and_si256(low, low4),
+                                    _ => _mm256_and_si256(_mm256_srli_epi16(low, 4), low4),
+                                };
+                                let high = match i {
+                                    0 => _mm256_slli_epi16(_mm256_and_si256(high, bits01), 4),
+                                    1 => _mm256_slli_epi16(_mm256_and_si256(high, bits23), 2),
+                                    2 => _mm256_and_si256(high, bits45),
+                                    _ => _mm256_and_si256(_mm256_srli_epi16(high, 2), bits45),
+                                };
+                                let q = _mm256_or_si256(low, high);
+                                for r in 0..R {
+                                    // SAFETY: 128n + 32i + 4g + 4 <= 256, the length of `qs`.
+                                    let y = unsafe {
+                                        broadcast4(
+                                            rows[r][b].qs.as_ptr().add(128 * n + 32 * i + 4 * g),
+                                        )
+                                    };
+                                    dot[r] = _mm256_add_epi32(
+                                        dot[r],
+                                        _mm256_madd_epi16(_mm256_maddubs_epi16(q, y), ones),
+                                    );
+                                }
+                            }
+                            let j = 8 * n + 2 * i + part;
+                            // The scales are signed bytes.
+                            let scale = widen8(
+                                // SAFETY: i8 and u8 have the same layout.
+                                unsafe { &*tile.scales[j].as_ptr().cast::<[u8; ROWS]>() },
+                                half,
+                                true,
+                            );
+                            for r in 0..R {
+                                sumi[r] =
+                                    _mm256_add_epi32(sumi[r], _mm256_mullo_epi32(dot[r], scale));
+                                let sum = _mm256_set1_epi32(i32::from(rows[r][b].bsums[j]));
+                                offset[r] =
+                                    _mm256_add_epi32(offset[r], _mm256_mullo_epi32(scale, sum));
+                            }
+                        }
+                    }
+                }
+                let d = halves8(&tile.d, half);
+                for r in 0..R {
+                    let total = _mm256_sub_epi32(sumi[r], _mm256_slli_epi32(offset[r], 5));
+                    acc[r] = _mm256_fmadd_ps(
+                        _mm256_mul_ps(d, _mm256_set1_ps(rows[r][b].d)),
+                        _mm256_cvtepi32_ps(total),
+                        acc[r],
+                    );
+                }
+            }
+            for r in 0..R {
+                // SAFETY: 8 floats from 8 * half, inside the row of 16.
+                unsafe { _mm256_storeu_ps(out[r].as_mut_ptr().add(8 * half), acc[r]) };
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -808,8 +1068,13 @@ mod tests {
     /// Products through the tiles against `prefill.rs`'s on the GGUF layout, for input row
     /// counts that take every kernel width and more than one worker tile.
     fn agrees_with_the_plain_layout<T: Packed>(scales: &[usize]) {
-        if !available() || !crate::prefill::available() {
-            eprintln!("skipped: this CPU has no AVX-512 VNNI");
+        let levels: &[Level] = match level() {
+            Some(Level::Avx512Vnni) => &[Level::Avx512Vnni, Level::Avx2],
+            Some(Level::Avx2) => &[Level::Avx2],
+            None => &[],
+        };
+        if levels.is_empty() || !crate::prefill::available() {
+            eprintln!("skipped: this CPU has no AVX2");
             return;
         }
         let (k, n) = (1536, 48);
@@ -831,15 +1096,17 @@ mod tests {
                 bytes,
                 &mut want
             ));
-            let mut got = vec![0f32; m * n];
-            matmul((m, k, n), &lhs, &tiles, &mut got);
             let largest = want.iter().fold(0f32, |l, w| l.max(w.abs()));
-            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-                assert!(
-                    (g - w).abs() <= 1e-5 * largest,
-                    "{:?}, m={m}: element {i}: {g} against {w} (largest {largest})",
-                    T::DTYPE
-                );
+            for &level in levels {
+                let mut got = vec![0f32; m * n];
+                matmul_with(level, (m, k, n), &lhs, &tiles, &mut got);
+                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                    assert!(
+                        (g - w).abs() <= 1e-5 * largest,
+                        "{:?} {level:?}, m={m}: element {i}: {g} against {w} (largest {largest})",
+                        T::DTYPE
+                    );
+                }
             }
         }
     }

@@ -33,7 +33,7 @@ pub fn run(settings: &Settings, options: BenchOptions) -> Result<()> {
         device: settings.device,
         model_id: Some(model.id.clone()),
         max_context: options.prompt_tokens + options.generate + 1,
-        // The weights as a request runs them (interleaved where the CPU has AVX-512 VNNI).
+        // The weights as a request runs them (interleaved where the CPU has AVX2 or AVX-512 VNNI).
         model_digest: model.sha256.clone(),
         packed_weights_dir: Some(fetcher.cache().root().join("packed")),
         // Nothing here is constrained; the compiler would only compete for the cores.

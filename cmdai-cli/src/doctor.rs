@@ -128,7 +128,7 @@ fn print_text(r: &serde_json::Value) {
     );
     let mb = |v: &serde_json::Value| v.as_u64().unwrap_or(0) as f64 / 1e6;
     println!(
-        "cache:          {} ({:.1} MB, prompt cache {:.1} MB, weights interleaved for AVX-512 {:.1} MB)",
+        "cache:          {} ({:.1} MB, prompt cache {:.1} MB, interleaved weights {:.1} MB)",
         s(&r["cache"]["path"]),
         mb(&r["cache"]["bytes"]),
         mb(&r["cache"]["prompt_cache_bytes"]),

@@ -258,6 +258,52 @@ impl MappedMatrix {
         Tensor::from_vec(dst, dims, &Device::Cpu)
     }
 
+    /// `x @ mᵀ` for each of `matrices`, all interleaved (`packed.rs`) and as wide as `x`, in
+    /// one pass of the thread pool; `None` when one of them is not interleaved.
+    pub fn forward_many(
+        x: &Tensor,
+        matrices: &[&MappedMatrix],
+    ) -> candle_core::Result<Option<Vec<Tensor>>> {
+        let Some(packed) = matrices
+            .iter()
+            .map(|matrix| matrix.packed.as_ref())
+            .collect::<Option<Vec<_>>>()
+        else {
+            return Ok(None);
+        };
+        let x = x.contiguous()?;
+        let dims = x.dims().to_vec();
+        let k = dims.last().copied().unwrap_or(0);
+        if matrices.iter().any(|matrix| matrix.cols != k) {
+            return Ok(None);
+        }
+        let m = x.elem_count() / k.max(1);
+        let mut dsts: Vec<Vec<f32>> = matrices
+            .iter()
+            .map(|matrix| vec![0f32; m * matrix.rows])
+            .collect();
+        {
+            let (storage, layout) = x.storage_and_layout();
+            let Storage::Cpu(cpu) = &*storage else {
+                candle_core::bail!("mapped weights run on the CPU only");
+            };
+            let lhs = &cpu.as_slice::<f32>()?[layout.start_offset()..][..m * k];
+            crate::packed::matmul_many((m, k), lhs, &packed, &mut dsts);
+        }
+        let outputs = dsts
+            .into_iter()
+            .zip(matrices)
+            .map(|(dst, matrix)| {
+                let mut shape = dims.clone();
+                if let Some(last) = shape.last_mut() {
+                    *last = matrix.rows;
+                }
+                Tensor::from_vec(dst, shape, &Device::Cpu)
+            })
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Ok(Some(outputs))
+    }
+
     /// The rows `ids`, dequantized: `[ids.len(), cols]` f32. Only those rows are read.
     pub fn rows_of(&self, ids: &[u32]) -> candle_core::Result<Tensor> {
         let width = self.cols;

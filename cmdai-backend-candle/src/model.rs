@@ -31,6 +31,32 @@ impl Weight {
             Weight::Owned(matmul) => matmul.forward(x),
         }
     }
+
+    /// `x` through each of `weights`: in one pass of the CPU's thread pool where they are all
+    /// interleaved (`packed.rs`), else one by one.
+    fn forward_many<const N: usize>(
+        weights: [&Weight; N],
+        x: &Tensor,
+    ) -> candle_core::Result<[Tensor; N]> {
+        let mapped: Option<Vec<&MappedMatrix>> = weights
+            .iter()
+            .map(|weight| match weight {
+                Weight::Mapped(matrix) => Some(matrix),
+                Weight::Owned(_) => None,
+            })
+            .collect();
+        if let Some(mapped) = mapped
+            && let Some(outputs) = MappedMatrix::forward_many(x, &mapped)?
+            && let Ok(outputs) = <[Tensor; N]>::try_from(outputs)
+        {
+            return Ok(outputs);
+        }
+        let outputs = weights
+            .iter()
+            .map(|weight| weight.forward(x))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Ok(<[Tensor; N]>::try_from(outputs).expect("one output per weight"))
+    }
 }
 
 /// The token embedding matrix; rows are dequantized as they are looked up.
@@ -49,7 +75,11 @@ struct Linear {
 
 impl Linear {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let y = self.weight.forward(x)?;
+        self.add_bias(self.weight.forward(x)?)
+    }
+
+    /// `y`, the product by this layer's weight, plus its bias.
+    fn add_bias(&self, y: Tensor) -> candle_core::Result<Tensor> {
         match &self.bias {
             Some(bias) => y.broadcast_add(bias),
             None => Ok(y),
@@ -642,12 +672,12 @@ impl Block {
         let attention = self.attention(&h, spec, rope, offset, mask)?;
         let x = (x + norm(&attention, &self.post_attention_norm)?)?;
         let h = candle_nn::ops::rms_norm(&x, &self.ffn_norm, eps)?;
-        let gate = self.gate.forward(&h)?;
+        let [gate, up] = Weight::forward_many([&self.gate, &self.up], &h)?;
         let gate = match spec.arch.traits().activation {
             Activation::Silu => candle_nn::ops::silu(&gate)?,
             Activation::GeluTanh => gate.gelu()?,
         };
-        let ffn = self.down.forward(&(gate * self.up.forward(&h)?)?)?;
+        let ffn = self.down.forward(&(gate * up)?)?;
         x + norm(&ffn, &self.post_ffw_norm)?
     }
 
@@ -672,15 +702,16 @@ impl Block {
             };
             t.transpose(1, 2)
         };
+        let [q, k, v] = Weight::forward_many([&self.q.weight, &self.k.weight, &self.v.weight], x)?;
         let q = rope.apply(
-            &split_heads(self.q.forward(x)?, heads, &self.q_norm)?,
+            &split_heads(self.q.add_bias(q)?, heads, &self.q_norm)?,
             offset,
         )?;
         let k = rope.apply(
-            &split_heads(self.k.forward(x)?, kv_heads, &self.k_norm)?,
+            &split_heads(self.k.add_bias(k)?, kv_heads, &self.k_norm)?,
             offset,
         )?;
-        let v = split_heads(self.v.forward(x)?, kv_heads, &None)?.contiguous()?;
+        let v = split_heads(self.v.add_bias(v)?, kv_heads, &None)?.contiguous()?;
         let (k, v) = self.cache.append(&k, &v)?;
 
         // Grouped-query attention without copying keys and values: the query heads that share

@@ -578,68 +578,155 @@ fn matmul_with<T: Packed>(
     tiles: &[T],
     dst: &mut [f32],
 ) {
+    check((m, k, n), lhs, tiles, dst);
+    let input = crate::prefill::quantize(lhs, k);
+    let items = n / ROWS * m.div_ceil(TILE_M);
+    let out = dst.as_mut_ptr() as usize;
+    candle_core::utils::barrier_pool().execute_chunked(items, |range| {
+        for item in range {
+            // SAFETY: `check` passed; each item writes its own part of `dst`, which nothing
+            // reads until the pool returns.
+            unsafe { run_item(level, (m, k, n), &input, tiles, item, out as *mut f32) };
+        }
+    });
+}
+
+/// Products of the same input rows (`m` rows of `k` values) by several matrices, `dsts[i] =
+/// lhs · matrices[i]ᵀ`: the input is quantized once and every product is split across the
+/// thread pool in one pass (a layer's queries, keys and values; its gate and up projections),
+/// instead of one pass and one wait each.
+pub(crate) fn matmul_many(
+    (m, k): (usize, usize),
+    lhs: &[f32],
+    matrices: &[&PackedMatrix],
+    dsts: &mut [Vec<f32>],
+) {
+    let level = level().expect("packed products need AVX2 and FMA at least");
+    assert_eq!(matrices.len(), dsts.len(), "one output per matrix");
+    let mut starts = Vec::with_capacity(matrices.len());
+    let mut items = 0;
+    for (matrix, dst) in matrices.iter().zip(dsts.iter()) {
+        let n = dst.len() / m.max(1);
+        match matrix.dtype {
+            GgmlDType::Q4K => check((m, k, n), lhs, matrix.tiles::<Q4KTile>(), dst),
+            _ => check((m, k, n), lhs, matrix.tiles::<Q6KTile>(), dst),
+        }
+        starts.push(items);
+        items += n / ROWS * m.div_ceil(TILE_M);
+    }
+    let input = crate::prefill::quantize(lhs, k);
+    let outs: Vec<(usize, usize)> = dsts
+        .iter_mut()
+        .map(|dst| (dst.as_mut_ptr() as usize, dst.len() / m.max(1)))
+        .collect();
+    candle_core::utils::barrier_pool().execute_chunked(items, |range| {
+        for item in range {
+            let which = starts.partition_point(|&start| start <= item) - 1;
+            let (out, n) = outs[which];
+            let local = item - starts[which];
+            let matrix = matrices[which];
+            // SAFETY: every product passed `check`; each item writes its own part of its
+            // output, which nothing reads until the pool returns.
+            unsafe {
+                match matrix.dtype {
+                    GgmlDType::Q4K => run_item(
+                        level,
+                        (m, k, n),
+                        &input,
+                        matrix.tiles::<Q4KTile>(),
+                        local,
+                        out as *mut f32,
+                    ),
+                    _ => run_item(
+                        level,
+                        (m, k, n),
+                        &input,
+                        matrix.tiles::<Q6KTile>(),
+                        local,
+                        out as *mut f32,
+                    ),
+                }
+            }
+        }
+    });
+}
+
+/// The shapes of one product agree.
+fn check<T: Packed>((m, k, n): (usize, usize, usize), lhs: &[f32], tiles: &[T], dst: &[f32]) {
     assert!(
         k.is_multiple_of(BLOCK) && n.is_multiple_of(ROWS),
         "shape {m}×{k}×{n}"
     );
     assert_eq!(lhs.len(), m * k, "input of the wrong size");
     assert_eq!(dst.len(), m * n, "output of the wrong size");
+    assert_eq!(
+        tiles.len(),
+        n / ROWS * (k / BLOCK),
+        "weights of the wrong size"
+    );
+}
+
+/// Work item `item` of a product: the sixteen output columns of one row group for up to
+/// [`TILE_M`] input rows.
+///
+/// # Safety
+/// The CPU has what `level` needs; the shapes passed [`check`]; `out` points to the `m × n`
+/// output, of which no other thread writes this item's elements.
+unsafe fn run_item<T: Packed>(
+    level: Level,
+    (m, k, n): (usize, usize, usize),
+    input: &[BlockQ8K],
+    tiles: &[T],
+    item: usize,
+    out: *mut f32,
+) {
     let per_row = k / BLOCK;
-    assert_eq!(tiles.len(), n / ROWS * per_row, "weights of the wrong size");
-    let input = crate::prefill::quantize(lhs, k);
     let groups = n / ROWS;
-    let row_tiles = m.div_ceil(TILE_M);
-    let out = dst.as_mut_ptr() as usize;
-    candle_core::utils::barrier_pool().execute_chunked(groups * row_tiles, |items| {
-        for item in items {
-            let (row_tile, group) = (item / groups, item % groups);
-            let weights = &tiles[group * per_row..(group + 1) * per_row];
-            let row_of = |r: usize| &input[r * per_row..(r + 1) * per_row];
-            let mut row = row_tile * TILE_M;
-            let end = m.min(row + TILE_M);
-            while row < end {
-                let take = (end - row).min(GROUP);
-                let mut sums = [[0f32; ROWS]; GROUP];
-                // SAFETY: the caller's `level` runs here; every row has `per_row` blocks.
-                unsafe {
-                    match take {
-                        4 => T::dots(
-                            level,
-                            weights,
-                            [
-                                row_of(row),
-                                row_of(row + 1),
-                                row_of(row + 2),
-                                row_of(row + 3),
-                            ],
-                            &mut sums,
-                        ),
-                        3 => T::dots(
-                            level,
-                            weights,
-                            [row_of(row), row_of(row + 1), row_of(row + 2)],
-                            &mut sums,
-                        ),
-                        2 => T::dots(level, weights, [row_of(row), row_of(row + 1)], &mut sums),
-                        _ => T::dots(level, weights, [row_of(row)], &mut sums),
-                    }
-                }
-                for (i, values) in sums.iter().take(take).enumerate() {
-                    // SAFETY: (row + i, group's 16 columns) is inside `dst` (checked above), and
-                    // each belongs to exactly one work item, so no two threads write the same
-                    // element and nothing reads `dst` until the pool returns.
-                    unsafe {
-                        std::ptr::copy_nonoverlapping(
-                            values.as_ptr(),
-                            (out as *mut f32).add((row + i) * n + group * ROWS),
-                            ROWS,
-                        );
-                    }
-                }
-                row += take;
+    let (row_tile, group) = (item / groups, item % groups);
+    let weights = &tiles[group * per_row..(group + 1) * per_row];
+    let row_of = |r: usize| &input[r * per_row..(r + 1) * per_row];
+    let mut row = row_tile * TILE_M;
+    let end = m.min(row + TILE_M);
+    while row < end {
+        let take = (end - row).min(GROUP);
+        let mut sums = [[0f32; ROWS]; GROUP];
+        // SAFETY: the caller's `level` runs here; every row has `per_row` blocks.
+        unsafe {
+            match take {
+                4 => T::dots(
+                    level,
+                    weights,
+                    [
+                        row_of(row),
+                        row_of(row + 1),
+                        row_of(row + 2),
+                        row_of(row + 3),
+                    ],
+                    &mut sums,
+                ),
+                3 => T::dots(
+                    level,
+                    weights,
+                    [row_of(row), row_of(row + 1), row_of(row + 2)],
+                    &mut sums,
+                ),
+                2 => T::dots(level, weights, [row_of(row), row_of(row + 1)], &mut sums),
+                _ => T::dots(level, weights, [row_of(row)], &mut sums),
             }
         }
-    });
+        for (i, values) in sums.iter().take(take).enumerate() {
+            // SAFETY: (row + i, the group's 16 columns) is inside the output (`check`), and
+            // belongs to this item only.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    values.as_ptr(),
+                    out.add((row + i) * n + group * ROWS),
+                    ROWS,
+                );
+            }
+        }
+        row += take;
+    }
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -92,6 +92,33 @@ pub(crate) struct Q6KTile {
 
 const _: () = assert!(std::mem::size_of::<Q6KTile>() == 3392);
 
+/// [`Packed::dots`] through the x86 kernels `$avx512` and `$avx2`.
+macro_rules! dots_with {
+    ($avx512:ident, $avx2:ident) => {
+        unsafe fn dots<const R: usize>(
+            level: Level,
+            tiles: &[Self],
+            ahead: &[Self],
+            rows: [&[BlockQ8K]; R],
+            out: &mut [[f32; ROWS]; GROUP],
+        ) {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: passed on from the caller.
+            unsafe {
+                match level {
+                    Level::Avx512Vnni => x86::$avx512(tiles, ahead, rows, out),
+                    Level::Avx2 => x86::$avx2(tiles, ahead, rows, out),
+                }
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            {
+                let _ = (level, tiles, ahead, rows, out);
+                unreachable!("no packed weights off x86: `available` is false there")
+            }
+        }
+    };
+}
+
 /// The 32-bit words of `bytes`, little-endian.
 fn words(bytes: &[u8]) -> impl Iterator<Item = u32> + '_ {
     bytes
@@ -127,27 +154,7 @@ impl Packed for Q4KTile {
         tile
     }
 
-    unsafe fn dots<const R: usize>(
-        level: Level,
-        tiles: &[Self],
-        ahead: &[Self],
-        rows: [&[BlockQ8K]; R],
-        out: &mut [[f32; ROWS]; GROUP],
-    ) {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: passed on from the caller.
-        unsafe {
-            match level {
-                Level::Avx512Vnni => x86::q4k_dots(tiles, ahead, rows, out),
-                Level::Avx2 => x86::q4k_dots_avx2(tiles, ahead, rows, out),
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            let _ = (level, tiles, ahead, rows, out);
-            unreachable!("no packed weights off x86: `available` is false there")
-        }
-    }
+    dots_with!(q4k_dots, q4k_dots_avx2);
 }
 
 impl Packed for Q6KTile {
@@ -178,27 +185,7 @@ impl Packed for Q6KTile {
         tile
     }
 
-    unsafe fn dots<const R: usize>(
-        level: Level,
-        tiles: &[Self],
-        ahead: &[Self],
-        rows: [&[BlockQ8K]; R],
-        out: &mut [[f32; ROWS]; GROUP],
-    ) {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: passed on from the caller.
-        unsafe {
-            match level {
-                Level::Avx512Vnni => x86::q6k_dots(tiles, ahead, rows, out),
-                Level::Avx2 => x86::q6k_dots_avx2(tiles, ahead, rows, out),
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            let _ = (level, tiles, ahead, rows, out);
-            unreachable!("no packed weights off x86: `available` is false there")
-        }
-    }
+    dots_with!(q6k_dots, q6k_dots_avx2);
 }
 
 /// ggml's unpacking of sub-block `j`'s 6-bit scale and minimum.
@@ -511,6 +498,7 @@ fn header(shapes: &[Shape]) -> Vec<u8> {
 
 /// The kernels a CPU runs the tiles with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // only x86 has them
 pub(crate) enum Level {
     /// 512-bit registers and `vpdpbusd`: sixteen rows a register.
     Avx512Vnni,

@@ -260,6 +260,7 @@ impl Decoder {
         let mut plan = Plan {
             device,
             launches: Vec::new(),
+            old_matvec: std::env::var_os("CMDAI_CUDA_MATVEC").is_some_and(|v| v == "old"),
         };
         // add_norm_q8 runs at most 512 threads (the registers of 1024 would not hold 16 values
         // each), each holding at most 16 values; the threads divide the padded size.
@@ -512,6 +513,38 @@ impl Decoder {
 struct Plan<'a> {
     device: &'a CudaDevice,
     launches: Vec<Launch>,
+    /// candle's older one-row kernels (`CMDAI_CUDA_MATVEC=old`, for comparison).
+    old_matvec: bool,
+}
+
+/// candle's matrix-vector launcher (llama.cpp's MMVQ) for q8_1 input and f32 output.
+type MmvqLauncher = unsafe extern "C" fn(
+    *const std::ffi::c_void,
+    *const std::ffi::c_void,
+    *mut std::ffi::c_void,
+    i32,
+    i32,
+    i32,
+    i32,
+    i32,
+    *mut std::ffi::c_void,
+);
+
+fn mmvq_launcher(dtype: GgmlDType) -> Option<MmvqLauncher> {
+    use kernels::ffi;
+    Some(match dtype {
+        GgmlDType::Q4_0 => ffi::launch_mmvq_gguf_q4_0_f32_plain,
+        GgmlDType::Q4_1 => ffi::launch_mmvq_gguf_q4_1_f32_plain,
+        GgmlDType::Q5_0 => ffi::launch_mmvq_gguf_q5_0_f32_plain,
+        GgmlDType::Q5_1 => ffi::launch_mmvq_gguf_q5_1_f32_plain,
+        GgmlDType::Q8_0 => ffi::launch_mmvq_gguf_q8_0_f32_plain,
+        GgmlDType::Q2K => ffi::launch_mmvq_gguf_q2_k_f32_plain,
+        GgmlDType::Q3K => ffi::launch_mmvq_gguf_q3_k_f32_plain,
+        GgmlDType::Q4K => ffi::launch_mmvq_gguf_q4_k_f32_plain,
+        GgmlDType::Q5K => ffi::launch_mmvq_gguf_q5_k_f32_plain,
+        GgmlDType::Q6K => ffi::launch_mmvq_gguf_q6_k_f32_plain,
+        _ => return None,
+    })
 }
 
 impl Plan<'_> {
@@ -525,6 +558,33 @@ impl Plan<'_> {
         let Some((q, (rows, columns))) = matrix(weight) else {
             return Ok(Err("a weight that is not quantized".into()));
         };
+        if !self.old_matvec {
+            let Some(launcher) = mmvq_launcher(q.dtype()) else {
+                return Ok(Err(format!("weight type {:?}", q.dtype())));
+            };
+            let weights = q.device_ptr()? as u64;
+            let stream = self.device.cuda_stream();
+            self.launches.push(Box::new(move || {
+                // SAFETY: `weights` holds `rows` rows of `columns` values of the launcher's
+                // type, `input` the q8_1 blocks of `pad(columns)` values, `out` room for
+                // `rows` floats; the launch goes on the decoder's stream.
+                unsafe {
+                    launcher(
+                        weights as *const std::ffi::c_void,
+                        input as *const std::ffi::c_void,
+                        out as *mut std::ffi::c_void,
+                        columns as i32,
+                        rows as i32,
+                        (pad(columns) / 32) as i32,
+                        rows as i32,
+                        1,
+                        stream.cu_stream() as *mut std::ffi::c_void,
+                    )
+                };
+                Ok(())
+            }));
+            return Ok(Ok(()));
+        }
         let name = match q.dtype() {
             GgmlDType::Q4_0 => "q4_0",
             GgmlDType::Q4_1 => "q4_1",

@@ -2,9 +2,9 @@
 //
 // candle runs a decode step as about fifty small operations per layer, each with its own
 // allocation and launch; on an H100 the step is bound by those launches, not by the GPU. These
-// kernels do everything between the quantized matrix-vector products (which stay candle's
-// `mul_mat_vec_*_q8_1` kernels) in five launches per layer, on buffers allocated once, with the
-// position read from device memory so the whole step can be replayed as one CUDA graph.
+// kernels do everything between the quantized matrix-vector products (which stay candle's MMVQ
+// kernels) in five launches per layer, on buffers allocated once, with the position read from
+// device memory so the whole step can be replayed as one CUDA graph.
 //
 // Activations going into a matrix-vector product are written as q8_1 blocks (32 values, a half
 // scale and a half sum), the format candle's kernels read. Every kernel that writes q8_1 has one

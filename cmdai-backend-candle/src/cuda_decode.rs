@@ -4,7 +4,7 @@
 //! Through candle, one decode step of the default model is about 1,400 operations (each matrix
 //! product alone allocates, zeroes, quantizes its input and launches), and on an H100 the step
 //! is bound by issuing them from the host: ~110-160 tok/s. Here a layer is twelve launches:
-//! candle's quantized matrix-vector kernels (`mul_mat_vec_*_q8_1_cuda1`) for the seven
+//! candle's quantized matrix-vector kernels (its MMVQ launchers, llama.cpp's) for the seven
 //! projections and five of our own (`kernels/decode.cu`) for everything between them, reading
 //! the position from device memory. Nothing in the list changes from one token to the next, so
 //! it is recorded once as a CUDA graph and each token is one graph launch.

@@ -198,15 +198,16 @@ impl Transformer {
         packing: Option<&Packing>,
     ) -> Result<Self> {
         spec.check_tensors(&file.content)?;
-        let mapped = match device {
-            Device::Cpu if std::env::var_os("CMDAI_EXP_NO_MMAP").is_none() => Some(
-                MappedFile::new(file.reader.get_ref()).map_err(|error| CandleError::Io {
-                    path: file.path.clone(),
-                    error,
-                })?,
-            ),
-            _ => None,
-        };
+        let mapped =
+            match device {
+                Device::Cpu => Some(MappedFile::new(file.reader.get_ref()).map_err(|error| {
+                    CandleError::Io {
+                        path: file.path.clone(),
+                        error,
+                    }
+                })?),
+                _ => None,
+            };
         let packed = match (&mapped, packing) {
             (Some(mapped), Some(packing)) => PackedWeights::open_or_build(
                 packing,

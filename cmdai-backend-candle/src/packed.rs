@@ -316,7 +316,7 @@ fn tile_size(dtype: GgmlDType) -> usize {
 }
 
 /// A model's packed matrices, by tensor name.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PackedWeights {
     matrices: HashMap<String, PackedMatrix>,
 }

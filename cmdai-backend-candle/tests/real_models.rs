@@ -239,7 +239,7 @@ fn packed_weights_agree_with_the_file_and_a_damaged_copy_is_rebuilt() {
         cmdai_backend_candle::sampling::greedy(&plain)
     );
     let [file] = files.as_slice() else {
-        eprintln!("no packed weights were written: this CPU has no AVX-512 VNNI ({files:?})");
+        eprintln!("no packed weights were written: this CPU has no AVX2 ({files:?})");
         return;
     };
     let size = std::fs::metadata(file).unwrap().len();

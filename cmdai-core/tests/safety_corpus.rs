@@ -1,22 +1,108 @@
-//! The safety analyser against two corpora: dangerous commands (every one must be High or
-//! Critical) and everyday commands (at least 98% must stay below High). The everyday corpus is
-//! our own list plus, when `../shared` is present, every `cmd` of the tldr pages for Linux,
-//! macOS and common use. No tldr example is excluded, not even the genuinely dangerous ones
-//! (`shutdown`, `mkfs`...): they count against the 98%.
+//! The safety analyser against its corpora, in `tests/corpus`:
+//!
+//! - `dangerous/*.txt`: `level | reason | command` lines; each command must come out at or
+//!   above its level.
+//! - `everyday/*.txt`: commands people run every day, look-alikes of dangerous ones included;
+//!   at most 1% may come out High or above. With `../shared` present, every `cmd` of the tldr
+//!   pages for Linux, macOS and common use is held to at most 1.5% (no tldr example is
+//!   excluded, not even the genuinely dangerous ones such as `shutdown` or `mkfs`).
+//! - `holdout/`: cases of the same classes, written with the others but kept out of sight
+//!   while the rules were written; the same targets, reported separately.
+//!
+//! In a command, the token `<NL>` stands for a newline (here-documents).
 
 use std::path::{Path, PathBuf};
 
 use cmdai_core::safety::{Analysis, Analyzer, RiskLevel};
 
-fn corpus(name: &str) -> Vec<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+/// The non-comment lines of every `.txt` file in `tests/corpus/<dir>` whose name starts
+/// with `prefix`, with `<NL>` turned into newlines.
+fn corpus(dir: &str, prefix: &str) -> Vec<String> {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/corpus")
-        .join(name);
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .map(str::to_owned)
+        .join(dir);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
+        .unwrap_or_else(|e| panic!("{}: {e}", folder.display()))
+        .map(|entry| entry.expect("a readable corpus folder").path())
+        .filter(|path| {
+            path.extension().is_some_and(|e| e == "txt")
+                && path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(prefix))
+        })
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no {prefix}*.txt in {}", folder.display());
+    files
+        .iter()
+        .flat_map(|path| {
+            std::fs::read_to_string(path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+                .lines()
+                .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+                .map(|l| l.replace("<NL>", "\n"))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// A dangerous case: the least level it must get, why, and the command.
+struct Case {
+    level: RiskLevel,
+    reason: String,
+    command: String,
+}
+
+fn dangerous(dir: &str, prefix: &str) -> Vec<Case> {
+    corpus(dir, prefix)
+        .into_iter()
+        .map(|line| {
+            let mut parts = line.splitn(3, " | ");
+            let (Some(level), Some(reason), Some(command)) = (parts.next(), parts.next(), parts.next())
+            else {
+                panic!("not `level | reason | command`: {line}");
+            };
+            let level = match level {
+                "high" => RiskLevel::High,
+                "critical" => RiskLevel::Critical,
+                other => panic!("a dangerous case's level is high or critical, not `{other}`: {line}"),
+            };
+            Case {
+                level,
+                reason: reason.to_owned(),
+                command: command.to_owned(),
+            }
+        })
+        .collect()
+}
+
+/// The dangerous cases that come out below their level, described.
+fn missed(cases: &[Case]) -> Vec<String> {
+    let analyzer = Analyzer::default();
+    cases
+        .iter()
+        .map(|case| (case, analyzer.analyze(&case.command)))
+        .filter(|(case, analysis)| analysis.level < case.level)
+        .map(|(case, analysis)| {
+            format!(
+                "[{} needed: {}] {}",
+                case.level,
+                case.reason,
+                describe(&case.command, &analysis)
+            )
+        })
+        .collect()
+}
+
+/// The everyday commands that come out High or above, described.
+fn flagged(commands: &[String]) -> Vec<String> {
+    let analyzer = Analyzer::default();
+    commands
+        .iter()
+        .map(|c| (c, analyzer.analyze(c)))
+        .filter(|(_, a)| a.level >= RiskLevel::High)
+        .map(|(c, a)| describe(c, &a))
         .collect()
 }
 
@@ -61,28 +147,18 @@ fn tldr_commands() -> Option<Vec<(String, String)>> {
 }
 
 #[test]
-fn every_dangerous_command_is_high_or_critical() {
-    let analyzer = Analyzer::default();
-    let commands = corpus("dangerous.txt");
-    assert!(
-        commands.len() >= 150,
-        "the dangerous corpus has {} commands",
-        commands.len()
-    );
-    let missed: Vec<String> = commands
-        .iter()
-        .map(|c| (c, analyzer.analyze(c)))
-        .filter(|(_, a)| a.level < RiskLevel::High)
-        .map(|(c, a)| describe(c, &a))
-        .collect();
+fn every_dangerous_command_reaches_its_level() {
+    let cases = dangerous("dangerous", "");
+    assert!(cases.len() >= 500, "the dangerous corpus has {} commands", cases.len());
+    let missed = missed(&cases);
     println!(
-        "dangerous: {} of {} High or Critical",
-        commands.len() - missed.len(),
-        commands.len()
+        "dangerous: {} of {} at or above their level",
+        cases.len() - missed.len(),
+        cases.len()
     );
     assert!(
         missed.is_empty(),
-        "{} dangerous commands judged below High:\n{}",
+        "{} dangerous commands judged below their level:\n{}",
         missed.len(),
         missed.join("\n")
     );
@@ -90,21 +166,19 @@ fn every_dangerous_command_is_high_or_critical() {
 
 #[test]
 fn our_everyday_commands_stay_below_high() {
-    let analyzer = Analyzer::default();
-    let commands = corpus("everyday.txt");
-    let flagged: Vec<String> = commands
-        .iter()
-        .map(|c| (c, analyzer.analyze(c)))
-        .filter(|(_, a)| a.level >= RiskLevel::High)
-        .map(|(c, a)| describe(c, &a))
-        .collect();
+    let commands = corpus("everyday", "");
+    assert!(commands.len() >= 500, "the everyday corpus has {} commands", commands.len());
+    let flagged = flagged(&commands);
+    let share = flagged.len() as f64 / commands.len() as f64;
     println!(
-        "everyday (ours): {} of {} below High",
-        commands.len() - flagged.len(),
-        commands.len()
+        "everyday (ours): {} of {} High or above ({:.2}%)",
+        flagged.len(),
+        commands.len(),
+        share * 100.0
     );
+    println!("{}", flagged.join("\n"));
     assert!(
-        flagged.is_empty(),
+        share <= 0.01,
         "{} everyday commands judged High or worse:\n{}",
         flagged.len(),
         flagged.join("\n")
@@ -124,21 +198,44 @@ fn tldr_commands_stay_below_high() {
         .filter(|(_, _, a)| a.level >= RiskLevel::High)
         .map(|(id, c, a)| format!("{id}: {}", describe(c, &a)))
         .collect();
-    let total = commands.len() + corpus("everyday.txt").len();
-    let below = total - flagged.len();
-    let share = below as f64 / total as f64;
+    let total = commands.len();
+    let share = flagged.len() as f64 / total as f64;
     println!(
-        "everyday (ours + tldr): {below} of {total} below High ({:.2}%)",
+        "tldr: {} of {total} High or above ({:.2}%)",
+        flagged.len(),
         share * 100.0
     );
     if std::env::var_os("CMDAI_SHOW_FLAGGED").is_some() {
         println!("{}", flagged.join("\n"));
     }
-    assert!(total >= 500);
+    assert!(total >= 20_000);
     assert!(
-        share >= 0.98,
-        "only {:.2}% below High; flagged:\n{}",
+        share <= 0.015,
+        "{:.2}% High or above; flagged:\n{}",
         share * 100.0,
+        flagged.join("\n")
+    );
+}
+
+/// The held-out cases: the same targets as the corpus they were written with.
+#[test]
+fn held_out_cases_meet_the_same_targets() {
+    let cases = dangerous("holdout", "dangerous");
+    let missed = missed(&cases);
+    let everyday = corpus("holdout", "everyday");
+    let flagged = flagged(&everyday);
+    println!(
+        "held out: dangerous {} of {} at their level; everyday {} of {} High or above",
+        cases.len() - missed.len(),
+        cases.len(),
+        flagged.len(),
+        everyday.len()
+    );
+    println!("{}\n{}", missed.join("\n"), flagged.join("\n"));
+    assert!(missed.is_empty(), "held-out dangerous commands below their level:\n{}", missed.join("\n"));
+    assert!(
+        flagged.len() as f64 <= everyday.len() as f64 * 0.01,
+        "held-out everyday commands High or above:\n{}",
         flagged.join("\n")
     );
 }

@@ -61,7 +61,6 @@ const RISKY_CODE: &[&str] = &[
     "child_process",
     "system(",
     "`",
-    "socket",
     "Remove-Item",
     "Format-Volume",
     "b64decode",
@@ -130,6 +129,10 @@ impl Walker<'_> {
             }
             break;
         }
+        if base == "env" && args.get(index).is_none() {
+            // `env | curl -d @- ...`: the environment, tokens and keys included.
+            return Stage::Secret;
+        }
         let Some(name) = args.get(index).filter(|_| !wrapper.no_command) else {
             // `su alice` opens a shell as alice, `su` and `su root` as root.
             let user = args
@@ -179,10 +182,63 @@ impl Walker<'_> {
     /// Forms whose meaning is in code rather than in the rule table. Returns whether `base`
     /// was one of them.
     pub(super) fn special(&mut self, base: &str, invocation: &Invocation, frame: &Frame) -> bool {
+        self.network_sink(base, invocation);
+        if self.database(base, invocation) {
+            return true;
+        }
         match base {
+            "docker" | "podman" | "nerdctl" | "kubectl" | "oc"
+                if self.container_exec(base, invocation, frame) => {}
+            "alias" => self.alias(invocation, frame),
+            "tee" => {
+                self.tee(invocation, frame);
+                return false;
+            }
+            "ztcp" | "zsocket" => self.socket_opened = true,
+            "tar" | "unzip" | "bsdtar" => {
+                // `curl ... | tar xz -C /tmp && /tmp/x/run`: what the archive held is unseen.
+                let from_download = matches!(&invocation.stdin, Input::Pipe(stages, _) if stages.iter().any(|s| matches!(s, Stage::Download)))
+                    || invocation.args.iter().any(|a| self.was_downloaded(&a.text));
+                if from_download {
+                    let dir = option_value(&invocation.args, &["-C", "--directory", "-d"])
+                        .map_or_else(|| "./".to_owned(), |d| format!("{}/", d.text.trim_end_matches('/')));
+                    self.downloaded.insert(dir);
+                }
+                return false;
+            }
+            "fallocate" | "truncate" => {
+                let size = option_value(&invocation.args, &["-l", "--length", "-s", "--size"]);
+                if let Some(size) = size.filter(|s| super::effects::huge_size(s.text.trim_start_matches('+'))) {
+                    self.report(
+                        RiskLevel::High,
+                        Category::Resources,
+                        size.span,
+                        format!("reserves {} of disk space, enough to fill most disks", size.text),
+                    );
+                }
+                return false;
+            }
+            "awk" | "gawk" | "mawk" | "nawk" | "busybox-awk" => {
+                self.awk(invocation, frame);
+                return false;
+            }
+            "cd" | "pushd" => self.change_directory(invocation),
+            "php" if has_flag(&invocation.args, "-S") => {
+                let root = option_value(&invocation.args, &["-t"]);
+                self.serves(root.as_ref(), invocation.span);
+            }
+            "http-server" | "serve" | "live-server" | "httpd" | "darkhttpd" | "miniserve" | "static-web-server" => {
+                let root = option_value(&invocation.args, &["-h", "--root", "-d", "--dir"])
+                    .or_else(|| operands(&invocation.args).into_iter().find(|a| !a.text.chars().all(|c| c.is_ascii_digit())).cloned());
+                self.serves(root.as_ref(), invocation.span);
+            }
+            "caddy" if invocation.args.iter().any(|a| a.text == "file-server") => {
+                let root = option_value(&invocation.args, &["--root", "-r"]);
+                self.serves(root.as_ref(), invocation.span);
+            }
             _ if SHELLS.contains(&base) => self.shell(base, invocation, frame),
             "eval" => self.eval(invocation, frame),
-            "source" | "." => self.source_file(invocation),
+            "source" | "." => self.source_file(invocation, frame),
             "xargs" | "parallel" => self.xargs(base, invocation, frame),
             "find" => self.find_exec(invocation, frame),
             "watch" => self.watch(invocation, frame),
@@ -202,7 +258,14 @@ impl Walker<'_> {
 
     /// The program to run is itself computed: `$x -rf /`, `$(echo rm) ...`.
     pub(super) fn computed_program(&mut self, name: &Arg) {
-        if name.from_download {
+        if self.socket_opened {
+            self.report(
+                RiskLevel::Critical,
+                Category::Network,
+                name.span,
+                "runs commands that arrive over the network socket the command opened",
+            );
+        } else if name.from_download {
             self.report(
                 RiskLevel::Critical,
                 Category::DownloadExecute,
@@ -229,10 +292,13 @@ impl Walker<'_> {
         }
     }
 
-    pub(super) fn unknown_program(&mut self, invocation: &Invocation) {
+    pub(super) fn unknown_program(&mut self, invocation: &Invocation, frame: &Frame) {
         let name = &invocation.name;
-        let local = name.text.trim_start_matches("./");
-        if self.downloaded.contains(local) {
+        if let Some(text) = self.written.get(&name.text).cloned() {
+            let nested = self.nested(frame, &text, invocation.span, invocation.privileged);
+            self.code(&nested);
+        }
+        if self.was_downloaded(&name.text) {
             self.report(
                 RiskLevel::Critical,
                 Category::DownloadExecute,
@@ -345,7 +411,12 @@ impl Walker<'_> {
                         span,
                         format!("runs {what} downloaded from the network, unseen by you or cmdai"),
                     );
-                } else if stages.iter().any(|s| matches!(s, Stage::Decode)) {
+                } else if stages.iter().any(|s| matches!(s, Stage::Decode(_))) {
+                    if let Some(Stage::Decode(Some(text))) = stages.last() {
+                        // The payload is literal: what it decodes to is analysed too.
+                        let nested = self.nested(frame, text, span, invocation.privileged);
+                        self.code(&nested);
+                    }
                     self.report(
                         RiskLevel::High,
                         Category::Opaque,
@@ -396,14 +467,24 @@ impl Walker<'_> {
             from_stdin |= !text.starts_with("--") && text[1..].contains('s');
             index += 1;
         }
-        // With -s the operands are positional parameters and the commands come from stdin.
-        let operand = args.get(index).filter(|_| inline || !from_stdin);
+        // With -s the operands are positional parameters and the commands come from stdin;
+        // `-` also means standard input.
+        let operand = args
+            .get(index)
+            .filter(|a| inline || !matches!(a.text.as_str(), "-" | "/dev/stdin" | "/dev/fd/0"))
+            .filter(|_| inline || !from_stdin);
         match operand {
             Some(code) if inline => {
                 self.code_argument(code, frame, invocation.privileged, "the shell string")
             }
-            Some(script) => self.script_file(base, script, invocation),
+            Some(script) => self.script_file(base, script, invocation, frame),
             None if inline => {}
+            None if self.socket_opened => self.report(
+                RiskLevel::Critical,
+                Category::Network,
+                invocation.span,
+                "starts a shell on the network socket the command opened: whoever is at the other end controls this machine",
+            ),
             None if matches!(invocation.stdin, Input::Terminal) => {
                 if invocation.privileged {
                     self.report(
@@ -419,9 +500,23 @@ impl Walker<'_> {
     }
 
     /// `bash install.sh`, `python3 setup.py`, `source <(curl ...)`.
-    fn script_file(&mut self, runner: &str, script: &Arg, invocation: &Invocation) {
-        let local = script.text.trim_start_matches("./");
-        if script.from_download || self.downloaded.contains(local) {
+    fn script_file(&mut self, runner: &str, script: &Arg, invocation: &Invocation, frame: &Frame) {
+        if let Some(text) = self.written.get(&script.text).cloned() {
+            // `echo "rm -rf /" > x.sh && sh x.sh`: the script's text is known.
+            let nested = self.nested(frame, &text, script.span, invocation.privileged);
+            self.code(&nested);
+        }
+        // `python manage.py flush --noinput`: the script's own subcommand.
+        let after: Vec<Arg> = invocation
+            .args
+            .iter()
+            .skip_while(|a| a.span != script.span)
+            .skip(1)
+            .cloned()
+            .collect();
+        let base = script.text.rsplit('/').next().unwrap_or_default().to_owned();
+        self.destructive_verbs(&base, &invocation.wrapped(script, after));
+        if script.from_download || self.was_downloaded(&script.text) {
             self.report(
                 RiskLevel::Critical,
                 Category::DownloadExecute,
@@ -461,6 +556,18 @@ impl Walker<'_> {
         frame: &Frame,
     ) {
         let args = &invocation.args;
+        if language == "Ruby"
+            && args.iter().any(|a| a.text == "-run")
+            && args.iter().any(|a| a.text == "httpd")
+        {
+            let root = args
+                .iter()
+                .skip_while(|a| a.text != "httpd")
+                .nth(1)
+                .filter(|a| !a.text.starts_with('-'));
+            self.serves(root, invocation.span);
+            return;
+        }
         if let Some(position) = args
             .iter()
             .position(|a| code_options.contains(&a.text.as_str()))
@@ -468,39 +575,109 @@ impl Walker<'_> {
             let Some(code) = args.get(position + 1) else {
                 return;
             };
-            let risky =
-                !code.is_literal() || RISKY_CODE.iter().any(|word| code.text.contains(word));
-            let (level, note) = if risky {
-                (
-                    RiskLevel::High,
-                    "it deletes files, runs programs or decodes data",
-                )
-            } else {
-                (RiskLevel::Moderate, "cmdai does not analyse it")
-            };
-            self.report(
-                level,
-                Category::Opaque,
-                code.span,
-                format!("runs inline {language} code; {note}"),
-            );
+            self.inline_code(language, code, invocation, frame);
             return;
         }
         if let Some(position) = args.iter().position(|a| a.text == "-m") {
             let module = args.get(position + 1).map_or("", |a| a.text.as_str());
             if module == "http.server" || module == "SimpleHTTPServer" {
-                self.report(
-                    RiskLevel::Moderate,
-                    Category::Network,
-                    invocation.span,
-                    "serves the current directory to anyone who can reach this machine",
-                );
+                let root = option_value(args, &["-d", "--directory"]);
+                self.serves(root.as_ref(), invocation.span);
             }
             return;
         }
         match operands(args).first() {
-            Some(script) if script.text != "-" => self.script_file(language, script, invocation),
-            _ => self.code_on_stdin(invocation, frame, &format!("{language} code"), false),
+            Some(script) if script.text != "-" => self.script_file(language, script, invocation, frame),
+            _ => match super::flow::input_text(invocation) {
+                // `echo 'import os; ...' | python3`: the code is known.
+                Some(text) => {
+                    let code = Arg::literal(text, invocation.span);
+                    self.inline_code(language, &code, invocation, frame);
+                }
+                None => self.code_on_stdin(invocation, frame, &format!("{language} code"), false),
+            },
+        }
+    }
+
+    /// Code of another language given on the command line. It is not parsed, but literal
+    /// payloads are decoded, shell commands in its strings are analysed, and reverse shells,
+    /// fork bombs and uploads of secrets are recognised.
+    fn inline_code(&mut self, language: &str, code: &Arg, invocation: &Invocation, frame: &Frame) {
+        if code.from_download {
+            self.report(
+                RiskLevel::Critical,
+                Category::DownloadExecute,
+                code.span,
+                format!("runs {language} code downloaded from the network, unseen by you or cmdai"),
+            );
+            return;
+        }
+        let mut text = code.text.clone();
+        let decoded = super::flow::decode_literals(&code.text);
+        for payload in &decoded {
+            text.push('\n');
+            text.push_str(payload);
+            let first = payload.split_whitespace().next().unwrap_or_default();
+            if self.rules.is_known(first.rsplit('/').next().unwrap_or_default()) {
+                // `os.system(bytes.fromhex('726d...').decode())`: the payload is a command.
+                let nested = self.nested(frame, payload, code.span, invocation.privileged);
+                self.code(&nested);
+            }
+        }
+        // A decoded payload was read above; the decoding call itself is not the risk.
+        let risky = |word: &&str| {
+            text.contains(word)
+                && !(matches!(*word, "b64decode" | "FromBase64String") && !decoded.is_empty())
+        };
+        let spawns = SPAWN.iter().any(|w| text.contains(w));
+        if spawns {
+            for string in super::effects::quoted_strings(&text) {
+                let first = string.split_whitespace().next().unwrap_or_default();
+                let base = first.rsplit('/').next().unwrap_or_default();
+                if string.contains(' ') && (self.rules.is_known(base) || is_shell(base)) {
+                    let nested = self.nested(frame, &string, code.span, invocation.privileged);
+                    self.code(&nested);
+                }
+            }
+        }
+        let (level, category, note) = match inline_code_risk(&text) {
+            Some(risk) => risk,
+            None if !code.is_literal() || RISKY_CODE.iter().any(risky) => (
+                RiskLevel::High,
+                Category::Opaque,
+                "it deletes files, runs programs or decodes data",
+            ),
+            None => (RiskLevel::Moderate, Category::Opaque, "cmdai does not analyse it"),
+        };
+        self.report(
+            level,
+            category,
+            code.span,
+            format!("runs inline {language} code; {note}"),
+        );
+    }
+
+    /// awk programs: `system("...")` runs shell code, `/inet/tcp` opens sockets.
+    fn awk(&mut self, invocation: &Invocation, frame: &Frame) {
+        let Some(program) = operands(&invocation.args).first().map(|a| (*a).clone()) else {
+            return;
+        };
+        if program.text.contains("/inet/") {
+            let runs = program.text.contains("|&") || program.text.contains("system(");
+            let (level, message) = if runs {
+                (RiskLevel::Critical, "awk opens a network socket and runs what arrives on it (a reverse shell)")
+            } else {
+                (RiskLevel::High, "awk opens a network socket")
+            };
+            self.report(level, Category::Network, program.span, message);
+        }
+        if program.text.contains("system(") {
+            for string in super::effects::quoted_strings(&program.text) {
+                if string.contains(' ') {
+                    let nested = self.nested(frame, &string, program.span, invocation.privileged);
+                    self.code(&nested);
+                }
+            }
         }
     }
 
@@ -514,9 +691,9 @@ impl Walker<'_> {
         );
     }
 
-    fn source_file(&mut self, invocation: &Invocation) {
+    fn source_file(&mut self, invocation: &Invocation, frame: &Frame) {
         if let Some(script) = invocation.args.first() {
-            self.script_file("the shell", script, invocation);
+            self.script_file("the shell", script, invocation, frame);
         }
     }
 
@@ -587,8 +764,30 @@ impl Walker<'_> {
                 _ => arg.clone(),
             })
             .collect();
+        let all_pids = matches!(&invocation.stdin, Input::Pipe(stages, _) if super::walk::all_processes(stages));
+        let endless = matches!(&invocation.stdin, Input::Pipe(stages, _) if stages.iter().any(|s| matches!(s, Stage::Endless)));
+        let unlimited = args.iter().enumerate().any(|(i, a)| {
+            matches!(a.text.as_str(), "-P0" | "--max-procs=0")
+                || matches!(a.text.as_str(), "-P" | "--max-procs") && args.get(i + 1).is_some_and(|v| v.text == "0")
+        });
+        if endless && unlimited {
+            self.report(
+                RiskLevel::Critical,
+                Category::Resources,
+                invocation.span,
+                "starts processes without end and without limit (a fork bomb): it hangs the machine",
+            );
+        }
+        if all_pids {
+            for arg in inner_args.iter_mut().filter(|a| !a.is_literal()) {
+                arg.all_pids = true;
+            }
+        }
         if replace.is_none() {
-            inner_args.push(Arg::input(invocation.name.span));
+            inner_args.push(Arg {
+                all_pids,
+                ..Arg::input(invocation.name.span)
+            });
         }
         self.invoke(invocation.wrapped(name, inner_args), frame);
     }
@@ -648,6 +847,19 @@ impl Walker<'_> {
             let Some((name, rest)) = args.get(start..end).and_then(|a| a.split_first()) else {
                 continue;
             };
+            let broad = matches!(
+                root_kind,
+                Some(TargetKind::Root | TargetKind::System | TargetKind::Home)
+            );
+            let deleter = matches!(name.text.rsplit('/').next(), Some("rm" | "shred" | "unlink" | "srm"));
+            if filtered && broad && deleter {
+                self.report(
+                    RiskLevel::High,
+                    Category::Delete,
+                    invocation.span,
+                    format!("deletes every matching file anywhere under `{root}`"),
+                );
+            }
             let inner_args = rest
                 .iter()
                 .map(|arg| {
@@ -738,6 +950,8 @@ impl Walker<'_> {
             from_download: words.iter().any(|a| a.from_download),
             from_decode: words.iter().any(|a| a.from_decode),
             generated_by: single_generator(words),
+            from_secret: words.iter().any(|a| a.from_secret),
+            all_pids: false,
         };
         self.code_argument(&code, frame, privileged, what);
     }
@@ -772,7 +986,14 @@ impl Walker<'_> {
                 pids.push(arg);
             }
         }
-        if let Some(all) = pids.iter().find(|p| p.text == "-1") {
+        if let Some(all) = pids.iter().find(|p| p.all_pids) {
+            self.report(
+                RiskLevel::Critical,
+                Category::Process,
+                all.span,
+                "kills every process on the machine: the listing it is given has no filter",
+            );
+        } else if let Some(all) = pids.iter().find(|p| p.text == "-1") {
             self.report(
                 RiskLevel::Critical,
                 Category::Process,
@@ -813,11 +1034,27 @@ impl Walker<'_> {
             "--post-file",
             "--body-file",
         ];
-        let args = &invocation.args;
+        // `--post-file=x` is `--post-file x`.
+        let args: Vec<Arg> = invocation
+            .args
+            .iter()
+            .flat_map(|arg| match arg.text.split_once('=') {
+                Some((option, value)) if option.starts_with("--") => vec![
+                    Arg::literal(option.to_owned(), arg.span),
+                    Arg {
+                        text: value.to_owned(),
+                        ..arg.clone()
+                    },
+                ],
+                _ => vec![arg.clone()],
+            })
+            .collect();
+        let args = &args;
         for (index, arg) in args.iter().enumerate() {
             let text = arg.text.as_str();
             let value = args.get(index + 1);
-            let remote_name = base == "curl" && (text == "-O" || text == "--remote-name");
+            let remote_name = base == "curl"
+                && (has_flag(std::slice::from_ref(arg), "-O") || text == "--remote-name");
             if let Some(file) = value.filter(|_| OUTPUT.contains(&text) && !remote_name) {
                 self.downloaded
                     .insert(file.text.trim_start_matches("./").to_owned());
@@ -833,13 +1070,10 @@ impl Walker<'_> {
                 .trim_start_matches('<');
             let uploads_file = value.text.contains('@')
                 || matches!(text, "-T" | "--upload-file" | "--post-file" | "--body-file");
-            let secret = matches!(
-                targets::classify(file, None),
-                Some(TargetKind::Secret | TargetKind::CriticalFile)
-            );
+            let secret = targets::holds_secrets(file);
             if uploads_file && secret {
                 self.report(
-                    RiskLevel::High,
+                    RiskLevel::Critical,
                     Category::Exfiltration,
                     value.span,
                     format!("sends `{file}`, which holds keys or credentials, to another machine"),
@@ -848,10 +1082,7 @@ impl Walker<'_> {
         }
         // `wget URL` and `curl -O URL` save under the URL's last path segment.
         let saves_remote_name = base == "wget" && !args.iter().any(|a| a.text.starts_with("-O"))
-            || base == "curl"
-                && args
-                    .iter()
-                    .any(|a| a.text == "-O" || a.text == "--remote-name");
+            || base == "curl" && (has_flag(args, "-O") || args.iter().any(|a| a.text == "--remote-name"));
         if saves_remote_name {
             for url in args.iter().filter(|a| a.text.contains("://")) {
                 let path = url.text.split(['?', '#']).next().unwrap_or_default();
@@ -867,8 +1098,9 @@ impl Walker<'_> {
     fn scheduled_text(&mut self, base: &str, invocation: &Invocation, frame: &Frame) {
         let (text, span) = match &invocation.stdin {
             Input::Text(text, span) => (text.clone(), *span),
-            Input::Pipe(stages, _) => match stages.last() {
+            Input::Pipe(stages, start) => match stages.last() {
                 Some(Stage::Echo(text, span)) => (text.clone(), *span),
+                Some(Stage::Decode(Some(text))) => (text.clone(), Span::new(*start, invocation.span.end)),
                 Some(Stage::Download) => {
                     self.report(
                         RiskLevel::Critical,
@@ -900,12 +1132,25 @@ impl Walker<'_> {
         }
     }
 
+    /// Whether `path` (or a directory above it) is something this command downloaded.
+    pub(super) fn was_downloaded(&self, path: &str) -> bool {
+        let local = path.trim_start_matches("./");
+        let name = local.rsplit('/').next().unwrap_or_default();
+        self.downloaded.iter().any(|d| {
+            d == local
+                || d.rsplit('/').next() == Some(name) && !name.is_empty()
+                || d.ends_with('/') && local.starts_with(d.as_str())
+        })
+    }
+
     /// Output redirection: `> /dev/sda`, `>> /etc/sudoers`, `> notes.txt`.
     pub(super) fn redirect_write(&mut self, target: &Arg, append: bool) {
         let text = target.text.as_str();
         if targets::is_harmless(text) || text.starts_with("&") {
             return;
         }
+        self.writes += 1;
+        self.output_files.push(target.clone());
         let verb = if append { "appends to" } else { "overwrites" };
         let (level, category, message) = match targets::classify(text, target.dynamic_at) {
             Some(TargetKind::Device) => (
@@ -934,6 +1179,11 @@ impl Walker<'_> {
                 RiskLevel::Moderate,
                 Category::Overwrite,
                 format!("{verb} a file named at run time (`{text}`)"),
+            ),
+            _ if !append && is_startup_file(text) => (
+                RiskLevel::High,
+                Category::Overwrite,
+                format!("replaces your shell start-up file `{text}` with this one line, losing its settings"),
             ),
             _ if append && is_startup_file(text) => (
                 RiskLevel::Moderate,
@@ -970,6 +1220,87 @@ fn is_assignment(text: &str) -> bool {
     text.split_once('=').is_some_and(|(name, _)| {
         !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
     })
+}
+
+/// The value of the first of `names` (`-t DIR`, `--root=DIR`).
+fn option_value(args: &[Arg], names: &[&str]) -> Option<Arg> {
+    args.iter().enumerate().find_map(|(index, arg)| {
+        names.iter().find_map(|name| {
+            if arg.text == *name {
+                args.get(index + 1).cloned()
+            } else {
+                arg.text
+                    .strip_prefix(name)
+                    .and_then(|rest| rest.strip_prefix('='))
+                    .map(|value| Arg {
+                        text: value.to_owned(),
+                        ..arg.clone()
+                    })
+            }
+        })
+    })
+}
+
+/// Words in inline code that start programs.
+const SPAWN: &[&str] = &[
+    "/bin/sh", "/bin/bash", "sh -i", "bash -i", "cmd.exe", "spawn", "subprocess", "pty",
+    "dup2", "exec(", "exec ", "system(", "popen", "proc_open", "child_process", "Process.Start",
+    "`", "\"sh\"", "'sh'", "iex", "Invoke-Expression", "shell_exec", "passthru", "os.exec",
+    "Runtime.getRuntime", "io.popen", "execSync",
+];
+
+/// What inline code of another language does, when it is plainly a reverse shell, a fork
+/// bomb, a download that is run or an upload of secrets.
+fn inline_code_risk(code: &str) -> Option<(RiskLevel, Category, &'static str)> {
+    const SOCKET: &[&str] = &[
+        "socket", "fsockopen", "TCPSocket", "/inet/tcp", "/inet/udp", "net.Socket", "net.connect",
+        "createConnection", "IO::Socket", "Net::", "/dev/tcp", "stream_socket_client", "TcpClient",
+        "connect((",
+    ];
+    const FETCH: &[&str] = &[
+        "iwr ", "Invoke-WebRequest", "DownloadString", "irm ", "Invoke-RestMethod", "urlopen",
+        "requests.get", "fetch(", "http.get", "https.get", "curl ", "wget ", "Net::HTTP",
+        "open-uri", "file_get_contents(\"http", "file_get_contents('http",
+    ];
+    const SEND: &[&str] = &[
+        "requests.post", "requests.put", "urlopen", "fetch(", "http.request", "https.request",
+        "socket", "Net::HTTP", "curl", "Invoke-WebRequest", "smtplib", "ftplib",
+    ];
+    const SECRETS: &[&str] = &[
+        ".ssh/id_", ".aws/credentials", "/etc/shadow", ".gnupg", ".kube/config", "os.environ",
+        "process.env", "ENV[", ".netrc", ".docker/config.json", "Cookies", "Login Data",
+    ];
+    const RUN_FETCHED: &[&str] = &["iex", "Invoke-Expression", "exec(", "eval(", "system(", "| sh", "| bash", "|sh", "|bash", "subprocess", "os.system"];
+    const LOOP: &[&str] = &["while", "loop", "for", "until", "each", "times", "repeat"];
+    if SOCKET.iter().any(|w| code.contains(w)) && SPAWN.iter().any(|w| code.contains(w)) {
+        return Some((
+            RiskLevel::Critical,
+            Category::Network,
+            "it connects to the network and hands the connection a shell (a reverse shell)",
+        ));
+    }
+    if FETCH.iter().any(|w| code.contains(w)) && RUN_FETCHED.iter().any(|w| code.contains(w)) {
+        return Some((
+            RiskLevel::Critical,
+            Category::DownloadExecute,
+            "it downloads code and runs it, unseen by you or cmdai",
+        ));
+    }
+    if SECRETS.iter().any(|w| code.contains(w)) && SEND.iter().any(|w| code.contains(w)) {
+        return Some((
+            RiskLevel::Critical,
+            Category::Exfiltration,
+            "it reads keys, credentials or the environment and sends them over the network",
+        ));
+    }
+    if code.contains("fork") && LOOP.iter().any(|w| code.contains(w)) {
+        return Some((
+            RiskLevel::Critical,
+            Category::Resources,
+            "it forks without end (a fork bomb) and hangs the machine",
+        ));
+    }
+    None
 }
 
 fn is_startup_file(text: &str) -> bool {

@@ -18,6 +18,9 @@
 //! ```
 
 mod checks;
+mod databases;
+mod effects;
+mod flow;
 mod policy;
 mod rules;
 mod targets;

@@ -32,7 +32,11 @@ struct RulesFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Known {
+    /// Programs that only read or print.
     safe: Vec<String>,
+    /// Programs cmdai knows but whose verbs the destructive-verb check still reads.
+    #[serde(default)]
+    tools: Vec<String>,
 }
 
 /// A program that runs another program: `sudo`, `env`, `timeout`...
@@ -71,6 +75,18 @@ pub(super) struct Rule {
     args: Vec<String>,
     #[serde(default)]
     also_args: Vec<String>,
+    /// Wildcard patterns (case-insensitive); at least one argument must match one.
+    #[serde(default)]
+    patterns: Vec<String>,
+    /// No argument may equal one of these.
+    #[serde(default)]
+    not_args: Vec<String>,
+    /// No argument may match one of these wildcard patterns (case-insensitive).
+    #[serde(default)]
+    not_patterns: Vec<String>,
+    /// Only when an operand names another machine (`host:path`, `user@host:`, `s3://...`).
+    #[serde(default)]
+    remote: bool,
     pub category: Category,
     pub level: RiskLevel,
     pub message: String,
@@ -88,6 +104,10 @@ pub(super) enum Targets {
     FindRoots,
     SkipFirst,
     Value(String),
+    /// The values of these options: `-t DIR`, `--root=DIR`.
+    Option(Vec<String>),
+    /// The host side of container bind mounts: `-v SRC:DST`, `--mount type=bind,source=SRC`.
+    Mounts,
 }
 
 impl Targets {
@@ -97,8 +117,12 @@ impl Targets {
             "last" => Self::Last,
             "find_roots" => Self::FindRoots,
             "skip1" => Self::SkipFirst,
-            _ => match text.strip_prefix("value:") {
-                Some(prefix) if !prefix.is_empty() => Self::Value(prefix.to_owned()),
+            "mounts" => Self::Mounts,
+            _ => match (text.strip_prefix("value:"), text.strip_prefix("option:")) {
+                (Some(prefix), _) if !prefix.is_empty() => Self::Value(prefix.to_owned()),
+                (_, Some(names)) if !names.is_empty() => {
+                    Self::Option(names.split(',').map(str::to_owned).collect())
+                }
                 _ => return Err(format!("unknown targets `{text}`")),
             },
         })
@@ -108,6 +132,8 @@ impl Targets {
 pub(super) struct CompiledRule {
     pub rule: Rule,
     pub targets: Option<Targets>,
+    patterns: Vec<WildMatch>,
+    not_patterns: Vec<WildMatch>,
 }
 
 pub(super) struct RuleSet {
@@ -119,6 +145,8 @@ pub(super) struct RuleSet {
     by_pattern: Vec<(WildMatch, usize)>,
     rules: Vec<CompiledRule>,
     known: HashSet<String>,
+    /// Programs that only read or print: the destructive-verb check leaves them alone.
+    readers: HashSet<String>,
 }
 
 impl RuleSet {
@@ -133,9 +161,18 @@ impl RuleSet {
         let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
         let mut by_pattern = Vec::new();
         let mut rules = Vec::new();
+        let readers: HashSet<String> = file.known.safe.iter().cloned().collect();
         let mut known: HashSet<String> = file.known.safe.into_iter().collect();
+        known.extend(file.known.tools);
         for (index, rule) in file.rule.into_iter().enumerate() {
             let targets = rule.targets.as_deref().map(Targets::parse).transpose()?;
+            let compile = |list: &[String]| {
+                list.iter()
+                    .map(|p| WildMatch::new_case_insensitive(p))
+                    .collect::<Vec<_>>()
+            };
+            let patterns = compile(&rule.patterns);
+            let not_patterns = compile(&rule.not_patterns);
             if targets.is_none() && !rule.escalate.is_empty() {
                 return Err(format!(
                     "rule `{}` escalates but names no targets",
@@ -150,7 +187,12 @@ impl RuleSet {
                     known.insert(name.clone());
                 }
             }
-            rules.push(CompiledRule { rule, targets });
+            rules.push(CompiledRule {
+                rule,
+                targets,
+                patterns,
+                not_patterns,
+            });
         }
         known.extend(wrappers.keys().cloned());
         Ok(Self {
@@ -160,7 +202,18 @@ impl RuleSet {
             by_pattern,
             rules,
             known,
+            readers,
         })
+    }
+
+    /// Every program named by a rule, a wrapper or the known lists.
+    pub fn known_names(&self) -> impl Iterator<Item = &str> {
+        self.known.iter().map(String::as_str)
+    }
+
+    /// Whether `name` only reads or prints (`[known] safe`).
+    pub fn is_reader(&self, name: &str) -> bool {
+        self.readers.contains(name)
     }
 
     pub fn wrapper(&self, name: &str) -> Option<&Wrapper> {
@@ -205,6 +258,22 @@ impl CompiledRule {
         if !any_of(&rule.args) || !any_of(&rule.also_args) {
             return false;
         }
+        if args.iter().any(|a| rule.not_args.contains(&a.text)) {
+            return false;
+        }
+        if !self.patterns.is_empty()
+            && !args
+                .iter()
+                .any(|a| a.is_literal() && self.patterns.iter().any(|p| p.matches(&a.text)))
+        {
+            return false;
+        }
+        if args.iter().any(|a| self.not_patterns.iter().any(|p| p.matches(&a.text))) {
+            return false;
+        }
+        if rule.remote && !operands(args).iter().any(|a| is_remote(&a.text)) {
+            return false;
+        }
         true
     }
 
@@ -227,17 +296,86 @@ impl CompiledRule {
                 .iter()
                 .filter(|a| a.text.starts_with(prefix.as_str()))
                 .collect(),
+            Targets::Option(names) => option_values(args, names),
+            Targets::Mounts => option_values(args, MOUNT_OPTIONS),
         }
     }
 
-    /// The text of a target, without a `value:` prefix.
+    /// The text of a target, without a `value:` prefix, an option name or a mount's
+    /// container side.
     pub fn target_text<'a>(&self, arg: &'a Arg) -> &'a str {
         match &self.targets {
             Some(Targets::Value(prefix)) => {
                 arg.text.strip_prefix(prefix.as_str()).unwrap_or(&arg.text)
             }
+            Some(Targets::Option(_)) => option_value_text(&arg.text),
+            Some(Targets::Mounts) => mount_source(option_value_text(&arg.text)),
             _ => &arg.text,
         }
+    }
+}
+
+const MOUNT_OPTIONS: &[&str] = &["-v", "--volume", "--mount"];
+
+/// Arguments that are (or hold, as `--opt=value`) the values of the options `names`.
+fn option_values<'a, S: AsRef<str>>(args: &'a [Arg], names: &[S]) -> Vec<&'a Arg> {
+    let mut out = Vec::new();
+    for (index, arg) in args.iter().enumerate() {
+        if arg.text == "--" {
+            break;
+        }
+        for name in names.iter().map(AsRef::as_ref) {
+            if arg.text == name {
+                out.extend(args.get(index + 1));
+            } else if arg.text.strip_prefix(name).is_some_and(|rest| rest.starts_with('=')) {
+                out.push(arg);
+            }
+        }
+    }
+    out
+}
+
+/// `--opt=value` is `value`; a separate value is itself.
+fn option_value_text(text: &str) -> &str {
+    match text.split_once('=') {
+        Some((option, value)) if option.starts_with('-') => value,
+        _ => text,
+    }
+}
+
+/// The host side of `-v SRC:DST[:ro]` or of `type=bind,source=SRC,target=DST`.
+fn mount_source(text: &str) -> &str {
+    if text.contains("source=") || text.contains("src=") || text.contains("type=") {
+        return text
+            .split(',')
+            .find_map(|part| {
+                part.strip_prefix("source=")
+                    .or_else(|| part.strip_prefix("src="))
+            })
+            .unwrap_or("");
+    }
+    // A named volume (`data:/var/lib/x`) is not a host path; `/:/host` and `~/x:/y` are.
+    match text.split_once(':') {
+        Some((source, _)) if source.is_empty() => "/",
+        Some((source, _)) => source,
+        None => text,
+    }
+}
+
+/// Whether an operand names another machine: `host:path`, `user@host:path`, `s3://bucket`.
+pub(super) fn is_remote(text: &str) -> bool {
+    if let Some((scheme, _)) = text.split_once("://") {
+        return !scheme.is_empty() && scheme != "file";
+    }
+    match text.split_once(':') {
+        Some((host, _)) => {
+            !host.is_empty()
+                && !host.contains('/')
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@'))
+        }
+        None => false,
     }
 }
 
@@ -262,18 +400,19 @@ pub(super) fn operands(args: &[Arg]) -> Vec<&Arg> {
 }
 
 /// Index just past the subcommand words, when they appear in order among the first operands.
+/// A word may list alternatives (`delete|rm`); options between the words are skipped.
 fn subcommand_end(args: &[Arg], words: &[String]) -> Option<usize> {
     if words.is_empty() {
         return Some(0);
     }
     let mut next = 0;
-    for (index, arg) in args.iter().enumerate().take(6) {
-        if arg.text == words[next] {
+    for (index, arg) in args.iter().enumerate().take(8) {
+        if words[next].split('|').any(|word| word == arg.text) {
             next += 1;
             if next == words.len() {
                 return Some(index + 1);
             }
-        } else if next > 0 {
+        } else if next > 0 && !arg.text.starts_with('-') {
             return None;
         }
     }

@@ -26,6 +26,8 @@ pub(super) enum TargetKind {
     EverythingHere,
     /// Outside the current directory: `..`, `../..`.
     Parent,
+    /// A shared scratch directory itself, or everything in it: `/tmp`, `/var/tmp/*`, `/dev/shm`.
+    Scratch,
 }
 
 impl TargetKind {
@@ -49,6 +51,9 @@ impl TargetKind {
             }
             Self::EverythingHere => format!("`{text}` is everything in the current directory"),
             Self::Parent => format!("`{text}` reaches outside the current directory"),
+            Self::Scratch => format!(
+                "`{text}` is a scratch directory that every user and many programs share"
+            ),
         }
     }
 }
@@ -126,6 +131,11 @@ const CRITICAL_FILES: &[&str] = &[
     "/usr/lib",
     "/usr/lib64",
     "/usr/libexec",
+    "/root/.ssh/authorized_keys",
+    "/etc/environment",
+    "/etc/profile",
+    "/etc/bash.bashrc",
+    "/etc/rc.local",
 ];
 
 const DEVICE_PREFIXES: &[&str] = &[
@@ -189,8 +199,44 @@ const SECRET_MARKERS: &[&str] = &[
     "id_rsa",
     "id_ed25519",
     "id_ecdsa",
-    ".env",
+    "id_dsa",
+    ".mozilla/firefox",
+    ".config/google-chrome",
+    ".config/chromium",
+    "Library/Keychains",
+    "Application Support/Google/Chrome",
+    ".local/share/keyrings",
+    ".kube",
+    ".terraform.d/credentials",
+    ".config/gh/hosts.yml",
 ];
+
+/// Directories that are nothing but keys and credentials.
+const SECRET_DIRS: &[&str] = &[".ssh", ".aws", ".gnupg", ".kube", ".docker", ".azure", ".password-store"];
+
+/// Files in a secret directory that are public: `id_ed25519.pub`, `known_hosts`.
+fn is_public(text: &str) -> bool {
+    text.ends_with(".pub") || text.ends_with("known_hosts") || text.ends_with("/config.d")
+}
+
+/// Whether `text` names a file or directory whose contents are keys, credentials or secrets
+/// that must not leave the machine: what [`classify`] calls `Secret`, plus `/etc/shadow` and
+/// project `.env` files (which are ordinary files to write, but secrets to send).
+pub(super) fn holds_secrets(text: &str) -> bool {
+    if is_public(text) {
+        return false;
+    }
+    let name = text.rsplit('/').next().unwrap_or_default();
+    let env_file = name == ".env"
+        || name.starts_with(".env.")
+            && !["example", "sample", "template", "dist", "defaults"]
+                .iter()
+                .any(|s| name.ends_with(s));
+    env_file
+        || text.contains("/etc/shadow")
+        || text.contains("/etc/gshadow")
+        || classify_static(text) == Some(TargetKind::Secret)
+}
 
 /// Whether writing to `text` is harmless (`/dev/null`, `/dev/stderr`...).
 pub(super) fn is_harmless(text: &str) -> bool {
@@ -223,7 +269,22 @@ fn classify_static(text: &str) -> Option<TargetKind> {
     if is_harmless(text) {
         return None;
     }
-    if SECRET_MARKERS.iter().any(|m| text.contains(m)) {
+    if text.starts_with('/') {
+        let joined = format!("/{}", normalise(text).join("/"));
+        if CRITICAL_FILES.iter().any(|f| joined == *f || joined.starts_with(&format!("{f}/"))) {
+            return Some(TargetKind::CriticalFile);
+        }
+    }
+    let secret_dir = || {
+        let parts = normalise(text.trim_start_matches('~'));
+        parts.last().is_some_and(|last| SECRET_DIRS.contains(&last.as_str()))
+            || parts
+                .iter()
+                .rev()
+                .nth(1)
+                .is_some_and(|dir| SECRET_DIRS.contains(&dir.as_str()))
+    };
+    if !is_public(text) && (SECRET_MARKERS.iter().any(|m| text.contains(m)) || secret_dir()) {
         return Some(TargetKind::Secret);
     }
     if let Some(rest) = text.strip_prefix('~') {
@@ -268,6 +329,19 @@ fn classify_absolute(text: &str) -> Option<TargetKind> {
     {
         return Some(TargetKind::CriticalFile);
     }
+    let all = |part: &String| part.chars().all(|c| c == '*');
+    match parts.as_slice() {
+        [tmp] | [tmp, _] if tmp == "tmp" && parts.get(1).is_none_or(all) => {
+            return Some(TargetKind::Scratch);
+        }
+        [var, tmp] | [var, tmp, _]
+            if (var == "var" && tmp == "tmp" || var == "dev" && tmp == "shm")
+                && parts.get(2).is_none_or(all) =>
+        {
+            return Some(TargetKind::Scratch);
+        }
+        _ => {}
+    }
     match parts.as_slice() {
         [] => Some(TargetKind::Root),
         [first] if has_glob(first) || first.chars().all(|c| c == '.') => Some(TargetKind::Root),
@@ -292,7 +366,9 @@ fn classify_absolute(text: &str) -> Option<TargetKind> {
             Some(TargetKind::System)
         }
         [first, ..] if PROTECTED_DIRS.contains(&first.as_str()) => {
-            if first == "var" && parts.get(1).is_some_and(|p| p == "tmp" || p == "folders") {
+            // Web roots and scratch space under /var belong to the user's own work.
+            let shared = ["tmp", "folders", "www"];
+            if first == "var" && parts.get(1).is_some_and(|p| shared.contains(&p.as_str())) {
                 None
             } else {
                 Some(TargetKind::Protected)

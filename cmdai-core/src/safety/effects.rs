@@ -1,0 +1,619 @@
+//! Effects that come from how commands are combined rather than from one utility's flags:
+//! secrets or a shell flowing into a network tool, aliases and start-up files, program names
+//! spelled as globs, output that never ends, and the destructive-verb rule for programs no
+//! rule row describes.
+
+use super::flow::NETWORK_SINKS;
+use super::rules::operands;
+use super::targets::{self, TargetKind};
+use super::walk::{Arg, Frame, Input, Invocation, Stage, Walker};
+use super::{Category, RiskLevel, Span};
+
+/// Verbs that destroy when a program is told to do them (`gh repo delete`, `heroku
+/// apps:destroy`, `aws s3 rb`).
+const DESTRUCTIVE_VERBS: &[&str] = &[
+    "delete", "destroy", "drop", "purge", "wipe", "remove", "rm", "rb", "prune", "reset",
+    "truncate", "flush", "flushall", "flushdb", "uninstall", "terminate", "erase", "nuke",
+    "del", "rmi", "deregister", "undefine", "teardown", "obliterate", "unpublish", "yank",
+];
+
+/// Options that skip a program's confirmation prompt.
+const SKIP_CONFIRMATION: &[&str] = &[
+    "-f", "--force", "-y", "--yes", "-q", "--quiet", "-auto-approve", "--auto-approve",
+    "--no-prompt", "--noinput", "--no-input", "--non-interactive", "--assume-yes",
+    "--confirm", "--skip-confirmation", "--no-confirm", "--noconfirm", "-force", "--force-delete",
+    "--yes-i-really-mean-it", "--yes-i-really-really-mean-it", "--accept-data-loss",
+    "--skip-final-snapshot", "--purge", "-purge", "-Force", "--all", "-A", "--recursive",
+    "-recurse", "--recurse", "--remove-all-storage", "--delete-automated-backups",
+];
+
+/// First operands that only read (`terraform plan -destroy`, `gh repo list`).
+const READ_VERBS: &[&str] = &[
+    "plan", "preview", "diff", "show", "list", "ls", "get", "describe", "status", "help",
+    "explain", "validate", "search", "info", "inspect", "logs", "history", "version", "auth",
+    "view", "print", "lint", "completion", "config",
+];
+
+/// Whether `arg` is `flag`: exactly, as `--flag=value`, or for a one-letter flag inside a
+/// short cluster (`-rf`, but not `-destroy`).
+fn skips_with(arg: &str, flag: &str) -> bool {
+    if arg == flag || arg.strip_prefix(flag).is_some_and(|rest| rest.starts_with('=')) {
+        return true;
+    }
+    let short = flag.len() == 2 && flag.starts_with('-') && !flag.starts_with("--");
+    short
+        && arg.len() <= 4
+        && arg.starts_with('-')
+        && !arg.starts_with("--")
+        && arg[1..].chars().all(|c| c.is_ascii_alphabetic())
+        && arg.contains(&flag[1..])
+}
+
+/// Programs that destroy what they are told to without asking.
+const NEVER_ASKS: &[&str] = &[
+    "aws", "gsutil", "s3cmd", "mc", "s5cmd", "rclone", "etcdctl", "consul", "openstack",
+    "influx", "kafka-topics", "kafka-topics.sh", "redis-cli", "curl",
+];
+
+/// What, destroyed whole, takes everything in it: a Critical loss without a confirmation.
+const WHOLE_NOUNS: &[&str] = &[
+    "cluster", "clusters", "project", "projects", "account", "organization", "namespace",
+    "namespaces", "subscription", "tenant", "aks", "eks", "gke",
+];
+
+/// Containers of data: destroying one is High even when the program asks first.
+const STORE_NOUNS: &[&str] = &[
+    "bucket", "buckets", "database", "databases", "db", "table", "tables", "topic", "topics",
+    "volume", "volumes", "repo", "repos", "repository", "keyspace", "snapshots", "backup",
+    "backups", "vault", "keyvault", "subvolume", "pool", "dataset", "stack", "instances",
+    "prefix", "everything", "recursive", "recurse",
+];
+
+/// Verbs that count as options: `kafka-topics --delete --topic x`.
+const OPTION_VERBS: &[&str] = &["delete", "destroy", "drop", "purge", "wipe", "truncate", "flush"];
+
+/// Commands whose replacement by an alias or function hides what the user types.
+/// (Not `ls` or `cat`: `alias ls=eza` and `alias cat=bat` are everyday.)
+const TRUSTED_COMMANDS: &[&str] = &[
+    "sudo", "su", "doas", "passwd", "ssh", "scp", "sftp", "login", "gpg", "curl", "wget",
+    "apt", "apt-get", "dnf", "yum", "pacman", "brew", "ssh-add", "ssh-keygen", "kinit",
+];
+
+/// Whether an argument spells a destructive verb: the whole word, the first part of a
+/// hyphenated one (`delete-stack`) or the last of a colon-separated one (`apps:destroy`).
+fn destructive_verb(text: &str) -> Option<&str> {
+    if text.is_empty()
+        || text.len() > 40
+        || !text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':'))
+    {
+        return None;
+    }
+    let lower = text.to_ascii_lowercase();
+    let candidates = [
+        lower.as_str(),
+        lower.split(['-', '_']).next().unwrap_or_default(),
+        lower.rsplit(':').next().unwrap_or_default(),
+    ];
+    candidates
+        .into_iter()
+        .find_map(|word| DESTRUCTIVE_VERBS.iter().find(|v| **v == word).copied())
+}
+
+impl Walker<'_> {
+    /// The rule for programs no row describes: a destructive verb among the first operands
+    /// (or as an option: `--delete`) is Moderate. It is High when an option skips the
+    /// confirmation, when the program never asks, when what it destroys is a whole data store
+    /// (`bucket`, `database`, `repo`...) or is chosen at run time; Critical when a whole
+    /// cluster, project or account goes without a question.
+    pub(super) fn destructive_verbs(&mut self, base: &str, invocation: &Invocation) {
+        if DESTRUCTIVE_VERBS.contains(&base) {
+            return;
+        }
+        let args = &invocation.args;
+        let operands = operands(args);
+        // `terraform plan -destroy`, `gh repo list`: reading first, whatever the words after.
+        if operands.first().is_some_and(|first| READ_VERBS.contains(&first.text.as_str())) {
+            return;
+        }
+        let as_operand = operands
+            .iter()
+            .take(4)
+            .filter(|a| a.is_literal())
+            .find_map(|a| destructive_verb(&a.text).map(|v| (v, *a)));
+        // As an option only the plain verb counts (`--delete`), not `--remove-unused-imports`.
+        let as_option = || {
+            args.iter()
+                .filter(|a| a.text.starts_with('-') && a.is_literal())
+                .find_map(|a| {
+                    let word = a.text.trim_start_matches('-');
+                    OPTION_VERBS.contains(&word).then_some((word, a))
+                })
+        };
+        let Some((verb, arg)) = as_operand.or_else(as_option) else {
+            return;
+        };
+        let skip = SKIP_CONFIRMATION
+            .iter()
+            .find(|flag| args.iter().any(|a| skips_with(&a.text, flag)))
+            .map(|flag| format!("`{flag}` skips the confirmation"));
+        let never_asks = NEVER_ASKS.contains(&base).then(|| format!("`{base}` does not ask first"));
+        // What is destroyed: the first operands and the parts of the verb (`delete-bucket`);
+        // option names only when the verb is an option too (`--delete --topic x`).
+        let verb_is_option = arg.text.starts_with('-');
+        let words = || {
+            args.iter()
+                .filter(|a| a.is_literal())
+                .filter(|a| {
+                    a.span == arg.span
+                        || if a.text.starts_with('-') {
+                            verb_is_option
+                        } else {
+                            operands.iter().take(4).any(|o| o.span == a.span && o.text == a.text)
+                        }
+                })
+                .flat_map(|a| {
+                    a.text
+                        .trim_start_matches('-')
+                        .split(['-', '_', ':', '.'])
+                        .map(str::to_ascii_lowercase)
+                        .collect::<Vec<_>>()
+                })
+        };
+        let whole = words().find(|w| WHOLE_NOUNS.contains(&w.as_str()));
+        let store = words().find(|w| STORE_NOUNS.contains(&w.as_str()));
+        let bulk = operands.iter().any(|a| !a.is_literal());
+        let (level, why) = match (skip.as_ref().or(never_asks.as_ref()), &whole, &store) {
+            (Some(skip), Some(noun), _) => (RiskLevel::Critical, format!("a whole {noun}, and {skip}")),
+            (Some(_), None, _) if skip.is_none() => match &store {
+                Some(noun) => (RiskLevel::High, format!("a whole {noun}")),
+                None => (RiskLevel::Moderate, "check what before you confirm".to_owned()),
+            },
+            (Some(skip), None, _) => (RiskLevel::High, skip.clone()),
+            (None, Some(noun), _) | (None, None, Some(noun)) => (RiskLevel::High, format!("a whole {noun}")),
+            (None, None, None) if bulk => (RiskLevel::High, "what, only the run decides".to_owned()),
+            (None, None, None) => (RiskLevel::Moderate, "check what before you confirm".to_owned()),
+        };
+        let span = Span::new(arg.span.start.min(invocation.span.start), invocation.span.end);
+        let message = format!("`{base} … {}` {verb}s: {why}; it cannot be undone", arg.text);
+        self.report(level, Category::Delete, span, message);
+    }
+
+    /// `/???/r? -rf /`: a program named by a glob runs whatever the pattern matches. It is
+    /// judged as every known program it could be.
+    pub(super) fn glob_program(&mut self, base: &str, invocation: &Invocation, frame: &Frame) {
+        self.report(
+            RiskLevel::Moderate,
+            Category::Opaque,
+            invocation.name.span,
+            format!("the program is a file name pattern (`{}`), so which program runs is only known at run time", invocation.name.text),
+        );
+        let pattern = wildmatch::WildMatch::new(base);
+        let mut candidates: Vec<String> = self
+            .rules
+            .known_names()
+            .filter(|name| !name.contains(['*', '?', '[']) && pattern.matches(name))
+            .map(str::to_owned)
+            .collect();
+        candidates.sort();
+        candidates.truncate(16);
+        for name in candidates {
+            let name = Arg {
+                text: name,
+                ..invocation.name.clone()
+            };
+            self.invoke(invocation.wrapped(&name, invocation.args.clone()), frame);
+        }
+    }
+
+    /// `alias name='text'`: the text runs when the name is typed; replacing a command users
+    /// trust is how start-up files are abused.
+    pub(super) fn alias(&mut self, invocation: &Invocation, frame: &Frame) {
+        for arg in &invocation.args {
+            let Some((name, text)) = arg.text.split_once('=') else {
+                continue;
+            };
+            if name.starts_with('-') || text.is_empty() {
+                continue;
+            }
+            self.aliases.insert(name.to_owned(), text.to_owned());
+            let nested = self.nested(frame, text, arg.span, invocation.privileged);
+            self.code(&nested);
+            self.shadowing(name, text, arg.span);
+        }
+    }
+
+    /// An alias or function that makes a trusted command run something else.
+    pub(super) fn shadowing(&mut self, name: &str, replacement: &str, span: Span) {
+        let first = replacement
+            .split_whitespace()
+            .find(|w| !w.contains('='))
+            .unwrap_or_default();
+        let program = first.rsplit('/').next().unwrap_or_default();
+        let hidden = replacement.contains("/tmp/")
+            || replacement.contains("/dev/shm")
+            || replacement.split_whitespace().any(|w| w.rsplit('/').next().is_some_and(|b| b.starts_with('.') && b.len() > 1));
+        let destroys = matches!(
+            program,
+            "rm" | "dd" | "shred" | "mkfs" | "wipefs" | "kill" | "pkill" | "killall" | "chmod" | "chown" | "truncate"
+        );
+        let replaced = (TRUSTED_COMMANDS.contains(&name) || destroys)
+            && program != name
+            && !matches!(program, "command" | "builtin");
+        if hidden || replaced {
+            self.report(
+                RiskLevel::High,
+                Category::Schedule,
+                span,
+                format!("makes `{name}` run `{replacement}` instead, hidden from whoever types it"),
+            );
+        }
+    }
+
+    /// `cd DIR`: where later commands (`python3 -m http.server`) run.
+    pub(super) fn change_directory(&mut self, invocation: &Invocation) {
+        self.cwd = match operands(&invocation.args).first() {
+            Some(dir) if dir.is_literal() => Some(dir.text.clone()),
+            Some(_) => None,
+            None => Some("~".to_owned()),
+        };
+    }
+
+    /// What the current directory is, for a program that serves or archives it.
+    pub(super) fn cwd_kind(&self) -> Option<TargetKind> {
+        self.cwd.as_deref().and_then(|dir| targets::classify(dir, None))
+    }
+
+    /// Serving a directory over HTTP: the whole file system or a home directory is High.
+    pub(super) fn serves(&mut self, directory: Option<&Arg>, span: Span) {
+        let kind = match directory {
+            Some(dir) => targets::classify(&dir.text, dir.dynamic_at),
+            None => self.cwd_kind(),
+        };
+        let shown = directory.map_or_else(|| self.cwd.clone().unwrap_or_else(|| ".".into()), |d| d.text.clone());
+        let (level, message) = match kind {
+            Some(TargetKind::Root | TargetKind::System | TargetKind::Protected | TargetKind::CriticalFile) => (
+                RiskLevel::High,
+                format!("serves `{shown}`, system files included, to anyone who can reach this machine"),
+            ),
+            Some(TargetKind::Home | TargetKind::Secret) => (
+                RiskLevel::High,
+                format!("serves `{shown}`, with your keys and private files, to anyone who can reach this machine"),
+            ),
+            _ => (
+                RiskLevel::Moderate,
+                format!("serves `{shown}` to anyone who can reach this machine"),
+            ),
+        };
+        self.report(level, Category::Network, span, message);
+    }
+
+    /// `docker exec CONTAINER CMD...`, `kubectl exec POD -- CMD...`: the command runs too.
+    pub(super) fn container_exec(&mut self, base: &str, invocation: &Invocation, frame: &Frame) -> bool {
+        let args = &invocation.args;
+        let Some(exec) = args.iter().take(3).position(|a| a.text == "exec") else {
+            return false;
+        };
+        let rest = &args[exec + 1..];
+        let start = if base == "kubectl" || base == "oc" {
+            match rest.iter().position(|a| a.text == "--") {
+                Some(at) => at + 1,
+                None => return true,
+            }
+        } else {
+            const VALUES: &[&str] = &["-e", "--env", "-u", "--user", "-w", "--workdir", "--env-file"];
+            let mut index = 0;
+            while let Some(arg) = rest.get(index) {
+                if !arg.text.starts_with('-') {
+                    break;
+                }
+                index += if VALUES.contains(&arg.text.as_str()) { 2 } else { 1 };
+            }
+            index + 1
+        };
+        if let Some((name, inner)) = rest.get(start..).and_then(|r| r.split_first()) {
+            let mut wrapped = invocation.wrapped(name, inner.to_vec());
+            wrapped.stdin = invocation.stdin.clone();
+            self.invoke(wrapped, frame);
+        }
+        true
+    }
+
+    /// A network tool fed by a shell (a reverse shell) or by secrets (exfiltration).
+    pub(super) fn network_sink(&mut self, base: &str, invocation: &Invocation) {
+        if !NETWORK_SINKS.contains(&base) {
+            return;
+        }
+        if let Input::Pipe(stages, start) = &invocation.stdin {
+            let span = Span::new(*start, invocation.span.end);
+            if stages.iter().any(|s| matches!(s, Stage::Shell)) {
+                self.report(
+                    RiskLevel::Critical,
+                    Category::Network,
+                    span,
+                    format!("connects a shell to `{base}`: whoever is at the other end controls this machine"),
+                );
+            } else if stages.iter().any(|s| matches!(s, Stage::Secret)) {
+                self.report(
+                    RiskLevel::Critical,
+                    Category::Exfiltration,
+                    span,
+                    format!("sends keys, credentials or environment variables to another machine with `{base}`"),
+                );
+            }
+        }
+        if let Some(arg) = invocation.args.iter().find(|a| a.from_secret) {
+            self.report(
+                RiskLevel::Critical,
+                Category::Exfiltration,
+                arg.span,
+                format!("puts keys or credentials into what `{base}` sends to another machine"),
+            );
+        }
+    }
+
+    /// After a simple command: what it wrote with `>` (downloads saved to a file, output
+    /// without end, scripts and lines for files that run later).
+    pub(super) fn output_written(
+        &mut self,
+        invocation: &Invocation,
+        stage: &Stage,
+        files: &[Arg],
+        frame: &Frame,
+    ) {
+        if matches!(stage, Stage::Download) {
+            for file in files {
+                self.downloaded
+                    .insert(file.text.trim_start_matches("./").to_owned());
+            }
+        }
+        let base = invocation.name.text.rsplit('/').next().unwrap_or_default();
+        if let Some(file) = files.first().filter(|_| endless_output(base, invocation)) {
+            self.report(
+                RiskLevel::High,
+                Category::Resources,
+                file.span,
+                format!("writes output that never ends into `{}` until the disk is full", file.text),
+            );
+        }
+        let text = match (base, stage.output()) {
+            (_, Some(text)) => Some(text.to_owned()),
+            ("cat", None) => match &invocation.stdin {
+                Input::Text(text, _) => Some(text.clone()),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(text) = text {
+            for file in files {
+                self.written.insert(file.text.clone(), text.clone());
+                self.persisted(&file.text, &text, file.span, frame, invocation.privileged);
+            }
+        }
+    }
+
+    /// Text written to a file that runs later: a shell start-up file, a crontab, a systemd
+    /// unit or launchd job, an apt hook. What it will run is analysed now.
+    pub(super) fn persisted(&mut self, path: &str, text: &str, span: Span, frame: &Frame, privileged: bool) {
+        let Some(kind) = persistence(path) else {
+            return;
+        };
+        let commands: Vec<String> = match kind {
+            Persistence::Shell => {
+                self.startup_text(text, span, frame, privileged);
+                return;
+            }
+            Persistence::Cron { user_field } => text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#') && !is_env_line(l))
+                .filter_map(|line| {
+                    let fields = if line.starts_with('@') { 1 } else { 5 } + usize::from(user_field);
+                    line.splitn(fields + 1, char::is_whitespace).nth(fields).map(str::to_owned)
+                })
+                .collect(),
+            Persistence::Service => text
+                .lines()
+                .filter_map(|line| {
+                    let (key, value) = line.trim().split_once('=')?;
+                    key.starts_with("Exec").then(|| value.trim_start_matches(['-', '@', '+', '!', ':']).to_owned())
+                })
+                .chain(plist_program(text))
+                .collect(),
+            Persistence::Hook => quoted_strings(text),
+        };
+        for command in commands {
+            let nested = self.nested(frame, &command, span, privileged);
+            self.code(&nested);
+            let program = command.split_whitespace().find(|w| !w.contains('=')).unwrap_or_default();
+            if hidden_path(program) {
+                self.report(
+                    RiskLevel::High,
+                    Category::Schedule,
+                    span,
+                    format!("makes `{program}`, a hidden program or one in a scratch directory, run again and again"),
+                );
+            }
+        }
+    }
+
+    /// `... | tee FILE`: what tee writes where.
+    pub(super) fn tee(&mut self, invocation: &Invocation, frame: &Frame) {
+        let from_download = matches!(&invocation.stdin, Input::Pipe(stages, _) if stages.iter().any(|s| matches!(s, Stage::Download)));
+        let text = super::flow::input_text(invocation);
+        for file in operands(&invocation.args) {
+            if from_download {
+                self.downloaded.insert(file.text.trim_start_matches("./").to_owned());
+                if persistence(&file.text).is_some() {
+                    self.report(
+                        RiskLevel::Critical,
+                        Category::DownloadExecute,
+                        file.span,
+                        format!("writes text downloaded from the network into `{}`, which runs later", file.text),
+                    );
+                }
+            }
+            if let Some(text) = &text {
+                self.written.insert(file.text.clone(), text.clone());
+                self.persisted(&file.text, text, file.span, frame, invocation.privileged);
+            }
+        }
+    }
+
+    /// Lines written to a shell start-up file run in every new shell.
+    fn startup_text(&mut self, text: &str, span: Span, frame: &Frame, privileged: bool) {
+        let nested = self.nested(frame, text, span, privileged);
+        self.code(&nested);
+        let hijack = ["LD_PRELOAD", "LD_LIBRARY_PATH=/tmp", "PROMPT_COMMAND", "PATH=/tmp", "PATH=.:", "PATH=\"/tmp", "PATH=\".:"];
+        if let Some(marker) = hijack.iter().find(|m| text.contains(*m)) {
+            self.report(
+                RiskLevel::High,
+                Category::Schedule,
+                span,
+                format!("makes every new shell load `{marker}`: other programs run in place of the ones you type"),
+            );
+        }
+    }
+}
+
+/// Programs whose output to a file never ends: `yes`, `cat /dev/zero`, `dd if=/dev/urandom`
+/// without a count.
+fn endless_output(base: &str, invocation: &Invocation) -> bool {
+    const ENDLESS: &[&str] = &["/dev/zero", "/dev/urandom", "/dev/random"];
+    let args = &invocation.args;
+    match base {
+        "yes" => true,
+        "cat" | "pv" | "tail" => operands(args).iter().any(|a| ENDLESS.contains(&a.text.as_str())),
+        "head" => {
+            let size = args
+                .iter()
+                .position(|a| a.text == "-c" || a.text == "--bytes")
+                .and_then(|at| args.get(at + 1))
+                .map(|a| a.text.as_str())
+                .or_else(|| args.iter().find_map(|a| a.text.strip_prefix("-c").filter(|s| !s.is_empty())))
+                .or_else(|| args.iter().find_map(|a| a.text.strip_prefix("--bytes=")));
+            size.is_some_and(|s| huge_size(s))
+        }
+        _ => false,
+    }
+}
+
+/// Sizes of 50 GB or more (`500G`, `1T`, `2P`).
+pub(super) fn huge_size(text: &str) -> bool {
+    let text = text.trim_end_matches(['B', 'b', 'i']);
+    let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len()));
+    let Ok(number) = digits.parse::<f64>() else {
+        return false;
+    };
+    let gigabytes = match unit.to_ascii_uppercase().as_str() {
+        "G" => number,
+        "T" => number * 1024.0,
+        "P" | "E" => number * 1024.0 * 1024.0,
+        "M" => number / 1024.0,
+        "" => number / 1e9,
+        _ => return false,
+    };
+    gigabytes >= 50.0
+}
+
+/// Files whose contents run later, and how to read the commands out of them.
+enum Persistence {
+    /// Shell code: start-up files, `/etc/profile.d/*`, `/etc/rc.local`, git hooks.
+    Shell,
+    /// Crontab lines; system crontabs have a user field.
+    Cron { user_field: bool },
+    /// systemd units (`ExecStart=`) and launchd jobs (`ProgramArguments`).
+    Service,
+    /// Package-manager hooks: commands in quoted strings.
+    Hook,
+}
+
+fn persistence(path: &str) -> Option<Persistence> {
+    const STARTUP: &[&str] = &[
+        ".bashrc", ".bash_profile", ".bash_login", ".profile", ".zshrc", ".zprofile", ".zshenv",
+        ".zlogin", ".config/fish/config.fish", ".xinitrc", ".xprofile", "/etc/profile",
+        "/etc/bash.bashrc", "/etc/environment", "/etc/rc.local", "/etc/zsh/zshrc", "/etc/zshrc",
+    ];
+    const SHELL_DIRS: &[&str] = &["/etc/profile.d/", ".git/hooks/", "/etc/init.d/", ".config/autostart"];
+    let name = path.rsplit('/').next().unwrap_or_default();
+    let service = path.contains("/systemd/")
+        && [".service", ".timer", ".conf"].iter().any(|e| name.ends_with(e))
+        || path.contains("LaunchAgents/")
+        || path.contains("LaunchDaemons/");
+    Some(
+        if STARTUP.iter().any(|f| path.ends_with(f)) || SHELL_DIRS.iter().any(|d| path.contains(d)) {
+            Persistence::Shell
+        } else if path == "/etc/crontab" || path.starts_with("/etc/cron.d/") {
+            Persistence::Cron { user_field: true }
+        } else if path.starts_with("/var/spool/cron") || path.starts_with("/etc/cron.") {
+            Persistence::Cron { user_field: false }
+        } else if service {
+            Persistence::Service
+        } else if ["/apt/apt.conf.d/", "/etc/update-motd.d/", "/yum/pluginconf.d/"]
+            .iter()
+            .any(|d| path.contains(d))
+        {
+            Persistence::Hook
+        } else {
+            return None;
+        },
+    )
+}
+
+fn is_env_line(line: &str) -> bool {
+    line.split_once('=').is_some_and(|(name, _)| {
+        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
+/// A program in a scratch directory or with a hidden name (`/tmp/.x`, `~/.cache/agent`).
+fn hidden_path(program: &str) -> bool {
+    ["/tmp/", "/dev/shm/", "/var/tmp/"]
+        .iter()
+        .any(|d| program.starts_with(d))
+        || program.contains('/')
+            && program
+                .split('/')
+                .any(|part| part.starts_with('.') && part.len() > 1 && part != "..")
+}
+
+/// The command of a launchd job: its `ProgramArguments` strings joined.
+fn plist_program(text: &str) -> Option<String> {
+    let start = text.find("ProgramArguments")?;
+    let array = &text[start..];
+    let end = array.find("</array>").unwrap_or(array.len());
+    let words: Vec<&str> = array[..end]
+        .split("<string>")
+        .skip(1)
+        .filter_map(|part| part.split("</string>").next())
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+/// The double- or single-quoted strings in `text`, escapes removed.
+pub(super) fn quoted_strings(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut chars = text.chars();
+    while let Some(quote) = chars.next() {
+        if quote != '"' && quote != '\'' {
+            continue;
+        }
+        let mut value = String::new();
+        let mut escaped = false;
+        for next in chars.by_ref() {
+            if escaped {
+                value.push(next);
+                escaped = false;
+            } else if next == '\\' {
+                escaped = true;
+            } else if next == quote {
+                out.push(std::mem::take(&mut value));
+                break;
+            } else {
+                value.push(next);
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,305 @@
+//! What flows between the stages of a pipeline: downloads, decoded payloads, secrets, process
+//! lists, and the text of literal `echo`s, decoded where the decoder is a known one.
+
+use base64::Engine;
+
+use super::rules::{has_flag, operands};
+use super::targets;
+use super::walk::{Arg, Input, Invocation, Stage};
+use super::words;
+
+/// Programs whose output comes from the network: downloaders and raw sockets.
+const NETWORK_SOURCES: &[&str] = &[
+    "curl", "wget", "fetch", "http", "https", "xh", "aria2c", "lynx", "links", "GET", "httpie",
+    "nc", "ncat", "netcat", "nc.traditional", "nc.openbsd", "telnet", "socat",
+];
+
+/// Programs that send what they are given to another machine.
+pub(super) const NETWORK_SINKS: &[&str] = &[
+    "curl", "wget", "http", "https", "xh", "nc", "ncat", "netcat", "nc.traditional",
+    "nc.openbsd", "telnet", "socat", "ssh", "scp", "sftp", "rsync", "openssl", "dig",
+    "nslookup", "host", "ping", "ftp", "tftp", "mail", "mailx", "sendmail", "mutt", "s3cmd",
+    "aws", "gsutil", "rclone", "smbclient",
+];
+
+/// What `base` feeds into the next stage of a pipeline.
+pub(super) fn stage_of(base: &str, invocation: &Invocation) -> Stage {
+    let args = &invocation.args;
+    let has = |flag: &str| has_flag(args, flag);
+    if NETWORK_SOURCES.contains(&base) || base == "openssl" && has_arg(args, "s_client") {
+        return Stage::Download;
+    }
+    if super::checks::is_shell(base) && reads_commands(args) {
+        return Stage::Shell;
+    }
+    if reads_secret(base, args) {
+        return Stage::Secret;
+    }
+    match base {
+        "base64" | "base32" | "basenc" if has("-d") || has("--decode") || has("-D") => {
+            Stage::Decode(input_text(invocation).and_then(|t| decode_base64(&t)))
+        }
+        "openssl" if has("-d") => {
+            let base64 = has_arg(args, "-base64") || has_arg(args, "-a") || has_arg(args, "base64");
+            Stage::Decode(
+                input_text(invocation)
+                    .filter(|_| base64)
+                    .and_then(|t| decode_base64(&t)),
+            )
+        }
+        "xxd" if has("-r") => {
+            let plain = has("-p") || has("-ps") || has_arg(args, "-plain");
+            Stage::Decode(
+                input_text(invocation)
+                    .filter(|_| plain)
+                    .and_then(|t| decode_hex(&t)),
+            )
+        }
+        "rev" => Stage::Decode(
+            input_text(invocation)
+                .filter(|_| operands(args).is_empty())
+                .map(|t| t.lines().map(|l| l.chars().rev().collect::<String>()).collect::<Vec<_>>().join("\n")),
+        ),
+        "tr" => match translation(args) {
+            Some((from, to)) => match input_text(invocation) {
+                Some(text) => Stage::Decode(Some(translate(&text, &from, &to))),
+                None if args.iter().any(|a| a.text.contains("N-Z") || a.text.contains("n-z")) => {
+                    Stage::Decode(None)
+                }
+                None => Stage::Other,
+            },
+            None => Stage::Other,
+        },
+        "uudecode" | "gunzip" | "zcat" | "bzcat" | "xzcat" | "gpg" => Stage::Decode(None),
+        "gzip" | "bzip2" | "xz" | "zstd" if has("-d") => Stage::Decode(None),
+        "echo" | "printf" if args.iter().all(Arg::is_literal) => echo(base, invocation),
+        "ps" if lists_everything(args) => Stage::AllProcesses,
+        "pgrep" if has("-u") || has("-U") => Stage::AllProcesses,
+        "yes" => Stage::Endless,
+        "cat" if operands(args).iter().any(|a| matches!(a.text.as_str(), "/dev/zero" | "/dev/urandom" | "/dev/random")) => Stage::Endless,
+        "pgrep" if operands(args)
+            .iter()
+            .any(|a| matches!(a.text.as_str(), "." | ".*" | "" | "^" | "$")) =>
+        {
+            Stage::AllProcesses
+        }
+        "grep" | "egrep" | "fgrep" | "rg" | "ag" | "head" | "tail" | "pgrep" | "fzf" => {
+            Stage::Filter
+        }
+        "awk" | "gawk" | "mawk" | "nawk" if awk_filters(args) => Stage::Filter,
+        "sed" if has("-n") => Stage::Filter,
+        _ => Stage::Other,
+    }
+}
+
+fn has_arg(args: &[Arg], text: &str) -> bool {
+    args.iter().any(|a| a.text == text)
+}
+
+/// A shell with no command string and no script: it runs what it reads.
+fn reads_commands(args: &[Arg]) -> bool {
+    let inline = args
+        .iter()
+        .any(|a| a.text.starts_with('-') && !a.text.starts_with("--") && a.text[1..].contains('c'));
+    !inline && operands(args).iter().all(|a| a.text == "-")
+}
+
+/// Whether the command prints keys, credentials or the environment.
+fn reads_secret(base: &str, args: &[Arg]) -> bool {
+    match base {
+        "env" | "printenv" | "set" | "export" if operands(args).is_empty() => return true,
+        "gpg" if args.iter().any(|a| a.text.starts_with("--export-secret")) => return true,
+        "security" if args.iter().any(|a| a.text.starts_with("find-") && a.text.ends_with("password")) => {
+            return true;
+        }
+        _ => {}
+    }
+    // Writing to a secret (`tee -a ~/.ssh/authorized_keys`) is not reading one.
+    if matches!(base, "echo" | "printf" | "tee" | "cp" | "mv" | "ln" | "install" | "chmod" | "chown" | "mkdir" | "touch" | "rm" | "shred" | "ssh-keygen" | "ssh-add" | "ssh-copy-id" | "ssh" | "scp" | "rsync") {
+        return false;
+    }
+    operands(args)
+        .iter()
+        .any(|a| a.is_literal() && !a.text.contains(char::is_whitespace) && targets::holds_secrets(&a.text))
+}
+
+/// `ps -e`, `ps aux`, `ps -A`, `ps -ef`: every process.
+fn lists_everything(args: &[Arg]) -> bool {
+    args.iter().any(|a| {
+        let text = a.text.as_str();
+        match text.strip_prefix('-') {
+            Some(cluster) if !cluster.starts_with('-') => {
+                cluster.contains('e') || cluster.contains('A')
+            }
+            Some(_) => text == "--everyone" || text == "--all",
+            // BSD style: `aux`, `ax`, `axo`.
+            None => text.contains('a') && text.contains('x') && text.chars().all(|c| c.is_ascii_alphabetic()),
+        }
+    })
+}
+
+/// An awk program that selects lines (`/x/`, `$1 == "a"`, `NR > 1`) rather than printing all.
+fn awk_filters(args: &[Arg]) -> bool {
+    operands(args).first().is_some_and(|program| {
+        let text = program.text.trim();
+        let selector = text.split('{').next().unwrap_or_default();
+        !selector.trim().is_empty() || text.contains("if")
+    })
+}
+
+/// The text arriving on standard input, when it is known.
+pub(super) fn input_text(invocation: &Invocation) -> Option<String> {
+    match &invocation.stdin {
+        Input::Text(text, _) => Some(text.clone()),
+        Input::Pipe(stages, _) => stages.last().and_then(Stage::output).map(str::to_owned),
+        Input::Terminal => None,
+    }
+}
+
+fn echo(base: &str, invocation: &Invocation) -> Stage {
+    let mut words: Vec<&str> = invocation.args.iter().map(|a| a.text.as_str()).collect();
+    let mut escapes = base == "printf";
+    if base == "echo" {
+        while let Some(flag) = words.first().filter(|w| matches!(**w, "-n" | "-e" | "-E" | "-ne" | "-en")) {
+            escapes |= flag.contains('e') && *flag != "-E";
+            words.remove(0);
+        }
+    }
+    let text = if base == "printf" {
+        format_printf(&words)
+    } else {
+        words.join(" ")
+    };
+    // printf '\x72\x6d' and echo -e '\162\155' spell commands in escapes.
+    let encoded = ["\\x", "\\0", "\\1", "\\u"].iter().any(|e| text.contains(e));
+    if encoded {
+        Stage::Decode(escapes.then(|| words::decode_ansi_c(&text)))
+    } else {
+        Stage::Echo(text, invocation.span)
+    }
+}
+
+/// `printf FORMAT ARGS...` with `%s`, `%b` and `%d` filled in; escapes are left for the caller.
+fn format_printf(words: &[&str]) -> String {
+    let Some((format, mut rest)) = words.split_first() else {
+        return String::new();
+    };
+    let mut out = String::new();
+    loop {
+        let mut chars = format.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c != '%' {
+                out.push(c);
+                continue;
+            }
+            match chars.next() {
+                Some('%') => out.push('%'),
+                Some(_) => {
+                    if let Some((first, tail)) = rest.split_first() {
+                        out.push_str(first);
+                        rest = tail;
+                    }
+                }
+                None => out.push('%'),
+            }
+        }
+        if rest.is_empty() || !format.contains('%') {
+            break;
+        }
+    }
+    out
+}
+
+/// Payloads spelled as literals inside code of other languages: `b64decode('...')`,
+/// `bytes.fromhex('...')`, `FromBase64String("...")`, `atob('...')`, decoded.
+pub(super) fn decode_literals(code: &str) -> Vec<String> {
+    const BASE64: &[&str] = &["b64decode(", "FromBase64String(", "atob(", "decode64(", "base64_decode(", "Buffer.from("];
+    const HEX: &[&str] = &["fromhex(", "unhexlify(", "hex2bin("];
+    let mut out = Vec::new();
+    for (markers, decode) in [(BASE64, decode_base64 as fn(&str) -> Option<String>), (HEX, decode_hex)] {
+        for marker in markers {
+            for (at, _) in code.match_indices(marker) {
+                let rest = &code[at + marker.len()..];
+                let rest = rest.trim_start_matches(['b', 'r', 'u']);
+                let Some(quote) = rest.chars().next().filter(|c| *c == '\'' || *c == '"') else {
+                    continue;
+                };
+                if let Some(literal) = rest[1..].split(quote).next() {
+                    out.extend(decode(literal));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn decode_base64(text: &str) -> Option<String> {
+    let clean: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let engine = base64::engine::general_purpose::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let bytes = engine.decode(clean.trim_end_matches('=')).ok()?;
+    String::from_utf8(bytes).ok()
+}
+
+fn decode_hex(text: &str) -> Option<String> {
+    let clean: String = text.chars().filter(|c| c.is_ascii_hexdigit()).collect();
+    let bytes = hex::decode(clean).ok()?;
+    String::from_utf8(bytes).ok()
+}
+
+/// `tr SET1 SET2` with both sets literal: the sets with their ranges expanded.
+fn translation(args: &[Arg]) -> Option<(Vec<char>, Vec<char>)> {
+    let sets = operands(args);
+    if args.iter().any(|a| a.text.starts_with('-')) {
+        return None;
+    }
+    match sets.as_slice() {
+        [from, to] if from.is_literal() && to.is_literal() => {
+            Some((expand_set(&from.text), expand_set(&to.text)))
+        }
+        _ => None,
+    }
+}
+
+fn expand_set(set: &str) -> Vec<char> {
+    let chars: Vec<char> = set.chars().collect();
+    let mut out = Vec::new();
+    let mut index = 0;
+    while index < chars.len() {
+        if index + 2 < chars.len() && chars[index + 1] == '-' && chars[index] <= chars[index + 2] {
+            out.extend(chars[index]..=chars[index + 2]);
+            index += 3;
+        } else {
+            out.push(chars[index]);
+            index += 1;
+        }
+    }
+    out
+}
+
+fn translate(text: &str, from: &[char], to: &[char]) -> String {
+    text.chars()
+        .map(|c| match from.iter().position(|f| *f == c) {
+            Some(at) => to.get(at).or(to.last()).copied().unwrap_or(c),
+            None => c,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decoders_recover_literal_payloads() {
+        assert_eq!(decode_base64("cm0gLXJmIC8=").as_deref(), Some("rm -rf /"));
+        assert_eq!(decode_base64("cm0gLXJmIC8").as_deref(), Some("rm -rf /"));
+        assert_eq!(decode_hex("726d202d7266202f").as_deref(), Some("rm -rf /"));
+        let rot13 = (expand_set("A-Za-z"), expand_set("N-ZA-Mn-za-m"));
+        assert_eq!(translate("ez -es /", &rot13.0, &rot13.1), "rm -rf /");
+        assert_eq!(format_printf(&["rm -rf %s", "~"]), "rm -rf ~");
+    }
+}

@@ -6,7 +6,10 @@ fn main() {
         let analysis = analyzer.analyze(&command);
         println!("{command}\n  => {}", analysis.level);
         for finding in &analysis.findings {
-            println!("     {} {:?}: {}", finding.level, finding.category, finding.message);
+            println!(
+                "     {} {:?}: {}",
+                finding.level, finding.category, finding.message
+            );
         }
     }
 }

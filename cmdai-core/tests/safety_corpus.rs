@@ -33,7 +33,11 @@ fn corpus(dir: &str, prefix: &str) -> Vec<String> {
         })
         .collect();
     files.sort();
-    assert!(!files.is_empty(), "no {prefix}*.txt in {}", folder.display());
+    assert!(
+        !files.is_empty(),
+        "no {prefix}*.txt in {}",
+        folder.display()
+    );
     files
         .iter()
         .flat_map(|path| {
@@ -59,14 +63,17 @@ fn dangerous(dir: &str, prefix: &str) -> Vec<Case> {
         .into_iter()
         .map(|line| {
             let mut parts = line.splitn(3, " | ");
-            let (Some(level), Some(reason), Some(command)) = (parts.next(), parts.next(), parts.next())
+            let (Some(level), Some(reason), Some(command)) =
+                (parts.next(), parts.next(), parts.next())
             else {
                 panic!("not `level | reason | command`: {line}");
             };
             let level = match level {
                 "high" => RiskLevel::High,
                 "critical" => RiskLevel::Critical,
-                other => panic!("a dangerous case's level is high or critical, not `{other}`: {line}"),
+                other => {
+                    panic!("a dangerous case's level is high or critical, not `{other}`: {line}")
+                }
             };
             Case {
                 level,
@@ -136,9 +143,13 @@ fn tldr_commands() -> Option<Vec<(String, String)>> {
             continue;
         };
         let platform = row["platform"].as_str().unwrap_or_default();
-        // Windows pages are cmd/PowerShell, and `<Ctrl c>`-style rows are key presses in an
-        // interactive program: neither is a shell command.
-        if !matches!(platform, "common" | "linux" | "osx") || cmd.starts_with('<') {
+        // Windows pages are cmd/PowerShell, and `<Ctrl c>`-style rows (`wq<Enter>`) are key
+        // presses in an interactive program: neither is a shell command.
+        let keys = ["<Enter>", "<Esc>", "<Ctrl", "<Tab>", "<Alt", "<Space>"];
+        if !matches!(platform, "common" | "linux" | "osx")
+            || cmd.starts_with('<')
+            || keys.iter().any(|k| cmd.contains(k))
+        {
             continue;
         }
         out.push((format!("{page}:{index}"), cmd.to_owned()));
@@ -149,7 +160,11 @@ fn tldr_commands() -> Option<Vec<(String, String)>> {
 #[test]
 fn every_dangerous_command_reaches_its_level() {
     let cases = dangerous("dangerous", "");
-    assert!(cases.len() >= 500, "the dangerous corpus has {} commands", cases.len());
+    assert!(
+        cases.len() >= 500,
+        "the dangerous corpus has {} commands",
+        cases.len()
+    );
     let missed = missed(&cases);
     println!(
         "dangerous: {} of {} at or above their level",
@@ -167,7 +182,11 @@ fn every_dangerous_command_reaches_its_level() {
 #[test]
 fn our_everyday_commands_stay_below_high() {
     let commands = corpus("everyday", "");
-    assert!(commands.len() >= 500, "the everyday corpus has {} commands", commands.len());
+    assert!(
+        commands.len() >= 500,
+        "the everyday corpus has {} commands",
+        commands.len()
+    );
     let flagged = flagged(&commands);
     let share = flagged.len() as f64 / commands.len() as f64;
     println!(
@@ -232,7 +251,11 @@ fn held_out_cases_meet_the_same_targets() {
         everyday.len()
     );
     println!("{}\n{}", missed.join("\n"), flagged.join("\n"));
-    assert!(missed.is_empty(), "held-out dangerous commands below their level:\n{}", missed.join("\n"));
+    assert!(
+        missed.is_empty(),
+        "held-out dangerous commands below their level:\n{}",
+        missed.join("\n")
+    );
     assert!(
         flagged.len() as f64 <= everyday.len() as f64 * 0.01,
         "held-out everyday commands High or above:\n{}",

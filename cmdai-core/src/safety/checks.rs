@@ -190,6 +190,10 @@ impl Walker<'_> {
             "docker" | "podman" | "nerdctl" | "kubectl" | "oc"
                 if self.container_exec(base, invocation, frame) => {}
             "alias" => self.alias(invocation, frame),
+            "cp" | "mv" | "install" | "ln" | "rsync" => {
+                self.published_secret(invocation);
+                return false;
+            }
             "tee" => {
                 self.tee(invocation, frame);
                 return false;
@@ -201,19 +205,27 @@ impl Walker<'_> {
                     || invocation.args.iter().any(|a| self.was_downloaded(&a.text));
                 if from_download {
                     let dir = option_value(&invocation.args, &["-C", "--directory", "-d"])
-                        .map_or_else(|| "./".to_owned(), |d| format!("{}/", d.text.trim_end_matches('/')));
+                        .map_or_else(
+                            || "./".to_owned(),
+                            |d| format!("{}/", d.text.trim_end_matches('/')),
+                        );
                     self.downloaded.insert(dir);
                 }
                 return false;
             }
             "fallocate" | "truncate" => {
                 let size = option_value(&invocation.args, &["-l", "--length", "-s", "--size"]);
-                if let Some(size) = size.filter(|s| super::effects::huge_size(s.text.trim_start_matches('+'))) {
+                if let Some(size) =
+                    size.filter(|s| super::effects::huge_size(s.text.trim_start_matches('+')))
+                {
                     self.report(
                         RiskLevel::High,
                         Category::Resources,
                         size.span,
-                        format!("reserves {} of disk space, enough to fill most disks", size.text),
+                        format!(
+                            "reserves {} of disk space, enough to fill most disks",
+                            size.text
+                        ),
                     );
                 }
                 return false;
@@ -227,9 +239,15 @@ impl Walker<'_> {
                 let root = option_value(&invocation.args, &["-t"]);
                 self.serves(root.as_ref(), invocation.span);
             }
-            "http-server" | "serve" | "live-server" | "httpd" | "darkhttpd" | "miniserve" | "static-web-server" => {
+            "http-server" | "serve" | "live-server" | "httpd" | "darkhttpd" | "miniserve"
+            | "static-web-server" => {
                 let root = option_value(&invocation.args, &["-h", "--root", "-d", "--dir"])
-                    .or_else(|| operands(&invocation.args).into_iter().find(|a| !a.text.chars().all(|c| c.is_ascii_digit())).cloned());
+                    .or_else(|| {
+                        operands(&invocation.args)
+                            .into_iter()
+                            .find(|a| !a.text.chars().all(|c| c.is_ascii_digit()))
+                            .cloned()
+                    });
                 self.serves(root.as_ref(), invocation.span);
             }
             "caddy" if invocation.args.iter().any(|a| a.text == "file-server") => {
@@ -514,7 +532,12 @@ impl Walker<'_> {
             .skip(1)
             .cloned()
             .collect();
-        let base = script.text.rsplit('/').next().unwrap_or_default().to_owned();
+        let base = script
+            .text
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
         self.destructive_verbs(&base, &invocation.wrapped(script, after));
         if script.from_download || self.was_downloaded(&script.text) {
             self.report(
@@ -587,7 +610,9 @@ impl Walker<'_> {
             return;
         }
         match operands(args).first() {
-            Some(script) if script.text != "-" => self.script_file(language, script, invocation, frame),
+            Some(script) if script.text != "-" => {
+                self.script_file(language, script, invocation, frame)
+            }
             _ => match super::flow::input_text(invocation) {
                 // `echo 'import os; ...' | python3`: the code is known.
                 Some(text) => {
@@ -618,7 +643,10 @@ impl Walker<'_> {
             text.push('\n');
             text.push_str(payload);
             let first = payload.split_whitespace().next().unwrap_or_default();
-            if self.rules.is_known(first.rsplit('/').next().unwrap_or_default()) {
+            if self
+                .rules
+                .is_known(first.rsplit('/').next().unwrap_or_default())
+            {
                 // `os.system(bytes.fromhex('726d...').decode())`: the payload is a command.
                 let nested = self.nested(frame, payload, code.span, invocation.privileged);
                 self.code(&nested);
@@ -647,7 +675,11 @@ impl Walker<'_> {
                 Category::Opaque,
                 "it deletes files, runs programs or decodes data",
             ),
-            None => (RiskLevel::Moderate, Category::Opaque, "cmdai does not analyse it"),
+            None => (
+                RiskLevel::Moderate,
+                Category::Opaque,
+                "cmdai does not analyse it",
+            ),
         };
         self.report(
             level,
@@ -665,7 +697,10 @@ impl Walker<'_> {
         if program.text.contains("/inet/") {
             let runs = program.text.contains("|&") || program.text.contains("system(");
             let (level, message) = if runs {
-                (RiskLevel::Critical, "awk opens a network socket and runs what arrives on it (a reverse shell)")
+                (
+                    RiskLevel::Critical,
+                    "awk opens a network socket and runs what arrives on it (a reverse shell)",
+                )
             } else {
                 (RiskLevel::High, "awk opens a network socket")
             };
@@ -714,6 +749,13 @@ impl Walker<'_> {
             "--jobs",
             "--arg-file",
             "-S",
+            "--max-args",
+            "--max-lines",
+            "--max-procs",
+            "--delimiter",
+            "--eof",
+            "--max-chars",
+            "--process-slot-var",
         ];
         let args = &invocation.args;
         let mut replace = None;
@@ -768,8 +810,20 @@ impl Walker<'_> {
         let endless = matches!(&invocation.stdin, Input::Pipe(stages, _) if stages.iter().any(|s| matches!(s, Stage::Endless)));
         let unlimited = args.iter().enumerate().any(|(i, a)| {
             matches!(a.text.as_str(), "-P0" | "--max-procs=0")
-                || matches!(a.text.as_str(), "-P" | "--max-procs") && args.get(i + 1).is_some_and(|v| v.text == "0")
+                || matches!(a.text.as_str(), "-P" | "--max-procs")
+                    && args.get(i + 1).is_some_and(|v| v.text == "0")
         });
+        let broad = matches!(&invocation.stdin, Input::Pipe(stages, _) if stages.iter().any(|s| matches!(s, Stage::BroadListing)));
+        let deleter =
+            rest_name(args).is_some_and(|name| matches!(name, "rm" | "shred" | "unlink" | "srm"));
+        if broad && deleter {
+            self.report(
+                RiskLevel::High,
+                Category::Delete,
+                invocation.span,
+                "deletes every file a listing of a whole home or system directory names",
+            );
+        }
         if endless && unlimited {
             self.report(
                 RiskLevel::Critical,
@@ -851,7 +905,10 @@ impl Walker<'_> {
                 root_kind,
                 Some(TargetKind::Root | TargetKind::System | TargetKind::Home)
             );
-            let deleter = matches!(name.text.rsplit('/').next(), Some("rm" | "shred" | "unlink" | "srm"));
+            let deleter = matches!(
+                name.text.rsplit('/').next(),
+                Some("rm" | "shred" | "unlink" | "srm")
+            );
             if filtered && broad && deleter {
                 self.report(
                     RiskLevel::High,
@@ -1082,7 +1139,8 @@ impl Walker<'_> {
         }
         // `wget URL` and `curl -O URL` save under the URL's last path segment.
         let saves_remote_name = base == "wget" && !args.iter().any(|a| a.text.starts_with("-O"))
-            || base == "curl" && (has_flag(args, "-O") || args.iter().any(|a| a.text == "--remote-name"));
+            || base == "curl"
+                && (has_flag(args, "-O") || args.iter().any(|a| a.text == "--remote-name"));
         if saves_remote_name {
             for url in args.iter().filter(|a| a.text.contains("://")) {
                 let path = url.text.split(['?', '#']).next().unwrap_or_default();
@@ -1100,7 +1158,9 @@ impl Walker<'_> {
             Input::Text(text, span) => (text.clone(), *span),
             Input::Pipe(stages, start) => match stages.last() {
                 Some(Stage::Echo(text, span)) => (text.clone(), *span),
-                Some(Stage::Decode(Some(text))) => (text.clone(), Span::new(*start, invocation.span.end)),
+                Some(Stage::Decode(Some(text))) => {
+                    (text.clone(), Span::new(*start, invocation.span.end))
+                }
                 Some(Stage::Download) => {
                     self.report(
                         RiskLevel::Critical,
@@ -1129,6 +1189,40 @@ impl Walker<'_> {
             };
             let nested = self.nested(frame, command, span, invocation.privileged);
             self.code(&nested);
+        }
+    }
+
+    /// `cp ~/.ssh/id_rsa /var/www/html/`: a secret copied where a web server publishes it.
+    fn published_secret(&mut self, invocation: &Invocation) {
+        let files = operands(&invocation.args);
+        let Some((destination, sources)) = files.split_last() else {
+            return;
+        };
+        const SERVED: &[&str] = &[
+            "/var/www",
+            "/srv/www",
+            "/srv/http",
+            "public_html",
+            "htdocs",
+            "/usr/share/nginx",
+            "/public/",
+            "/static/",
+        ];
+        let served = SERVED.iter().any(|d| destination.text.contains(d));
+        if let Some(secret) = sources
+            .iter()
+            .find(|s| targets::holds_secrets(&s.text))
+            .filter(|_| served)
+        {
+            self.report(
+                RiskLevel::High,
+                Category::Exfiltration,
+                secret.span,
+                format!(
+                    "copies `{}`, which holds keys or credentials, where a web server publishes it",
+                    secret.text
+                ),
+            );
         }
     }
 
@@ -1183,7 +1277,9 @@ impl Walker<'_> {
             _ if !append && is_startup_file(text) => (
                 RiskLevel::High,
                 Category::Overwrite,
-                format!("replaces your shell start-up file `{text}` with this one line, losing its settings"),
+                format!(
+                    "replaces your shell start-up file `{text}` with this one line, losing its settings"
+                ),
             ),
             _ if append && is_startup_file(text) => (
                 RiskLevel::Moderate,
@@ -1222,6 +1318,14 @@ fn is_assignment(text: &str) -> bool {
     })
 }
 
+/// The program xargs runs: the first argument that is not an option (a close guess).
+fn rest_name(args: &[Arg]) -> Option<&str> {
+    args.iter()
+        .map(|a| a.text.as_str())
+        .find(|t| !t.starts_with('-') && !t.chars().all(|c| c.is_ascii_digit()) && *t != "{}")
+        .map(|t| t.rsplit('/').next().unwrap_or(t))
+}
+
 /// The value of the first of `names` (`-t DIR`, `--root=DIR`).
 fn option_value(args: &[Arg], names: &[&str]) -> Option<Arg> {
     args.iter().enumerate().find_map(|(index, arg)| {
@@ -1243,34 +1347,113 @@ fn option_value(args: &[Arg], names: &[&str]) -> Option<Arg> {
 
 /// Words in inline code that start programs.
 const SPAWN: &[&str] = &[
-    "/bin/sh", "/bin/bash", "sh -i", "bash -i", "cmd.exe", "spawn", "subprocess", "pty",
-    "dup2", "exec(", "exec ", "system(", "popen", "proc_open", "child_process", "Process.Start",
-    "`", "\"sh\"", "'sh'", "iex", "Invoke-Expression", "shell_exec", "passthru", "os.exec",
-    "Runtime.getRuntime", "io.popen", "execSync",
+    "/bin/sh",
+    "/bin/bash",
+    "sh -i",
+    "bash -i",
+    "cmd.exe",
+    "spawn",
+    "subprocess",
+    "pty",
+    "dup2",
+    "exec(",
+    "exec ",
+    "system(",
+    "popen",
+    "proc_open",
+    "child_process",
+    "Process.Start",
+    "`",
+    "\"sh\"",
+    "'sh'",
+    "iex",
+    "Invoke-Expression",
+    "shell_exec",
+    "passthru",
+    "os.exec",
+    "Runtime.getRuntime",
+    "io.popen",
+    "execSync",
 ];
 
 /// What inline code of another language does, when it is plainly a reverse shell, a fork
 /// bomb, a download that is run or an upload of secrets.
 fn inline_code_risk(code: &str) -> Option<(RiskLevel, Category, &'static str)> {
     const SOCKET: &[&str] = &[
-        "socket", "fsockopen", "TCPSocket", "/inet/tcp", "/inet/udp", "net.Socket", "net.connect",
-        "createConnection", "IO::Socket", "Net::", "/dev/tcp", "stream_socket_client", "TcpClient",
+        "socket",
+        "fsockopen",
+        "TCPSocket",
+        "/inet/tcp",
+        "/inet/udp",
+        "net.Socket",
+        "net.connect",
+        "createConnection",
+        "IO::Socket",
+        "Net::",
+        "/dev/tcp",
+        "stream_socket_client",
+        "TcpClient",
         "connect((",
     ];
     const FETCH: &[&str] = &[
-        "iwr ", "Invoke-WebRequest", "DownloadString", "irm ", "Invoke-RestMethod", "urlopen",
-        "requests.get", "fetch(", "http.get", "https.get", "curl ", "wget ", "Net::HTTP",
-        "open-uri", "file_get_contents(\"http", "file_get_contents('http",
+        "iwr ",
+        "Invoke-WebRequest",
+        "DownloadString",
+        "irm ",
+        "Invoke-RestMethod",
+        "urlopen",
+        "requests.get",
+        "fetch(",
+        "http.get",
+        "https.get",
+        "curl ",
+        "wget ",
+        "Net::HTTP",
+        "open-uri",
+        "file_get_contents(\"http",
+        "file_get_contents('http",
     ];
     const SEND: &[&str] = &[
-        "requests.post", "requests.put", "urlopen", "fetch(", "http.request", "https.request",
-        "socket", "Net::HTTP", "curl", "Invoke-WebRequest", "smtplib", "ftplib",
+        "requests.post",
+        "requests.put",
+        "urlopen",
+        "fetch(",
+        "http.request",
+        "https.request",
+        "socket",
+        "Net::HTTP",
+        "curl",
+        "Invoke-WebRequest",
+        "smtplib",
+        "ftplib",
     ];
     const SECRETS: &[&str] = &[
-        ".ssh/id_", ".aws/credentials", "/etc/shadow", ".gnupg", ".kube/config", "os.environ",
-        "process.env", "ENV[", ".netrc", ".docker/config.json", "Cookies", "Login Data",
+        ".ssh/id_",
+        ".aws/credentials",
+        "/etc/shadow",
+        ".gnupg",
+        ".kube/config",
+        "os.environ",
+        "process.env",
+        "ENV[",
+        ".netrc",
+        ".docker/config.json",
+        "Cookies",
+        "Login Data",
     ];
-    const RUN_FETCHED: &[&str] = &["iex", "Invoke-Expression", "exec(", "eval(", "system(", "| sh", "| bash", "|sh", "|bash", "subprocess", "os.system"];
+    const RUN_FETCHED: &[&str] = &[
+        "iex",
+        "Invoke-Expression",
+        "exec(",
+        "eval(",
+        "system(",
+        "| sh",
+        "| bash",
+        "|sh",
+        "|bash",
+        "subprocess",
+        "os.system",
+    ];
     const LOOP: &[&str] = &["while", "loop", "for", "until", "each", "times", "repeat"];
     if SOCKET.iter().any(|w| code.contains(w)) && SPAWN.iter().any(|w| code.contains(w)) {
         return Some((
@@ -1291,6 +1474,28 @@ fn inline_code_risk(code: &str) -> Option<(RiskLevel, Category, &'static str)> {
             RiskLevel::Critical,
             Category::Exfiltration,
             "it reads keys, credentials or the environment and sends them over the network",
+        ));
+    }
+    const ENDLESS: &[&str] = &[
+        "while True",
+        "while 1",
+        "while(1)",
+        "while (1)",
+        "iter(int,1)",
+        "iter(int, 1)",
+        "for(;;)",
+        "for (;;)",
+        "loop {",
+        "loop do",
+    ];
+    let paced = ["sleep", "break", "time.", "input(", "select("]
+        .iter()
+        .any(|w| code.contains(w));
+    if ENDLESS.iter().any(|w| code.contains(w)) && !paced && !code.contains("fork") {
+        return Some((
+            RiskLevel::High,
+            Category::Resources,
+            "it loops without end or pause, using up memory or processor time",
         ));
     }
     if code.contains("fork") && LOOP.iter().any(|w| code.contains(w)) {

@@ -40,14 +40,33 @@ const CLIENTS: &[Client] = &[
         names: &["psql", "pgcli"],
         language: Language::Postgres,
         code_options: &["-c", "--command"],
-        value_options: &["-d", "-U", "-h", "-p", "-f", "--dbname", "--username", "--host", "--port"],
+        value_options: &[
+            "-d",
+            "-U",
+            "-h",
+            "-p",
+            "-f",
+            "--dbname",
+            "--username",
+            "--host",
+            "--port",
+        ],
         code_operands: false,
     },
     Client {
         names: &["mysql", "mariadb", "mycli"],
         language: Language::MySql,
         code_options: &["-e", "--execute"],
-        value_options: &["-u", "-h", "-P", "-D", "--user", "--host", "--port", "--database"],
+        value_options: &[
+            "-u",
+            "-h",
+            "-P",
+            "-D",
+            "--user",
+            "--host",
+            "--port",
+            "--database",
+        ],
         code_operands: false,
     },
     Client {
@@ -58,24 +77,66 @@ const CLIENTS: &[Client] = &[
         code_operands: true,
     },
     Client {
-        names: &["cqlsh", "clickhouse-client", "clickhouse", "sqlcmd", "snowsql", "trino", "presto", "cockroach", "usql", "bq"],
+        names: &[
+            "cqlsh",
+            "clickhouse-client",
+            "clickhouse",
+            "sqlcmd",
+            "snowsql",
+            "trino",
+            "presto",
+            "cockroach",
+            "usql",
+            "bq",
+        ],
         language: Language::Sql,
         code_options: &["-q", "--query", "-Q", "-e", "--execute"],
-        value_options: &["-h", "--host", "-u", "--user", "-d", "--database", "-S", "-U", "-P", "--port"],
+        value_options: &[
+            "-h",
+            "--host",
+            "-u",
+            "--user",
+            "-d",
+            "--database",
+            "-S",
+            "-U",
+            "-P",
+            "--port",
+        ],
         code_operands: false,
     },
     Client {
         names: &["mongosh", "mongo"],
         language: Language::Mongo,
         code_options: &["--eval"],
-        value_options: &["--host", "--port", "-u", "-p", "--username", "--password", "--authenticationDatabase"],
+        value_options: &[
+            "--host",
+            "--port",
+            "-u",
+            "-p",
+            "--username",
+            "--password",
+            "--authenticationDatabase",
+        ],
         code_operands: false,
     },
     Client {
         names: &["redis-cli", "valkey-cli", "keydb-cli"],
         language: Language::Redis,
         code_options: &[],
-        value_options: &["-h", "-p", "-a", "-n", "-u", "--user", "--pass", "-s", "-r", "-i", "--tls-cert"],
+        value_options: &[
+            "-h",
+            "-p",
+            "-a",
+            "-n",
+            "-u",
+            "--user",
+            "--pass",
+            "-s",
+            "-r",
+            "-i",
+            "--tls-cert",
+        ],
         code_operands: false,
     },
 ];
@@ -145,8 +206,26 @@ impl Walker<'_> {
             }
             _ => {}
         }
-        if let Some(text) = input_text(invocation) {
-            pieces.push((text, invocation.span));
+        match input_text(invocation) {
+            Some(text) => pieces.push((text, invocation.span)),
+            // `mysql -N -e "SELECT concat('DROP DATABASE ', ...)" | mysql`: the statements an
+            // earlier query builds as text are run.
+            None if self.generated_sql
+                && matches!(invocation.stdin, super::walk::Input::Pipe(..)) =>
+            {
+                self.report(
+                    RiskLevel::Critical,
+                    Category::Delete,
+                    invocation.span,
+                    "runs DROP, TRUNCATE or DELETE statements that an earlier query generates, for everything it lists",
+                );
+            }
+            None => {}
+        }
+        if !matches!(client.language, Language::Mongo | Language::Redis)
+            && pieces.iter().any(|(code, _)| builds_destructive_sql(code))
+        {
+            self.generated_sql = true;
         }
         for (code, span) in pieces {
             let effects = match client.language {
@@ -177,16 +256,26 @@ impl Walker<'_> {
         };
         let rest = &words[1..];
         let (level, message) = match command.text.to_ascii_lowercase().as_str() {
-            "flushall" => (RiskLevel::Critical, "deletes every key in every Redis database"),
+            "flushall" => (
+                RiskLevel::Critical,
+                "deletes every key in every Redis database",
+            ),
             "flushdb" => (RiskLevel::High, "deletes every key in the Redis database"),
             "shutdown" => (RiskLevel::High, "stops the Redis server"),
             "config"
-                if rest.first().is_some_and(|w| w.text.eq_ignore_ascii_case("set"))
+                if rest
+                    .first()
+                    .is_some_and(|w| w.text.eq_ignore_ascii_case("set"))
                     && rest.get(1).is_some_and(|w| {
-                        ["dir", "dbfilename"].iter().any(|k| w.text.eq_ignore_ascii_case(k))
+                        ["dir", "dbfilename"]
+                            .iter()
+                            .any(|k| w.text.eq_ignore_ascii_case(k))
                     }) =>
             {
-                (RiskLevel::High, "points Redis's dump file elsewhere: a known way to write files on the server")
+                (
+                    RiskLevel::High,
+                    "points Redis's dump file elsewhere: a known way to write files on the server",
+                )
             }
             "del" | "unlink" if rest.iter().any(|w| !w.is_literal() || w.text.contains('*')) => {
                 (RiskLevel::High, "deletes Redis keys chosen at run time")
@@ -227,7 +316,9 @@ fn sql_effects(sql: &str, language: Language) -> Vec<Effect> {
         Err(_) => {
             for piece in statements_text.split(';') {
                 match Parser::parse_sql(dialect.as_ref(), piece) {
-                    Ok(statements) => effects.extend(statements.iter().filter_map(statement_effect)),
+                    Ok(statements) => {
+                        effects.extend(statements.iter().filter_map(statement_effect))
+                    }
                     Err(_) => effects.extend(token_effect(piece, dialect.as_ref())),
                 }
             }
@@ -241,13 +332,20 @@ fn statement_effect(statement: &Statement) -> Option<Effect> {
         Statement::Drop {
             object_type, names, ..
         } => {
-            let names = names.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+            let names = names
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
             let level = match object_type {
                 ObjectType::Database | ObjectType::Schema => RiskLevel::Critical,
                 ObjectType::Index | ObjectType::View | ObjectType::Collation => RiskLevel::Moderate,
                 _ => RiskLevel::High,
             };
-            (level, format!("drops the {object_type} `{names}` and everything in it"))
+            (
+                level,
+                format!("drops the {object_type} `{names}` and everything in it"),
+            )
         }
         Statement::Truncate(truncate) => {
             let names = truncate
@@ -277,9 +375,15 @@ fn statement_effect(statement: &Statement) -> Option<Effect> {
                 )
             });
             if drops {
-                (RiskLevel::High, format!("drops columns of `{}` and their data", alter.name))
+                (
+                    RiskLevel::High,
+                    format!("drops columns of `{}` and their data", alter.name),
+                )
             } else {
-                (RiskLevel::Moderate, format!("changes the table `{}`", alter.name))
+                (
+                    RiskLevel::Moderate,
+                    format!("changes the table `{}`", alter.name),
+                )
             }
         }
         Statement::DropFunction(_) | Statement::Insert(_) | Statement::CreateTable(_) => {
@@ -288,6 +392,22 @@ fn statement_effect(statement: &Statement) -> Option<Effect> {
         _ => return None,
     };
     Some(Effect { level, message })
+}
+
+/// Whether string literals in `sql` spell destructive statements (`'DROP TABLE ' || name`).
+fn builds_destructive_sql(sql: &str) -> bool {
+    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
+        return false;
+    };
+    tokens.iter().any(|token| match token {
+        Token::SingleQuotedString(text) | Token::DoubleQuotedString(text) => {
+            let upper = text.trim_start().to_ascii_uppercase();
+            ["DROP ", "TRUNCATE ", "DELETE FROM"]
+                .iter()
+                .any(|k| upper.starts_with(k))
+        }
+        _ => false,
+    })
 }
 
 /// The keyword-level reading of a statement the parser rejected.
@@ -308,8 +428,12 @@ fn token_effect(sql: &str, dialect: &dyn Dialect) -> Option<Effect> {
         }
         Keyword::DROP => (RiskLevel::High, "drops database objects and their data"),
         Keyword::TRUNCATE => (RiskLevel::High, "empties tables"),
-        Keyword::DELETE if !has(Keyword::WHERE) => (RiskLevel::High, "deletes every row (no WHERE clause)"),
-        Keyword::UPDATE if !has(Keyword::WHERE) => (RiskLevel::High, "changes every row (no WHERE clause)"),
+        Keyword::DELETE if !has(Keyword::WHERE) => {
+            (RiskLevel::High, "deletes every row (no WHERE clause)")
+        }
+        Keyword::UPDATE if !has(Keyword::WHERE) => {
+            (RiskLevel::High, "changes every row (no WHERE clause)")
+        }
         Keyword::DELETE | Keyword::UPDATE => (RiskLevel::Moderate, "changes rows"),
         _ => return None,
     };
@@ -333,15 +457,30 @@ fn mongo_effects(code: &str) -> Vec<Effect> {
         add(RiskLevel::Critical, "drops a whole MongoDB database");
     }
     if compact.contains(".drop(") || compact.contains("dropCollection(") {
-        add(RiskLevel::High, "drops a MongoDB collection and its documents");
+        add(
+            RiskLevel::High,
+            "drops a MongoDB collection and its documents",
+        );
     }
     if compact.contains("dropUser(") || compact.contains("dropAllUsers(") {
         add(RiskLevel::High, "deletes database users");
     }
-    let unfiltered = ["deleteMany({})", "remove({})", "deleteMany()", "remove()", "updateMany({},"];
+    let unfiltered = [
+        "deleteMany({})",
+        "remove({})",
+        "deleteMany()",
+        "remove()",
+        "updateMany({},",
+    ];
     if unfiltered.iter().any(|call| compact.contains(call)) {
-        add(RiskLevel::High, "deletes or changes every document of a collection (empty filter)");
-    } else if compact.contains("deleteMany(") || compact.contains("deleteOne(") || compact.contains(".remove(") {
+        add(
+            RiskLevel::High,
+            "deletes or changes every document of a collection (empty filter)",
+        );
+    } else if compact.contains("deleteMany(")
+        || compact.contains("deleteOne(")
+        || compact.contains(".remove(")
+    {
         add(RiskLevel::Moderate, "deletes documents");
     }
     effects
@@ -352,7 +491,10 @@ mod tests {
     use super::*;
 
     fn levels(sql: &str) -> Vec<RiskLevel> {
-        sql_effects(sql, Language::Postgres).iter().map(|e| e.level).collect()
+        sql_effects(sql, Language::Postgres)
+            .iter()
+            .map(|e| e.level)
+            .collect()
     }
 
     #[test]
@@ -360,10 +502,16 @@ mod tests {
         assert_eq!(levels("DROP TABLE users"), [RiskLevel::High]);
         assert_eq!(levels("drop database prod;"), [RiskLevel::Critical]);
         assert_eq!(levels("DELETE FROM users"), [RiskLevel::High]);
-        assert_eq!(levels("DELETE FROM users WHERE id = 4"), [RiskLevel::Moderate]);
+        assert_eq!(
+            levels("DELETE FROM users WHERE id = 4"),
+            [RiskLevel::Moderate]
+        );
         assert_eq!(levels("UPDATE users SET admin = true"), [RiskLevel::High]);
         assert_eq!(levels("TRUNCATE orders CASCADE"), [RiskLevel::High]);
         assert!(levels("SELECT * FROM users WHERE name = 'DROP TABLE x'").is_empty());
-        assert_eq!(levels("\\c prod\nDROP SCHEMA public CASCADE;"), [RiskLevel::Critical]);
+        assert_eq!(
+            levels("\\c prod\nDROP SCHEMA public CASCADE;"),
+            [RiskLevel::Critical]
+        );
     }
 }

@@ -12,32 +12,102 @@ use super::{Category, RiskLevel, Span};
 /// Verbs that destroy when a program is told to do them (`gh repo delete`, `heroku
 /// apps:destroy`, `aws s3 rb`).
 const DESTRUCTIVE_VERBS: &[&str] = &[
-    "delete", "destroy", "drop", "purge", "wipe", "remove", "rm", "rb", "prune", "reset",
-    "truncate", "flush", "flushall", "flushdb", "uninstall", "terminate", "erase", "nuke",
-    "del", "rmi", "deregister", "undefine", "teardown", "obliterate", "unpublish", "yank",
+    "delete",
+    "destroy",
+    "drop",
+    "purge",
+    "wipe",
+    "remove",
+    "rm",
+    "rb",
+    "prune",
+    "reset",
+    "truncate",
+    "flush",
+    "flushall",
+    "flushdb",
+    "uninstall",
+    "terminate",
+    "erase",
+    "nuke",
+    "del",
+    "rmi",
+    "deregister",
+    "undefine",
+    "teardown",
+    "obliterate",
+    "unpublish",
+    "yank",
 ];
 
 /// Options that skip a program's confirmation prompt.
 const SKIP_CONFIRMATION: &[&str] = &[
-    "-f", "--force", "-y", "--yes", "-q", "--quiet", "-auto-approve", "--auto-approve",
-    "--no-prompt", "--noinput", "--no-input", "--non-interactive", "--assume-yes",
-    "--confirm", "--skip-confirmation", "--no-confirm", "--noconfirm", "-force", "--force-delete",
-    "--yes-i-really-mean-it", "--yes-i-really-really-mean-it", "--accept-data-loss",
-    "--skip-final-snapshot", "--purge", "-purge", "-Force", "--all", "-A", "--recursive",
-    "-recurse", "--recurse", "--remove-all-storage", "--delete-automated-backups",
+    "-f",
+    "--force",
+    "-y",
+    "--yes",
+    "-q",
+    "--quiet",
+    "-auto-approve",
+    "--auto-approve",
+    "--no-prompt",
+    "--noinput",
+    "--no-input",
+    "--non-interactive",
+    "--assume-yes",
+    "--confirm",
+    "--skip-confirmation",
+    "--no-confirm",
+    "--noconfirm",
+    "-force",
+    "--force-delete",
+    "--yes-i-really-mean-it",
+    "--yes-i-really-really-mean-it",
+    "--accept-data-loss",
+    "--skip-final-snapshot",
+    "--purge",
+    "-purge",
+    "-Force",
+    "--remove-all-storage",
+    "--delete-automated-backups",
 ];
 
 /// First operands that only read (`terraform plan -destroy`, `gh repo list`).
 const READ_VERBS: &[&str] = &[
-    "plan", "preview", "diff", "show", "list", "ls", "get", "describe", "status", "help",
-    "explain", "validate", "search", "info", "inspect", "logs", "history", "version", "auth",
-    "view", "print", "lint", "completion", "config",
+    "plan",
+    "preview",
+    "diff",
+    "show",
+    "list",
+    "ls",
+    "get",
+    "describe",
+    "status",
+    "help",
+    "explain",
+    "validate",
+    "search",
+    "info",
+    "inspect",
+    "logs",
+    "history",
+    "version",
+    "auth",
+    "view",
+    "print",
+    "lint",
+    "completion",
+    "config",
 ];
 
 /// Whether `arg` is `flag`: exactly, as `--flag=value`, or for a one-letter flag inside a
 /// short cluster (`-rf`, but not `-destroy`).
 fn skips_with(arg: &str, flag: &str) -> bool {
-    if arg == flag || arg.strip_prefix(flag).is_some_and(|rest| rest.starts_with('=')) {
+    if arg == flag
+        || arg
+            .strip_prefix(flag)
+            .is_some_and(|rest| rest.starts_with('='))
+    {
         return true;
     }
     let short = flag.len() == 2 && flag.starts_with('-') && !flag.starts_with("--");
@@ -51,32 +121,104 @@ fn skips_with(arg: &str, flag: &str) -> bool {
 
 /// Programs that destroy what they are told to without asking.
 const NEVER_ASKS: &[&str] = &[
-    "aws", "gsutil", "s3cmd", "mc", "s5cmd", "rclone", "etcdctl", "consul", "openstack",
-    "influx", "kafka-topics", "kafka-topics.sh", "redis-cli", "curl",
+    "aws",
+    "gsutil",
+    "s3cmd",
+    "mc",
+    "s5cmd",
+    "rclone",
+    "etcdctl",
+    "consul",
+    "openstack",
+    "influx",
+    "kafka-topics",
+    "kafka-topics.sh",
+    "redis-cli",
+    "curl",
 ];
 
 /// What, destroyed whole, takes everything in it: a Critical loss without a confirmation.
 const WHOLE_NOUNS: &[&str] = &[
-    "cluster", "clusters", "project", "projects", "account", "organization", "namespace",
-    "namespaces", "subscription", "tenant", "aks", "eks", "gke",
+    "cluster",
+    "clusters",
+    "project",
+    "projects",
+    "account",
+    "organization",
+    "namespace",
+    "namespaces",
+    "subscription",
+    "tenant",
+    "aks",
+    "eks",
+    "gke",
 ];
 
 /// Containers of data: destroying one is High even when the program asks first.
 const STORE_NOUNS: &[&str] = &[
-    "bucket", "buckets", "database", "databases", "db", "table", "tables", "topic", "topics",
-    "volume", "volumes", "repo", "repos", "repository", "keyspace", "snapshots", "backup",
-    "backups", "vault", "keyvault", "subvolume", "pool", "dataset", "stack", "instances",
-    "prefix", "everything", "recursive", "recurse",
+    "bucket",
+    "buckets",
+    "database",
+    "databases",
+    "db",
+    "table",
+    "tables",
+    "topic",
+    "topics",
+    "volume",
+    "volumes",
+    "keyspace",
+    "snapshots",
+    "backup",
+    "backups",
+    "vault",
+    "keyvault",
+    "subvolume",
+    "pool",
+    "dataset",
+    "stack",
+    "instances",
+    "prefix",
+    "everything",
+    "recursive",
+    "recurse",
+    "batch",
+];
+
+/// Programs whose output is one value, not a list of things to destroy.
+const SINGLE_VALUE: &[&str] = &[
+    "basename", "dirname", "pwd", "date", "whoami", "hostname", "id", "uname", "echo", "printf",
+    "head", "git", "realpath", "readlink",
 ];
 
 /// Verbs that count as options: `kafka-topics --delete --topic x`.
-const OPTION_VERBS: &[&str] = &["delete", "destroy", "drop", "purge", "wipe", "truncate", "flush"];
+const OPTION_VERBS: &[&str] = &[
+    "delete", "destroy", "drop", "purge", "wipe", "truncate", "flush",
+];
 
 /// Commands whose replacement by an alias or function hides what the user types.
 /// (Not `ls` or `cat`: `alias ls=eza` and `alias cat=bat` are everyday.)
 const TRUSTED_COMMANDS: &[&str] = &[
-    "sudo", "su", "doas", "passwd", "ssh", "scp", "sftp", "login", "gpg", "curl", "wget",
-    "apt", "apt-get", "dnf", "yum", "pacman", "brew", "ssh-add", "ssh-keygen", "kinit",
+    "sudo",
+    "su",
+    "doas",
+    "passwd",
+    "ssh",
+    "scp",
+    "sftp",
+    "login",
+    "gpg",
+    "curl",
+    "wget",
+    "apt",
+    "apt-get",
+    "dnf",
+    "yum",
+    "pacman",
+    "brew",
+    "ssh-add",
+    "ssh-keygen",
+    "kinit",
 ];
 
 /// Whether an argument spells a destructive verb: the whole word, the first part of a
@@ -104,9 +246,9 @@ fn destructive_verb(text: &str) -> Option<&str> {
 impl Walker<'_> {
     /// The rule for programs no row describes: a destructive verb among the first operands
     /// (or as an option: `--delete`) is Moderate. It is High when an option skips the
-    /// confirmation, when the program never asks, when what it destroys is a whole data store
-    /// (`bucket`, `database`, `repo`...) or is chosen at run time; Critical when a whole
-    /// cluster, project or account goes without a question.
+    /// confirmation or when what it destroys is chosen at run time; Critical when a whole
+    /// cluster, project or account goes without a question (an option skips it, or the
+    /// program never asks).
     pub(super) fn destructive_verbs(&mut self, base: &str, invocation: &Invocation) {
         if DESTRUCTIVE_VERBS.contains(&base) {
             return;
@@ -114,7 +256,10 @@ impl Walker<'_> {
         let args = &invocation.args;
         let operands = operands(args);
         // `terraform plan -destroy`, `gh repo list`: reading first, whatever the words after.
-        if operands.first().is_some_and(|first| READ_VERBS.contains(&first.text.as_str())) {
+        if operands
+            .first()
+            .is_some_and(|first| READ_VERBS.contains(&first.text.as_str()))
+        {
             return;
         }
         let as_operand = operands
@@ -136,47 +281,85 @@ impl Walker<'_> {
         };
         let skip = SKIP_CONFIRMATION
             .iter()
-            .find(|flag| args.iter().any(|a| skips_with(&a.text, flag)))
+            .find(|flag| {
+                args.iter().enumerate().any(|(index, a)| {
+                    // `-f path/to/file` names a file; it does not force anything.
+                    let takes_file = **flag == "-f"
+                        && args.get(index + 1).is_some_and(|next| {
+                            !next.text.starts_with('-') && next.text.contains(['/', '.'])
+                        });
+                    a.span != arg.span && skips_with(&a.text, flag) && !takes_file
+                })
+            })
             .map(|flag| format!("`{flag}` skips the confirmation"));
-        let never_asks = NEVER_ASKS.contains(&base).then(|| format!("`{base}` does not ask first"));
-        // What is destroyed: the first operands and the parts of the verb (`delete-bucket`);
-        // option names only when the verb is an option too (`--delete --topic x`).
-        let verb_is_option = arg.text.starts_with('-');
-        let words = || {
-            args.iter()
-                .filter(|a| a.is_literal())
-                .filter(|a| {
-                    a.span == arg.span
-                        || if a.text.starts_with('-') {
-                            verb_is_option
-                        } else {
-                            operands.iter().take(4).any(|o| o.span == a.span && o.text == a.text)
-                        }
-                })
-                .flat_map(|a| {
-                    a.text
-                        .trim_start_matches('-')
-                        .split(['-', '_', ':', '.'])
-                        .map(str::to_ascii_lowercase)
-                        .collect::<Vec<_>>()
-                })
+        let never_asks = NEVER_ASKS
+            .contains(&base)
+            .then(|| format!("`{base}` does not ask first"));
+        // What is destroyed: the word just before the verb (`gh repo delete`), just after it
+        // when nothing precedes (`kind delete cluster`), or a part of the verb itself
+        // (`delete-bucket`, `db:drop`); with an option verb, the option names too
+        // (`--delete --topic x`).
+        let position = args
+            .iter()
+            .position(|a| a.span == arg.span && a.text == arg.text);
+        let mut objects: Vec<&Arg> = vec![arg];
+        if let Some(at) = position {
+            let before = args[..at].iter().rev().find(|a| !a.text.starts_with('-'));
+            let after = args[at + 1..].iter().find(|a| !a.text.starts_with('-'));
+            objects.extend(before.or(after));
+            if arg.text.starts_with('-') {
+                objects.extend(args.iter().filter(|a| a.text.starts_with("--")));
+            }
+        }
+        let nouns: Vec<String> = objects
+            .iter()
+            .filter(|a| a.is_literal())
+            .flat_map(|a| {
+                a.text
+                    .trim_start_matches('-')
+                    .split(['-', '_', ':', '.'])
+                    .map(str::to_ascii_lowercase)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let whole = nouns.iter().find(|w| WHOLE_NOUNS.contains(&w.as_str()));
+        let store = nouns.iter().find(|w| STORE_NOUNS.contains(&w.as_str()));
+        // Operands chosen at run time from a listing: xargs input, `$(docker ps -aq)`.
+        let bulk = operands.iter().any(|a| {
+            a.text == "<input>"
+                || a.generated_by
+                    .as_deref()
+                    .is_some_and(|p| !SINGLE_VALUE.contains(&p))
+        });
+        let (level, why) = match (&skip, &never_asks, &whole, &store) {
+            (Some(skip), _, Some(noun), _) | (None, Some(skip), Some(noun), _) => {
+                (RiskLevel::Critical, format!("a whole {noun}, and {skip}"))
+            }
+            (Some(skip), _, None, Some(noun)) => {
+                (RiskLevel::High, format!("a whole {noun}, and {skip}"))
+            }
+            (Some(skip), _, None, None) => (RiskLevel::High, skip.clone()),
+            _ if bulk && never_asks.is_some() => (
+                RiskLevel::Critical,
+                "everything a listing returns, and the program does not ask first".to_owned(),
+            ),
+            _ if bulk => (RiskLevel::High, "what, only the run decides".to_owned()),
+            (None, _, Some(noun), _) | (None, _, None, Some(noun)) => {
+                (RiskLevel::High, format!("a whole {noun}"))
+            }
+            _ => (
+                RiskLevel::Moderate,
+                "check what before you confirm".to_owned(),
+            ),
         };
-        let whole = words().find(|w| WHOLE_NOUNS.contains(&w.as_str()));
-        let store = words().find(|w| STORE_NOUNS.contains(&w.as_str()));
-        let bulk = operands.iter().any(|a| !a.is_literal());
-        let (level, why) = match (skip.as_ref().or(never_asks.as_ref()), &whole, &store) {
-            (Some(skip), Some(noun), _) => (RiskLevel::Critical, format!("a whole {noun}, and {skip}")),
-            (Some(_), None, _) if skip.is_none() => match &store {
-                Some(noun) => (RiskLevel::High, format!("a whole {noun}")),
-                None => (RiskLevel::Moderate, "check what before you confirm".to_owned()),
-            },
-            (Some(skip), None, _) => (RiskLevel::High, skip.clone()),
-            (None, Some(noun), _) | (None, None, Some(noun)) => (RiskLevel::High, format!("a whole {noun}")),
-            (None, None, None) if bulk => (RiskLevel::High, "what, only the run decides".to_owned()),
-            (None, None, None) => (RiskLevel::Moderate, "check what before you confirm".to_owned()),
-        };
-        let span = Span::new(arg.span.start.min(invocation.span.start), invocation.span.end);
-        let message = format!("`{base} … {}` {verb}s: {why}; it cannot be undone", arg.text);
+        let span = Span::new(
+            arg.span.start.min(invocation.span.start),
+            invocation.span.end,
+        );
+        let message = format!(
+            "`{base} … {}` {verb}s: {why}; it cannot be undone",
+            arg.text
+        );
         self.report(level, Category::Delete, span, message);
     }
 
@@ -233,10 +416,24 @@ impl Walker<'_> {
         let program = first.rsplit('/').next().unwrap_or_default();
         let hidden = replacement.contains("/tmp/")
             || replacement.contains("/dev/shm")
-            || replacement.split_whitespace().any(|w| w.rsplit('/').next().is_some_and(|b| b.starts_with('.') && b.len() > 1));
+            || replacement.split_whitespace().any(|w| {
+                w.contains('/')
+                    && w.rsplit('/')
+                        .next()
+                        .is_some_and(|b| b.starts_with('.') && b.len() > 1)
+            });
         let destroys = matches!(
             program,
-            "rm" | "dd" | "shred" | "mkfs" | "wipefs" | "kill" | "pkill" | "killall" | "chmod" | "chown" | "truncate"
+            "rm" | "dd"
+                | "shred"
+                | "mkfs"
+                | "wipefs"
+                | "kill"
+                | "pkill"
+                | "killall"
+                | "chmod"
+                | "chown"
+                | "truncate"
         );
         let replaced = (TRUSTED_COMMANDS.contains(&name) || destroys)
             && program != name
@@ -262,7 +459,9 @@ impl Walker<'_> {
 
     /// What the current directory is, for a program that serves or archives it.
     pub(super) fn cwd_kind(&self) -> Option<TargetKind> {
-        self.cwd.as_deref().and_then(|dir| targets::classify(dir, None))
+        self.cwd
+            .as_deref()
+            .and_then(|dir| targets::classify(dir, None))
     }
 
     /// Serving a directory over HTTP: the whole file system or a home directory is High.
@@ -271,15 +470,27 @@ impl Walker<'_> {
             Some(dir) => targets::classify(&dir.text, dir.dynamic_at),
             None => self.cwd_kind(),
         };
-        let shown = directory.map_or_else(|| self.cwd.clone().unwrap_or_else(|| ".".into()), |d| d.text.clone());
+        let shown = directory.map_or_else(
+            || self.cwd.clone().unwrap_or_else(|| ".".into()),
+            |d| d.text.clone(),
+        );
         let (level, message) = match kind {
-            Some(TargetKind::Root | TargetKind::System | TargetKind::Protected | TargetKind::CriticalFile) => (
+            Some(
+                TargetKind::Root
+                | TargetKind::System
+                | TargetKind::Protected
+                | TargetKind::CriticalFile,
+            ) => (
                 RiskLevel::High,
-                format!("serves `{shown}`, system files included, to anyone who can reach this machine"),
+                format!(
+                    "serves `{shown}`, system files included, to anyone who can reach this machine"
+                ),
             ),
             Some(TargetKind::Home | TargetKind::Secret) => (
                 RiskLevel::High,
-                format!("serves `{shown}`, with your keys and private files, to anyone who can reach this machine"),
+                format!(
+                    "serves `{shown}`, with your keys and private files, to anyone who can reach this machine"
+                ),
             ),
             _ => (
                 RiskLevel::Moderate,
@@ -290,7 +501,12 @@ impl Walker<'_> {
     }
 
     /// `docker exec CONTAINER CMD...`, `kubectl exec POD -- CMD...`: the command runs too.
-    pub(super) fn container_exec(&mut self, base: &str, invocation: &Invocation, frame: &Frame) -> bool {
+    pub(super) fn container_exec(
+        &mut self,
+        base: &str,
+        invocation: &Invocation,
+        frame: &Frame,
+    ) -> bool {
         let args = &invocation.args;
         let Some(exec) = args.iter().take(3).position(|a| a.text == "exec") else {
             return false;
@@ -302,13 +518,25 @@ impl Walker<'_> {
                 None => return true,
             }
         } else {
-            const VALUES: &[&str] = &["-e", "--env", "-u", "--user", "-w", "--workdir", "--env-file"];
+            const VALUES: &[&str] = &[
+                "-e",
+                "--env",
+                "-u",
+                "--user",
+                "-w",
+                "--workdir",
+                "--env-file",
+            ];
             let mut index = 0;
             while let Some(arg) = rest.get(index) {
                 if !arg.text.starts_with('-') {
                     break;
                 }
-                index += if VALUES.contains(&arg.text.as_str()) { 2 } else { 1 };
+                index += if VALUES.contains(&arg.text.as_str()) {
+                    2
+                } else {
+                    1
+                };
             }
             index + 1
         };
@@ -374,7 +602,10 @@ impl Walker<'_> {
                 RiskLevel::High,
                 Category::Resources,
                 file.span,
-                format!("writes output that never ends into `{}` until the disk is full", file.text),
+                format!(
+                    "writes output that never ends into `{}` until the disk is full",
+                    file.text
+                ),
             );
         }
         let text = match (base, stage.output()) {
@@ -395,7 +626,14 @@ impl Walker<'_> {
 
     /// Text written to a file that runs later: a shell start-up file, a crontab, a systemd
     /// unit or launchd job, an apt hook. What it will run is analysed now.
-    pub(super) fn persisted(&mut self, path: &str, text: &str, span: Span, frame: &Frame, privileged: bool) {
+    pub(super) fn persisted(
+        &mut self,
+        path: &str,
+        text: &str,
+        span: Span,
+        frame: &Frame,
+        privileged: bool,
+    ) {
         let Some(kind) = persistence(path) else {
             return;
         };
@@ -409,15 +647,22 @@ impl Walker<'_> {
                 .map(str::trim)
                 .filter(|l| !l.is_empty() && !l.starts_with('#') && !is_env_line(l))
                 .filter_map(|line| {
-                    let fields = if line.starts_with('@') { 1 } else { 5 } + usize::from(user_field);
-                    line.splitn(fields + 1, char::is_whitespace).nth(fields).map(str::to_owned)
+                    let fields =
+                        if line.starts_with('@') { 1 } else { 5 } + usize::from(user_field);
+                    line.splitn(fields + 1, char::is_whitespace)
+                        .nth(fields)
+                        .map(str::to_owned)
                 })
                 .collect(),
             Persistence::Service => text
                 .lines()
                 .filter_map(|line| {
                     let (key, value) = line.trim().split_once('=')?;
-                    key.starts_with("Exec").then(|| value.trim_start_matches(['-', '@', '+', '!', ':']).to_owned())
+                    key.starts_with("Exec").then(|| {
+                        value
+                            .trim_start_matches(['-', '@', '+', '!', ':'])
+                            .to_owned()
+                    })
                 })
                 .chain(plist_program(text))
                 .collect(),
@@ -426,7 +671,10 @@ impl Walker<'_> {
         for command in commands {
             let nested = self.nested(frame, &command, span, privileged);
             self.code(&nested);
-            let program = command.split_whitespace().find(|w| !w.contains('=')).unwrap_or_default();
+            let program = command
+                .split_whitespace()
+                .find(|w| !w.contains('='))
+                .unwrap_or_default();
             if hidden_path(program) {
                 self.report(
                     RiskLevel::High,
@@ -444,13 +692,17 @@ impl Walker<'_> {
         let text = super::flow::input_text(invocation);
         for file in operands(&invocation.args) {
             if from_download {
-                self.downloaded.insert(file.text.trim_start_matches("./").to_owned());
+                self.downloaded
+                    .insert(file.text.trim_start_matches("./").to_owned());
                 if persistence(&file.text).is_some() {
                     self.report(
                         RiskLevel::Critical,
                         Category::DownloadExecute,
                         file.span,
-                        format!("writes text downloaded from the network into `{}`, which runs later", file.text),
+                        format!(
+                            "writes text downloaded from the network into `{}`, which runs later",
+                            file.text
+                        ),
                     );
                 }
             }
@@ -465,7 +717,15 @@ impl Walker<'_> {
     fn startup_text(&mut self, text: &str, span: Span, frame: &Frame, privileged: bool) {
         let nested = self.nested(frame, text, span, privileged);
         self.code(&nested);
-        let hijack = ["LD_PRELOAD", "LD_LIBRARY_PATH=/tmp", "PROMPT_COMMAND", "PATH=/tmp", "PATH=.:", "PATH=\"/tmp", "PATH=\".:"];
+        let hijack = [
+            "LD_PRELOAD",
+            "LD_LIBRARY_PATH=/tmp",
+            "PROMPT_COMMAND",
+            "PATH=/tmp",
+            "PATH=.:",
+            "PATH=\"/tmp",
+            "PATH=\".:",
+        ];
         if let Some(marker) = hijack.iter().find(|m| text.contains(*m)) {
             self.report(
                 RiskLevel::High,
@@ -484,14 +744,19 @@ fn endless_output(base: &str, invocation: &Invocation) -> bool {
     let args = &invocation.args;
     match base {
         "yes" => true,
-        "cat" | "pv" | "tail" => operands(args).iter().any(|a| ENDLESS.contains(&a.text.as_str())),
+        "cat" | "pv" | "tail" => operands(args)
+            .iter()
+            .any(|a| ENDLESS.contains(&a.text.as_str())),
         "head" => {
             let size = args
                 .iter()
                 .position(|a| a.text == "-c" || a.text == "--bytes")
                 .and_then(|at| args.get(at + 1))
                 .map(|a| a.text.as_str())
-                .or_else(|| args.iter().find_map(|a| a.text.strip_prefix("-c").filter(|s| !s.is_empty())))
+                .or_else(|| {
+                    args.iter()
+                        .find_map(|a| a.text.strip_prefix("-c").filter(|s| !s.is_empty()))
+                })
                 .or_else(|| args.iter().find_map(|a| a.text.strip_prefix("--bytes=")));
             size.is_some_and(|s| huge_size(s))
         }
@@ -502,7 +767,10 @@ fn endless_output(base: &str, invocation: &Invocation) -> bool {
 /// Sizes of 50 GB or more (`500G`, `1T`, `2P`).
 pub(super) fn huge_size(text: &str) -> bool {
     let text = text.trim_end_matches(['B', 'b', 'i']);
-    let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len()));
+    let (digits, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(text.len()),
+    );
     let Ok(number) = digits.parse::<f64>() else {
         return false;
     };
@@ -531,18 +799,40 @@ enum Persistence {
 
 fn persistence(path: &str) -> Option<Persistence> {
     const STARTUP: &[&str] = &[
-        ".bashrc", ".bash_profile", ".bash_login", ".profile", ".zshrc", ".zprofile", ".zshenv",
-        ".zlogin", ".config/fish/config.fish", ".xinitrc", ".xprofile", "/etc/profile",
-        "/etc/bash.bashrc", "/etc/environment", "/etc/rc.local", "/etc/zsh/zshrc", "/etc/zshrc",
+        ".bashrc",
+        ".bash_profile",
+        ".bash_login",
+        ".profile",
+        ".zshrc",
+        ".zprofile",
+        ".zshenv",
+        ".zlogin",
+        ".config/fish/config.fish",
+        ".xinitrc",
+        ".xprofile",
+        "/etc/profile",
+        "/etc/bash.bashrc",
+        "/etc/environment",
+        "/etc/rc.local",
+        "/etc/zsh/zshrc",
+        "/etc/zshrc",
     ];
-    const SHELL_DIRS: &[&str] = &["/etc/profile.d/", ".git/hooks/", "/etc/init.d/", ".config/autostart"];
+    const SHELL_DIRS: &[&str] = &[
+        "/etc/profile.d/",
+        ".git/hooks/",
+        "/etc/init.d/",
+        ".config/autostart",
+    ];
     let name = path.rsplit('/').next().unwrap_or_default();
     let service = path.contains("/systemd/")
-        && [".service", ".timer", ".conf"].iter().any(|e| name.ends_with(e))
+        && [".service", ".timer", ".conf"]
+            .iter()
+            .any(|e| name.ends_with(e))
         || path.contains("LaunchAgents/")
         || path.contains("LaunchDaemons/");
     Some(
-        if STARTUP.iter().any(|f| path.ends_with(f)) || SHELL_DIRS.iter().any(|d| path.contains(d)) {
+        if STARTUP.iter().any(|f| path.ends_with(f)) || SHELL_DIRS.iter().any(|d| path.contains(d))
+        {
             Persistence::Shell
         } else if path == "/etc/crontab" || path.starts_with("/etc/cron.d/") {
             Persistence::Cron { user_field: true }
@@ -550,9 +840,13 @@ fn persistence(path: &str) -> Option<Persistence> {
             Persistence::Cron { user_field: false }
         } else if service {
             Persistence::Service
-        } else if ["/apt/apt.conf.d/", "/etc/update-motd.d/", "/yum/pluginconf.d/"]
-            .iter()
-            .any(|d| path.contains(d))
+        } else if [
+            "/apt/apt.conf.d/",
+            "/etc/update-motd.d/",
+            "/yum/pluginconf.d/",
+        ]
+        .iter()
+        .any(|d| path.contains(d))
         {
             Persistence::Hook
         } else {

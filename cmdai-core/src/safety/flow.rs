@@ -10,16 +10,60 @@ use super::words;
 
 /// Programs whose output comes from the network: downloaders and raw sockets.
 const NETWORK_SOURCES: &[&str] = &[
-    "curl", "wget", "fetch", "http", "https", "xh", "aria2c", "lynx", "links", "GET", "httpie",
-    "nc", "ncat", "netcat", "nc.traditional", "nc.openbsd", "telnet", "socat",
+    "curl",
+    "wget",
+    "fetch",
+    "http",
+    "https",
+    "xh",
+    "aria2c",
+    "lynx",
+    "links",
+    "GET",
+    "httpie",
+    "nc",
+    "ncat",
+    "netcat",
+    "nc.traditional",
+    "nc.openbsd",
+    "telnet",
+    "socat",
 ];
 
 /// Programs that send what they are given to another machine.
 pub(super) const NETWORK_SINKS: &[&str] = &[
-    "curl", "wget", "http", "https", "xh", "nc", "ncat", "netcat", "nc.traditional",
-    "nc.openbsd", "telnet", "socat", "ssh", "scp", "sftp", "rsync", "openssl", "dig",
-    "nslookup", "host", "ping", "ftp", "tftp", "mail", "mailx", "sendmail", "mutt", "s3cmd",
-    "aws", "gsutil", "rclone", "smbclient",
+    "curl",
+    "wget",
+    "http",
+    "https",
+    "xh",
+    "nc",
+    "ncat",
+    "netcat",
+    "nc.traditional",
+    "nc.openbsd",
+    "telnet",
+    "socat",
+    "ssh",
+    "scp",
+    "sftp",
+    "rsync",
+    "openssl",
+    "dig",
+    "nslookup",
+    "host",
+    "ping",
+    "ftp",
+    "tftp",
+    "mail",
+    "mailx",
+    "sendmail",
+    "mutt",
+    "s3cmd",
+    "aws",
+    "gsutil",
+    "rclone",
+    "smbclient",
 ];
 
 /// What `base` feeds into the next stage of a pipeline.
@@ -58,12 +102,20 @@ pub(super) fn stage_of(base: &str, invocation: &Invocation) -> Stage {
         "rev" => Stage::Decode(
             input_text(invocation)
                 .filter(|_| operands(args).is_empty())
-                .map(|t| t.lines().map(|l| l.chars().rev().collect::<String>()).collect::<Vec<_>>().join("\n")),
+                .map(|t| {
+                    t.lines()
+                        .map(|l| l.chars().rev().collect::<String>())
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                }),
         ),
         "tr" => match translation(args) {
             Some((from, to)) => match input_text(invocation) {
                 Some(text) => Stage::Decode(Some(translate(&text, &from, &to))),
-                None if args.iter().any(|a| a.text.contains("N-Z") || a.text.contains("n-z")) => {
+                None if args
+                    .iter()
+                    .any(|a| a.text.contains("N-Z") || a.text.contains("n-z")) =>
+                {
                     Stage::Decode(None)
                 }
                 None => Stage::Other,
@@ -73,13 +125,24 @@ pub(super) fn stage_of(base: &str, invocation: &Invocation) -> Stage {
         "uudecode" | "gunzip" | "zcat" | "bzcat" | "xzcat" | "gpg" => Stage::Decode(None),
         "gzip" | "bzip2" | "xz" | "zstd" if has("-d") => Stage::Decode(None),
         "echo" | "printf" if args.iter().all(Arg::is_literal) => echo(base, invocation),
+        "find" | "fd" | "fdfind" if broad_listing(args) => Stage::BroadListing,
         "ps" if lists_everything(args) => Stage::AllProcesses,
         "pgrep" if has("-u") || has("-U") => Stage::AllProcesses,
         "yes" => Stage::Endless,
-        "cat" if operands(args).iter().any(|a| matches!(a.text.as_str(), "/dev/zero" | "/dev/urandom" | "/dev/random")) => Stage::Endless,
-        "pgrep" if operands(args)
-            .iter()
-            .any(|a| matches!(a.text.as_str(), "." | ".*" | "" | "^" | "$")) =>
+        "cat"
+            if operands(args).iter().any(|a| {
+                matches!(
+                    a.text.as_str(),
+                    "/dev/zero" | "/dev/urandom" | "/dev/random"
+                )
+            }) =>
+        {
+            Stage::Endless
+        }
+        "pgrep"
+            if operands(args)
+                .iter()
+                .any(|a| matches!(a.text.as_str(), "." | ".*" | "" | "^" | "$")) =>
         {
             Stage::AllProcesses
         }
@@ -109,18 +172,74 @@ fn reads_secret(base: &str, args: &[Arg]) -> bool {
     match base {
         "env" | "printenv" | "set" | "export" if operands(args).is_empty() => return true,
         "gpg" if args.iter().any(|a| a.text.starts_with("--export-secret")) => return true,
-        "security" if args.iter().any(|a| a.text.starts_with("find-") && a.text.ends_with("password")) => {
+        "security"
+            if args
+                .iter()
+                .any(|a| a.text.starts_with("find-") && a.text.ends_with("password")) =>
+        {
             return true;
         }
         _ => {}
     }
     // Writing to a secret (`tee -a ~/.ssh/authorized_keys`) is not reading one.
-    if matches!(base, "echo" | "printf" | "tee" | "cp" | "mv" | "ln" | "install" | "chmod" | "chown" | "mkdir" | "touch" | "rm" | "shred" | "ssh-keygen" | "ssh-add" | "ssh-copy-id" | "ssh" | "scp" | "rsync") {
+    if matches!(
+        base,
+        "echo"
+            | "printf"
+            | "tee"
+            | "cp"
+            | "mv"
+            | "ln"
+            | "install"
+            | "chmod"
+            | "chown"
+            | "mkdir"
+            | "touch"
+            | "rm"
+            | "shred"
+            | "ssh-keygen"
+            | "ssh-add"
+            | "ssh-copy-id"
+            | "ssh"
+            | "scp"
+            | "rsync"
+    ) {
         return false;
     }
-    operands(args)
-        .iter()
-        .any(|a| a.is_literal() && !a.text.contains(char::is_whitespace) && targets::holds_secrets(&a.text))
+    operands(args).iter().any(|a| {
+        a.is_literal() && !a.text.contains(char::is_whitespace) && targets::holds_secrets(&a.text)
+    })
+}
+
+/// `find ~ -type f`: every file under a home or system directory, with no name test.
+fn broad_listing(args: &[Arg]) -> bool {
+    const NARROW: &[&str] = &[
+        "-name",
+        "-iname",
+        "-path",
+        "-ipath",
+        "-regex",
+        "-iregex",
+        "-user",
+        "-newer",
+        "-mtime",
+        "-mmin",
+        "-size",
+        "-e",
+        "--extension",
+        "-g",
+        "--glob",
+    ];
+    let root = args.iter().find(|a| !a.text.starts_with('-'));
+    let broad = root.is_some_and(|r| {
+        matches!(
+            targets::classify(&r.text, r.dynamic_at),
+            Some(
+                targets::TargetKind::Root | targets::TargetKind::System | targets::TargetKind::Home
+            )
+        )
+    });
+    broad && !args.iter().any(|a| NARROW.contains(&a.text.as_str()))
 }
 
 /// `ps -e`, `ps aux`, `ps -A`, `ps -ef`: every process.
@@ -133,7 +252,11 @@ fn lists_everything(args: &[Arg]) -> bool {
             }
             Some(_) => text == "--everyone" || text == "--all",
             // BSD style: `aux`, `ax`, `axo`.
-            None => text.contains('a') && text.contains('x') && text.chars().all(|c| c.is_ascii_alphabetic()),
+            None => {
+                text.contains('a')
+                    && text.contains('x')
+                    && text.chars().all(|c| c.is_ascii_alphabetic())
+            }
         }
     })
 }
@@ -160,7 +283,10 @@ fn echo(base: &str, invocation: &Invocation) -> Stage {
     let mut words: Vec<&str> = invocation.args.iter().map(|a| a.text.as_str()).collect();
     let mut escapes = base == "printf";
     if base == "echo" {
-        while let Some(flag) = words.first().filter(|w| matches!(**w, "-n" | "-e" | "-E" | "-ne" | "-en")) {
+        while let Some(flag) = words
+            .first()
+            .filter(|w| matches!(**w, "-n" | "-e" | "-E" | "-ne" | "-en"))
+        {
             escapes |= flag.contains('e') && *flag != "-E";
             words.remove(0);
         }
@@ -171,11 +297,14 @@ fn echo(base: &str, invocation: &Invocation) -> Stage {
         words.join(" ")
     };
     // printf '\x72\x6d' and echo -e '\162\155' spell commands in escapes.
-    let encoded = ["\\x", "\\0", "\\1", "\\u"].iter().any(|e| text.contains(e));
-    if encoded {
-        Stage::Decode(escapes.then(|| words::decode_ansi_c(&text)))
-    } else {
-        Stage::Echo(text, invocation.span)
+    let encoded = ["\\x", "\\0", "\\1", "\\u"]
+        .iter()
+        .any(|e| text.contains(e));
+    match (escapes, encoded) {
+        (true, true) => Stage::Decode(Some(words::decode_ansi_c(&text))),
+        (false, true) => Stage::Decode(None),
+        (true, false) => Stage::Echo(words::decode_ansi_c(&text), invocation.span),
+        (false, false) => Stage::Echo(text, invocation.span),
     }
 }
 
@@ -213,10 +342,20 @@ fn format_printf(words: &[&str]) -> String {
 /// Payloads spelled as literals inside code of other languages: `b64decode('...')`,
 /// `bytes.fromhex('...')`, `FromBase64String("...")`, `atob('...')`, decoded.
 pub(super) fn decode_literals(code: &str) -> Vec<String> {
-    const BASE64: &[&str] = &["b64decode(", "FromBase64String(", "atob(", "decode64(", "base64_decode(", "Buffer.from("];
+    const BASE64: &[&str] = &[
+        "b64decode(",
+        "FromBase64String(",
+        "atob(",
+        "decode64(",
+        "base64_decode(",
+        "Buffer.from(",
+    ];
     const HEX: &[&str] = &["fromhex(", "unhexlify(", "hex2bin("];
     let mut out = Vec::new();
-    for (markers, decode) in [(BASE64, decode_base64 as fn(&str) -> Option<String>), (HEX, decode_hex)] {
+    for (markers, decode) in [
+        (BASE64, decode_base64 as fn(&str) -> Option<String>),
+        (HEX, decode_hex),
+    ] {
         for marker in markers {
             for (at, _) in code.match_indices(marker) {
                 let rest = &code[at + marker.len()..];

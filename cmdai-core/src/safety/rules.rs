@@ -87,6 +87,9 @@ pub(super) struct Rule {
     /// Only when an operand names another machine (`host:path`, `user@host:`, `s3://...`).
     #[serde(default)]
     remote: bool,
+    /// Options whose value is the next argument: it is not an operand (`scp -i KEY`).
+    #[serde(default)]
+    value_options: Vec<String>,
     pub category: Category,
     pub level: RiskLevel,
     pub message: String,
@@ -268,7 +271,10 @@ impl CompiledRule {
         {
             return false;
         }
-        if args.iter().any(|a| self.not_patterns.iter().any(|p| p.matches(&a.text))) {
+        if args
+            .iter()
+            .any(|a| self.not_patterns.iter().any(|p| p.matches(&a.text)))
+        {
             return false;
         }
         if rule.remote && !operands(args).iter().any(|a| is_remote(&a.text)) {
@@ -283,7 +289,22 @@ impl CompiledRule {
             return Vec::new();
         };
         let skip = subcommand_end(args, &self.rule.subcommand).unwrap_or(0);
-        let operands = || operands(&args[skip..]);
+        let values: Vec<usize> = args
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| self.rule.value_options.contains(&a.text))
+            .map(|(index, _)| index + 1)
+            .collect();
+        let operands = || {
+            operands(&args[skip..])
+                .into_iter()
+                .filter(|a| {
+                    !values
+                        .iter()
+                        .any(|&v| args.get(v).is_some_and(|value| std::ptr::eq(value, *a)))
+                })
+                .collect::<Vec<_>>()
+        };
         match targets {
             Targets::Operands => operands(),
             Targets::SkipFirst => operands().into_iter().skip(1).collect(),
@@ -327,7 +348,11 @@ fn option_values<'a, S: AsRef<str>>(args: &'a [Arg], names: &[S]) -> Vec<&'a Arg
         for name in names.iter().map(AsRef::as_ref) {
             if arg.text == name {
                 out.extend(args.get(index + 1));
-            } else if arg.text.strip_prefix(name).is_some_and(|rest| rest.starts_with('=')) {
+            } else if arg
+                .text
+                .strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('='))
+            {
                 out.push(arg);
             }
         }

@@ -51,9 +51,9 @@ impl TargetKind {
             }
             Self::EverythingHere => format!("`{text}` is everything in the current directory"),
             Self::Parent => format!("`{text}` reaches outside the current directory"),
-            Self::Scratch => format!(
-                "`{text}` is a scratch directory that every user and many programs share"
-            ),
+            Self::Scratch => {
+                format!("`{text}` is a scratch directory that every user and many programs share")
+            }
         }
     }
 }
@@ -212,7 +212,15 @@ const SECRET_MARKERS: &[&str] = &[
 ];
 
 /// Directories that are nothing but keys and credentials.
-const SECRET_DIRS: &[&str] = &[".ssh", ".aws", ".gnupg", ".kube", ".docker", ".azure", ".password-store"];
+const SECRET_DIRS: &[&str] = &[
+    ".ssh",
+    ".aws",
+    ".gnupg",
+    ".kube",
+    ".docker",
+    ".azure",
+    ".password-store",
+];
 
 /// Files in a secret directory that are public: `id_ed25519.pub`, `known_hosts`.
 fn is_public(text: &str) -> bool {
@@ -271,13 +279,18 @@ fn classify_static(text: &str) -> Option<TargetKind> {
     }
     if text.starts_with('/') {
         let joined = format!("/{}", normalise(text).join("/"));
-        if CRITICAL_FILES.iter().any(|f| joined == *f || joined.starts_with(&format!("{f}/"))) {
+        if CRITICAL_FILES
+            .iter()
+            .any(|f| joined == *f || joined.starts_with(&format!("{f}/")))
+        {
             return Some(TargetKind::CriticalFile);
         }
     }
     let secret_dir = || {
         let parts = normalise(text.trim_start_matches('~'));
-        parts.last().is_some_and(|last| SECRET_DIRS.contains(&last.as_str()))
+        parts
+            .last()
+            .is_some_and(|last| SECRET_DIRS.contains(&last.as_str()))
             || parts
                 .iter()
                 .rev()

@@ -163,6 +163,8 @@ pub(super) enum Stage {
     Shell,
     /// Output without end (`yes`, `cat /dev/zero`).
     Endless,
+    /// Every file below `/`, a system directory or a home directory (`find ~ -type f`).
+    BroadListing,
     Other,
 }
 
@@ -270,6 +272,9 @@ pub(super) struct Walker<'a> {
     pub expanding: Vec<String>,
     /// Output redirections seen so far.
     pub writes: usize,
+    /// Whether a database client's query builds destructive statements as text
+    /// (`SELECT concat('DROP DATABASE ', ...)`), for a client that runs its output.
+    pub generated_sql: bool,
     /// Files the command wrote known text into (`echo "rm -rf /" > x.sh`), by path.
     pub written: HashMap<String, String>,
     last_all_pids: bool,
@@ -301,6 +306,7 @@ pub(super) fn analyze(source: &str, rules: &RuleSet, user: &UserRules) -> Vec<Fi
         expanding: Vec::new(),
         writes: 0,
         written: HashMap::new(),
+        generated_sql: false,
     };
     let frame = Frame {
         text: source.to_owned(),
@@ -547,7 +553,10 @@ impl Walker<'_> {
                 let condition = condition.trim().trim_end_matches(';').trim();
                 let endless = match compound {
                     CompoundCommand::WhileClause(_) => {
-                        matches!(condition, "true" | ":" | "[ 1 ]" | "((1))" | "/bin/true" | "[ true ]")
+                        matches!(
+                            condition,
+                            "true" | ":" | "[ 1 ]" | "((1))" | "/bin/true" | "[ true ]"
+                        )
                     }
                     _ => matches!(condition, "false" | "/bin/false"),
                 };
@@ -580,7 +589,11 @@ impl Walker<'_> {
         if paced {
             return;
         }
-        if body.0.iter().any(|item| matches!(item.1, SeparatorOperator::Async)) {
+        if body
+            .0
+            .iter()
+            .any(|item| matches!(item.1, SeparatorOperator::Async))
+        {
             self.report(
                 RiskLevel::Critical,
                 Category::Resources,
@@ -700,7 +713,9 @@ impl Walker<'_> {
                         args.push(self.word(word, frame));
                     }
                     let (key, value) = match &assignment.value {
-                        ast::AssignmentValue::Scalar(value) => (None, Some(self.word(value, frame))),
+                        ast::AssignmentValue::Scalar(value) => {
+                            (None, Some(self.word(value, frame)))
+                        }
                         ast::AssignmentValue::Array(elements) => {
                             // `cmd=(rm -rf /)`: kept as the elements joined, for `"${cmd[@]}"`.
                             let values: Vec<Arg> = elements
@@ -797,10 +812,10 @@ impl Walker<'_> {
                 self.report(RiskLevel::Critical, Category::Network, span, message);
             } else {
                 self.report(
-                    RiskLevel::High,
+                    RiskLevel::Moderate,
                     Category::Network,
                     span,
-                    "sends data over a raw network socket",
+                    "opens a raw network connection",
                 );
             }
         }
@@ -955,12 +970,23 @@ impl Walker<'_> {
             && matches!(
                 invocation.args[0].text.as_str(),
                 "--help" | "--version" | "-h" | "-V"
-            );
+            )
+            || invocation
+                .args
+                .iter()
+                .any(|a| a.text == "--help" || a.text == "--version");
         // A dry run only says what it would do.
         let dry_run = invocation.args.iter().any(|a| {
             matches!(
                 a.text.as_str(),
-                "--dry-run" | "--dryrun" | "--dry-run=client" | "--dry-run=server" | "--what-if" | "-WhatIf" | "--simulate" | "--noop"
+                "--dry-run"
+                    | "--dryrun"
+                    | "--dry-run=client"
+                    | "--dry-run=server"
+                    | "--what-if"
+                    | "-WhatIf"
+                    | "--simulate"
+                    | "--noop"
             )
         });
         if prints_only || dry_run {
@@ -975,7 +1001,11 @@ impl Walker<'_> {
             // A function defined earlier: its body runs with these arguments as $1, $2...
             let mut code = body;
             for (index, arg) in invocation.args.iter().enumerate().take(9).rev() {
-                let value = if arg.is_literal() { arg.text.clone() } else { "$DYNAMIC".into() };
+                let value = if arg.is_literal() {
+                    arg.text.clone()
+                } else {
+                    "$DYNAMIC".into()
+                };
                 code = code
                     .replace(&format!("${{{}}}", index + 1), &value)
                     .replace(&format!("${}", index + 1), &value);
@@ -986,7 +1016,10 @@ impl Walker<'_> {
                 .map(|a| a.text.as_str())
                 .collect::<Vec<_>>()
                 .join(" ");
-            code = code.replace("\"$@\"", &all).replace("$@", &all).replace("$*", &all);
+            code = code
+                .replace("\"$@\"", &all)
+                .replace("$@", &all)
+                .replace("$*", &all);
             self.expanding.push(base.to_owned());
             let nested = self.nested(frame, &code, invocation.span, invocation.privileged);
             self.code(&nested);
@@ -996,7 +1029,11 @@ impl Walker<'_> {
         let matched = self.apply_rules(base, invocation);
         let is_function = self.functions.iter().any(|f| f == base);
         let database = super::databases::client(base).is_some();
-        if matched < Some(RiskLevel::Moderate) && !is_function && !database && !self.rules.is_reader(base) {
+        if matched < Some(RiskLevel::Moderate)
+            && !is_function
+            && !database
+            && !self.rules.is_reader(base)
+        {
             self.destructive_verbs(base, invocation);
         }
         if !handled && matched.is_none() && !self.rules.is_known(base) && !is_function {

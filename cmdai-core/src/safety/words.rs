@@ -181,8 +181,7 @@ fn push_parameter(expr: &ParameterExpr, vars: &HashMap<String, String>, out: &mu
             match (value, start, count) {
                 (Some(value), Some(start), None | Some(Some(_))) => {
                     let count = count.flatten().unwrap_or(usize::MAX);
-                    out.text
-                        .extend(value.chars().skip(start).take(count));
+                    out.text.extend(value.chars().skip(start).take(count));
                 }
                 _ => out.mark_dynamic("${...}"),
             }

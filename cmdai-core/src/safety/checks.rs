@@ -290,7 +290,7 @@ impl Walker<'_> {
                 name.span,
                 "runs a program named by text downloaded from the network",
             );
-        } else if PROGRAM_VARIABLES.contains(&name.text.as_str()) {
+        } else if PROGRAM_VARIABLES.contains(&name.text.as_str()) || name.text == "<input>" {
             self.report(
                 RiskLevel::Moderate,
                 Category::Opaque,

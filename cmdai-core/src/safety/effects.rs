@@ -180,8 +180,6 @@ const STORE_NOUNS: &[&str] = &[
     "instances",
     "prefix",
     "everything",
-    "recursive",
-    "recurse",
     "batch",
 ];
 
@@ -311,15 +309,19 @@ impl Walker<'_> {
                 objects.extend(args.iter().filter(|a| a.text.starts_with("--")));
             }
         }
+        // The verb's own parts are split (`delete-bucket`, `db:drop`); other words count whole.
         let nouns: Vec<String> = objects
             .iter()
             .filter(|a| a.is_literal())
             .flat_map(|a| {
-                a.text
-                    .trim_start_matches('-')
-                    .split(['-', '_', ':', '.'])
-                    .map(str::to_ascii_lowercase)
-                    .collect::<Vec<_>>()
+                let text = a.text.trim_start_matches('-').to_ascii_lowercase();
+                if std::ptr::eq(*a, arg) {
+                    text.split(['-', '_', ':', '.'])
+                        .map(str::to_owned)
+                        .collect::<Vec<_>>()
+                } else {
+                    vec![text]
+                }
             })
             .collect();
         let whole = nouns.iter().find(|w| WHOLE_NOUNS.contains(&w.as_str()));

@@ -84,6 +84,9 @@ pub(super) struct Rule {
     /// No argument may match one of these wildcard patterns (case-insensitive).
     #[serde(default)]
     not_patterns: Vec<String>,
+    /// And at least one argument must match one of these too.
+    #[serde(default)]
+    also_patterns: Vec<String>,
     /// Only when an operand names another machine (`host:path`, `user@host:`, `s3://...`).
     #[serde(default)]
     remote: bool,
@@ -137,6 +140,7 @@ pub(super) struct CompiledRule {
     pub targets: Option<Targets>,
     patterns: Vec<WildMatch>,
     not_patterns: Vec<WildMatch>,
+    also_patterns: Vec<WildMatch>,
 }
 
 pub(super) struct RuleSet {
@@ -176,6 +180,7 @@ impl RuleSet {
             };
             let patterns = compile(&rule.patterns);
             let not_patterns = compile(&rule.not_patterns);
+            let also_patterns = compile(&rule.also_patterns);
             if targets.is_none() && !rule.escalate.is_empty() {
                 return Err(format!(
                     "rule `{}` escalates but names no targets",
@@ -195,6 +200,7 @@ impl RuleSet {
                 targets,
                 patterns,
                 not_patterns,
+                also_patterns,
             });
         }
         known.extend(wrappers.keys().cloned());
@@ -264,11 +270,13 @@ impl CompiledRule {
         if args.iter().any(|a| rule.not_args.contains(&a.text)) {
             return false;
         }
-        if !self.patterns.is_empty()
-            && !args
-                .iter()
-                .any(|a| a.is_literal() && self.patterns.iter().any(|p| p.matches(&a.text)))
-        {
+        let any_match = |patterns: &[WildMatch]| {
+            patterns.is_empty()
+                || args
+                    .iter()
+                    .any(|a| a.is_literal() && patterns.iter().any(|p| p.matches(&a.text)))
+        };
+        if !any_match(&self.patterns) || !any_match(&self.also_patterns) {
             return false;
         }
         if args

@@ -28,6 +28,8 @@ pub(super) enum TargetKind {
     Parent,
     /// A shared scratch directory itself, or everything in it: `/tmp`, `/var/tmp/*`, `/dev/shm`.
     Scratch,
+    /// A folder of the user's own files or settings, whole: `~/Documents`, `~/.config`.
+    UserData,
 }
 
 impl TargetKind {
@@ -51,6 +53,7 @@ impl TargetKind {
             }
             Self::EverythingHere => format!("`{text}` is everything in the current directory"),
             Self::Parent => format!("`{text}` reaches outside the current directory"),
+            Self::UserData => format!("`{text}` holds your own files or settings, all of them"),
             Self::Scratch => {
                 format!("`{text}` is a scratch directory that every user and many programs share")
             }
@@ -107,7 +110,6 @@ const CRITICAL_FILES: &[&str] = &[
     "/etc/fstab",
     "/etc/pam.d",
     "/etc/ssh/sshd_config",
-    "/etc/hosts",
     "/etc/resolv.conf",
     "/etc/crypttab",
     "/etc/inittab",
@@ -209,6 +211,28 @@ const SECRET_MARKERS: &[&str] = &[
     ".kube",
     ".terraform.d/credentials",
     ".config/gh/hosts.yml",
+    "/run/secrets/",
+    "serviceaccount/token",
+    ".config/op/",
+];
+
+/// Folders directly in a home directory that hold the user's own files or settings.
+const USER_DATA_DIRS: &[&str] = &[
+    ".config",
+    ".local",
+    "Documents",
+    "Desktop",
+    "Pictures",
+    "Music",
+    "Videos",
+    "Library",
+    "Projects",
+    "src",
+    "code",
+    "work",
+    "Dropbox",
+    ".mozilla",
+    ".thunderbird",
 ];
 
 /// Directories that are nothing but keys and credentials.
@@ -224,7 +248,10 @@ const SECRET_DIRS: &[&str] = &[
 
 /// Files in a secret directory that are public: `id_ed25519.pub`, `known_hosts`.
 fn is_public(text: &str) -> bool {
-    text.ends_with(".pub") || text.ends_with("known_hosts") || text.ends_with("/config.d")
+    text.ends_with(".pub")
+        || text.ends_with("known_hosts")
+        || text.ends_with("/config.d")
+        || text.ends_with(".ssh/config")
 }
 
 /// Whether `text` names a file or directory whose contents are keys, credentials or secrets
@@ -322,9 +349,15 @@ fn classify_home(rest: &str) -> Option<TargetKind> {
     // `~alice/x` is like `~/x`: whose home it is does not change the harm.
     let path = rest.find('/').map_or("", |slash| &rest[slash..]);
     let parts = normalise(path);
+    let all = |part: &String| part.chars().all(|c| c == '*');
     match parts.as_slice() {
         [] => Some(TargetKind::Home),
         [only] if only.chars().all(|c| c == '*' || c == '.') => Some(TargetKind::Home),
+        [dir] | [dir, _]
+            if USER_DATA_DIRS.contains(&dir.as_str()) && parts.get(1).is_none_or(all) =>
+        {
+            Some(TargetKind::UserData)
+        }
         [first, ..] if first == ".." => Some(TargetKind::System),
         _ => None,
     }
@@ -377,6 +410,17 @@ fn classify_absolute(text: &str) -> Option<TargetKind> {
             if SYSTEM_DIRS.contains(&first.as_str()) && second.chars().all(|c| c == '*') =>
         {
             Some(TargetKind::System)
+        }
+        // Kernel settings (`/proc/sys/vm/drop_caches`, `/sys/class/...`) are what `sysctl -w`
+        // changes: Moderate, like it.
+        [first, second, ..] if first == "proc" && second == "sys" || first == "sys" => None,
+        // A drop-in file (`/etc/apt/sources.list.d/x.list`, `/etc/nginx/conf.d/app.conf`) adds
+        // to a configuration without replacing it.
+        [first, middle @ .., _]
+            if PROTECTED_DIRS.contains(&first.as_str())
+                && middle.iter().any(|m| m.ends_with(".d")) =>
+        {
+            None
         }
         [first, ..] if PROTECTED_DIRS.contains(&first.as_str()) => {
             // Web roots and scratch space under /var belong to the user's own work.

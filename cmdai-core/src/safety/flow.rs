@@ -1,7 +1,7 @@
 //! What flows between the stages of a pipeline: downloads, decoded payloads, secrets, process
 //! lists, and the text of literal `echo`s, decoded where the decoder is a known one.
 
-use base64::Engine;
+use std::io::Read;
 
 use super::rules::{has_flag, operands};
 use super::targets;
@@ -28,6 +28,19 @@ const NETWORK_SOURCES: &[&str] = &[
     "nc.openbsd",
     "telnet",
     "socat",
+    "dig",
+    "nslookup",
+    "host",
+    "drill",
+    "kdig",
+];
+
+/// Cloud metadata endpoints: what they answer includes the machine's credentials.
+const METADATA: &[&str] = &[
+    "169.254.169.254",
+    "metadata.google.internal",
+    "fd00:ec2::254",
+    "100.100.100.200",
 ];
 
 /// Programs that send what they are given to another machine.
@@ -70,6 +83,12 @@ pub(super) const NETWORK_SINKS: &[&str] = &[
 pub(super) fn stage_of(base: &str, invocation: &Invocation) -> Stage {
     let args = &invocation.args;
     let has = |flag: &str| has_flag(args, flag);
+    let metadata = args
+        .iter()
+        .any(|a| METADATA.iter().any(|m| a.text.contains(m)));
+    if metadata && matches!(base, "curl" | "wget" | "http" | "xh") {
+        return Stage::Secret;
+    }
     if NETWORK_SOURCES.contains(&base) || base == "openssl" && has_arg(args, "s_client") {
         return Stage::Download;
     }
@@ -81,14 +100,20 @@ pub(super) fn stage_of(base: &str, invocation: &Invocation) -> Stage {
     }
     match base {
         "base64" | "base32" | "basenc" if has("-d") || has("--decode") || has("-D") => {
-            Stage::Decode(input_text(invocation).and_then(|t| decode_base64(&t)))
+            let encoding = match base {
+                "base32" => Encoding::Base32,
+                "basenc" if has_arg(args, "--base16") => Encoding::Base16,
+                "basenc" if has_arg(args, "--base32") => Encoding::Base32,
+                _ => Encoding::Base64,
+            };
+            Stage::Decode(input_text(invocation).and_then(|t| decode(&t, encoding)))
         }
         "openssl" if has("-d") => {
             let base64 = has_arg(args, "-base64") || has_arg(args, "-a") || has_arg(args, "base64");
             Stage::Decode(
                 input_text(invocation)
                     .filter(|_| base64)
-                    .and_then(|t| decode_base64(&t)),
+                    .and_then(|t| decode(&t, Encoding::Base64)),
             )
         }
         "xxd" if has("-r") => {
@@ -96,7 +121,7 @@ pub(super) fn stage_of(base: &str, invocation: &Invocation) -> Stage {
             Stage::Decode(
                 input_text(invocation)
                     .filter(|_| plain)
-                    .and_then(|t| decode_hex(&t)),
+                    .and_then(|t| decode(&t, Encoding::Base16)),
             )
         }
         "rev" => Stage::Decode(
@@ -109,6 +134,13 @@ pub(super) fn stage_of(base: &str, invocation: &Invocation) -> Stage {
                         .join("\n")
                 }),
         ),
+        "tr" if has("-d") => match (operands(args).first(), input_text(invocation)) {
+            (Some(set), Some(text)) if set.is_literal() => {
+                let set = expand_set(&set.text);
+                Stage::Decode(Some(text.chars().filter(|c| !set.contains(c)).collect()))
+            }
+            _ => Stage::Other,
+        },
         "tr" => match translation(args) {
             Some((from, to)) => match input_text(invocation) {
                 Some(text) => Stage::Decode(Some(translate(&text, &from, &to))),
@@ -122,8 +154,28 @@ pub(super) fn stage_of(base: &str, invocation: &Invocation) -> Stage {
             },
             None => Stage::Other,
         },
-        "uudecode" | "gunzip" | "zcat" | "bzcat" | "xzcat" | "gpg" => Stage::Decode(None),
-        "gzip" | "bzip2" | "xz" | "zstd" if has("-d") => Stage::Decode(None),
+        "gunzip" | "zcat" => Stage::Decode(input_text(invocation).and_then(|t| gunzip(&t))),
+        "gzip" if has("-d") => Stage::Decode(input_text(invocation).and_then(|t| gunzip(&t))),
+        "uudecode" | "bzcat" | "xzcat" | "gpg" => Stage::Decode(None),
+        "bzip2" | "xz" | "zstd" if has("-d") => Stage::Decode(None),
+        // `cat` of its standard input passes it on: `cat <<EOF | mysql`.
+        "cat" if operands(args).is_empty() => match input_text(invocation) {
+            Some(text) => Stage::Echo(text, invocation.span),
+            None => Stage::Other,
+        },
+        "seq"
+            if operands(args)
+                .iter()
+                .any(|a| a.text.eq_ignore_ascii_case("inf")) =>
+        {
+            Stage::Endless
+        }
+        "ls" if operands(args)
+            .iter()
+            .any(|a| a.text.trim_end_matches('/') == "/proc") =>
+        {
+            Stage::AllProcesses
+        }
         "echo" | "printf" if args.iter().all(Arg::is_literal) => echo(base, invocation),
         "find" | "fd" | "fdfind" if broad_listing(args) => Stage::BroadListing,
         "ps" if lists_everything(args) => Stage::AllProcesses,
@@ -145,6 +197,14 @@ pub(super) fn stage_of(base: &str, invocation: &Invocation) -> Stage {
                 .any(|a| matches!(a.text.as_str(), "." | ".*" | "" | "^" | "$")) =>
         {
             Stage::AllProcesses
+        }
+        // A pattern with no letter (`grep -E '^[0-9]+$'`) keeps every process id.
+        "grep" | "egrep" | "fgrep" | "rg" | "ag"
+            if !operands(args)
+                .first()
+                .is_some_and(|p| p.text.chars().any(|c| c.is_ascii_alphabetic())) =>
+        {
+            Stage::Other
         }
         "grep" | "egrep" | "fgrep" | "rg" | "ag" | "head" | "tail" | "pgrep" | "fzf" => {
             Stage::Filter
@@ -169,6 +229,33 @@ fn reads_commands(args: &[Arg]) -> bool {
 
 /// Whether the command prints keys, credentials or the environment.
 fn reads_secret(base: &str, args: &[Arg]) -> bool {
+    let has = |word: &str| args.iter().any(|a| a.text == word);
+    let credentials = match base {
+        "kubectl" | "oc" => {
+            has("get")
+                && (has("secret")
+                    || has("secrets")
+                    || args.iter().any(|a| a.text.starts_with("secret/")))
+        }
+        "aws" => {
+            has("export-credentials")
+                || has("get-session-token")
+                || has("get-secret-value")
+                || has("assume-role")
+        }
+        "gh" | "glab" => has("auth") && has("token"),
+        "gcloud" => args
+            .iter()
+            .any(|a| a.text.starts_with("print-") && a.text.ends_with("token")),
+        "az" => has("get-access-token") || has("secret") && has("show"),
+        "vault" => has("read") || has("kv") && has("get"),
+        "op" => has("read") || has("item") && has("get"),
+        "pass" | "gopass" => has("show") || args.len() == 1,
+        _ => false,
+    };
+    if credentials {
+        return true;
+    }
     match base {
         "env" | "printenv" | "set" | "export" if operands(args).is_empty() => return true,
         "gpg" if args.iter().any(|a| a.text.starts_with("--export-secret")) => return true,
@@ -206,9 +293,9 @@ fn reads_secret(base: &str, args: &[Arg]) -> bool {
     ) {
         return false;
     }
-    operands(args).iter().any(|a| {
-        a.is_literal() && !a.text.contains(char::is_whitespace) && targets::holds_secrets(&a.text)
-    })
+    operands(args)
+        .iter()
+        .any(|a| a.is_literal() && targets::holds_secrets(&a.text))
 }
 
 /// `find ~ -type f`: every file under a home or system directory, with no name test.
@@ -350,12 +437,15 @@ pub(super) fn decode_literals(code: &str) -> Vec<String> {
         "base64_decode(",
         "Buffer.from(",
     ];
-    const HEX: &[&str] = &["fromhex(", "unhexlify(", "hex2bin("];
+    const HEX: &[&str] = &[
+        "fromhex(",
+        "unhexlify(",
+        "hex2bin(",
+        "pack(\"H*\",",
+        "pack('H*',",
+    ];
     let mut out = Vec::new();
-    for (markers, decode) in [
-        (BASE64, decode_base64 as fn(&str) -> Option<String>),
-        (HEX, decode_hex),
-    ] {
+    for (markers, encoding) in [(BASE64, Encoding::Base64), (HEX, Encoding::Base16)] {
         for marker in markers {
             for (at, _) in code.match_indices(marker) {
                 let rest = &code[at + marker.len()..];
@@ -364,7 +454,7 @@ pub(super) fn decode_literals(code: &str) -> Vec<String> {
                     continue;
                 };
                 if let Some(literal) = rest[1..].split(quote).next() {
-                    out.extend(decode(literal));
+                    out.extend(decode(literal, encoding));
                 }
             }
         }
@@ -372,21 +462,45 @@ pub(super) fn decode_literals(code: &str) -> Vec<String> {
     out
 }
 
-fn decode_base64(text: &str) -> Option<String> {
-    let clean: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    let engine = base64::engine::general_purpose::GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        base64::engine::GeneralPurposeConfig::new()
-            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
-    );
-    let bytes = engine.decode(clean.trim_end_matches('=')).ok()?;
-    String::from_utf8(bytes).ok()
+#[derive(Clone, Copy)]
+enum Encoding {
+    Base64,
+    Base32,
+    Base16,
 }
 
-fn decode_hex(text: &str) -> Option<String> {
-    let clean: String = text.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-    let bytes = hex::decode(clean).ok()?;
-    String::from_utf8(bytes).ok()
+/// Decodes `text`; bytes that are not UTF-8 are kept one char per byte (for `gunzip` next).
+fn decode(text: &str, encoding: Encoding) -> Option<String> {
+    let clean: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let clean = clean.trim_end_matches('=');
+    let bytes = match encoding {
+        Encoding::Base64 => data_encoding::BASE64_NOPAD
+            .decode(clean.as_bytes())
+            .or_else(|_| data_encoding::BASE64URL_NOPAD.decode(clean.as_bytes())),
+        Encoding::Base32 => {
+            data_encoding::BASE32_NOPAD.decode(clean.to_ascii_uppercase().as_bytes())
+        }
+        Encoding::Base16 => data_encoding::HEXLOWER_PERMISSIVE.decode(clean.as_bytes()),
+    }
+    .ok()?;
+    Some(match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(error) => error.into_bytes().into_iter().map(char::from).collect(),
+    })
+}
+
+/// Decompresses gzip data carried one char per byte.
+fn gunzip(text: &str) -> Option<String> {
+    let bytes: Vec<u8> = text
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).ok())
+        .collect::<Option<_>>()?;
+    let mut out = String::new();
+    flate2::read::GzDecoder::new(bytes.as_slice())
+        .take(1 << 20)
+        .read_to_string(&mut out)
+        .ok()?;
+    Some(out)
 }
 
 /// `tr SET1 SET2` with both sets literal: the sets with their ranges expanded.
@@ -434,9 +548,19 @@ mod tests {
 
     #[test]
     fn decoders_recover_literal_payloads() {
-        assert_eq!(decode_base64("cm0gLXJmIC8=").as_deref(), Some("rm -rf /"));
-        assert_eq!(decode_base64("cm0gLXJmIC8").as_deref(), Some("rm -rf /"));
-        assert_eq!(decode_hex("726d202d7266202f").as_deref(), Some("rm -rf /"));
+        let base64 = |t| decode(t, Encoding::Base64);
+        assert_eq!(base64("cm0gLXJmIC8=").as_deref(), Some("rm -rf /"));
+        assert_eq!(base64("cm0gLXJmIC8").as_deref(), Some("rm -rf /"));
+        assert_eq!(
+            decode("726d202d7266202f", Encoding::Base16).as_deref(),
+            Some("rm -rf /")
+        );
+        assert_eq!(
+            decode("OJWSALLSMYQH4===", Encoding::Base32).as_deref(),
+            Some("rm -rf ~")
+        );
+        let zipped = base64("H4sIAAAAAAAAAyvKVdAtSlOoAwA+LZ7wCAAAAA==").unwrap();
+        assert_eq!(gunzip(&zipped).as_deref(), Some("rm -rf ~"));
         let rot13 = (expand_set("A-Za-z"), expand_set("N-ZA-Mn-za-m"));
         assert_eq!(translate("ez -es /", &rot13.0, &rot13.1), "rm -rf /");
         assert_eq!(format_printf(&["rm -rf %s", "~"]), "rm -rf ~");

@@ -38,6 +38,8 @@ fn interpreter(base: &str) -> Option<(&'static str, &'static [&'static str])> {
         "osascript" => ("AppleScript", &["-e"]),
         "pwsh" | "powershell" => ("PowerShell", &["-c", "-Command", "-EncodedCommand", "-e"]),
         "Rscript" => ("R", &["-e"]),
+        "tclsh" | "wish" => ("Tcl", &["-c"]),
+        "jrunscript" | "jshell" => ("Java", &["-e"]),
         _ => return None,
     })
 }
@@ -199,6 +201,34 @@ impl Walker<'_> {
                 return false;
             }
             "ztcp" | "zsocket" => self.socket_opened = true,
+            "set" => self.set_positionals(invocation),
+            "read" => {
+                // `... | while read p`: the variables take the loop's input, item by item.
+                if let Some(taint) = self.loop_input {
+                    for name in operands(&invocation.args) {
+                        self.taints.insert(name.text.clone(), taint);
+                    }
+                }
+            }
+            "gcc" | "cc" | "clang" | "g++" | "c++" | "go" | "rustc" | "javac" | "tcc" => {
+                // A program written by this very command and compiled: its source is known.
+                for file in operands(&invocation.args) {
+                    let text = self
+                        .written
+                        .get(file.text.trim_start_matches("./"))
+                        .cloned();
+                    if let Some((level, category, note)) =
+                        text.as_deref().and_then(inline_code_risk)
+                    {
+                        self.report(
+                            level,
+                            category,
+                            file.span,
+                            format!("compiles `{}`, which this command wrote; {note}", file.text),
+                        );
+                    }
+                }
+            }
             "tar" | "unzip" | "bsdtar" => {
                 // `curl ... | tar xz -C /tmp && /tmp/x/run`: what the archive held is unseen.
                 let from_download = matches!(&invocation.stdin, Input::Pipe(stages, _) if stages.iter().any(|s| matches!(s, Stage::Download)))
@@ -250,6 +280,21 @@ impl Walker<'_> {
                     });
                 self.serves(root.as_ref(), invocation.span);
             }
+            "deno" | "bun" | "npx"
+                if invocation
+                    .args
+                    .iter()
+                    .any(|a| a.text.contains("file-server") || a.text.contains("file_server")) =>
+            {
+                let root = operands(&invocation.args)
+                    .into_iter()
+                    .skip_while(|a| {
+                        !a.text.contains("file-server") && !a.text.contains("file_server")
+                    })
+                    .nth(1)
+                    .cloned();
+                self.serves(root.as_ref(), invocation.span);
+            }
             "caddy" if invocation.args.iter().any(|a| a.text == "file-server") => {
                 let root = option_value(&invocation.args, &["--root", "-r"]);
                 self.serves(root.as_ref(), invocation.span);
@@ -262,7 +307,26 @@ impl Walker<'_> {
             "watch" => self.watch(invocation, frame),
             "ssh" => self.ssh(invocation, frame),
             "kill" => self.kill(invocation),
-            "curl" | "wget" => self.transfer(base, invocation),
+            "curl" | "wget" | "aria2c" => self.transfer(base, invocation),
+            "scp" | "sftp" => {
+                // `scp host:payload /tmp/p && /tmp/p`: a program fetched from another machine.
+                let files = operands(&invocation.args);
+                if let Some((destination, sources)) = files.split_last() {
+                    if sources.iter().any(|s| super::rules::is_remote(&s.text)) {
+                        let name = sources
+                            .last()
+                            .map_or("", |s| s.text.rsplit(['/', ':']).next().unwrap_or(""));
+                        self.downloaded
+                            .insert(destination.text.trim_start_matches("./").to_owned());
+                        self.downloaded
+                            .insert(format!("{}/{name}", destination.text.trim_end_matches('/')));
+                    }
+                }
+                return false;
+            }
+            "vim" | "vi" | "nvim" | "ex" | "view" | "gvim" => {
+                self.editor_commands(invocation, frame)
+            }
             "crontab" | "at" | "batch" => self.scheduled_text(base, invocation, frame),
             _ => match interpreter(base) {
                 Some((language, code_options)) => {
@@ -276,7 +340,14 @@ impl Walker<'_> {
 
     /// The program to run is itself computed: `$x -rf /`, `$(echo rm) ...`.
     pub(super) fn computed_program(&mut self, name: &Arg) {
-        if self.socket_opened {
+        if matches!(name.text.as_str(), "$0" | "${0}") && self.starts_copies() {
+            self.report(
+                RiskLevel::Critical,
+                Category::Resources,
+                name.span,
+                "the script starts copies of itself in a pipeline or the background (a fork bomb)",
+            );
+        } else if self.socket_opened {
             self.report(
                 RiskLevel::Critical,
                 Category::Network,
@@ -312,7 +383,11 @@ impl Walker<'_> {
 
     pub(super) fn unknown_program(&mut self, invocation: &Invocation, frame: &Frame) {
         let name = &invocation.name;
-        if let Some(text) = self.written.get(&name.text).cloned() {
+        if let Some(text) = self
+            .written
+            .get(name.text.trim_start_matches("./"))
+            .cloned()
+        {
             let nested = self.nested(frame, &text, invocation.span, invocation.privileged);
             self.code(&nested);
         }
@@ -501,7 +576,7 @@ impl Walker<'_> {
                 RiskLevel::Critical,
                 Category::Network,
                 invocation.span,
-                "starts a shell on the network socket the command opened: whoever is at the other end controls this machine",
+                "starts a shell on the network socket the command opened: whoever is at the other end controls this machine"
             ),
             None if matches!(invocation.stdin, Input::Terminal) => {
                 if invocation.privileged {
@@ -509,17 +584,21 @@ impl Walker<'_> {
                         RiskLevel::High,
                         Category::Privilege,
                         invocation.span,
-                        "opens a root shell: everything typed there runs as root",
+                        "opens a root shell: everything typed there runs as root"
                     );
                 }
             }
-            None => self.code_on_stdin(invocation, frame, "commands", true),
+            None => self.code_on_stdin(invocation, frame, "commands", true)
         }
     }
 
     /// `bash install.sh`, `python3 setup.py`, `source <(curl ...)`.
     fn script_file(&mut self, runner: &str, script: &Arg, invocation: &Invocation, frame: &Frame) {
-        if let Some(text) = self.written.get(&script.text).cloned() {
+        if let Some(text) = self
+            .written
+            .get(script.text.trim_start_matches("./"))
+            .cloned()
+        {
             // `echo "rm -rf /" > x.sh && sh x.sh`: the script's text is known.
             let nested = self.nested(frame, &text, script.span, invocation.privileged);
             self.code(&nested);
@@ -659,7 +738,17 @@ impl Walker<'_> {
         };
         let spawns = SPAWN.iter().any(|w| text.contains(w));
         if spawns {
-            for string in super::effects::quoted_strings(&text) {
+            let mut strings = super::effects::quoted_strings(&text);
+            // `system(scalar reverse "~ fr- mr")`, `os.system("/ fr- mr"[::-1])`.
+            if ["reverse", "[::-1]", "strrev"]
+                .iter()
+                .any(|w| text.contains(w))
+            {
+                let reversed: Vec<String> =
+                    strings.iter().map(|s| s.chars().rev().collect()).collect();
+                strings.extend(reversed);
+            }
+            for string in strings {
                 let first = string.split_whitespace().next().unwrap_or_default();
                 let base = first.rsplit('/').next().unwrap_or_default();
                 if string.contains(' ') && (self.rules.is_known(base) || is_shell(base)) {
@@ -706,12 +795,14 @@ impl Walker<'_> {
             };
             self.report(level, Category::Network, program.span, message);
         }
-        if program.text.contains("system(") {
-            for string in super::effects::quoted_strings(&program.text) {
-                if string.contains(' ') {
-                    let nested = self.nested(frame, &string, program.span, invocation.privileged);
-                    self.code(&nested);
-                }
+        // `system("r" "m -rf /")`: awk joins adjacent strings.
+        for (at, _) in program.text.match_indices("system(") {
+            let call = &program.text[at + "system(".len()..];
+            let call = call.split(')').next().unwrap_or_default();
+            let command = super::effects::quoted_strings(call).concat();
+            if !command.is_empty() {
+                let nested = self.nested(frame, &command, program.span, invocation.privileged);
+                self.code(&nested);
             }
         }
     }
@@ -727,8 +818,13 @@ impl Walker<'_> {
     }
 
     fn source_file(&mut self, invocation: &Invocation, frame: &Frame) {
-        if let Some(script) = invocation.args.first() {
-            self.script_file("the shell", script, invocation, frame);
+        match invocation.args.first() {
+            // `source /dev/stdin <<< "..."`: the commands come from standard input.
+            Some(script) if matches!(script.text.as_str(), "/dev/stdin" | "-" | "/dev/fd/0") => {
+                self.code_on_stdin(invocation, frame, "commands", true);
+            }
+            Some(script) => self.script_file("the shell", script, invocation, frame),
+            None => {}
         }
     }
 
@@ -829,7 +925,7 @@ impl Walker<'_> {
                 RiskLevel::Critical,
                 Category::Resources,
                 invocation.span,
-                "starts processes without end and without limit (a fork bomb): it hangs the machine",
+                "starts processes without end and without limit (a fork bomb): it hangs the machine"
             );
         }
         if all_pids {
@@ -1055,7 +1151,7 @@ impl Walker<'_> {
                 RiskLevel::Critical,
                 Category::Process,
                 all.span,
-                "`-1` means every process you may signal: your whole session, or the machine as root",
+                "`-1` means every process you may signal: your whole session, or the machine as root"
             );
         } else if let Some(init) = pids.iter().find(|p| p.text == "1") {
             self.report(
@@ -1077,7 +1173,7 @@ impl Walker<'_> {
     /// Remembers what curl/wget save (`curl -o x.sh ... && sh x.sh`) and flags uploads of
     /// secrets.
     fn transfer(&mut self, base: &str, invocation: &Invocation) {
-        const OUTPUT: &[&str] = &["-o", "--output", "-O", "--output-document"];
+        const OUTPUT: &[&str] = &["-o", "--output", "-O", "--output-document", "--out"];
         const UPLOAD: &[&str] = &[
             "-d",
             "--data",
@@ -1112,9 +1208,26 @@ impl Walker<'_> {
             let value = args.get(index + 1);
             let remote_name = base == "curl"
                 && (has_flag(std::slice::from_ref(arg), "-O") || text == "--remote-name");
-            if let Some(file) = value.filter(|_| OUTPUT.contains(&text) && !remote_name) {
+            // `-so FILE`: a short cluster ending in the output option.
+            let output = OUTPUT.contains(&text)
+                || base == "curl"
+                    && !text.starts_with("--")
+                    && text.starts_with('-')
+                    && text.ends_with('o');
+            if let Some(file) = value.filter(|_| output && !remote_name) {
                 self.downloaded
                     .insert(file.text.trim_start_matches("./").to_owned());
+                if super::effects::runs_later(&file.text) {
+                    self.report(
+                        RiskLevel::Critical,
+                        Category::DownloadExecute,
+                        file.span,
+                        format!(
+                            "downloads into `{}`, which runs later, unseen by you or cmdai",
+                            file.text
+                        ),
+                    );
+                }
             }
             let Some(value) = value.filter(|_| UPLOAD.contains(&text)) else {
                 continue;
@@ -1372,9 +1485,29 @@ const SPAWN: &[&str] = &[
     "passthru",
     "os.exec",
     "Runtime.getRuntime",
+    "exec.Command",
+    "Command::new",
     "io.popen",
     "execSync",
 ];
+
+/// `2**40`, `10**12`, `1<<40`: an allocation of a terabyte-scale size.
+fn huge_allocation(code: &str) -> bool {
+    let compact: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    [("2**", 36), ("1<<", 36), ("10**", 11)]
+        .iter()
+        .any(|(base, limit)| {
+            compact.match_indices(base).any(|(at, _)| {
+                let digits: String = compact[at + base.len()..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                digits
+                    .parse::<u32>()
+                    .is_ok_and(|exponent| exponent >= *limit)
+            })
+        })
+}
 
 /// What inline code of another language does, when it is plainly a reverse shell, a fork
 /// bomb, a download that is run or an upload of secrets.
@@ -1394,6 +1527,9 @@ fn inline_code_risk(code: &str) -> Option<(RiskLevel, Category, &'static str)> {
         "stream_socket_client",
         "TcpClient",
         "connect((",
+        "net.Dial",
+        "TcpStream::connect",
+        "socket(",
     ];
     const FETCH: &[&str] = &[
         "iwr ",
@@ -1410,6 +1546,10 @@ fn inline_code_risk(code: &str) -> Option<(RiskLevel, Category, &'static str)> {
         "wget ",
         "Net::HTTP",
         "open-uri",
+        "URI.open",
+        "http://",
+        "https://",
+        "WebClient",
         "file_get_contents(\"http",
         "file_get_contents('http",
     ];
@@ -1453,23 +1593,29 @@ fn inline_code_risk(code: &str) -> Option<(RiskLevel, Category, &'static str)> {
         "|bash",
         "subprocess",
         "os.system",
+        "eval ",
+        "instance_eval",
+        "load(",
     ];
     const LOOP: &[&str] = &["while", "loop", "for", "until", "each", "times", "repeat"];
-    if SOCKET.iter().any(|w| code.contains(w)) && SPAWN.iter().any(|w| code.contains(w)) {
+    // PowerShell and friends are case-insensitive: `IEX`, `TCPClient`.
+    let lower = code.to_lowercase();
+    let has = |list: &[&str]| list.iter().any(|w| lower.contains(&w.to_lowercase()));
+    if has(SOCKET) && has(SPAWN) {
         return Some((
             RiskLevel::Critical,
             Category::Network,
             "it connects to the network and hands the connection a shell (a reverse shell)",
         ));
     }
-    if FETCH.iter().any(|w| code.contains(w)) && RUN_FETCHED.iter().any(|w| code.contains(w)) {
+    if has(FETCH) && has(RUN_FETCHED) {
         return Some((
             RiskLevel::Critical,
             Category::DownloadExecute,
             "it downloads code and runs it, unseen by you or cmdai",
         ));
     }
-    if SECRETS.iter().any(|w| code.contains(w)) && SEND.iter().any(|w| code.contains(w)) {
+    if has(SECRETS) && has(SEND) {
         return Some((
             RiskLevel::Critical,
             Category::Exfiltration,
@@ -1491,7 +1637,7 @@ fn inline_code_risk(code: &str) -> Option<(RiskLevel, Category, &'static str)> {
     let paced = ["sleep", "break", "time.", "input(", "select("]
         .iter()
         .any(|w| code.contains(w));
-    if ENDLESS.iter().any(|w| code.contains(w)) && !paced && !code.contains("fork") {
+    if (has(ENDLESS) || huge_allocation(code)) && !paced && !code.contains("fork") {
         return Some((
             RiskLevel::High,
             Category::Resources,

@@ -33,6 +33,7 @@ enum Language {
     Sql,
     Mongo,
     Redis,
+    Cypher,
 }
 
 const CLIENTS: &[Client] = &[
@@ -104,6 +105,24 @@ const CLIENTS: &[Client] = &[
             "--port",
         ],
         code_operands: false,
+    },
+    Client {
+        names: &["cypher-shell", "neo4j-client"],
+        language: Language::Cypher,
+        code_options: &[],
+        value_options: &[
+            "-u",
+            "-p",
+            "-a",
+            "-d",
+            "--username",
+            "--password",
+            "--address",
+            "--database",
+            "-f",
+            "--file",
+        ],
+        code_operands: true,
     },
     Client {
         names: &["mongosh", "mongo"],
@@ -192,6 +211,9 @@ impl Walker<'_> {
                     self.redis(&words, invocation.span);
                 }
             }
+            Language::Cypher => {
+                pieces.extend(positional.iter().map(|a| (a.text.clone(), a.span)));
+            }
             _ if client.code_operands => {
                 pieces.extend(positional.iter().skip(1).map(|a| (a.text.clone(), a.span)));
             }
@@ -217,7 +239,7 @@ impl Walker<'_> {
                     RiskLevel::Critical,
                     Category::Delete,
                     invocation.span,
-                    "runs DROP, TRUNCATE or DELETE statements that an earlier query generates, for everything it lists",
+                    "runs DROP, TRUNCATE or DELETE statements that an earlier query generates, for everything it lists"
                 );
             }
             None => {}
@@ -228,7 +250,24 @@ impl Walker<'_> {
             self.generated_sql = true;
         }
         for (code, span) in pieces {
+            // Client commands that run a shell: sqlite's `.shell`/`.system`, psql's and
+            // mysql's `\!`, mysql's `system`.
+            for line in code.split(['\n', ';']).map(str::trim) {
+                let shell = [".shell ", ".system ", "\\! ", "\\!", "system "]
+                    .iter()
+                    .find_map(|prefix| line.strip_prefix(prefix));
+                if let Some(shell) = shell {
+                    let rest = code
+                        .find(line)
+                        .map_or(shell, |at| &code[at + (line.len() - shell.len())..]);
+                    let frame = super::walk::Frame::detached(span);
+                    let nested = self.nested(&frame, rest, span, invocation.privileged);
+                    self.code(&nested);
+                    break;
+                }
+            }
             let effects = match client.language {
+                Language::Cypher => cypher_effects(&code),
                 Language::Mongo => mongo_effects(&code),
                 Language::Redis => {
                     for line in code.lines() {
@@ -262,6 +301,21 @@ impl Walker<'_> {
             ),
             "flushdb" => (RiskLevel::High, "deletes every key in the Redis database"),
             "shutdown" => (RiskLevel::High, "stops the Redis server"),
+            "config"
+                if rest
+                    .first()
+                    .is_some_and(|w| w.text.eq_ignore_ascii_case("set"))
+                    && rest.get(1).is_some_and(|w| {
+                        w.text.eq_ignore_ascii_case("protected-mode")
+                            || w.text.eq_ignore_ascii_case("requirepass")
+                            || w.text.eq_ignore_ascii_case("bind")
+                    }) =>
+            {
+                (
+                    RiskLevel::High,
+                    "opens Redis to the network or removes its password",
+                )
+            }
             "config"
                 if rest
                     .first()
@@ -441,6 +495,32 @@ fn token_effect(sql: &str, dialect: &dyn Dialect) -> Option<Effect> {
         level,
         message: message.to_owned(),
     })
+}
+
+/// Cypher (Neo4j): deletes without a `WHERE`, and dropped databases or indexes.
+fn cypher_effects(code: &str) -> Vec<Effect> {
+    let upper = code.to_ascii_uppercase();
+    let deletes =
+        upper.contains(" DELETE ") || upper.ends_with(" DELETE") || upper.contains("DETACH DELETE");
+    let mut effects = Vec::new();
+    if upper.contains("DROP DATABASE") {
+        effects.push(Effect {
+            level: RiskLevel::Critical,
+            message: "drops a whole graph database".to_owned(),
+        });
+    }
+    if deletes && !upper.contains("WHERE") && !upper.contains("LIMIT") {
+        effects.push(Effect {
+            level: RiskLevel::High,
+            message: "deletes every node the pattern matches (no WHERE clause)".to_owned(),
+        });
+    } else if deletes {
+        effects.push(Effect {
+            level: RiskLevel::Moderate,
+            message: "deletes nodes".to_owned(),
+        });
+    }
+    effects
 }
 
 /// MongoDB shell code: drops, and deletes with an empty filter.

@@ -70,6 +70,7 @@ const SKIP_CONFIRMATION: &[&str] = &[
     "-Force",
     "--remove-all-storage",
     "--delete-automated-backups",
+    "--force-delete-without-recovery",
 ];
 
 /// First operands that only read (`terraform plan -destroy`, `gh repo list`).
@@ -121,6 +122,7 @@ fn skips_with(arg: &str, flag: &str) -> bool {
 
 /// Programs that destroy what they are told to without asking.
 const NEVER_ASKS: &[&str] = &[
+    "eksctl",
     "aws",
     "gsutil",
     "s3cmd",
@@ -337,11 +339,15 @@ impl Walker<'_> {
             (Some(skip), _, Some(noun), _) | (None, Some(skip), Some(noun), _) => {
                 (RiskLevel::Critical, format!("a whole {noun}, and {skip}"))
             }
+            _ if bulk && (never_asks.is_some() || skip.is_some()) => (
+                RiskLevel::Critical,
+                "everything a listing returns, without asking".to_owned(),
+            ),
             (Some(skip), _, None, Some(noun)) => {
                 (RiskLevel::High, format!("a whole {noun}, and {skip}"))
             }
             (Some(skip), _, None, None) => (RiskLevel::High, skip.clone()),
-            _ if bulk && never_asks.is_some() => (
+            _ if bulk && (never_asks.is_some() || skip.is_some()) => (
                 RiskLevel::Critical,
                 "everything a listing returns, and the program does not ask first".to_owned(),
             ),
@@ -372,7 +378,7 @@ impl Walker<'_> {
             RiskLevel::Moderate,
             Category::Opaque,
             invocation.name.span,
-            format!("the program is a file name pattern (`{}`), so which program runs is only known at run time", invocation.name.text),
+            format!("the program is a file name pattern (`{}`), so which program runs is only known at run time", invocation.name.text)
         );
         let pattern = wildmatch::WildMatch::new(base);
         let mut candidates: Vec<String> = self
@@ -488,7 +494,13 @@ impl Walker<'_> {
                     "serves `{shown}`, system files included, to anyone who can reach this machine"
                 ),
             ),
-            Some(TargetKind::Home | TargetKind::Secret) => (
+            Some(TargetKind::Secret) => (
+                RiskLevel::Critical,
+                format!(
+                    "serves `{shown}`, keys and credentials, to anyone who can reach this machine"
+                ),
+            ),
+            Some(TargetKind::Home | TargetKind::UserData) => (
                 RiskLevel::High,
                 format!(
                     "serves `{shown}`, with your keys and private files, to anyone who can reach this machine"
@@ -500,6 +512,52 @@ impl Walker<'_> {
             ),
         };
         self.report(level, Category::Network, span, message);
+    }
+
+    /// `vim -c ':!cmd'`, `vim +'!cmd'`: an editor told to run a shell command.
+    pub(super) fn editor_commands(&mut self, invocation: &Invocation, frame: &Frame) {
+        let args = &invocation.args;
+        for (index, arg) in args.iter().enumerate() {
+            let command = if arg.text == "-c" || arg.text == "--cmd" {
+                args.get(index + 1).map(|a| a.text.as_str())
+            } else {
+                arg.text.strip_prefix('+')
+            };
+            let Some(command) = command else { continue };
+            let command = command.trim_start_matches(':').trim_start();
+            let command = command
+                .strip_prefix("silent")
+                .unwrap_or(command)
+                .trim_start();
+            if let Some(shell) = command.strip_prefix('!') {
+                let nested = self.nested(frame, shell, arg.span, invocation.privileged);
+                self.code(&nested);
+            }
+        }
+    }
+
+    /// `set -- a b c`: the positional parameters later words expand (`$1`, `$*`).
+    pub(super) fn set_positionals(&mut self, invocation: &Invocation) {
+        let args = &invocation.args;
+        let start = match args.first() {
+            Some(first) if first.text == "--" => 1,
+            Some(first) if !first.text.starts_with(['-', '+']) => 0,
+            _ => return,
+        };
+        let values: Vec<&Arg> = args[start..].iter().collect();
+        if !values.iter().all(|a| a.is_literal()) {
+            return;
+        }
+        for (index, value) in values.iter().enumerate() {
+            self.vars
+                .insert((index + 1).to_string(), value.text.clone());
+        }
+        let all = values
+            .iter()
+            .map(|a| a.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        self.vars.insert("@".to_owned(), all);
     }
 
     /// `docker exec CONTAINER CMD...`, `kubectl exec POD -- CMD...`: the command runs too.
@@ -562,16 +620,33 @@ impl Walker<'_> {
                     RiskLevel::Critical,
                     Category::Network,
                     span,
-                    format!("connects a shell to `{base}`: whoever is at the other end controls this machine"),
+                    format!("connects a shell to `{base}`: whoever is at the other end controls this machine")
                 );
             } else if stages.iter().any(|s| matches!(s, Stage::Secret)) {
                 self.report(
                     RiskLevel::Critical,
                     Category::Exfiltration,
                     span,
-                    format!("sends keys, credentials or environment variables to another machine with `{base}`"),
+                    format!("sends keys, credentials or environment variables to another machine with `{base}`")
                 );
             }
+        }
+        // `smbclient -c 'put /etc/shadow'`, `socat ... OPEN:/etc/shadow`: a secret named inside
+        // what the tool is told to send.
+        let named = invocation.args.iter().find(|a| {
+            a.is_literal()
+                && a.text.contains([' ', ':', ','])
+                && a.text
+                    .split([' ', ':', ',', '=', '@'])
+                    .any(|part| part.starts_with(['/', '~']) && targets::holds_secrets(part))
+        });
+        if let Some(arg) = named {
+            self.report(
+                RiskLevel::Critical,
+                Category::Exfiltration,
+                arg.span,
+                format!("makes `{base}` send or serve a file of keys or credentials"),
+            );
         }
         if let Some(arg) = invocation.args.iter().find(|a| a.from_secret) {
             self.report(
@@ -599,7 +674,8 @@ impl Walker<'_> {
             }
         }
         let base = invocation.name.text.rsplit('/').next().unwrap_or_default();
-        if let Some(file) = files.first().filter(|_| endless_output(base, invocation)) {
+        let endless = endless_output(base, invocation) || matches!(stage, Stage::Endless);
+        if let Some(file) = files.first().filter(|_| endless) {
             self.report(
                 RiskLevel::High,
                 Category::Resources,
@@ -620,7 +696,8 @@ impl Walker<'_> {
         };
         if let Some(text) = text {
             for file in files {
-                self.written.insert(file.text.clone(), text.clone());
+                self.written
+                    .insert(file.text.trim_start_matches("./").to_owned(), text.clone());
                 self.persisted(&file.text, &text, file.span, frame, invocation.privileged);
             }
         }
@@ -682,7 +759,7 @@ impl Walker<'_> {
                     RiskLevel::High,
                     Category::Schedule,
                     span,
-                    format!("makes `{program}`, a hidden program or one in a scratch directory, run again and again"),
+                    format!("makes `{program}`, a hidden program or one in a scratch directory, run again and again")
                 );
             }
         }
@@ -733,7 +810,7 @@ impl Walker<'_> {
                 RiskLevel::High,
                 Category::Schedule,
                 span,
-                format!("makes every new shell load `{marker}`: other programs run in place of the ones you type"),
+                format!("makes every new shell load `{marker}`: other programs run in place of the ones you type")
             );
         }
     }
@@ -799,6 +876,11 @@ enum Persistence {
     Hook,
 }
 
+/// Whether what is written to `path` runs later (a start-up file, crontab, unit, hook).
+pub(super) fn runs_later(path: &str) -> bool {
+    persistence(path).is_some()
+}
+
 fn persistence(path: &str) -> Option<Persistence> {
     const STARTUP: &[&str] = &[
         ".bashrc",
@@ -819,17 +901,14 @@ fn persistence(path: &str) -> Option<Persistence> {
         "/etc/zsh/zshrc",
         "/etc/zshrc",
     ];
-    const SHELL_DIRS: &[&str] = &[
-        "/etc/profile.d/",
-        ".git/hooks/",
-        "/etc/init.d/",
-        ".config/autostart",
-    ];
+    const SHELL_DIRS: &[&str] = &["/etc/profile.d/", ".git/hooks/", "/etc/init.d/"];
     let name = path.rsplit('/').next().unwrap_or_default();
-    let service = path.contains("/systemd/")
-        && [".service", ".timer", ".conf"]
-            .iter()
-            .any(|e| name.ends_with(e))
+    let service = path.contains(".config/autostart/")
+        || path.contains("/etc/xdg/autostart/")
+        || path.contains("/systemd/")
+            && [".service", ".timer", ".conf"]
+                .iter()
+                .any(|e| name.ends_with(e))
         || path.contains("LaunchAgents/")
         || path.contains("LaunchDaemons/");
     Some(
@@ -846,9 +925,11 @@ fn persistence(path: &str) -> Option<Persistence> {
             "/apt/apt.conf.d/",
             "/etc/update-motd.d/",
             "/yum/pluginconf.d/",
+            "/udev/rules.d/",
         ]
         .iter()
         .any(|d| path.contains(d))
+            || name.ends_with(".pth") && path.contains("-packages/")
         {
             Persistence::Hook
         } else {

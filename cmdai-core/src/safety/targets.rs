@@ -411,6 +411,9 @@ fn classify_absolute(text: &str) -> Option<TargetKind> {
         {
             Some(TargetKind::System)
         }
+        // A whole web root is the site's files: deleting it is High, handing it to the web
+        // server's user (`chown -R www-data /var/www`) is not.
+        [var, www] if var == "var" && www == "www" => Some(TargetKind::UserData),
         // Kernel settings (`/proc/sys/vm/drop_caches`, `/sys/class/...`) are what `sysctl -w`
         // changes: Moderate, like it.
         [first, second, ..] if first == "proc" && second == "sys" || first == "sys" => None,

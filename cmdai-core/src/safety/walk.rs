@@ -135,6 +135,22 @@ impl Arg {
     }
 }
 
+/// What a loop variable's values carry.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Taint {
+    pub secret: bool,
+    pub all_pids: bool,
+}
+
+impl Taint {
+    fn of(stages: &[Stage]) -> Self {
+        Self {
+            secret: stages.iter().any(|s| matches!(s, Stage::Secret)),
+            all_pids: all_processes(stages),
+        }
+    }
+}
+
 /// Where a command's standard input comes from.
 #[derive(Clone, Debug)]
 pub(super) enum Input {
@@ -244,7 +260,7 @@ pub(super) struct Walker<'a> {
     pub rules: &'a RuleSet,
     user: &'a UserRules,
     findings: Vec<(Finding, Option<String>)>,
-    vars: HashMap<String, String>,
+    pub vars: HashMap<String, String>,
     /// Files fetched by `curl -o` / `wget` earlier in the command.
     pub downloaded: HashSet<String>,
     functions: Vec<String>,
@@ -272,12 +288,31 @@ pub(super) struct Walker<'a> {
     pub expanding: Vec<String>,
     /// Output redirections seen so far.
     pub writes: usize,
+    /// Loop variables that carry something from where their values came: secrets, process
+    /// ids, the items of a listing (`for p in $(ls /proc)`, `... | while read n`).
+    pub taints: HashMap<String, Taint>,
+    /// What the loop being walked reads on its standard input, for `read VAR`.
+    pub loop_input: Option<Taint>,
     /// Whether a database client's query builds destructive statements as text
     /// (`SELECT concat('DROP DATABASE ', ...)`), for a client that runs its output.
     pub generated_sql: bool,
     /// Files the command wrote known text into (`echo "rm -rf /" > x.sh`), by path.
     pub written: HashMap<String, String>,
     last_all_pids: bool,
+}
+
+impl Frame {
+    /// A frame for code that does not appear verbatim in the analysed command: findings in
+    /// it point at `span`.
+    pub fn detached(span: Span) -> Self {
+        Frame {
+            text: String::new(),
+            base: None,
+            fallback: span,
+            depth: 1,
+            privileged: false,
+        }
+    }
 }
 
 /// Analyses `source`, returning every finding that the user's allow rules leave.
@@ -307,6 +342,8 @@ pub(super) fn analyze(source: &str, rules: &RuleSet, user: &UserRules) -> Vec<Fi
         writes: 0,
         written: HashMap::new(),
         generated_sql: false,
+        taints: HashMap::new(),
+        loop_input: None,
     };
     let frame = Frame {
         text: source.to_owned(),
@@ -404,7 +441,7 @@ impl Walker<'_> {
                         RiskLevel::High,
                         Category::Opaque,
                         span,
-                        format!("cmdai cannot parse this as a shell command ({error}), so its effects are unknown"),
+                        format!("cmdai cannot parse this as a shell command ({error}), so its effects are unknown")
                     );
                 }
             }
@@ -470,7 +507,12 @@ impl Walker<'_> {
                     }
                 }
                 self.last_output = None;
+                let saved = self.loop_input;
+                if let Input::Pipe(stages, _) = &stdin {
+                    self.loop_input = Some(Taint::of(stages));
+                }
                 self.compound(compound, frame);
+                self.loop_input = saved;
                 // `(crontab -l; echo '* * * * * job') | crontab -`: a group's known output is
                 // what its last pipeline printed.
                 let grouped = matches!(
@@ -519,8 +561,15 @@ impl Walker<'_> {
                         self.compound_list(&clause.body.list, frame);
                     }
                 } else {
+                    // `for p in $(ls /proc)`: each value is an item of a listing.
                     self.vars.remove(&clause.variable_name);
+                    let taint = Taint {
+                        secret: values.iter().any(|v| v.from_secret),
+                        all_pids: values.iter().any(|v| v.all_pids),
+                    };
+                    self.taints.insert(clause.variable_name.clone(), taint);
                     self.compound_list(&clause.body.list, frame);
+                    self.taints.remove(&clause.variable_name);
                 }
                 self.vars.remove(&clause.variable_name);
             }
@@ -598,7 +647,7 @@ impl Walker<'_> {
                 RiskLevel::Critical,
                 Category::Resources,
                 span,
-                "a loop without end that starts a background process each time (a fork bomb): it fills the process table and hangs the machine",
+                "a loop without end that starts a background process each time (a fork bomb): it fills the process table and hangs the machine"
             );
         } else if self.writes > writes_before {
             self.report(
@@ -637,6 +686,16 @@ impl Walker<'_> {
                 arg.generated_by = Some(program.clone());
             }
             outputs.push(summary.output);
+        }
+        // A loop variable: its value is one item of a listing, and carries what it came from.
+        for (name, taint) in &self.taints {
+            let refers = word.value.contains(&format!("${name}"))
+                || word.value.contains(&format!("${{{name}"));
+            if refers {
+                arg.from_secret |= taint.secret;
+                arg.all_pids |= taint.all_pids;
+                arg.generated_by.get_or_insert_with(|| "<loop>".to_owned());
+            }
         }
         let all_known = !outputs.is_empty()
             && resolved.dynamic_parts == outputs.len()
@@ -869,7 +928,18 @@ impl Walker<'_> {
                         depth: frame.depth + 1,
                         ..frame.clone()
                     };
+                    self.summaries.push(Summary::default());
                     self.compound_list(&subshell.list, &nested);
+                    let summary = self.summaries.pop().unwrap_or_default();
+                    // `bash < <(curl ...)`: what the substitution prints is the input.
+                    let reads = matches!(kind, IoFileRedirectKind::Read);
+                    let span = self.span(frame, subshell.location());
+                    if reads && summary.download {
+                        return Some(Input::Pipe(vec![Stage::Download], span.start));
+                    }
+                    if reads && summary.secret {
+                        return Some(Input::Pipe(vec![Stage::Secret], span.start));
+                    }
                     None
                 }
                 IoFileRedirectTarget::Duplicate(word) => {
@@ -1042,6 +1112,12 @@ impl Walker<'_> {
         super::flow::stage_of(base, invocation)
     }
 
+    /// Whether the simple command being judged starts alongside copies of itself: in a
+    /// pipeline of several commands or in the background.
+    pub fn starts_copies(&self) -> bool {
+        self.in_multi_pipeline || self.in_background
+    }
+
     fn fork_bomb(&mut self, span: Span) {
         if !self.fork_bomb_reported {
             self.fork_bomb_reported = true;
@@ -1049,7 +1125,7 @@ impl Walker<'_> {
                 RiskLevel::Critical,
                 Category::Resources,
                 span,
-                "a function that starts copies of itself (a fork bomb): it fills the process table and hangs the machine",
+                "a function that starts copies of itself (a fork bomb): it fills the process table and hangs the machine"
             );
         }
     }

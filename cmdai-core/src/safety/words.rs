@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 
 use brush_parser::ParserOptions;
-use brush_parser::word::{Parameter, ParameterExpr, TildeExpr, WordPiece, WordPieceWithSource};
+use brush_parser::word::{
+    Parameter, ParameterExpr, SpecialParameter, TildeExpr, WordPiece, WordPieceWithSource,
+};
 
 /// A word after quote removal, with the parts that only exist at run time marked.
 #[derive(Debug, Default)]
@@ -153,6 +155,72 @@ fn push_parameter(expr: &ParameterExpr, vars: &HashMap<String, String>, out: &mu
                 _ => out.mark_dynamic(&format!("${name}")),
             }
         }
+        // `$1`, `$0`: set by `set --` earlier in the command, else known only at run time.
+        ParameterExpr::Parameter {
+            parameter: Parameter::Positional(index),
+            indirect: false,
+        } => match vars.get(&index.to_string()) {
+            Some(value) => out.text.push_str(value),
+            None => out.mark_dynamic(&format!("${index}")),
+        },
+        ParameterExpr::Parameter {
+            parameter: Parameter::Special(SpecialParameter::ShellName),
+            indirect: false,
+        } => out.mark_dynamic("$0"),
+        // `$*`, `$@`: the positional parameters `set --` gave, split into words.
+        ParameterExpr::Parameter {
+            parameter: Parameter::Special(SpecialParameter::AllPositionalParameters { .. }),
+            indirect: false,
+        } => match vars.get("@") {
+            Some(value) => {
+                out.splits = true;
+                out.text.push_str(value);
+            }
+            None => out.mark_dynamic("$@"),
+        },
+        // `${HOME%%/*}`: a known value with a pattern removed.
+        ParameterExpr::RemoveSmallestSuffixPattern {
+            parameter: Parameter::Named(name),
+            indirect: false,
+            pattern,
+        }
+        | ParameterExpr::RemoveLargestSuffixPattern {
+            parameter: Parameter::Named(name),
+            indirect: false,
+            pattern,
+        }
+        | ParameterExpr::RemoveSmallestPrefixPattern {
+            parameter: Parameter::Named(name),
+            indirect: false,
+            pattern,
+        }
+        | ParameterExpr::RemoveLargestPrefixPattern {
+            parameter: Parameter::Named(name),
+            indirect: false,
+            pattern,
+        } => {
+            let value = vars
+                .get(name)
+                .map(String::as_str)
+                .or_else(|| well_known(name));
+            let suffix = matches!(
+                expr,
+                ParameterExpr::RemoveSmallestSuffixPattern { .. }
+                    | ParameterExpr::RemoveLargestSuffixPattern { .. }
+            );
+            let largest = matches!(
+                expr,
+                ParameterExpr::RemoveLargestSuffixPattern { .. }
+                    | ParameterExpr::RemoveLargestPrefixPattern { .. }
+            );
+            match (value, pattern) {
+                (Some(value), Some(pattern)) => {
+                    out.text
+                        .push_str(&remove_pattern(value, pattern, suffix, largest));
+                }
+                _ => out.mark_dynamic("${...}"),
+            }
+        }
         // `"${cmd[@]}"`: every element, as separate words even inside quotes.
         ParameterExpr::Parameter {
             parameter: Parameter::NamedWithAllIndices { name, .. },
@@ -187,6 +255,36 @@ fn push_parameter(expr: &ParameterExpr, vars: &HashMap<String, String>, out: &mu
             }
         }
         _ => out.mark_dynamic("${...}"),
+    }
+}
+
+/// `value` with the shortest or longest match of the glob `pattern` removed from its end
+/// (`%`, `%%`) or start (`#`, `##`).
+fn remove_pattern(value: &str, pattern: &str, suffix: bool, largest: bool) -> String {
+    let glob = wildmatch::WildMatch::new(pattern);
+    let cuts: Vec<usize> = value
+        .char_indices()
+        .map(|(at, _)| at)
+        .chain(std::iter::once(value.len()))
+        .collect();
+    let matching = |at: &&usize| {
+        if suffix {
+            glob.matches(&value[**at..])
+        } else {
+            glob.matches(&value[..**at])
+        }
+    };
+    // For a suffix the longest match starts earliest; for a prefix it ends latest.
+    let cut = match (suffix, largest) {
+        (true, true) => cuts.iter().find(matching),
+        (true, false) => cuts.iter().rev().find(matching),
+        (false, true) => cuts.iter().rev().find(matching),
+        (false, false) => cuts.iter().find(matching),
+    };
+    match (cut, suffix) {
+        (Some(&at), true) => value[..at].to_owned(),
+        (Some(&at), false) => value[at..].to_owned(),
+        (None, _) => value.to_owned(),
     }
 }
 
@@ -254,5 +352,8 @@ mod tests {
         assert_eq!(text("$HOME/x"), ("~/x".into(), None));
         assert_eq!(text("$DIR/x"), ("$DIR/x".into(), Some(0)));
         assert_eq!(text("/$(echo etc)"), ("/$(...)".into(), Some(1)));
+        assert_eq!(text("${PATH:0:1}"), ("/".into(), None));
+        assert_eq!(text("${HOME%%/*}/"), ("/".into(), None));
+        assert_eq!(text("${HOME##*/}"), ("user".into(), None));
     }
 }

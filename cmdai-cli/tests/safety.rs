@@ -106,7 +106,9 @@ fn without_a_terminal_nothing_runs_unless_yes_was_given() {
 #[test]
 fn yes_does_not_confirm_high_risk_under_the_default_policy() {
     let dir = tempfile::tempdir().unwrap();
-    let command = "eval \"$(echo touch marker)\"";
+    // Code read from a file at run time: High (cmdai cannot see it), harmless here.
+    std::fs::write(dir.path().join("cmd.txt"), "touch marker").unwrap();
+    let command = "eval \"$(cat cmd.txt)\"";
     cmdai(dir.path())
         .args(["check", "-x", "-y", command])
         .assert()
@@ -177,7 +179,8 @@ fn terminal_confirmation_defaults_to_yes_below_high() {
 #[test]
 fn terminal_confirmation_for_high_risk_defaults_to_no() {
     let dir = tempfile::tempdir().unwrap();
-    let command = "eval \"$(echo touch marker)\"";
+    std::fs::write(dir.path().join("cmd.txt"), "touch marker").unwrap();
+    let command = "eval \"$(cat cmd.txt)\"";
     let mut session = cmdai_tty(dir.path(), &["check", "-x", command]);
     session.exp_string("[y/N]").unwrap();
     session.send_line("").unwrap();

@@ -1,7 +1,7 @@
 //! Effects no single rule row can express: wrappers, shells and interpreters, code handed over
 //! as strings, redirections, and commands that read other commands.
 
-use super::rules::{Wrapper, has_flag, operands};
+use super::rules::{FIND_TESTS, Wrapper, has_flag, operands, skip_options};
 use super::targets::{self, TargetKind};
 use super::walk::{Arg, Frame, Input, Invocation, Stage, Walker};
 use super::{Category, RiskLevel, Span};
@@ -194,6 +194,20 @@ impl Walker<'_> {
             "alias" => self.alias(invocation, frame),
             "cp" | "mv" | "install" | "ln" | "rsync" => {
                 self.published_secret(invocation);
+                self.installed_to_run_later(invocation);
+                return false;
+            }
+            "git" if invocation.args.iter().any(|a| a.text == "config") => {
+                // `git config alias.st '!rm -rf ~'`: the alias is shell code.
+                for pair in invocation.args.windows(2) {
+                    if pair[0].text.starts_with("alias.") {
+                        if let Some(code) = pair[1].text.strip_prefix('!') {
+                            let nested =
+                                self.nested(frame, code, pair[1].span, invocation.privileged);
+                            self.code(&nested);
+                        }
+                    }
+                }
                 return false;
             }
             "tee" => {
@@ -270,14 +284,17 @@ impl Walker<'_> {
                 self.serves(root.as_ref(), invocation.span);
             }
             "http-server" | "serve" | "live-server" | "httpd" | "darkhttpd" | "miniserve"
-            | "static-web-server" => {
-                let root = option_value(&invocation.args, &["-h", "--root", "-d", "--dir"])
-                    .or_else(|| {
-                        operands(&invocation.args)
-                            .into_iter()
-                            .find(|a| !a.text.chars().all(|c| c.is_ascii_digit()))
-                            .cloned()
-                    });
+            | "static-web-server" | "twistd" | "webfsd" => {
+                let root = option_value(
+                    &invocation.args,
+                    &["-h", "--root", "-d", "--dir", "--path", "-r"],
+                )
+                .or_else(|| {
+                    operands(&invocation.args)
+                        .into_iter()
+                        .find(|a| !a.text.chars().all(|c| c.is_ascii_digit()))
+                        .cloned()
+                });
                 self.serves(root.as_ref(), invocation.span);
             }
             "deno" | "bun" | "npx"
@@ -660,11 +677,13 @@ impl Walker<'_> {
         let args = &invocation.args;
         if language == "Ruby"
             && args.iter().any(|a| a.text == "-run")
-            && args.iter().any(|a| a.text == "httpd")
+            && args
+                .iter()
+                .any(|a| a.text == "httpd" || a.text == "-ehttpd")
         {
             let root = args
                 .iter()
-                .skip_while(|a| a.text != "httpd")
+                .skip_while(|a| a.text != "httpd" && a.text != "-ehttpd")
                 .nth(1)
                 .filter(|a| !a.text.starts_with('-'));
             self.serves(root, invocation.span);
@@ -755,6 +774,60 @@ impl Walker<'_> {
                     let nested = self.nested(frame, &string, code.span, invocation.privileged);
                     self.code(&nested);
                 }
+            }
+        }
+        // `shutil.rmtree('/etc')`, `rmSync(os.homedir())`: a deletion call aimed at a system
+        // or home directory.
+        const DELETES: &[&str] = &[
+            "rmtree",
+            "rmSync",
+            "rm_rf",
+            "rimraf",
+            "remove_dir_all",
+            "rmdirSync",
+            "Remove-Item",
+            "FileUtils.rm",
+            "unlink",
+            "os.remove",
+            "delete_tree",
+            "deleteRecursively",
+            "rmdir",
+        ];
+        if DELETES.iter().any(|d| text.contains(d)) {
+            let home = [
+                "homedir()",
+                "expanduser(\"~\")",
+                "expanduser('~')",
+                "Path.home()",
+                "$HOME",
+                "os.environ['HOME']",
+                "ENV['HOME']",
+                "Dir.home",
+            ]
+            .iter()
+            .any(|h| text.contains(h));
+            let target = super::effects::quoted_strings(&text)
+                .into_iter()
+                .find(|path| {
+                    matches!(
+                        targets::classify(path, None),
+                        Some(
+                            TargetKind::Root
+                                | TargetKind::System
+                                | TargetKind::Home
+                                | TargetKind::CriticalFile
+                                | TargetKind::Device
+                        )
+                    )
+                });
+            if home || target.is_some() {
+                let what = target.unwrap_or_else(|| "your home directory".to_owned());
+                self.report(
+                    RiskLevel::Critical,
+                    Category::Delete,
+                    code.span,
+                    format!("inline {language} code deletes `{what}`"),
+                );
             }
         }
         let (level, category, note) = match inline_code_risk(&text) {
@@ -933,42 +1006,37 @@ impl Walker<'_> {
                 arg.all_pids = true;
             }
         }
+        // `cat ~/.kube/config | base64 | xargs -I{} curl "...?d={}"`: the input is the secret.
+        let secret = matches!(&invocation.stdin, Input::Pipe(stages, _) if stages.iter().any(|s| matches!(s, Stage::Secret)));
+        for arg in inner_args.iter_mut().filter(|a| !a.is_literal()) {
+            arg.from_secret |= secret;
+        }
+        let broad_delete = broad
+            && deleter
+            && inner_args.iter().any(|a| {
+                has_flag(std::slice::from_ref(a), "-r") || has_flag(std::slice::from_ref(a), "-R")
+            });
+        if broad_delete {
+            self.report(
+                RiskLevel::Critical,
+                Category::Delete,
+                invocation.span,
+                "deletes, recursively, every entry a listing of `/`, a system or a home directory names"
+            );
+        }
         if replace.is_none() {
             inner_args.push(Arg {
                 all_pids,
+                from_secret: secret,
                 ..Arg::input(invocation.name.span)
             });
         }
-        self.invoke(invocation.wrapped(name, inner_args), frame);
+        let stage = self.invoke(invocation.wrapped(name, inner_args), frame);
+        self.inner_stage = Some(stage);
     }
 
     /// `find ... -exec CMD {} ;`: judge CMD with `{}` standing for what find visits.
     fn find_exec(&mut self, invocation: &Invocation, frame: &Frame) {
-        const TESTS: &[&str] = &[
-            "-name",
-            "-iname",
-            "-path",
-            "-ipath",
-            "-regex",
-            "-iregex",
-            "-newer",
-            "-mtime",
-            "-mmin",
-            "-atime",
-            "-amin",
-            "-ctime",
-            "-cmin",
-            "-size",
-            "-empty",
-            "-user",
-            "-group",
-            "-perm",
-            "-wholename",
-            "-links",
-            "-inum",
-            "-samefile",
-            "-lname",
-        ];
         let args = &invocation.args;
         let roots: Vec<&Arg> = args
             .iter()
@@ -976,7 +1044,7 @@ impl Walker<'_> {
                 !a.is_literal() || !(a.text.starts_with('-') || a.text == "(" || a.text == "!")
             })
             .collect();
-        let filtered = args.iter().any(|a| TESTS.contains(&a.text.as_str()));
+        let filtered = args.iter().any(|a| FIND_TESTS.contains(&a.text.as_str()));
         let root = roots.first().map_or(".", |r| r.text.as_str());
         let root_kind = roots
             .first()
@@ -999,13 +1067,20 @@ impl Walker<'_> {
             };
             let broad = matches!(
                 root_kind,
-                Some(TargetKind::Root | TargetKind::System | TargetKind::Home)
+                Some(
+                    TargetKind::Root | TargetKind::System | TargetKind::Home | TargetKind::UserData
+                )
             );
-            let deleter = matches!(
-                name.text.rsplit('/').next(),
-                Some("rm" | "shred" | "unlink" | "srm")
-            );
-            if filtered && broad && deleter {
+            // `-exec sh -c '... rm -f "$1"' _ {} \;` deletes what find visits too.
+            let base_name = name.text.rsplit('/').next().unwrap_or_default();
+            let deleter = matches!(base_name, "rm" | "shred" | "unlink" | "srm")
+                || is_shell(base_name)
+                    && rest.iter().any(|a| {
+                        ["rm ", "shred ", "unlink "]
+                            .iter()
+                            .any(|d| a.text.contains(d))
+                    });
+            if broad && deleter {
                 self.report(
                     RiskLevel::High,
                     Category::Delete,
@@ -1045,19 +1120,9 @@ impl Walker<'_> {
     fn watch(&mut self, invocation: &Invocation, frame: &Frame) {
         const VALUE_OPTIONS: &[&str] = &["-n", "--interval", "-q", "--equexit"];
         let args = &invocation.args;
-        let mut index = 0;
-        while let Some(arg) = args.get(index) {
-            if !arg.text.starts_with('-') {
-                break;
-            }
-            index += if VALUE_OPTIONS.contains(&arg.text.as_str()) {
-                2
-            } else {
-                1
-            };
-        }
+        let index = skip_options(args, VALUE_OPTIONS);
         self.joined_code(
-            &args[index.min(args.len())..],
+            &args[index..],
             frame,
             invocation.privileged,
             "the command watch repeats",
@@ -1071,17 +1136,7 @@ impl Walker<'_> {
             "-p", "-Q", "-R", "-S", "-W", "-w", "-B",
         ];
         let args = &invocation.args;
-        let mut index = 0;
-        while let Some(arg) = args.get(index) {
-            if !arg.text.starts_with('-') {
-                break;
-            }
-            index += if VALUE_OPTIONS.contains(&arg.text.as_str()) {
-                2
-            } else {
-                1
-            };
-        }
+        let index = skip_options(args, VALUE_OPTIONS);
         // args[index] is the host; the rest is the remote command.
         if let Some(remote) = args.get(index + 1..) {
             self.joined_code(remote, frame, false, "the remote command");
@@ -1305,6 +1360,43 @@ impl Walker<'_> {
         }
     }
 
+    /// `cp /tmp/.x.service ~/.config/systemd/user/`: a file from a scratch directory, or a
+    /// hidden one, installed where it runs at every start.
+    fn installed_to_run_later(&mut self, invocation: &Invocation) {
+        let files = operands(&invocation.args);
+        let Some((destination, sources)) = files.split_last() else {
+            return;
+        };
+        let later = super::effects::runs_later(&destination.text)
+            || [
+                "/systemd/",
+                "LaunchAgents",
+                "LaunchDaemons",
+                "autostart",
+                "/cron",
+                "/init.d/",
+            ]
+            .iter()
+            .any(|d| destination.text.contains(d));
+        let suspicious = sources.iter().find(|s| {
+            ["/tmp/", "/dev/shm/", "/var/tmp/"]
+                .iter()
+                .any(|d| s.text.starts_with(d))
+                || s.text
+                    .rsplit('/')
+                    .next()
+                    .is_some_and(|n| n.starts_with('.') && n.len() > 1)
+        });
+        if let (true, Some(source)) = (later, suspicious) {
+            self.report(
+                RiskLevel::High,
+                Category::Schedule,
+                source.span,
+                format!("installs `{}`, from a scratch directory or hidden, to run at every start or login", source.text)
+            );
+        }
+    }
+
     /// `cp ~/.ssh/id_rsa /var/www/html/`: a secret copied where a web server publishes it.
     fn published_secret(&mut self, invocation: &Invocation) {
         let files = operands(&invocation.args);
@@ -1433,10 +1525,12 @@ fn is_assignment(text: &str) -> bool {
 
 /// The program xargs runs: the first argument that is not an option (a close guess).
 fn rest_name(args: &[Arg]) -> Option<&str> {
+    const WRAPPERS: &[&str] = &["sudo", "doas", "env", "nice", "nohup", "command", "ionice"];
     args.iter()
         .map(|a| a.text.as_str())
-        .find(|t| !t.starts_with('-') && !t.chars().all(|c| c.is_ascii_digit()) && *t != "{}")
+        .filter(|t| !t.starts_with('-') && !t.chars().all(|c| c.is_ascii_digit()) && *t != "{}")
         .map(|t| t.rsplit('/').next().unwrap_or(t))
+        .find(|t| !WRAPPERS.contains(t))
 }
 
 /// The value of the first of `names` (`-t DIR`, `--root=DIR`).
@@ -1485,6 +1579,9 @@ const SPAWN: &[&str] = &[
     "passthru",
     "os.exec",
     "Runtime.getRuntime",
+    "fdopen",
+    "system$",
+    "system ",
     "exec.Command",
     "Command::new",
     "io.popen",
@@ -1528,6 +1625,9 @@ fn inline_code_risk(code: &str) -> Option<(RiskLevel, Category, &'static str)> {
         "TcpClient",
         "connect((",
         "net.Dial",
+        "require(\"net\")",
+        "require('net')",
+        ".connect(",
         "TcpStream::connect",
         "socket(",
     ];

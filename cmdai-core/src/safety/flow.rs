@@ -178,6 +178,21 @@ pub(super) fn stage_of(base: &str, invocation: &Invocation) -> Stage {
         }
         "echo" | "printf" if args.iter().all(Arg::is_literal) => echo(base, invocation),
         "find" | "fd" | "fdfind" if broad_listing(args) => Stage::BroadListing,
+        "ls" if operands(args).iter().any(|a| {
+            matches!(
+                targets::classify(&a.text, a.dynamic_at),
+                Some(
+                    targets::TargetKind::Root
+                        | targets::TargetKind::System
+                        | targets::TargetKind::Home
+                )
+            )
+        }) && !operands(args)
+            .iter()
+            .any(|a| a.text.trim_end_matches('/') == "/proc") =>
+        {
+            Stage::BroadListing
+        }
         "ps" if lists_everything(args) => Stage::AllProcesses,
         "pgrep" if has("-u") || has("-U") => Stage::AllProcesses,
         "yes" => Stage::Endless,
@@ -300,23 +315,24 @@ fn reads_secret(base: &str, args: &[Arg]) -> bool {
 
 /// `find ~ -type f`: every file under a home or system directory, with no name test.
 fn broad_listing(args: &[Arg]) -> bool {
-    const NARROW: &[&str] = &[
-        "-name",
-        "-iname",
-        "-path",
-        "-ipath",
-        "-regex",
-        "-iregex",
-        "-user",
-        "-newer",
-        "-mtime",
-        "-mmin",
-        "-size",
-        "-e",
-        "--extension",
-        "-g",
-        "--glob",
-    ];
+    // fd's own name tests count too.
+    let narrow = |text: &str| {
+        super::rules::FIND_TESTS.contains(&text)
+            && !matches!(
+                text,
+                "-mtime"
+                    | "-mmin"
+                    | "-atime"
+                    | "-amin"
+                    | "-ctime"
+                    | "-cmin"
+                    | "-size"
+                    | "-newer"
+                    | "-empty"
+                    | "-links"
+            )
+            || matches!(text, "-e" | "--extension" | "-g" | "--glob")
+    };
     let root = args.iter().find(|a| !a.text.starts_with('-'));
     let broad = root.is_some_and(|r| {
         matches!(
@@ -326,7 +342,7 @@ fn broad_listing(args: &[Arg]) -> bool {
             )
         )
     });
-    broad && !args.iter().any(|a| NARROW.contains(&a.text.as_str()))
+    broad && !args.iter().any(|a| narrow(&a.text))
 }
 
 /// `ps -e`, `ps aux`, `ps -A`, `ps -ef`: every process.

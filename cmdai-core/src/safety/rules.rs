@@ -416,6 +416,50 @@ fn is_find_expression(text: &str) -> bool {
     text.starts_with('-') || text == "(" || text == "!" || text == ")"
 }
 
+/// Index of the first argument that is not an option, skipping the values of
+/// `value_options` (`ssh -p 22 host`, `watch -n 5 cmd`).
+pub(super) fn skip_options(args: &[Arg], value_options: &[&str]) -> usize {
+    let mut index = 0;
+    while let Some(arg) = args.get(index) {
+        if !arg.text.starts_with('-') {
+            break;
+        }
+        index += if value_options.contains(&arg.text.as_str()) {
+            2
+        } else {
+            1
+        };
+    }
+    index.min(args.len())
+}
+
+/// `find` tests that narrow what it visits (a name, an owner, a date or a size).
+pub(super) const FIND_TESTS: &[&str] = &[
+    "-name",
+    "-iname",
+    "-path",
+    "-ipath",
+    "-regex",
+    "-iregex",
+    "-newer",
+    "-mtime",
+    "-mmin",
+    "-atime",
+    "-amin",
+    "-ctime",
+    "-cmin",
+    "-size",
+    "-empty",
+    "-user",
+    "-group",
+    "-perm",
+    "-wholename",
+    "-links",
+    "-inum",
+    "-samefile",
+    "-lname",
+];
+
 /// Non-option arguments; everything after `--` is an operand.
 pub(super) fn operands(args: &[Arg]) -> Vec<&Arg> {
     let mut after_dashes = false;

@@ -212,6 +212,7 @@ const SECRET_MARKERS: &[&str] = &[
     ".terraform.d/credentials",
     ".config/gh/hosts.yml",
     "/run/secrets/",
+    "/environ",
     "serviceaccount/token",
     ".config/op/",
 ];
@@ -354,7 +355,8 @@ fn classify_home(rest: &str) -> Option<TargetKind> {
         [] => Some(TargetKind::Home),
         [only] if only.chars().all(|c| c == '*' || c == '.') => Some(TargetKind::Home),
         [dir] | [dir, _]
-            if USER_DATA_DIRS.contains(&dir.as_str()) && parts.get(1).is_none_or(all) =>
+            if USER_DATA_DIRS.iter().any(|d| d.eq_ignore_ascii_case(dir))
+                && parts.get(1).is_none_or(all) =>
         {
             Some(TargetKind::UserData)
         }
@@ -392,6 +394,8 @@ fn classify_absolute(text: &str) -> Option<TargetKind> {
         [] => Some(TargetKind::Root),
         [first] if has_glob(first) || first.chars().all(|c| c == '.') => Some(TargetKind::Root),
         [first] if SYSTEM_DIRS.contains(&first.as_str()) => Some(TargetKind::System),
+        // Any other top-level directory (`/data`, `/backup`) is usually a whole volume.
+        [_] => Some(TargetKind::UserData),
         [first, second] if (first == "home" || first == "Users") && !has_glob(first) => {
             Some(if second.chars().all(|c| c == '*') {
                 TargetKind::System

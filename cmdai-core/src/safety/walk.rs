@@ -293,6 +293,8 @@ pub(super) struct Walker<'a> {
     pub taints: HashMap<String, Taint>,
     /// What the loop being walked reads on its standard input, for `read VAR`.
     pub loop_input: Option<Taint>,
+    /// What the command run by `xargs` hands on, for the stage after xargs.
+    pub inner_stage: Option<Stage>,
     /// Whether a database client's query builds destructive statements as text
     /// (`SELECT concat('DROP DATABASE ', ...)`), for a client that runs its output.
     pub generated_sql: bool,
@@ -344,6 +346,7 @@ pub(super) fn analyze(source: &str, rules: &RuleSet, user: &UserRules) -> Vec<Fi
         generated_sql: false,
         taints: HashMap::new(),
         loop_input: None,
+        inner_stage: None,
     };
     let frame = Frame {
         text: source.to_owned(),
@@ -547,6 +550,32 @@ impl Walker<'_> {
             CompoundCommand::BraceGroup(group) => self.compound_list(&group.list, frame),
             CompoundCommand::Subshell(subshell) => self.compound_list(&subshell.list, frame),
             CompoundCommand::ForClause(clause) => {
+                // `for i in $(seq 1 100000000); do touch f$i; done`: millions of files.
+                let raw: String = clause
+                    .values
+                    .iter()
+                    .flatten()
+                    .map(|w| w.value.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let huge = raw.contains("seq")
+                    && raw
+                        .split(|c: char| !c.is_ascii_digit())
+                        .any(|n| n.parse::<u64>().is_ok_and(|n| n >= 1_000_000));
+                let body = clause.body.list.to_string();
+                if huge
+                    && ["touch ", "mkdir ", ">", "cp ", "fallocate "]
+                        .iter()
+                        .any(|w| body.contains(w))
+                {
+                    let span = self.span(frame, compound.location());
+                    self.report(
+                        RiskLevel::High,
+                        Category::Resources,
+                        span,
+                        "creates millions of files: the file system runs out of inodes",
+                    );
+                }
                 let values: Vec<Arg> = clause
                     .values
                     .iter()
@@ -975,7 +1004,11 @@ impl Walker<'_> {
     }
 
     /// Judges one simple command: user rules, wrappers, special forms, then the rule table.
-    pub fn invoke(&mut self, invocation: Invocation, frame: &Frame) -> Stage {
+    pub fn invoke(&mut self, mut invocation: Invocation, frame: &Frame) -> Stage {
+        // `$SHELL -c ...` runs the user's shell: judge it as one.
+        if invocation.name.text == "$SHELL" {
+            invocation.name = Arg::literal("sh".to_owned(), invocation.name.span);
+        }
         if !invocation.name.is_literal() {
             self.computed_program(&invocation.name);
             return Stage::Other;
@@ -1095,7 +1128,9 @@ impl Walker<'_> {
             self.code(&nested);
             self.expanding.pop();
         }
+        self.inner_stage = None;
         let handled = self.special(base, invocation, frame);
+        let inner = self.inner_stage.take();
         let matched = self.apply_rules(base, invocation);
         let is_function = self.functions.iter().any(|f| f == base);
         let database = super::databases::client(base).is_some();
@@ -1109,7 +1144,8 @@ impl Walker<'_> {
         if !handled && matched.is_none() && !self.rules.is_known(base) && !is_function {
             self.unknown_program(invocation, frame);
         }
-        super::flow::stage_of(base, invocation)
+        // `... | xargs curl -s | bash`: xargs prints what its command prints.
+        inner.unwrap_or_else(|| super::flow::stage_of(base, invocation))
     }
 
     /// Whether the simple command being judged starts alongside copies of itself: in a
@@ -1148,7 +1184,18 @@ impl Walker<'_> {
                 let dynamic_at = target
                     .dynamic_at
                     .map(|at| at.saturating_sub(target.text.len() - text.len()));
-                let Some(kind) = super::targets::classify(text, dynamic_at) else {
+                // `cd / && rm -rf *`: a relative path is relative to where `cd` went.
+                let absolute = self
+                    .cwd
+                    .as_deref()
+                    .filter(|_| dynamic_at.is_none() && !text.starts_with(['/', '~']))
+                    .map(|dir| format!("{}/{text}", dir.trim_end_matches('/')));
+                let kind = match &absolute {
+                    Some(path) => super::targets::classify(path, None)
+                        .or_else(|| super::targets::classify(text, dynamic_at)),
+                    None => super::targets::classify(text, dynamic_at),
+                };
+                let Some(kind) = kind else {
                     continue;
                 };
                 let Some(&escalated) = rule.rule.escalate.get(&kind) else {

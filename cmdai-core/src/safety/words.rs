@@ -152,6 +152,11 @@ fn push_parameter(expr: &ParameterExpr, vars: &HashMap<String, String>, out: &mu
             match name.as_str() {
                 "HOME" => out.text.push('~'),
                 "PWD" => out.text.push('.'),
+                // `rm${IFS}-rf${IFS}~`: unset, IFS splits at blanks.
+                "IFS" => {
+                    out.splits = true;
+                    out.text.push(' ');
+                }
                 _ => out.mark_dynamic(&format!("${name}")),
             }
         }
@@ -221,6 +226,17 @@ fn push_parameter(expr: &ParameterExpr, vars: &HashMap<String, String>, out: &mu
                 _ => out.mark_dynamic("${...}"),
             }
         }
+        // `${DIR:-/}`: when the variable is unknown, its default may well be what runs.
+        ParameterExpr::UseDefaultValues {
+            parameter: Parameter::Named(name),
+            indirect: false,
+            default_value,
+            ..
+        } => match (vars.get(name), default_value) {
+            (Some(value), _) => out.text.push_str(value),
+            (None, Some(default)) => out.text.push_str(&resolve(default, vars).text),
+            (None, None) => out.mark_dynamic(&format!("${name}")),
+        },
         // `"${cmd[@]}"`: every element, as separate words even inside quotes.
         ParameterExpr::Parameter {
             parameter: Parameter::NamedWithAllIndices { name, .. },
@@ -307,7 +323,17 @@ fn well_known(name: &str) -> Option<&'static str> {
 /// The words of `{a,b,c}` (brace expansion), when `raw` is one unquoted brace list; empty
 /// alternatives vanish, as in the shell.
 pub(super) fn brace_words(raw: &str) -> Option<Vec<String>> {
-    let inner = raw.strip_prefix('{')?.strip_suffix('}')?;
+    // `/{etc,usr,var}`, `{rm,-rf,/}`: one brace list with literal text around it.
+    let open = raw.find('{')?;
+    let close = raw.rfind('}')?;
+    let (prefix, suffix) = (&raw[..open], &raw[close + 1..]);
+    if close < open
+        || prefix.contains(['\'', '"', '\\', '$', '`', '{', '}'])
+        || suffix.contains(['\'', '"', '\\', '$', '`', '{', '}'])
+    {
+        return None;
+    }
+    let inner = &raw[open + 1..close];
     if !inner.contains(',')
         || inner.contains(['{', '}', '\'', '"', '\\', '$', '`'])
         || inner.contains(char::is_whitespace)
@@ -317,8 +343,8 @@ pub(super) fn brace_words(raw: &str) -> Option<Vec<String>> {
     Some(
         inner
             .split(',')
+            .map(|w| format!("{prefix}{w}{suffix}"))
             .filter(|w| !w.is_empty())
-            .map(str::to_owned)
             .collect(),
     )
 }

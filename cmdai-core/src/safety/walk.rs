@@ -293,6 +293,8 @@ pub(super) struct Walker<'a> {
     pub taints: HashMap<String, Taint>,
     /// What the loop being walked reads on its standard input, for `read VAR`.
     pub loop_input: Option<Taint>,
+    /// How many `for` loops are being walked once per value.
+    iterating: usize,
     /// What the command run by `xargs` hands on, for the stage after xargs.
     pub inner_stage: Option<Stage>,
     /// Whether a database client's query builds destructive statements as text
@@ -347,6 +349,7 @@ pub(super) fn analyze(source: &str, rules: &RuleSet, user: &UserRules) -> Vec<Fi
         taints: HashMap::new(),
         loop_input: None,
         inner_stage: None,
+        iterating: 0,
     };
     let frame = Frame {
         text: source.to_owned(),
@@ -584,11 +587,18 @@ impl Walker<'_> {
                     .collect();
                 // The body is judged with each value the loop variable takes (a few at most):
                 // `for f in /etc/*.conf; do mv "$f" ...`.
-                if !values.is_empty() && values.len() <= 4 && values.iter().all(Arg::is_literal) {
+                // Only the outermost two loops iterate, so nested loops stay linear.
+                let iterate = !values.is_empty()
+                    && values.len() <= 4
+                    && values.iter().all(Arg::is_literal)
+                    && self.iterating < 2;
+                if iterate {
+                    self.iterating += 1;
                     for value in values {
                         self.vars.insert(clause.variable_name.clone(), value.text);
                         self.compound_list(&clause.body.list, frame);
                     }
+                    self.iterating -= 1;
                 } else {
                     // `for p in $(ls /proc)`: each value is an item of a listing.
                     self.vars.remove(&clause.variable_name);

@@ -200,12 +200,11 @@ impl Walker<'_> {
             "git" if invocation.args.iter().any(|a| a.text == "config") => {
                 // `git config alias.st '!rm -rf ~'`: the alias is shell code.
                 for pair in invocation.args.windows(2) {
-                    if pair[0].text.starts_with("alias.") {
-                        if let Some(code) = pair[1].text.strip_prefix('!') {
-                            let nested =
-                                self.nested(frame, code, pair[1].span, invocation.privileged);
-                            self.code(&nested);
-                        }
+                    if pair[0].text.starts_with("alias.")
+                        && let Some(code) = pair[1].text.strip_prefix('!')
+                    {
+                        let nested = self.nested(frame, code, pair[1].span, invocation.privileged);
+                        self.code(&nested);
                     }
                 }
                 return false;
@@ -328,16 +327,16 @@ impl Walker<'_> {
             "scp" | "sftp" => {
                 // `scp host:payload /tmp/p && /tmp/p`: a program fetched from another machine.
                 let files = operands(&invocation.args);
-                if let Some((destination, sources)) = files.split_last() {
-                    if sources.iter().any(|s| super::rules::is_remote(&s.text)) {
-                        let name = sources
-                            .last()
-                            .map_or("", |s| s.text.rsplit(['/', ':']).next().unwrap_or(""));
-                        self.downloaded
-                            .insert(destination.text.trim_start_matches("./").to_owned());
-                        self.downloaded
-                            .insert(format!("{}/{name}", destination.text.trim_end_matches('/')));
-                    }
+                if let Some((destination, sources)) = files.split_last()
+                    && sources.iter().any(|s| super::rules::is_remote(&s.text))
+                {
+                    let name = sources
+                        .last()
+                        .map_or("", |s| s.text.rsplit(['/', ':']).next().unwrap_or(""));
+                    self.downloaded
+                        .insert(destination.text.trim_start_matches("./").to_owned());
+                    self.downloaded
+                        .insert(format!("{}/{name}", destination.text.trim_end_matches('/')));
                 }
                 return false;
             }
@@ -752,8 +751,8 @@ impl Walker<'_> {
         }
         // A decoded payload was read above; the decoding call itself is not the risk.
         let risky = |word: &&str| {
-            text.contains(word)
-                && !(matches!(*word, "b64decode" | "FromBase64String") && !decoded.is_empty())
+            let decoding_call = matches!(*word, "b64decode" | "FromBase64String");
+            text.contains(word) && (decoded.is_empty() || !decoding_call)
         };
         let spawns = SPAWN.iter().any(|w| text.contains(w));
         if spawns {

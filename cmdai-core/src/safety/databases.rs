@@ -205,11 +205,9 @@ impl Walker<'_> {
             }
         }
         match client.language {
-            Language::Redis => {
-                if !positional.is_empty() {
-                    let words: Vec<&Arg> = positional;
-                    self.redis(&words, invocation.span);
-                }
+            Language::Redis if !positional.is_empty() => {
+                let words: Vec<&Arg> = positional;
+                self.redis(&words, invocation.span);
             }
             Language::Cypher => {
                 pieces.extend(positional.iter().map(|a| (a.text.clone(), a.span)));

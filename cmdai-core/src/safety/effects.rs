@@ -884,7 +884,7 @@ fn endless_output(base: &str, invocation: &Invocation) -> bool {
                         .find_map(|a| a.text.strip_prefix("-c").filter(|s| !s.is_empty()))
                 })
                 .or_else(|| args.iter().find_map(|a| a.text.strip_prefix("--bytes=")));
-            size.is_some_and(|s| huge_size(s))
+            size.is_some_and(huge_size)
         }
         _ => false,
     }

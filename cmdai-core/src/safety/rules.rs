@@ -389,7 +389,7 @@ fn mount_source(text: &str) -> &str {
     }
     // A named volume (`data:/var/lib/x`) is not a host path; `/:/host` and `~/x:/y` are.
     match text.split_once(':') {
-        Some((source, _)) if source.is_empty() => "/",
+        Some(("", _)) => "/",
         Some((source, _)) => source,
         None => text,
     }

@@ -494,10 +494,10 @@ impl Walker<'_> {
             upstream.push(stage);
         }
         self.in_multi_pipeline = saved;
-        if upstream.iter().any(|s| matches!(s, Stage::Secret)) {
-            if let Some(summary) = self.summaries.last_mut() {
-                summary.secret = true;
-            }
+        if upstream.iter().any(|s| matches!(s, Stage::Secret))
+            && let Some(summary) = self.summaries.last_mut()
+        {
+            summary.secret = true;
         }
         self.last_all_pids = all_processes(&upstream);
         self.last_output = upstream.last().and_then(Stage::output).map(str::to_owned);

@@ -1064,12 +1064,11 @@ impl Walker<'_> {
             let Some((name, rest)) = args.get(start..end).and_then(|a| a.split_first()) else {
                 continue;
             };
+            // A named data directory counts only when nothing narrows the search.
             let broad = matches!(
                 root_kind,
-                Some(
-                    TargetKind::Root | TargetKind::System | TargetKind::Home | TargetKind::UserData
-                )
-            );
+                Some(TargetKind::Root | TargetKind::System | TargetKind::Home)
+            ) || !filtered && root_kind == Some(TargetKind::UserData);
             // `-exec sh -c '... rm -f "$1"' _ {} \;` deletes what find visits too.
             let base_name = name.text.rsplit('/').next().unwrap_or_default();
             let deleter = matches!(base_name, "rm" | "shred" | "unlink" | "srm")
@@ -1381,10 +1380,6 @@ impl Walker<'_> {
             ["/tmp/", "/dev/shm/", "/var/tmp/"]
                 .iter()
                 .any(|d| s.text.starts_with(d))
-                || s.text
-                    .rsplit('/')
-                    .next()
-                    .is_some_and(|n| n.starts_with('.') && n.len() > 1)
         });
         if let (true, Some(source)) = (later, suspicious) {
             self.report(

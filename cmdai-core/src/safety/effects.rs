@@ -409,8 +409,12 @@ impl Walker<'_> {
                 continue;
             }
             self.aliases.insert(name.to_owned(), text.to_owned());
+            // Defining an alias runs nothing: only a payload that is Critical whenever it runs
+            // (`alias x='curl ... | sh'`) counts now; the rest counts where the alias is used.
+            let before = self.finding_count();
             let nested = self.nested(frame, text, arg.span, invocation.privileged);
             self.code(&nested);
+            self.keep_findings_since(before, RiskLevel::Critical);
             self.shadowing(name, text, arg.span);
         }
     }
@@ -422,14 +426,18 @@ impl Walker<'_> {
             .find(|w| !w.contains('='))
             .unwrap_or_default();
         let program = first.rsplit('/').next().unwrap_or_default();
-        let hidden = replacement.contains("/tmp/")
-            || replacement.contains("/dev/shm")
-            || replacement.split_whitespace().any(|w| {
-                w.contains('/')
-                    && w.rsplit('/')
-                        .next()
-                        .is_some_and(|b| b.starts_with('.') && b.len() > 1)
-            });
+        // The program itself lives in a scratch directory or has a hidden name.
+        // The program itself, or anything it runs, lives in a scratch directory, or the
+        // program has a hidden name.
+        let hidden = replacement.split_whitespace().any(|w| {
+            ["/tmp/", "/dev/shm/", "/var/tmp/"]
+                .iter()
+                .any(|d| w.starts_with(d))
+        }) || first.contains('/')
+            && first
+                .rsplit('/')
+                .next()
+                .is_some_and(|b| b.starts_with('.') && b.len() > 1);
         let destroys = matches!(
             program,
             "rm" | "dd"
@@ -443,7 +451,9 @@ impl Walker<'_> {
                 | "chown"
                 | "truncate"
         );
-        let replaced = (TRUSTED_COMMANDS.contains(&name) || destroys)
+        // `alias ls='rm -rf'`: a command people type all the time made to destroy.
+        let shadows = self.rules.is_known(name) || TRUSTED_COMMANDS.contains(&name);
+        let replaced = (TRUSTED_COMMANDS.contains(&name) || destroys && shadows)
             && program != name
             && !matches!(program, "command" | "builtin");
         if hidden || replaced {

@@ -394,6 +394,21 @@ impl Walker<'_> {
         self.findings.push((finding, self.current.last().cloned()));
     }
 
+    /// How many findings there are so far.
+    pub fn finding_count(&self) -> usize {
+        self.findings.len()
+    }
+
+    /// Drops the findings made since `before` that are below `min`.
+    pub fn keep_findings_since(&mut self, before: usize, min: RiskLevel) {
+        let recent: Vec<_> = self.findings.drain(before..).collect();
+        self.findings.extend(
+            recent
+                .into_iter()
+                .filter(|(finding, _)| finding.level >= min),
+        );
+    }
+
     pub fn span(&self, frame: &Frame, loc: Option<SourceSpan>) -> Span {
         match (frame.base, loc) {
             (Some(base), Some(loc)) => Span::new(

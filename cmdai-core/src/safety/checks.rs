@@ -460,7 +460,7 @@ impl Walker<'_> {
                 RiskLevel::High,
                 Category::Opaque,
                 code.span,
-                format!("runs {what} that is only decoded at run time, so cmdai cannot see it"),
+                format!("runs {what} decoded only at run time, so cmdai cannot see it"),
             );
         } else if let Some(program) = code
             .generated_by
@@ -530,9 +530,7 @@ impl Walker<'_> {
                         RiskLevel::High,
                         Category::Opaque,
                         span,
-                        format!(
-                            "runs {what} that is only decoded at run time, so cmdai cannot see it"
-                        ),
+                        format!("runs {what} decoded only at run time, so cmdai cannot see it"),
                     );
                 } else if let (true, Some(Stage::Echo(text, echo_span))) =
                     (inline_ok, stages.last())
@@ -646,7 +644,7 @@ impl Walker<'_> {
                 RiskLevel::High,
                 Category::Opaque,
                 script.span,
-                "runs a script that is only decoded at run time, so cmdai cannot see it",
+                "runs a script decoded only at run time, so cmdai cannot see it",
             );
         } else {
             let as_root = if invocation.privileged {

@@ -2,7 +2,7 @@
 //! documents or pipes is parsed with [`sqlparser`]; MongoDB shell code and Redis commands are
 //! read for their destructive calls.
 
-use sqlparser::ast::{AlterTableOperation, ObjectType, Statement};
+use sqlparser::ast::{AlterTableOperation, FromTable, ObjectType, Statement};
 use sqlparser::dialect::{Dialect, GenericDialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::Parser;
@@ -394,9 +394,10 @@ fn statement_effect(statement: &Statement) -> Option<Effect> {
                 ObjectType::Index | ObjectType::View | ObjectType::Collation => RiskLevel::Moderate,
                 _ => RiskLevel::High,
             };
+            let kind = object_type.to_string().to_lowercase();
             (
                 level,
-                format!("drops the {object_type} `{names}` and everything in it"),
+                format!("drops the {kind} `{names}` and everything in it"),
             )
         }
         Statement::Truncate(truncate) => {
@@ -408,10 +409,19 @@ fn statement_effect(statement: &Statement) -> Option<Effect> {
                 .join(", ");
             (RiskLevel::High, format!("empties the table `{names}`"))
         }
-        Statement::Delete(delete) if delete.selection.is_none() && delete.using.is_none() => (
-            RiskLevel::High,
-            format!("deletes every row of {} (no WHERE clause)", delete.from),
-        ),
+        Statement::Delete(delete) if delete.selection.is_none() && delete.using.is_none() => {
+            let (FromTable::WithFromKeyword(tables) | FromTable::WithoutKeyword(tables)) =
+                &delete.from;
+            let names = tables
+                .iter()
+                .map(|t| t.relation.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            (
+                RiskLevel::High,
+                format!("deletes every row of `{names}` (no WHERE clause)"),
+            )
+        }
         Statement::Delete(_) => (RiskLevel::Moderate, "deletes rows".to_owned()),
         Statement::Update(update) if update.selection.is_none() && update.from.is_none() => (
             RiskLevel::High,

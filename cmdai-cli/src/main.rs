@@ -49,6 +49,9 @@ fn main() -> ExitCode {
     }
     let cli = cli::Cli::parse();
     init_logging(cli.verbose);
+    // A panic inside the shell parser is caught and reported as a finding; keep its message
+    // off the terminal.
+    cmdai_core::safety::quiet_parser_panics();
     interactive::init_colors();
     let result = Settings::resolve(cli).and_then(|settings| {
         if let Some(threads) = settings.threads {

@@ -60,7 +60,9 @@ const KEYWORDS: &[&str] = &[
 /// (whitespace) belongs to none. Text the shell tokenizer cannot read (an unclosed quote) is one
 /// [`Class::Plain`] part, so a caller can always show the whole command.
 pub fn classify(command: &str) -> Vec<Part> {
-    let tokens = crate::safety::catch_quietly(|| brush_parser::tokenize_str(command));
+    let tokens = crate::safety::parseable(command)
+        .ok()
+        .and_then(|()| crate::safety::catch_quietly(|| brush_parser::tokenize_str(command)));
     let Some(Ok(tokens)) = tokens else {
         return vec![Part {
             range: 0..command.len(),
@@ -161,7 +163,7 @@ mod tests {
                 ("sort", Program),
                 ("-h", Option),
                 (">", Operator),
-                ("out.txt", Plain),
+                ("out.txt", Plain)
             ]
         );
     }
@@ -182,7 +184,7 @@ mod tests {
                 ("\"$f\"", Quoted),
                 ("$HOME", Expansion),
                 (";", Operator),
-                ("done", Keyword),
+                ("done", Keyword)
             ]
         );
     }

@@ -27,7 +27,8 @@ mod targets;
 mod walk;
 mod words;
 
-pub(crate) use walk::catch_quietly;
+pub use walk::quiet_parser_panics;
+pub(crate) use walk::{catch_quietly, parseable};
 
 use std::fmt;
 

@@ -21,15 +21,12 @@ const MAX_DEPTH: usize = 12;
 /// Parses shell text with brush-parser.
 ///
 /// The malformed inputs on which brush-parser 0.4 panicked or looped forever are fixed in the
-/// patched copy under `third_party/brush-parser`. Should another panic surface, it must not take
-/// down whoever asked for an analysis: it is caught, kept off stderr, and reported like any other
-/// parse failure, so the command is High as unparseable.
+/// patched copy under `third_party/brush-parser`, and kept away from the parser by
+/// [`parseable`], so the published parser is safe too. Should a panic surface, it must not take
+/// down whoever asked for an analysis: it is caught and reported like any other parse failure,
+/// so the command is High as unparseable.
 fn parse(text: &str) -> Result<ast::Program, String> {
-    if paren_depth(text) > MAX_PAREN_DEPTH {
-        return Err(format!(
-            "parentheses nested more than {MAX_PAREN_DEPTH} deep"
-        ));
-    }
+    parseable(text)?;
     match catch_quietly(|| {
         brush_parser::Parser::new(text.as_bytes(), &ParserOptions::default()).parse_program()
     }) {
@@ -39,24 +36,145 @@ fn parse(text: &str) -> Result<ast::Program, String> {
     }
 }
 
-/// Runs `f` (a call into brush-parser); a panic in it is caught and kept off stderr: `None`.
-pub(crate) fn catch_quietly<T>(f: impl FnOnce() -> T + panic::UnwindSafe) -> Option<T> {
-    thread_local! {
-        static QUIET: Cell<bool> = const { Cell::new(false) };
+/// Whether `text` may be handed to brush-parser: inputs that make brush-parser 0.4.0 (as
+/// published) loop forever or backtrack exponentially are refused before it sees them.
+pub(crate) fn parseable(text: &str) -> Result<(), String> {
+    if paren_depth(text) > MAX_PAREN_DEPTH {
+        return Err(format!(
+            "parentheses nested more than {MAX_PAREN_DEPTH} deep"
+        ));
     }
-    static QUIET_HOOK: Once = Once::new();
-    QUIET_HOOK.call_once(|| {
+    if unterminated_heredoc(text) {
+        return Err("a here-document is not terminated".to_owned());
+    }
+    Ok(())
+}
+
+thread_local! {
+    /// Set while brush-parser runs, for the hook [`quiet_parser_panics`] installs.
+    static IN_PARSER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` (a call into brush-parser); a panic in it is caught: `None`. Without
+/// [`quiet_parser_panics`] the panic's message still reaches the process's panic hook.
+pub(crate) fn catch_quietly<T>(f: impl FnOnce() -> T + panic::UnwindSafe) -> Option<T> {
+    IN_PARSER.with(|flag| flag.set(true));
+    let result = panic::catch_unwind(f);
+    IN_PARSER.with(|flag| flag.set(false));
+    result.ok()
+}
+
+/// Keeps panics raised inside the shell parser off stderr, for the whole process.
+///
+/// The analysis catches such panics either way (the command is then High as unparseable); by
+/// default the process's panic hook still prints their message. A program that shows its own
+/// output, as `cmdai` does, can call this once at start-up: it installs a panic hook that stays
+/// silent for panics inside the parser and hands every other panic to the hook installed
+/// before it. cmdai-core never calls it by itself.
+///
+/// ```
+/// cmdai_core::safety::quiet_parser_panics();
+/// let analysis = cmdai_core::safety::analyze("ls -la");
+/// assert_eq!(analysis.level, cmdai_core::safety::RiskLevel::Safe);
+/// ```
+pub fn quiet_parser_panics() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
-            if !QUIET.with(Cell::get) {
+            if !IN_PARSER.with(Cell::get) {
                 previous(info);
             }
         }));
     });
-    QUIET.with(|quiet| quiet.set(true));
-    let result = panic::catch_unwind(f);
-    QUIET.with(|quiet| quiet.set(false));
-    result.ok()
+}
+
+/// Whether a here-document in `text` is left open: its `<<` has no tag, or no later line ends
+/// it. brush-parser 0.4.0 from crates.io loops forever, allocating, when the input ends while
+/// a here-document is pending inside `$(` (`$( << && $(`, `<<E$[` with tabs); cmdai's patched
+/// copy fixes that, but an application that depends on the published cmdai-core gets the
+/// unpatched parser. The shell rejects such text too, so refusing to parse it changes no
+/// verdict: it is High as unparseable either way.
+pub(crate) fn unterminated_heredoc(text: &str) -> bool {
+    #[derive(PartialEq)]
+    enum Context {
+        Command,
+        DoubleQuote,
+        Arithmetic,
+    }
+    let bytes = text.as_bytes();
+    let mut stack = vec![Context::Command];
+    let mut index = 0;
+    while index < bytes.len() {
+        if !text.is_char_boundary(index) {
+            index += 1;
+            continue;
+        }
+        let context = stack.last().unwrap_or(&Context::Command);
+        let rest = &text[index..];
+        match (context, bytes[index]) {
+            (_, b'\\') => index += 1,
+            (Context::Command, b'\'') => match rest[1..].find('\'') {
+                Some(end) => index += end + 1,
+                None => return false,
+            },
+            (Context::Command, b'"') => stack.push(Context::DoubleQuote),
+            (Context::DoubleQuote, b'"') => {
+                stack.pop();
+            }
+            (_, b'$') if rest.starts_with("$((") => {
+                stack.push(Context::Arithmetic);
+                index += 2;
+            }
+            (Context::Command, b'(') if rest.starts_with("((") => {
+                stack.push(Context::Arithmetic);
+                index += 1;
+            }
+            (Context::Arithmetic, b')') if rest.starts_with("))") => {
+                stack.pop();
+                index += 1;
+            }
+            (_, b'$') if rest.starts_with("$(") => {
+                stack.push(Context::Command);
+                index += 1;
+            }
+            (Context::Command, b')') if stack.len() > 1 => {
+                stack.pop();
+            }
+            // A here-string (`<<<`) needs no terminator.
+            (_, b'<') if rest.starts_with("<<<") => index += 2,
+            (Context::Command, b'<') if rest.starts_with("<<") => {
+                let strip_tabs = rest[2..].starts_with('-');
+                let after = rest[2 + usize::from(strip_tabs)..].trim_start_matches([' ', '\t']);
+                let raw_tag: String = after
+                    .chars()
+                    .take_while(|c| !c.is_whitespace() && !";&|()<>".contains(*c))
+                    .collect();
+                let tag: String = raw_tag.chars().filter(|c| !"'\"\\".contains(*c)).collect();
+                if tag.is_empty() {
+                    return true;
+                }
+                let Some(line_end) = rest.find('\n') else {
+                    return true;
+                };
+                let ended = rest[line_end + 1..].lines().any(|line| {
+                    let line = if strip_tabs {
+                        line.trim_start_matches('\t')
+                    } else {
+                        line
+                    };
+                    line == tag
+                });
+                if !ended {
+                    return true;
+                }
+                index += 1;
+            }
+            _ => {}
+        }
+        index += 1;
+    }
+    false
 }
 
 /// Deepest `(` nesting handed to the parser. brush-parser's grammar backtracks exponentially on
@@ -1239,5 +1357,38 @@ impl Walker<'_> {
             self.report(level, rule.rule.category, span, message);
         }
         matched
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unterminated_heredoc;
+
+    #[test]
+    fn open_here_documents_are_found() {
+        for open in [
+            "$( << && $(",
+            "$(cat << \"\" && $(",
+            "<< $(( \t",
+            "<<E$[\t\t",
+            "$( $( << ) \n",
+            "cat <<EOF\nno end",
+            "cat <<-EOF",
+        ] {
+            assert!(unterminated_heredoc(open), "{open:?}");
+        }
+        for closed in [
+            "cat <<EOF\nhello\nEOF\n",
+            "cat <<-'END'\n\tx\n\tEND",
+            "bash <<< 'rm -rf /'",
+            "echo $((1 << 4))",
+            "((x <<= 2))",
+            "echo 'a << b'",
+            "echo \"shift: x << 2\"",
+            "$(cat <<EOF\n)\nEOF",
+            "ls → ü << é\né",
+        ] {
+            assert!(!unterminated_heredoc(closed), "{closed:?}");
+        }
     }
 }

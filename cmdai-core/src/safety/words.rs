@@ -34,6 +34,12 @@ impl Resolved {
 /// Resolves `raw` (a word as written) with the variables assigned earlier in the command.
 pub(super) fn resolve(raw: &str, vars: &HashMap<String, String>) -> Resolved {
     let mut out = Resolved::default();
+    // The word parser reads `$(...)` inside words with the same tokenizer: it gets the same
+    // guard as whole commands.
+    if super::walk::parseable(raw).is_err() {
+        out.text = brush_parser::unquote_str(raw);
+        return out;
+    }
     match brush_parser::word::parse(raw, &ParserOptions::default()) {
         Ok(pieces) => push_pieces(&pieces, false, vars, &mut out),
         // The word parser rejects some words the shell accepts; reading the word with its

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Builds and tests cmdai-core the way another Rust application gets it: `cargo package` makes the
-# crate crates.io would serve, it is unpacked to target/consumer/cmdai-core, and the consumer
-# crate in consumer/ (its own workspace, no `[patch]`, so brush-parser comes from crates.io as
-# published) is tested against it. Then the library crates' documentation is built with
-# warnings as errors.
+# Builds the library crates the way another Rust application gets them. `cargo package` makes
+# the crates crates.io would serve and builds each of them on its own, outside the workspace and
+# without its `[patch]` section (so brush-parser and toktrie come from crates.io as published,
+# and the crates find each other through cargo's local overlay of the packages). cmdai-core's
+# package is then unpacked to target/consumer/cmdai-core and the consumer crate in consumer/
+# (its own workspace, no `[patch]`) is tested against it. Last, the library crates'
+# documentation is built with warnings as errors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 target_dir=${CARGO_TARGET_DIR:-target}
 [[ $target_dir == /* ]] || target_dir="$PWD/$target_dir"
 
-cargo package --quiet --allow-dirty --no-verify -p cmdai-core --target-dir "$target_dir"
+cargo package --quiet --allow-dirty --target-dir "$target_dir" \
+    -p cmdai-core -p cmdai-models -p cmdai-backend-openai -p cmdai-backend-candle
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)
 unpacked="$target_dir/consumer/cmdai-core"
 rm -rf "$unpacked" "$target_dir/consumer/cmdai-core-$version"

@@ -4,7 +4,7 @@
 # without its `[patch]` section (so brush-parser and toktrie come from crates.io as published,
 # and the crates find each other through cargo's local overlay of the packages). cmdai-core's
 # package is then unpacked to target/consumer/cmdai-core and the consumer crate in consumer/
-# (its own workspace, no `[patch]`) is tested against it. Last, the library crates'
+# (its own workspace, no `[patch]`) is tested against it, after the library crates'
 # documentation is built with warnings as errors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +27,8 @@ if [[ $unpacked != "$PWD/target/consumer/cmdai-core" ]]; then
     ln -s "$unpacked" target/consumer/cmdai-core
 fi
 
-CARGO_TARGET_DIR="$target_dir/consumer/target" cargo test --locked --manifest-path consumer/Cargo.toml
-
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --target-dir "$target_dir" \
     -p cmdai-core -p cmdai-models -p cmdai-backend-openai -p cmdai-backend-candle
+
+CARGO_TARGET_DIR="$target_dir/consumer/target" cargo test --locked \
+    --manifest-path consumer/Cargo.toml --test consumer

@@ -276,6 +276,10 @@ proptest! {
             "rm", "-rf", "/", "'", "\"", "$(", ")", "`", "|", "&&", ";", "<<", "EOF", "\n", "{", "}", "(",
             "sh", "-c", "eval", "$x", "x=", "${", "<(", ">", "2>&1", "\\", "for", "do", "done", "if", "then",
             "fi", "case", "esac", "))", "$((", "sudo", "xargs", "find", "-exec", "{}", "\\;", "~", "*",
+            // Round 2: what the walker now expands, decodes or follows.
+            "printf", "'%s%%'", "%%", "base64", "-d", "tr", "-d", "${x:-/}", "${HOME%%/*}", "IFS=,",
+            "set", "--", "$*", "alias", "a=", "f()", "while", ":", "read", "p", "kill", "psql",
+            "'DROP TABLE t'", ".shell", "tee", "/etc/cron.d/x", "é", "<<<", "cd",
         ][..]), 0..40)
     ) {
         let command = parts.join(" ");
@@ -299,4 +303,15 @@ fn parts_are_in_order(command: &str) -> bool {
         end = part.range.end;
         ok
     })
+}
+
+/// `printf` repeats its format while arguments are left; a format that consumes none (`%%`)
+/// once made the analysis loop forever.
+#[test]
+fn printf_with_a_literal_percent_and_extra_arguments_is_analysed() {
+    assert_eq!(
+        level("printf '100%% done' extra | tee log.txt"),
+        RiskLevel::Moderate
+    );
+    assert_eq!(level("printf 'rm -rf %s' / | sh"), RiskLevel::Critical);
 }

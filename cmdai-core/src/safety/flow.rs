@@ -417,8 +417,10 @@ fn format_printf(words: &[&str]) -> String {
         return String::new();
     };
     let mut out = String::new();
+    // printf repeats the format while arguments are left, and only if it consumes some.
     loop {
-        let mut chars = format.chars().peekable();
+        let before = rest.len();
+        let mut chars = format.chars();
         while let Some(c) = chars.next() {
             if c != '%' {
                 out.push(c);
@@ -435,7 +437,7 @@ fn format_printf(words: &[&str]) -> String {
                 None => out.push('%'),
             }
         }
-        if rest.is_empty() || !format.contains('%') {
+        if rest.is_empty() || rest.len() == before {
             break;
         }
     }
@@ -580,5 +582,7 @@ mod tests {
         let rot13 = (expand_set("A-Za-z"), expand_set("N-ZA-Mn-za-m"));
         assert_eq!(translate("ez -es /", &rot13.0, &rot13.1), "rm -rf /");
         assert_eq!(format_printf(&["rm -rf %s", "~"]), "rm -rf ~");
+        assert_eq!(format_printf(&["%s\\n", "a", "b"]), "a\\nb\\n");
+        assert_eq!(format_printf(&["100%% done", "extra"]), "100% done");
     }
 }

@@ -28,14 +28,14 @@ impl InferenceBackend for FixedBackend {
         if cancel.is_cancelled() {
             return Err(BackendError::Cancelled);
         }
-        let reply = serde_json_free_reply(&self.command);
+        let reply = json_reply(&self.command);
         sink.token(&reply);
         Ok(GenerationOutput::from_text(reply))
     }
 }
 
 /// `{"cmd": "..."}` with the command's quotes and backslashes escaped.
-fn serde_json_free_reply(command: &str) -> String {
+fn json_reply(command: &str) -> String {
     let escaped = command.replace('\\', "\\\\").replace('"', "\\\"");
     format!(r#"{{"cmd": "{escaped}"}}"#)
 }

@@ -29,6 +29,9 @@ pub struct Cli {
     #[command(flatten)]
     pub safety: SafetyArgs,
 
+    #[command(flatten)]
+    pub preview_limits: PreviewLimits,
+
     /// Output format [default: text].
     #[arg(short, long, value_enum, env = "CMDAI_OUTPUT", global = true)]
     pub output: Option<OutputFormat>,
@@ -101,6 +104,37 @@ pub enum Command {
         )]
         command: Vec<String>,
     },
+    /// Show what a command would change, without changing it: it runs against a copy-on-write
+    /// view of the working directory (Linux), with no network and everything else read-only.
+    #[command(
+        after_help = "Examples:\n  cmdai preview 'find . -name \"*.tmp\" -delete'\n  cmdai preview -o json -- sed -i s/foo/bar/ notes.txt\n\nCommands rated critical, and commands that use the network or talk to other machines, are\nnot previewed. Exits 5 when a command is not previewed for that reason."
+    )]
+    Preview {
+        /// The command, as you would type it in the shell (quote it, or put it after --).
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "COMMAND"
+        )]
+        command: Vec<String>,
+    },
+    /// Fix the last command (or change one that worked): from the shell integration, `--command`,
+    /// or your shell's history file. HINT says what went wrong or what to change.
+    #[command(
+        after_help = "Examples:\n  cmdai fix\n  cmdai fix it said permission denied\n  cmdai fix --command 'tail -r log.txt' --status 1\n  cmdai fix --command 'ls' only .txt files"
+    )]
+    Fix {
+        /// What went wrong, or what to change ("only .txt files").
+        #[arg(value_name = "HINT", trailing_var_arg = true)]
+        hint: Vec<String>,
+        /// The command line to fix [default: the last one in your shell's history file].
+        #[arg(long, value_name = "COMMAND")]
+        command: Option<String>,
+        /// Its exit status, if you know it (the shell integration passes it).
+        #[arg(long, value_name = "CODE", allow_negative_numbers = true)]
+        status: Option<i32>,
+    },
     /// Measure model load time, prefill and decode speed and peak memory (like llama-bench).
     Bench {
         /// Prompt tokens to prefill.
@@ -123,7 +157,8 @@ pub enum Command {
         target: clap_complete::Shell,
     },
     /// Print the shell integration to load from your shell's rc file: a key (Alt-m unless
-    /// --key says otherwise) turns the request on the command line into the command.
+    /// --key says otherwise) turns the request on the command line into the command; on an
+    /// empty line, or with the fix key (Alt-j), it fixes the last command.
     #[command(
         after_help = "Setup:\n  bash: eval \"$(cmdai init bash)\"    in ~/.bashrc\n  zsh:  eval \"$(cmdai init zsh)\"     in ~/.zshrc\n  fish: cmdai init fish | source     in ~/.config/fish/config.fish"
     )]
@@ -135,6 +170,9 @@ pub enum Command {
         /// names are not portable, so use `\\e` plus a letter.
         #[arg(long, default_value = "\\em")]
         key: String,
+        /// The key that fixes the last command (with text on the line: as that text says).
+        #[arg(long = "fix-key", default_value = "\\ej")]
+        fix_key: String,
     },
     /// Check the setup: platform, CPU features, devices, configuration, cache and models.
     Doctor,
@@ -286,6 +324,10 @@ pub struct SafetyArgs {
     #[arg(long, global = true)]
     pub dry_run: bool,
 
+    /// With -x: before asking, show what the command would change (see `cmdai preview`).
+    #[arg(long, global = true)]
+    pub preview: bool,
+
     /// Safety policy: strict, moderate (the default) or permissive.
     #[arg(
         long = "safety",
@@ -317,6 +359,17 @@ pub struct GenerationArgs {
     /// The most seconds one generation may take, prompt included [default: 120].
     #[arg(long, env = "CMDAI_TIME_LIMIT", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..), global = true)]
     pub time_limit: Option<u64>,
+}
+
+/// The limits of a preview.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct PreviewLimits {
+    /// Stop the previewed command after this many seconds.
+    #[arg(long = "preview-timeout", value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600), global = true)]
+    pub timeout: u64,
+    /// The most the previewed command may write, in MiB, before it sees "no space left".
+    #[arg(long = "preview-max-size", value_name = "MIB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65536), global = true)]
+    pub max_size: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -47,15 +47,22 @@ pub fn one(settings: &Settings, request: &str) -> Result<u8> {
     let mut view = GenerationView::new(settings.stream);
     let generated = generator.generate_streaming(request, &context, &mut view, &cancel);
     view.finish();
-    let mut command = generated?;
+    present(settings, &mut generator, &context, request, generated?, &cancel)
+}
+
+/// What follows a generation: the explanation if asked for, then the review menu at a
+/// terminal, or the command printed (and run with -x). `request` is what the command answers,
+/// for revisions in the menu. Returns the exit status.
+pub(crate) fn present(
+    settings: &Settings,
+    generator: &mut CommandGenerator,
+    context: &cmdai_core::ShellContext,
+    request: &str,
+    mut command: GeneratedCommand,
+    cancel: &CancelToken,
+) -> Result<u8> {
     if settings.explain {
-        command.explanation = explain(
-            &mut generator,
-            &command.command,
-            settings,
-            &context,
-            &cancel,
-        )?;
+        command.explanation = explain(generator, &command.command, settings, context, cancel)?;
     }
     if settings.output == OutputFormat::Text
         && settings.safety.run == RunMode::Show
@@ -63,7 +70,7 @@ pub fn one(settings: &Settings, request: &str) -> Result<u8> {
     {
         interrupt::exit_on_interrupt();
         report_timings(settings, &command, generator.backend().load_time());
-        let mut review = Review::new(settings, &mut generator, &context)?;
+        let mut review = Review::new(settings, generator, context)?;
         if let Some(text) = &command.explanation {
             review.explained(&command.command, text);
         }

@@ -1,5 +1,5 @@
 //! The review at a terminal: the command, highlighted, with its risk, then a one-key choice to
-//! run, edit, revise, explain, copy or cancel it; and `-i`, a session that keeps the model
+//! run, edit, revise, explain, preview, copy or cancel it; and `-i`, a session that keeps the model
 //! loaded and answers request after request.
 
 use std::io::{IsTerminal, Write};
@@ -66,6 +66,7 @@ enum Choice {
     Edit,
     Revise,
     Explain,
+    Preview,
     Copy,
     Cancel,
 }
@@ -195,6 +196,7 @@ impl<'a> Review<'a> {
                         self.explained = Some((current, text));
                     }
                 }
+                Choice::Preview => crate::preview::show(self.settings, &current, &analysis),
                 Choice::Copy => match clipboard::copy(&current) {
                     Ok(how) => {
                         eprintln!("cmdai: copied ({how})");
@@ -371,6 +373,7 @@ fn menu(runnable: bool, default: Choice) -> Result<Option<Choice>> {
         (Choice::Edit, "e", "edit"),
         (Choice::Revise, "v", "revise"),
         (Choice::Explain, "x", "explain"),
+        (Choice::Preview, "p", "preview"),
         (Choice::Copy, "c", "copy"),
         (Choice::Cancel, "q", "quit"),
     ];
@@ -406,6 +409,7 @@ fn menu(runnable: bool, default: Choice) -> Result<Option<Choice>> {
                 'e' => Some(Choice::Edit),
                 'v' => Some(Choice::Revise),
                 'x' => Some(Choice::Explain),
+                'p' => Some(Choice::Preview),
                 'c' => Some(Choice::Copy),
                 'q' | 'n' => Some(Choice::Cancel),
                 _ => None,

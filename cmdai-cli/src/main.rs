@@ -10,12 +10,14 @@ mod config;
 mod context;
 mod doctor;
 mod eval;
+mod fix;
 mod fixture;
 mod generate;
 mod init;
 mod interactive;
 mod interrupt;
 mod models;
+mod preview;
 mod progress;
 mod safety;
 mod sandbox;
@@ -46,6 +48,10 @@ fn main() -> ExitCode {
     if let Err(message) = check_cpu() {
         eprintln!("cmdai: error: {message}");
         return ExitCode::from(exit::FAILURE);
+    }
+    // The preview's sandbox runs this program again inside its namespaces.
+    if std::env::args_os().nth(1).is_some_and(|a| a == preview::HELPER) {
+        return ExitCode::from(u8::try_from(cmdai_preview::serve()).unwrap_or(1));
     }
     let cli = cli::Cli::parse();
     init_logging(cli.verbose);
@@ -87,6 +93,8 @@ fn run(settings: Settings) -> anyhow::Result<u8> {
         Action::Generate { request } => return generate::one(&settings, request),
         Action::Session { first } => return generate::session(&settings, first.as_deref()),
         Action::Check { command } => return safety::check(&settings, command),
+        Action::Preview { command } => return preview::command(&settings, command),
+        Action::Fix(options) => return fix::run(&settings, options),
         Action::Doctor => return doctor::run(&settings),
         Action::Batch => generate::batch(&settings),
         Action::Eval(options) => eval::run(&settings, options),
@@ -97,7 +105,11 @@ fn run(settings: Settings) -> anyhow::Result<u8> {
             clap_complete::generate(*shell, &mut command, "cmdai", &mut std::io::stdout());
             Ok(())
         }
-        Action::Init { shell, key } => init::print(*shell, key),
+        Action::Init {
+            shell,
+            key,
+            fix_key,
+        } => init::print(*shell, key, fix_key),
         Action::Man => {
             let command = <cli::Cli as clap::CommandFactory>::command();
             clap_mangen::Man::new(command).render(&mut std::io::stdout())?;

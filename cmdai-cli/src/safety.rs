@@ -21,7 +21,7 @@ pub const NOT_CONFIRMED: u8 = 6;
 #[derive(Debug)]
 pub struct NotRun {
     pub code: u8,
-    message: String,
+    pub message: String,
 }
 
 impl fmt::Display for NotRun {
@@ -107,6 +107,9 @@ pub fn execute(settings: &Settings, command: &str, analysis: &Analysis) -> Resul
     };
     let level = analysis.level;
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if settings.safety.preview && decision != Decision::Refuse {
+        crate::preview::show(settings, command, analysis);
+    }
     match decision {
         Decision::Refuse => {
             let message = if analysis.denied() {
@@ -187,16 +190,21 @@ fn confirm(question: &str, default: bool) -> Result<bool> {
     })
 }
 
-/// Runs `command` with the configured shell, else `$SHELL`, else `/bin/sh` (as `SHELL -c`);
-/// returns its exit status, or 128 + the signal that ended it.
-pub fn run_in_shell(configured: Option<&str>, command: &str) -> Result<u8> {
+/// The shell commands run with: the configured one, else `$SHELL`, else `/bin/sh`.
+pub fn shell_program(configured: Option<&str>) -> String {
     let from_env = std::env::var("SHELL")
         .ok()
         .filter(|s| s.starts_with('/') && Path::new(s).is_file());
-    let shell = configured
+    configured
         .map(str::to_owned)
         .or(from_env)
-        .unwrap_or_else(|| "/bin/sh".to_owned());
+        .unwrap_or_else(|| "/bin/sh".to_owned())
+}
+
+/// Runs `command` with the configured shell, else `$SHELL`, else `/bin/sh` (as `SHELL -c`);
+/// returns its exit status, or 128 + the signal that ended it.
+pub fn run_in_shell(configured: Option<&str>, command: &str) -> Result<u8> {
+    let shell = shell_program(configured);
     interrupt::leave_to_child();
     let status = std::process::Command::new(&shell)
         .arg("-c")

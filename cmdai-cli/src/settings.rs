@@ -26,6 +26,10 @@ pub enum Action {
     Eval(crate::eval::EvalOptions),
     /// Analyse (and maybe run) a given command.
     Check { command: String },
+    /// Show what a given command would change.
+    Preview { command: String },
+    /// Fix or change a command that already ran.
+    Fix(crate::fix::FixOptions),
     /// Measure the engine.
     Bench(crate::bench::BenchOptions),
     /// `cmdai config ...`.
@@ -40,6 +44,7 @@ pub enum Action {
     Init {
         shell: crate::cli::InitShell,
         key: String,
+        fix_key: String,
     },
     /// List the catalog.
     ModelsList,
@@ -77,6 +82,8 @@ pub struct Settings {
     pub alternatives: Option<usize>,
     pub verbose: u8,
     pub safety: Safety,
+    /// How long and how much a preview may run and write.
+    pub preview_limits: crate::preview::Limits,
     pub backend: BackendKind,
     pub remote: Remote,
 }
@@ -150,6 +157,8 @@ pub struct Safety {
     pub allow: Vec<String>,
     pub deny: Vec<String>,
     pub run: RunMode,
+    /// With -x: show a preview before asking.
+    pub preview: bool,
 }
 
 impl Safety {
@@ -169,6 +178,7 @@ impl Safety {
             allow: config.safety.allow.clone(),
             deny: config.safety.deny.clone(),
             run,
+            preview: args.preview,
         })
     }
 }
@@ -216,7 +226,31 @@ impl Settings {
             Some(Command::Completions { target }) => Action::Completions(target),
             Some(Command::Man) => Action::Man,
             Some(Command::Doctor) => Action::Doctor,
-            Some(Command::Init { target, key }) => Action::Init { shell: target, key },
+            Some(Command::Init {
+                target,
+                key,
+                fix_key,
+            }) => Action::Init {
+                shell: target,
+                key,
+                fix_key,
+            },
+            Some(Command::Preview { command }) => {
+                let command = command.join(" ");
+                if command.trim().is_empty() {
+                    bail!("no command given; e.g. `cmdai preview 'rm -r ./build'`");
+                }
+                Action::Preview { command }
+            }
+            Some(Command::Fix {
+                hint,
+                command,
+                status,
+            }) => Action::Fix(crate::fix::FixOptions {
+                hint: hint.join(" "),
+                command: command.filter(|c| !c.trim().is_empty()),
+                status,
+            }),
             Some(Command::Models(ModelsCommand::List)) => Action::ModelsList,
             Some(Command::Models(ModelsCommand::Pull { model, force })) => {
                 Action::ModelsPull { model, force }
@@ -289,6 +323,10 @@ impl Settings {
             explain: cli.explain,
             alternatives: cli.alternatives.map(usize::from),
             verbose: cli.verbose,
+            preview_limits: crate::preview::Limits {
+                time: Duration::from_secs(cli.preview_limits.timeout),
+                size: cli.preview_limits.max_size << 20,
+            },
         })
     }
 }

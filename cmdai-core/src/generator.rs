@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::{
-    CancelToken, Conversation, Exchange, GenerateError, GenerationParams, InferenceBackend,
+    CancelToken, Conversation, Exchange, FixRequest, GenerateError, GenerationParams, InferenceBackend,
     NullSink, ParseError, PromptBuilder, ShellContext, StopReason, TokenSink, parse_response,
 };
 
@@ -123,6 +123,20 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
             ..self.params.clone()
         };
         self.command(&conversation, &params, sink, cancel, started)
+    }
+
+    /// Generates a fixed or changed version of a command that already ran (`cmdai fix`).
+    pub fn fix_streaming(
+        &mut self,
+        fix: &FixRequest,
+        context: &ShellContext,
+        sink: &mut dyn TokenSink,
+        cancel: &CancelToken,
+    ) -> Result<GeneratedCommand, GenerateError> {
+        let started = Instant::now();
+        non_empty(&fix.command)?;
+        let conversation = self.prompt.build_fix(fix, context);
+        self.command(&conversation, &self.params.clone(), sink, cancel, started)
     }
 
     /// Asks the model what `command` does, in a few sentences of plain text, streamed to

@@ -57,4 +57,4 @@ pub use conversation::{Conversation, Message, Role};
 pub use error::GenerateError;
 pub use generator::{Candidate, GeneratedCommand, Generator, Timings};
 pub use parse::{ParseError, ParsedCommand, parse_response};
-pub use prompt::{CommandPrompt, Exchange, PromptBuilder, ShellContext};
+pub use prompt::{CommandPrompt, Exchange, FixRequest, PromptBuilder, ShellContext};

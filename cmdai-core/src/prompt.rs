@@ -54,6 +54,73 @@ impl Exchange {
     }
 }
 
+/// A command line that already ran, for the model to fix or change: `cmdai fix`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixRequest {
+    /// The command line as it ran.
+    pub command: String,
+    /// Its exit status, when known.
+    pub status: Option<i32>,
+    /// What the user adds ("only .txt files", "it said permission denied"), if anything.
+    pub hint: Option<String>,
+}
+
+impl FixRequest {
+    /// A request to fix `command`, exit status unknown, no hint.
+    pub fn new(command: impl Into<String>) -> Self {
+        FixRequest {
+            command: command.into(),
+            status: None,
+            hint: None,
+        }
+    }
+
+    /// The same request, with the command's exit status.
+    pub fn with_status(mut self, status: i32) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// The same request, with what the user adds; blank text adds nothing.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        let hint = hint.into();
+        self.hint = (!hint.trim().is_empty()).then(|| hint.trim().to_owned());
+        self
+    }
+
+    /// The request in words, as the model and the user see it.
+    ///
+    /// Why it reads this way: the exit status alone means little to a small model, so the
+    /// shells' conventions are spelled out (127: not found, 126: cannot run, above 128: a
+    /// signal); a command that succeeded is to be changed as the user says, not "fixed".
+    pub fn describe(&self) -> String {
+        let command = self.command.trim();
+        let mut text = match self.status {
+            Some(0) if self.hint.is_some() => {
+                format!("This command worked: `{command}`. Change it as I say.")
+            }
+            Some(0) => format!("This command worked: `{command}`. Write a better command for the same job."),
+            Some(status) => {
+                let meaning = match status {
+                    127 => " (command not found)".to_owned(),
+                    126 => " (found but could not be run: permission denied or not executable)"
+                        .to_owned(),
+                    130 => " (interrupted with Ctrl-C)".to_owned(),
+                    129..=192 => format!(" (killed by signal {})", status - 128),
+                    _ => String::new(),
+                };
+                format!("This command failed with exit status {status}{meaning}: `{command}`. Fix it.")
+            }
+            None => format!("This command did not do what I wanted: `{command}`. Fix it."),
+        };
+        if let Some(hint) = &self.hint {
+            text.push(' ');
+            text.push_str(hint);
+        }
+        text
+    }
+}
+
 /// Builds the conversation a backend sees for one request.
 pub trait PromptBuilder {
     /// Identifies the prompt's wording; changes whenever the wording does, so anything cached
@@ -90,6 +157,12 @@ pub trait PromptBuilder {
             request.trim()
         );
         self.build(&folded, context)
+    }
+
+    /// The conversation that asks for a fixed or changed version of a command that already ran.
+    /// The default asks for it as one request, in the prompt's own format.
+    fn build_fix(&self, fix: &FixRequest, context: &ShellContext) -> Conversation {
+        self.build(&fix.describe(), context)
     }
 
     /// The conversation that asks for a short plain-text explanation of `command`.
@@ -341,6 +414,26 @@ mod tests {
             (last.role, last.content.as_str()),
             (Role::User, "rm -r build")
         );
+    }
+
+    #[test]
+    fn a_fix_request_names_the_command_its_status_and_the_hint() {
+        let failed = FixRequest::new(" tail -r log.txt ")
+            .with_status(1)
+            .with_hint(" it said invalid option ");
+        let text = failed.describe();
+        for part in ["`tail -r log.txt`", "exit status 1", "Fix it", "it said invalid option"] {
+            assert!(text.contains(part), "{text}");
+        }
+        assert!(FixRequest::new("gerp x").with_status(127).describe().contains("not found"));
+        assert!(FixRequest::new("yes").with_status(137).describe().contains("signal 9"));
+        let worked = FixRequest::new("ls").with_status(0).with_hint("only .txt files");
+        assert!(!worked.describe().contains("Fix it"), "{}", worked.describe());
+        assert_eq!(FixRequest::new("ls").with_hint("  ").hint, None);
+        let context = ShellContext::new("linux", "bash", "/");
+        let conversation = CommandPrompt::default().build_fix(&failed, &context);
+        let last = conversation.messages.last().unwrap();
+        assert_eq!((last.role, last.content.clone()), (Role::User, text));
     }
 
     #[test]

@@ -203,6 +203,17 @@ impl Analyzer {
     }
 }
 
+/// The first program of `command` that talks to the network or to another machine (`curl`,
+/// `ssh`, `git push`, `docker`, a database client, `/dev/tcp` for the shell's own sockets), or
+/// `None`. What such a command does cannot be seen without letting it reach out, so a sandboxed
+/// preview of it would mislead.
+pub fn network_use(command: &str) -> Option<String> {
+    if command.len() > MAX_COMMAND_BYTES {
+        return None;
+    }
+    walk::network_use(command, rules::builtin())
+}
+
 /// Analyses `command` with the built-in rules only.
 pub fn analyze(command: &str) -> Analysis {
     Analyzer::default().analyze(command)

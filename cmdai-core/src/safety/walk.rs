@@ -392,6 +392,8 @@ pub(super) struct Walker<'a> {
     network_redirect: Option<Span>,
     /// Whether the command opened a network socket (`exec 3<>/dev/tcp/...`) earlier.
     pub socket_opened: bool,
+    /// The first program run that talks to the network or another machine.
+    network: Option<String>,
     /// Aliases defined earlier in the command: name and replacement text.
     pub aliases: HashMap<String, String>,
     /// Where `cd` went earlier in the command, when that is known.
@@ -439,6 +441,27 @@ impl Frame {
 
 /// Analyses `source`, returning every finding that the user's allow rules leave.
 pub(super) fn analyze(source: &str, rules: &RuleSet, user: &UserRules) -> Vec<Finding> {
+    let walker = walked(source, rules, user);
+    walker
+        .findings
+        .into_iter()
+        .filter(|(_, invocation)| invocation.as_deref().is_none_or(|text| !user.allows(text)))
+        .map(|(finding, _)| finding)
+        .collect()
+}
+
+/// The first program of `source` that talks to the network or to another machine, by name
+/// (`/dev/tcp` for the shell's own sockets).
+pub(super) fn network_use(source: &str, rules: &RuleSet) -> Option<String> {
+    let user = UserRules::default();
+    let walker = walked(source, rules, &user);
+    walker
+        .network
+        .or_else(|| walker.socket_opened.then(|| "/dev/tcp".to_owned()))
+}
+
+/// `source` walked from start to end.
+fn walked<'a>(source: &'a str, rules: &'a RuleSet, user: &'a UserRules) -> Walker<'a> {
     let mut walker = Walker {
         source,
         rules,
@@ -454,6 +477,7 @@ pub(super) fn analyze(source: &str, rules: &RuleSet, user: &UserRules) -> Vec<Fi
         current: Vec::new(),
         network_redirect: None,
         socket_opened: false,
+        network: None,
         aliases: HashMap::new(),
         cwd: None,
         output_files: Vec::new(),
@@ -478,11 +502,6 @@ pub(super) fn analyze(source: &str, rules: &RuleSet, user: &UserRules) -> Vec<Fi
     };
     walker.code(&frame);
     walker
-        .findings
-        .into_iter()
-        .filter(|(_, invocation)| invocation.as_deref().is_none_or(|text| !user.allows(text)))
-        .map(|(finding, _)| finding)
-        .collect()
 }
 
 fn byte_index(text: &str, char_index: usize) -> usize {
@@ -1175,6 +1194,9 @@ impl Walker<'_> {
                 invocation.span,
                 message,
             );
+        }
+        if self.network.is_none() && super::flow::talks_to_network(&base, &invocation.args) {
+            self.network = Some(base.clone());
         }
         self.current.push(normalised);
         let stage = self.judge(&base, &invocation, frame);

@@ -74,9 +74,14 @@ impl Setup {
 
     /// What cmdai prints for the request when its output is captured, as the widgets do.
     fn expected(&self) -> String {
+        self.captured(&["--", REQUEST])
+    }
+
+    /// What `cmdai ARGS` prints when its output is captured.
+    fn captured(&self, args: &[&str]) -> String {
         let output = self
             .command(&self.bin.join("cmdai"))
-            .args(["--", REQUEST])
+            .args(args)
             .output()
             .unwrap();
         assert!(
@@ -120,6 +125,108 @@ fn exercise(mut session: PtySession, setup_line: &str, history: &str, expected: 
         !shown.contains(REQUEST),
         "the request itself is not in the history: {shown:?}"
     );
+    leave(session);
+}
+
+/// A command that fails (GNU ls: exit status 2), the hint typed for the fix key, and what the
+/// fix key and the key on an empty line must give.
+const FAILING: &str = "ls --sort=size --reverse no-such-dir";
+const HINT: &str = "count the files instead";
+
+/// Runs the failing command, types the hint and presses the fix key (Alt-j), runs the result;
+/// runs the failing command again and presses Alt-m on an empty line, runs the result. The
+/// history must then hold both fixes: the shell told cmdai the command, its exit status and
+/// the hint exactly as `cmdai fix --command ... --status 2` does.
+fn exercise_fix(mut session: PtySession, setup_line: &str, history: &str, expected: [&str; 2]) {
+    session
+        .send_line(&format!("{setup_line}; echo SETUP-''DONE"))
+        .unwrap();
+    session.exp_string("SETUP-DONE").unwrap();
+    session.exp_string("PROMPT> ").unwrap();
+    for with_hint in [true, false] {
+        session.send_line(FAILING).unwrap();
+        session.exp_string("no-such-dir").unwrap();
+        session.exp_string("PROMPT> ").unwrap();
+        if with_hint {
+            session.send(HINT).unwrap();
+            session.flush().unwrap();
+            session.send("\x1bj").unwrap();
+        } else {
+            session.send("\x1bm").unwrap();
+        }
+        session.flush().unwrap();
+        session.exp_string("risk: ").unwrap();
+        session.send("\r").unwrap();
+        session.flush().unwrap();
+        session.exp_string("PROMPT> ").unwrap();
+    }
+    session
+        .send_line(&format!("{history}; echo HISTORY-''DONE"))
+        .unwrap();
+    let shown = session.exp_string("HISTORY-DONE").unwrap();
+    for fixed in expected {
+        assert!(shown.contains(fixed), "history lacks `{fixed}`: {shown:?}");
+    }
+    assert!(!shown.contains(HINT), "the hint itself is not in the history: {shown:?}");
+    leave(session);
+}
+
+/// Ends the shell. Dropping the session would wait for it to give in to SIGTERM, which
+/// interactive shells ignore: over a minute each.
+fn leave(mut session: PtySession) {
+    session.send_line("exit").unwrap();
+    session.exp_eof().unwrap();
+}
+
+#[test]
+fn the_keys_fix_the_last_command_in_bash_zsh_and_fish() {
+    let Some(model) = common::real_model("qwen2.5-coder-1.5b") else {
+        eprintln!("skipping: CMDAI_TEST_MODEL_QWEN2_5_CODER_1_5B not set");
+        return;
+    };
+    let setup = Setup::new(model);
+    let base = ["fix", "--command", FAILING, "--status", "2", "--"];
+    let with_hint = setup.captured(&[&base[..], &[HINT]].concat());
+    let without = setup.captured(&[&base[..], &[""]].concat());
+    let expected = [with_hint.as_str(), without.as_str()];
+    for fixed in expected {
+        assert!(!fixed.is_empty() && fixed != FAILING, "{fixed}");
+    }
+    // Otherwise the history could not tell whether the hint reached cmdai.
+    assert_ne!(with_hint, without, "the hint changes the fix");
+    if let Some(bash) = shell_path("bash") {
+        let mut command = setup.command(&bash);
+        command.args(["--norc", "--noprofile", "-i"]);
+        let session = spawn_command(command, Some(120_000)).unwrap();
+        exercise_fix(
+            session,
+            "PS1='PROMPT> '; eval \"$(cmdai init bash)\"",
+            "history 6",
+            expected,
+        );
+    }
+    if let Some(zsh) = shell_path("zsh") {
+        let mut command = setup.command(&zsh);
+        command.args(["-f", "-i"]);
+        let session = spawn_command(command, Some(120_000)).unwrap();
+        exercise_fix(
+            session,
+            "PS1='PROMPT> '; eval \"$(cmdai init zsh)\"",
+            "fc -ln -6",
+            expected,
+        );
+    }
+    if let Some(fish) = shell_path("fish") {
+        let mut command = setup.command(&fish);
+        command.args(["--no-config", "-i"]);
+        let session = spawn_command(command, Some(120_000)).unwrap();
+        exercise_fix(
+            session,
+            "function fish_prompt; echo -n 'PROMPT> '; end; cmdai init fish | source",
+            "history --max 6",
+            expected,
+        );
+    }
 }
 
 #[test]

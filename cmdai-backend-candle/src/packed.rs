@@ -411,9 +411,10 @@ impl PackedWeights {
     ) -> std::io::Result<()> {
         let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
-        let partial = path.with_extension(format!("partial-{}", std::process::id()));
-        let result = (|| {
-            let mut out = std::io::BufWriter::new(std::fs::File::create(&partial)?);
+        // Removed when dropped unless persisted: a failed write leaves nothing behind.
+        let partial = tempfile::NamedTempFile::new_in(dir)?;
+        {
+            let mut out = std::io::BufWriter::new(partial.as_file());
             out.write_all(&header(shapes))?;
             for shape in shapes {
                 let matrix = file
@@ -430,12 +431,9 @@ impl PackedWeights {
                 out.write_all(&tiles)?;
             }
             out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-            std::fs::rename(&partial, path)
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&partial);
         }
-        result
+        partial.persist(path).map_err(|e| e.error)?;
+        Ok(())
     }
 
     /// Maps the file at `path` and checks it holds exactly `shapes`, whole.

@@ -87,15 +87,13 @@ impl PromptCache {
             tensors.insert(format!("v.{layer}"), keep(v)?);
         }
         let path = self.path(prefix);
-        let partial = path.with_extension(format!("partial-{}", std::process::id()));
-        // A failed write (a full disk) must not leave half a file behind.
-        let saved = candle_core::safetensors::save(&tensors, &partial)
-            .map_err(CandleError::from)
-            .and_then(|()| std::fs::rename(&partial, &path).map_err(io));
-        if saved.is_err() {
-            let _ = std::fs::remove_file(&partial);
-        }
-        saved
+        // A failed write (a full disk) must not leave half a file behind: the temporary file
+        // is removed when dropped unless persisted.
+        let partial =
+            tempfile::NamedTempFile::new_in(path.parent().unwrap_or(Path::new("."))).map_err(io)?;
+        candle_core::safetensors::save(&tensors, partial.path())?;
+        partial.persist(&path).map_err(|e| io(e.error))?;
+        Ok(())
     }
 }
 

@@ -347,10 +347,18 @@ fn write_document(path: &Path, document: &toml_edit::DocumentMut) -> Result<()> 
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let partial = path.with_extension("toml.partial");
-    std::fs::write(&partial, text)
-        .with_context(|| format!("cannot write {}", partial.display()))?;
-    std::fs::rename(&partial, path).with_context(|| format!("cannot write {}", path.display()))
+    write_whole(path, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Writes `bytes` to `path` so that it appears whole or not at all: into a temporary file
+/// beside it (removed if anything fails), then renamed over it.
+pub fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut partial = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut partial, bytes)?;
+    partial.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -55,13 +55,7 @@ fn utilities() -> Option<String> {
     if let Some(path) = saved {
         // Best effort: a cache that cannot be written only means probing again next time. The
         // file appears whole or not at all.
-        let partial = path.with_extension(format!("partial-{}", std::process::id()));
-        let written = std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))
-            .and_then(|()| std::fs::write(&partial, format!("{key}\t{flavour}\n")))
-            .and_then(|()| std::fs::rename(&partial, &path));
-        if written.is_err() {
-            let _ = std::fs::remove_file(&partial);
-        }
+        let _ = crate::config::write_whole(&path, format!("{key}\t{flavour}\n").as_bytes());
     }
     Some(flavour)
 }

@@ -609,10 +609,12 @@ fn read_state(path: &Path) -> Option<PartialState> {
 
 /// Writes the state file atomically, so a crash leaves the old or the new state, never half.
 fn write_state(path: &Path, state: &PartialState) -> Result<()> {
-    let tmp = path.with_extension("state.tmp");
     let json = serde_json::to_vec(state).expect("state serializes");
-    fs::write(&tmp, json).map_err(io("cannot write", &tmp))?;
-    fs::rename(&tmp, path).map_err(io("cannot write", path))
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io("cannot write in", dir))?;
+    std::io::Write::write_all(&mut tmp, &json).map_err(io("cannot write", tmp.path()))?;
+    tmp.persist(path).map_err(|e| e.error).map_err(io("cannot write", path))?;
+    Ok(())
 }
 
 fn remove_if_exists(path: &Path) -> Result<()> {

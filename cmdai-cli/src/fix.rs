@@ -35,7 +35,10 @@ pub fn run(settings: &Settings, options: &FixOptions) -> Result<u8> {
                 .unwrap_or_default();
             let (command, file) = last_from_history(&shell)?;
             if settings.output == OutputFormat::Text {
-                eprintln!("cmdai: fixing `{command}` (the last line of {})", file.display());
+                eprintln!(
+                    "cmdai: fixing `{command}` (the last line of {})",
+                    file.display()
+                );
             }
             command
         }
@@ -129,9 +132,7 @@ fn is_fix_invocation(entry: &str) -> bool {
 fn bash_entries(text: &str) -> Vec<String> {
     text.lines()
         .filter(|line| !line.trim().is_empty())
-        .filter(|line| {
-            !(line.starts_with('#') && line[1..].chars().all(|c| c.is_ascii_digit()))
-        })
+        .filter(|line| !(line.starts_with('#') && line[1..].chars().all(|c| c.is_ascii_digit())))
         .map(str::to_owned)
         .collect()
 }

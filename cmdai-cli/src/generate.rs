@@ -47,7 +47,14 @@ pub fn one(settings: &Settings, request: &str) -> Result<u8> {
     let mut view = GenerationView::new(settings.stream);
     let generated = generator.generate_streaming(request, &context, &mut view, &cancel);
     view.finish();
-    present(settings, &mut generator, &context, request, generated?, &cancel)
+    present(
+        settings,
+        &mut generator,
+        &context,
+        request,
+        generated?,
+        &cancel,
+    )
 }
 
 /// What follows a generation: the explanation if asked for, then the review menu at a

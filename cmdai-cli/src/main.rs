@@ -50,7 +50,10 @@ fn main() -> ExitCode {
         return ExitCode::from(exit::FAILURE);
     }
     // The preview's sandbox runs this program again inside its namespaces.
-    if std::env::args_os().nth(1).is_some_and(|a| a == preview::HELPER) {
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == preview::HELPER)
+    {
         return ExitCode::from(u8::try_from(cmdai_preview::serve()).unwrap_or(1));
     }
     let cli = cli::Cli::parse();

@@ -52,10 +52,20 @@ pub fn command(settings: &Settings, command: &str) -> Result<u8> {
 pub fn show(settings: &Settings, command: &str, analysis: &Analysis) {
     let mut err = std::io::stderr();
     if let Some(reason) = refusal(command, analysis) {
-        let _ = writeln!(err, "{}", style(format!("no preview: {reason}")).for_stderr().dim());
+        let _ = writeln!(
+            err,
+            "{}",
+            style(format!("no preview: {reason}")).for_stderr().dim()
+        );
         return;
     }
-    let _ = writeln!(err, "{}", style("preview: running it in a sandbox...").for_stderr().dim());
+    let _ = writeln!(
+        err,
+        "{}",
+        style("preview: running it in a sandbox...")
+            .for_stderr()
+            .dim()
+    );
     match run(settings, command) {
         Ok(report) => {
             let _ = write_report(&mut err, &report);
@@ -127,7 +137,11 @@ pub fn write_report(out: &mut dyn Write, report: &Report) -> std::io::Result<()>
         writeln!(out, "  no files would change")?;
     }
     if report.changes.len() > LISTED {
-        writeln!(out, "  in {} (by top-level entry):", report.directory.display())?;
+        writeln!(
+            out,
+            "  in {} (by top-level entry):",
+            report.directory.display()
+        )?;
         for dir in &report.summary {
             let counts: Vec<String> = [
                 (dir.created, "created"),
@@ -188,12 +202,16 @@ pub fn write_report(out: &mut dyn Write, report: &Report) -> std::io::Result<()>
 fn write_change(out: &mut dyn Write, change: &Change) -> std::io::Result<()> {
     let path = shown_path(&change.path, &change.kind);
     match &change.kind {
-        ChangeKind::Created { entry, size, files } => {
-            writeln!(out, "    created     {path}{}", contents(*entry, *size, *files))?
-        }
-        ChangeKind::Deleted { entry, size, files } => {
-            writeln!(out, "    deleted     {path}{}", contents(*entry, *size, *files))?
-        }
+        ChangeKind::Created { entry, size, files } => writeln!(
+            out,
+            "    created     {path}{}",
+            contents(*entry, *size, *files)
+        )?,
+        ChangeKind::Deleted { entry, size, files } => writeln!(
+            out,
+            "    deleted     {path}{}",
+            contents(*entry, *size, *files)
+        )?,
         ChangeKind::Renamed { from, .. } => {
             writeln!(out, "    renamed     {} -> {path}", from.display())?
         }

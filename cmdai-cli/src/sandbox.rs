@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
@@ -256,22 +256,8 @@ impl Sandbox {
         for dir in ["home", "tmp"] {
             std::fs::create_dir(base.join(dir))?;
         }
-        let mut child = Command::new("unshare")
-            .args([
-                "--user",
-                "--map-root-user",
-                "--mount",
-                "--net",
-                "--pid",
-                "--fork",
-                "--kill-child",
-                "--mount-proc",
-                "--",
-                "/bin/sh",
-                "-c",
-                SETUP,
-                "sh",
-            ])
+        let mut child = cmdai_preview::isolated("/bin/sh")
+            .args(["-c", SETUP, "sh"])
             .arg(&base)
             .arg(&self.shell)
             .arg(command)

@@ -7,28 +7,13 @@ mod common;
 #[path = "../../cmdai-backend-openai/tests/support/mod.rs"]
 mod support;
 
-use std::process::{Command, Stdio};
-
 use common::cmdai_in;
 use serde_json::{Value, json};
 use support::{Server, command_reply};
 
-fn namespaces_available() -> bool {
-    let probe = Command::new("unshare")
-        .args(["--user", "--map-root-user", "--mount", "--net", "true"])
-        .stderr(Stdio::null())
-        .status();
-    if probe.is_ok_and(|s| s.success()) {
-        true
-    } else {
-        eprintln!("skipping: no unprivileged user namespaces here (unshare -rmn)");
-        false
-    }
-}
-
 #[test]
 fn generated_commands_are_judged_by_what_they_do_in_a_sandbox() {
-    if !namespaces_available() {
+    if !common::namespaces_available() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

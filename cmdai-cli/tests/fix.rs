@@ -43,12 +43,31 @@ fn the_model_is_told_the_command_its_status_and_the_hint() {
         dir.path(),
         &server,
         "/bin/bash",
-        &["--command", "tail -r log.txt", "--status", "1", "it", "said", "invalid option"],
+        &[
+            "--command",
+            "tail -r log.txt",
+            "--status",
+            "1",
+            "it",
+            "said",
+            "invalid option",
+        ],
     );
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "tac log.txt");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "tac log.txt"
+    );
     let request = asked(&server, 0);
-    for part in ["`tail -r log.txt`", "exit status 1", "it said invalid option"] {
+    for part in [
+        "`tail -r log.txt`",
+        "exit status 1",
+        "it said invalid option",
+    ] {
         assert!(request.contains(part), "{request}");
     }
     // A command that worked is changed as asked, not "fixed"; the answer is analysed as usual.
@@ -56,13 +75,24 @@ fn the_model_is_told_the_command_its_status_and_the_hint() {
         dir.path(),
         &server,
         "/bin/bash",
-        &["-o", "json", "--command", "ls", "--status", "0", "only .txt files"],
+        &[
+            "-o",
+            "json",
+            "--command",
+            "ls",
+            "--status",
+            "0",
+            "only .txt files",
+        ],
     );
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["command"], "ls *.txt");
     assert_eq!(json["risk"]["level"], "safe");
     let request = asked(&server, 1);
-    assert!(request.contains("`ls`") && request.contains("only .txt files"), "{request}");
+    assert!(
+        request.contains("`ls`") && request.contains("only .txt files"),
+        "{request}"
+    );
     assert!(!request.contains("Fix it"), "{request}");
 }
 
@@ -102,10 +132,16 @@ fn the_last_command_comes_from_the_history_file_of_each_shell() {
         let output = fix(home, &server, shell, &[]);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "{shell}: {stderr}");
-        assert!(stderr.contains(&format!("fixing `{last}`")), "{shell}: {stderr}");
+        assert!(
+            stderr.contains(&format!("fixing `{last}`")),
+            "{shell}: {stderr}"
+        );
         let request = asked(&server, index);
         assert!(request.contains(&format!("`{last}`")), "{shell}: {request}");
-        assert!(!request.contains("exit status"), "unknown status: {request}");
+        assert!(
+            !request.contains("exit status"),
+            "unknown status: {request}"
+        );
     }
 }
 
@@ -116,6 +152,9 @@ fn with_no_command_to_fix_it_says_how_to_give_one() {
     let output = fix(dir.path(), &server, "/bin/bash", &[]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("--command") && stderr.contains("cmdai init"), "{stderr}");
+    assert!(
+        stderr.contains("--command") && stderr.contains("cmdai init"),
+        "{stderr}"
+    );
     assert!(server.seen().is_empty());
 }

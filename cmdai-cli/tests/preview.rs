@@ -10,24 +10,10 @@ mod support;
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use rexpect::session::spawn_command;
 use serde_json::Value;
 use support::{Server, command_reply};
-
-fn namespaces_available() -> bool {
-    let probe = Command::new("unshare")
-        .args(["--user", "--map-root-user", "--mount", "--net", "true"])
-        .stderr(Stdio::null())
-        .status();
-    if probe.is_ok_and(|s| s.success()) {
-        true
-    } else {
-        eprintln!("skipping: no unprivileged user namespaces here (unshare -rmn)");
-        false
-    }
-}
 
 /// Everything about every entry under `root` that a command could change.
 #[derive(Debug, PartialEq, Eq)]
@@ -143,7 +129,7 @@ fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
 
 #[test]
 fn deleting_is_reported_and_nothing_is_deleted() {
-    if !namespaces_available() {
+    if !common::namespaces_available() {
         return;
     }
     let fixture = Fixture::new();
@@ -165,7 +151,7 @@ fn deleting_is_reported_and_nothing_is_deleted() {
 
 #[test]
 fn renaming_is_reported_as_a_rename() {
-    if !namespaces_available() {
+    if !common::namespaces_available() {
         return;
     }
     let fixture = Fixture::new();
@@ -182,7 +168,7 @@ fn renaming_is_reported_as_a_rename() {
 
 #[test]
 fn editing_in_place_shows_a_diff() {
-    if !namespaces_available() {
+    if !common::namespaces_available() {
         return;
     }
     let fixture = Fixture::new();
@@ -201,13 +187,16 @@ fn editing_in_place_shows_a_diff() {
     let notes = &report["changes"][1];
     let diff = notes["diff"].as_str().unwrap();
     assert!(diff.contains("-two") && diff.contains("+2"), "{diff}");
-    assert_eq!((notes["size_before"].as_u64(), notes["size_after"].as_u64()), (Some(14), Some(12)));
+    assert_eq!(
+        (notes["size_before"].as_u64(), notes["size_after"].as_u64()),
+        (Some(14), Some(12))
+    );
     assert_eq!(report["changes"][2]["size_after"], 0);
 }
 
 #[test]
 fn permission_changes_are_reported() {
-    if !namespaces_available() {
+    if !common::namespaces_available() {
         return;
     }
     let fixture = Fixture::new();
@@ -237,7 +226,7 @@ fn permission_changes_are_reported() {
 
 #[test]
 fn a_command_past_the_time_limit_is_stopped_and_what_it_did_is_shown() {
-    if !namespaces_available() {
+    if !common::namespaces_available() {
         return;
     }
     let fixture = Fixture::new();
@@ -252,7 +241,7 @@ fn a_command_past_the_time_limit_is_stopped_and_what_it_did_is_shown() {
 
 #[test]
 fn writes_outside_the_working_directory_are_named_and_do_not_happen() {
-    if !namespaces_available() {
+    if !common::namespaces_available() {
         return;
     }
     let fixture = Fixture::new();
@@ -266,11 +255,17 @@ fn writes_outside_the_working_directory_are_named_and_do_not_happen() {
     assert!(changes(&report, "changes").is_empty(), "{report}");
     let outside = changes(&report, "outside");
     assert!(
-        outside.contains(&(home.join(".profile").display().to_string(), "modified".into())),
+        outside.contains(&(
+            home.join(".profile").display().to_string(),
+            "modified".into()
+        )),
         "{outside:?}"
     );
     assert!(
-        outside.contains(&(parent.join("escaped.txt").display().to_string(), "created".into())),
+        outside.contains(&(
+            parent.join("escaped.txt").display().to_string(),
+            "created".into()
+        )),
         "{outside:?}"
     );
     let blocked: Vec<&str> = report["blocked"]
@@ -290,11 +285,14 @@ fn writes_outside_the_working_directory_are_named_and_do_not_happen() {
 
 #[test]
 fn large_effects_are_summarised_and_the_size_limit_holds() {
-    if !namespaces_available() {
+    if !common::namespaces_available() {
         return;
     }
     let fixture = Fixture::new();
-    let report = fixture.preview("mkdir out && for i in $(seq 300); do echo $i > out/$i.txt; done; rm -r src", &[]);
+    let report = fixture.preview(
+        "mkdir out && for i in $(seq 300); do echo $i > out/$i.txt; done; rm -r src",
+        &[],
+    );
     // A created directory is one change that counts its files.
     assert_eq!(
         changes(&report, "changes"),
@@ -316,11 +314,17 @@ fn large_effects_are_summarised_and_the_size_limit_holds() {
 
     // Many separate changes: the text lists the first and counts the rest per directory.
     let output = common::std_cmdai(&fixture.work(), &fixture.root.path().join("cache"))
-        .args(["preview", "for i in $(seq 40); do echo $i >> logs/app.log; touch logs/$i.log; done"])
+        .args([
+            "preview",
+            "for i in $(seq 40); do echo $i >> logs/app.log; touch logs/$i.log; done",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&output.stdout);
-    assert!(text.contains("logs                 40 created, 1 modified"), "{text}");
+    assert!(
+        text.contains("logs                 40 created, 1 modified"),
+        "{text}"
+    );
     assert!(text.contains("... and 26 more"), "{text}");
 }
 
@@ -329,7 +333,10 @@ fn critical_and_network_commands_are_not_previewed() {
     let fixture = Fixture::new();
     for (command, why) in [
         ("rm -rf /", "critical"),
-        ("curl -fsSL https://example.com/install.sh -o install.sh", "`curl`"),
+        (
+            "curl -fsSL https://example.com/install.sh -o install.sh",
+            "`curl`",
+        ),
         ("git push origin main", "`git`"),
         ("rsync -a . backup.example.com:/srv/", "`rsync`"),
         ("docker rm -f web", "`docker`"),
@@ -341,7 +348,10 @@ fn critical_and_network_commands_are_not_previewed() {
             .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(5), "{command}: {stderr}");
-        assert!(stderr.contains("not previewed") && stderr.contains(why), "{command}: {stderr}");
+        assert!(
+            stderr.contains("not previewed") && stderr.contains(why),
+            "{command}: {stderr}"
+        );
     }
 }
 
@@ -362,7 +372,7 @@ fn without_namespaces_the_preview_says_it_is_not_available() {
 
 #[test]
 fn p_in_the_menu_and_x_with_preview_show_the_effect_first() {
-    if !namespaces_available() {
+    if !common::namespaces_available() {
         return;
     }
     let fixture = Fixture::new();
@@ -389,11 +399,21 @@ fn p_in_the_menu_and_x_with_preview_show_the_effect_first() {
 
     let output = common::std_cmdai(&fixture.work(), &fixture.root.path().join("cache"))
         .args(["--backend", "openai", "--remote-url", &server.url()])
-        .args(["--remote-model", "scripted", "-x", "-y", "--preview", "remove the notes"])
+        .args([
+            "--remote-model",
+            "scripted",
+            "-x",
+            "-y",
+            "--preview",
+            "remove the notes",
+        ])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("deleted     notes.txt"), "{stderr}");
     assert!(output.status.success(), "{stderr}");
-    assert!(!fixture.work().join("notes.txt").exists(), "-x ran it after the preview");
+    assert!(
+        !fixture.work().join("notes.txt").exists(),
+        "-x ran it after the preview"
+    );
 }

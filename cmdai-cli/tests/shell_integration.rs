@@ -167,7 +167,10 @@ fn exercise_fix(mut session: PtySession, setup_line: &str, history: &str, expect
     for fixed in expected {
         assert!(shown.contains(fixed), "history lacks `{fixed}`: {shown:?}");
     }
-    assert!(!shown.contains(HINT), "the hint itself is not in the history: {shown:?}");
+    assert!(
+        !shown.contains(HINT),
+        "the hint itself is not in the history: {shown:?}"
+    );
     leave(session);
 }
 

@@ -60,19 +60,7 @@ pub fn preview(command: &str, options: &PreviewOptions) -> Result<Report, Previe
         time_limit_ms: u64::try_from(options.time_limit.as_millis()).unwrap_or(u64::MAX),
         size_limit: options.size_limit,
     };
-    let mut child = Command::new("unshare")
-        .args([
-            "--user",
-            "--map-root-user",
-            "--mount",
-            "--net",
-            "--pid",
-            "--fork",
-            "--kill-child",
-            "--mount-proc",
-            "--",
-        ])
-        .arg(&options.helper)
+    let mut child = isolated(&options.helper)
         .args(&options.helper_args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -140,6 +128,28 @@ pub fn preview(command: &str, options: &PreviewOptions) -> Result<Report, Previe
     }
 }
 
+/// `program` to be run by util-linux `unshare` as the first process of new user (mapped to
+/// root), mount, network and PID namespaces, with its own `/proc`; killing `unshare` kills it and
+/// everything it started. Add the program's arguments; needs no privileges where unprivileged
+/// user namespaces are allowed.
+pub fn isolated(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut command = Command::new("unshare");
+    command
+        .args([
+            "--user",
+            "--map-root-user",
+            "--mount",
+            "--net",
+            "--pid",
+            "--fork",
+            "--kill-child",
+            "--mount-proc",
+            "--",
+        ])
+        .arg(program);
+    command
+}
+
 /// Places that are not a directory of files a command could be previewed in.
 fn check_directory(directory: &Path) -> Result<(), PreviewError> {
     let refuse = |reason: &str| {
@@ -149,7 +159,9 @@ fn check_directory(directory: &Path) -> Result<(), PreviewError> {
         })
     };
     if directory == Path::new("/") {
-        return refuse("the preview overlays the working directory, and it cannot overlay `/`; cd into a directory first");
+        return refuse(
+            "the preview overlays the working directory, and it cannot overlay `/`; cd into a directory first",
+        );
     }
     for special in ["/proc", "/sys", "/dev", "/run"] {
         if directory.starts_with(special) {
@@ -169,7 +181,11 @@ fn outside_directories(directory: &Path, home: Option<&Path>) -> Vec<PathBuf> {
         .chain(["/tmp", "/var/tmp"].map(PathBuf::from))
         .filter_map(|p| p.canonicalize().ok())
         .filter(|p| p.is_dir() && p != Path::new("/") && !p.starts_with(directory))
-        .filter(|p| !["/proc", "/sys", "/dev", "/run"].iter().any(|s| p.starts_with(s)))
+        .filter(|p| {
+            !["/proc", "/sys", "/dev", "/run"]
+                .iter()
+                .any(|s| p.starts_with(s))
+        })
         .collect();
     found.sort_by_key(|p| p.components().count());
     found.dedup();

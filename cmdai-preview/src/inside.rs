@@ -54,9 +54,8 @@ pub fn serve() -> i32 {
             Ok(spec) => run(&spec),
         },
     };
-    let json = serde_json::to_string(&answer).unwrap_or_else(|e| {
-        format!("{{\"failed\":\"the report cannot be written: {e}\"}}")
-    });
+    let json = serde_json::to_string(&answer)
+        .unwrap_or_else(|e| format!("{{\"failed\":\"the report cannot be written: {e}\"}}"));
     let mut stdout = std::io::stdout().lock();
     match writeln!(stdout, "{json}").and_then(|()| stdout.flush()) {
         Ok(()) => 0,
@@ -97,9 +96,12 @@ fn run(spec: &Spec) -> Answer {
             }));
         }
     }
-    let written = overlays.iter().map(|o| used_bytes(&o.upper)).sum::<u64>();
-    let full = stderr.text.contains("No space left on device")
-        || written + (1 << 20) >= spec.size_limit;
+    let written = overlays
+        .iter()
+        .map(|o| scan::tree_size(&o.upper).0)
+        .sum::<u64>();
+    let full =
+        stderr.text.contains("No space left on device") || written + (1 << 20) >= spec.size_limit;
     let limit = if status == Status::TimedOut {
         Some(Limit::Time {
             seconds: spec.time_limit_ms.div_ceil(1000),
@@ -180,14 +182,21 @@ fn set_up(spec: &Spec) -> Result<Vec<Overlay>, Answer> {
     for (i, overlay) in overlays.iter().enumerate() {
         let options = format!("lowerdir=lower/{i},upperdir=upper/{i},workdir=work/{i}");
         let target = path_str(&overlay.target)?;
-        mount(&["-t", "overlay", "-o", &format!("{options},userxattr"), "overlay", target])
-            .or_else(|_| mount(&["-t", "overlay", "-o", &options, "overlay", target]))
-            .map_err(|e| {
-                Answer::Unavailable(format!(
-                    "overlay mounts are not allowed in user namespaces on this system (Linux 5.11 \
+        mount(&[
+            "-t",
+            "overlay",
+            "-o",
+            &format!("{options},userxattr"),
+            "overlay",
+            target,
+        ])
+        .or_else(|_| mount(&["-t", "overlay", "-o", &options, "overlay", target]))
+        .map_err(|e| {
+            Answer::Unavailable(format!(
+                "overlay mounts are not allowed in user namespaces on this system (Linux 5.11 \
                      or later allows them): {e}"
-                ))
-            })?;
+            ))
+        })?;
     }
     Ok(overlays)
 }
@@ -224,8 +233,15 @@ fn hide_sockets() -> Result<(), Answer> {
         if !is_dir {
             continue;
         }
-        mount(&["-t", "tmpfs", "-o", "size=1m,mode=755", "cmdai-preview-run", dir])
-            .map_err(|e| Answer::Failed(format!("cannot hide {dir}: {e}")))?;
+        mount(&[
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=1m,mode=755",
+            "cmdai-preview-run",
+            dir,
+        ])
+        .map_err(|e| Answer::Failed(format!("cannot hide {dir}: {e}")))?;
     }
     Ok(())
 }
@@ -238,9 +254,12 @@ fn unescape_mount_path(field: &str) -> String {
     while i < bytes.len() {
         if bytes[i] == b'\\'
             && i + 3 < bytes.len()
-            && bytes[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b))
+            && bytes[i + 1..i + 4]
+                .iter()
+                .all(|b| (b'0'..=b'7').contains(b))
         {
-            let value = (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
+            let value =
+                (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
             out.push(value);
             i += 4;
         } else {
@@ -347,7 +366,8 @@ impl Capture {
     /// may hold it open).
     fn finish(self) -> Captured {
         let _ = self.done.recv_timeout(Duration::from_secs(1));
-        let mut captured = std::mem::take(&mut *self.shared.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut captured =
+            std::mem::take(&mut *self.shared.lock().unwrap_or_else(|e| e.into_inner()));
         captured.text = String::from_utf8_lossy(&captured.kept).into_owned();
         captured
     }
@@ -364,36 +384,20 @@ fn shown(captured: Captured) -> Output {
     }
 }
 
-/// Bytes in the upper layer: what the command wrote.
-fn used_bytes(dir: &Path) -> u64 {
-    let mut total = 0;
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            match entry.metadata() {
-                Ok(m) if m.is_dir() => pending.push(entry.path()),
-                Ok(m) => total += m.len(),
-                Err(_) => {}
-            }
-        }
-    }
-    total
-}
-
 /// Paths named by "Read-only file system" errors, outside the working directory: writes the
 /// preview blocked that would happen for real (`touch: cannot touch '/etc/x': Read-only file
 /// system`, `bash: /usr/local/x: Read-only file system`).
 fn blocked_writes(stderr: &str, directory: &Path) -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = Vec::new();
-    for line in stderr.lines().filter(|l| l.contains("Read-only file system")) {
+    for line in stderr
+        .lines()
+        .filter(|l| l.contains("Read-only file system"))
+    {
         let quoted = ['\'', '"', '‘', '’', '`']
             .iter()
             .find_map(|&q| {
                 let start = line.find(q)? + q.len_utf8();
-                let end = line[start..].find(|c| matches!(c, '\'' | '"' | '’' | '`'))? + start;
+                let end = line[start..].find(['\'', '"', '’', '`'])? + start;
                 Some(&line[start..end])
             })
             .filter(|p| p.starts_with('/'));

@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use host::{PreviewOptions, preview};
+pub use host::{PreviewOptions, isolated, preview};
 pub use inside::serve;
 
 /// Why a preview could not be made.

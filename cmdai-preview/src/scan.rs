@@ -237,11 +237,17 @@ fn made(path: PathBuf, at: &Path, meta: &Metadata) -> Change {
 
 /// Bytes and files (non-directories) in `at`: the entry itself for a file.
 fn measure(at: &Path, meta: &Metadata) -> (u64, u64) {
-    if !meta.is_dir() {
-        return (meta.len(), 1);
+    if meta.is_dir() {
+        tree_size(at)
+    } else {
+        (meta.len(), 1)
     }
+}
+
+/// Bytes and files (non-directories) under the directory `dir`.
+pub(crate) fn tree_size(dir: &Path) -> (u64, u64) {
     let (mut size, mut files) = (0, 0);
-    let mut pending = vec![at.to_path_buf()];
+    let mut pending = vec![dir.to_path_buf()];
     while let Some(dir) = pending.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
@@ -308,7 +314,10 @@ fn text_diff(old: &Path, new: &Path, old_len: u64, new_len: u64) -> Option<Strin
     let lines: Vec<&str> = rendered.lines().collect();
     let mut kept = lines[..lines.len().min(DIFF_MAX_LINES)].join("\n");
     if lines.len() > DIFF_MAX_LINES {
-        kept.push_str(&format!("\n... {} more lines", lines.len() - DIFF_MAX_LINES));
+        kept.push_str(&format!(
+            "\n... {} more lines",
+            lines.len() - DIFF_MAX_LINES
+        ));
     }
     Some(kept)
 }
@@ -368,7 +377,10 @@ mod tests {
                 ("sub/extra.txt".to_owned(), "created"),
             ]
         );
-        let ChangeKind::Modified { diff: Some(diff), .. } = &changes[0].kind else {
+        let ChangeKind::Modified {
+            diff: Some(diff), ..
+        } = &changes[0].kind
+        else {
             panic!("{changes:?}");
         };
         assert!(diff.contains("-two") && diff.contains("+2"), "{diff}");

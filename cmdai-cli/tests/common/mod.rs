@@ -91,3 +91,18 @@ pub fn interrupt_while_streaming(
         .unwrap();
     (status, stdout, rest)
 }
+
+/// Whether this system lets an unprivileged process make user, mount and network namespaces
+/// (what `eval --exec` and `preview` need); says so when it does not.
+pub fn namespaces_available() -> bool {
+    let probe = std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "--net", "true"])
+        .stderr(std::process::Stdio::null())
+        .status();
+    if probe.is_ok_and(|s| s.success()) {
+        true
+    } else {
+        eprintln!("skipping: no unprivileged user namespaces here (unshare -rmn)");
+        false
+    }
+}

@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::{
-    CancelToken, Conversation, Exchange, FixRequest, GenerateError, GenerationParams, InferenceBackend,
-    NullSink, ParseError, PromptBuilder, ShellContext, StopReason, TokenSink, parse_response,
+    CancelToken, Conversation, Exchange, FixRequest, GenerateError, GenerationParams,
+    InferenceBackend, NullSink, ParseError, PromptBuilder, ShellContext, StopReason, TokenSink,
+    parse_response,
 };
 
 /// Where the time of one generation went.

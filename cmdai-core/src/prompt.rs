@@ -99,7 +99,9 @@ impl FixRequest {
             Some(0) if self.hint.is_some() => {
                 format!("This command worked: `{command}`. Change it as I say.")
             }
-            Some(0) => format!("This command worked: `{command}`. Write a better command for the same job."),
+            Some(0) => format!(
+                "This command worked: `{command}`. Write a better command for the same job."
+            ),
             Some(status) => {
                 let meaning = match status {
                     127 => " (command not found)".to_owned(),
@@ -109,7 +111,9 @@ impl FixRequest {
                     129..=192 => format!(" (killed by signal {})", status - 128),
                     _ => String::new(),
                 };
-                format!("This command failed with exit status {status}{meaning}: `{command}`. Fix it.")
+                format!(
+                    "This command failed with exit status {status}{meaning}: `{command}`. Fix it."
+                )
             }
             None => format!("This command did not do what I wanted: `{command}`. Fix it."),
         };
@@ -422,13 +426,34 @@ mod tests {
             .with_status(1)
             .with_hint(" it said invalid option ");
         let text = failed.describe();
-        for part in ["`tail -r log.txt`", "exit status 1", "Fix it", "it said invalid option"] {
+        for part in [
+            "`tail -r log.txt`",
+            "exit status 1",
+            "Fix it",
+            "it said invalid option",
+        ] {
             assert!(text.contains(part), "{text}");
         }
-        assert!(FixRequest::new("gerp x").with_status(127).describe().contains("not found"));
-        assert!(FixRequest::new("yes").with_status(137).describe().contains("signal 9"));
-        let worked = FixRequest::new("ls").with_status(0).with_hint("only .txt files");
-        assert!(!worked.describe().contains("Fix it"), "{}", worked.describe());
+        assert!(
+            FixRequest::new("gerp x")
+                .with_status(127)
+                .describe()
+                .contains("not found")
+        );
+        assert!(
+            FixRequest::new("yes")
+                .with_status(137)
+                .describe()
+                .contains("signal 9")
+        );
+        let worked = FixRequest::new("ls")
+            .with_status(0)
+            .with_hint("only .txt files");
+        assert!(
+            !worked.describe().contains("Fix it"),
+            "{}",
+            worked.describe()
+        );
         assert_eq!(FixRequest::new("ls").with_hint("  ").hint, None);
         let context = ShellContext::new("linux", "bash", "/");
         let conversation = CommandPrompt::default().build_fix(&failed, &context);

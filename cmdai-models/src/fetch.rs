@@ -613,7 +613,9 @@ fn write_state(path: &Path, state: &PartialState) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io("cannot write in", dir))?;
     std::io::Write::write_all(&mut tmp, &json).map_err(io("cannot write", tmp.path()))?;
-    tmp.persist(path).map_err(|e| e.error).map_err(io("cannot write", path))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .map_err(io("cannot write", path))?;
     Ok(())
 }
 

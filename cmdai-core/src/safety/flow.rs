@@ -82,22 +82,61 @@ pub(super) const NETWORK_SINKS: &[&str] = &[
 /// Clients of daemons and services: what they do happens in another process or on another
 /// machine.
 const SERVICE_CLIENTS: &[&str] = &[
-    "ssh", "mosh", "sftp", "lftp", "ping", "ping6", "traceroute", "tracepath", "mtr", "nmap",
-    "whois", "ldapsearch", "mysql", "mariadb", "psql", "mongo", "mongosh", "redis-cli",
-    "cqlsh", "docker", "podman", "nerdctl", "kubectl", "helm", "systemctl", "service",
-    "loginctl", "dbus-send", "busctl", "gcloud", "az", "gh", "terraform", "ansible",
-    "ansible-playbook", "vagrant", "ftp", "tftp",
+    "ssh",
+    "mosh",
+    "sftp",
+    "lftp",
+    "ping",
+    "ping6",
+    "traceroute",
+    "tracepath",
+    "mtr",
+    "nmap",
+    "whois",
+    "ldapsearch",
+    "mysql",
+    "mariadb",
+    "psql",
+    "mongo",
+    "mongosh",
+    "redis-cli",
+    "cqlsh",
+    "docker",
+    "podman",
+    "nerdctl",
+    "kubectl",
+    "helm",
+    "systemctl",
+    "service",
+    "loginctl",
+    "dbus-send",
+    "busctl",
+    "gcloud",
+    "az",
+    "gh",
+    "terraform",
+    "ansible",
+    "ansible-playbook",
+    "vagrant",
+    "ftp",
+    "tftp",
 ];
 
 /// Whether running `base` with `args` talks to the network or another machine: downloaders,
 /// sockets, remote shells, service clients, package managers installing, `git` and `rsync` with
 /// a remote.
 pub(super) fn talks_to_network(base: &str, args: &[Arg]) -> bool {
-    let first = operands(args).first().map(|a| a.text.as_str()).unwrap_or("");
+    let first = operands(args)
+        .first()
+        .map(|a| a.text.as_str())
+        .unwrap_or("");
     let remote = || {
         args.iter().any(|a| {
             let t = a.text.as_str();
-            t.contains("://") || (!t.starts_with('-') && t.split_once(':').is_some_and(|(host, _)| !host.is_empty() && !host.contains('/')))
+            t.contains("://")
+                || (!t.starts_with('-')
+                    && t.split_once(':')
+                        .is_some_and(|(host, _)| !host.is_empty() && !host.contains('/')))
         })
     };
     match base {
@@ -109,10 +148,12 @@ pub(super) fn talks_to_network(base: &str, args: &[Arg]) -> bool {
         "pip" | "pip3" | "pipx" | "uv" | "gem" | "go" => {
             matches!(first, "install" | "download" | "get" | "add" | "sync")
         }
-        "npm" | "yarn" | "pnpm" | "bun" => matches!(
-            first,
-            "install" | "i" | "add" | "ci" | "update" | "upgrade" | "publish" | "dlx" | "exec"
-        ) || base == "yarn" && first.is_empty(),
+        "npm" | "yarn" | "pnpm" | "bun" => {
+            matches!(
+                first,
+                "install" | "i" | "add" | "ci" | "update" | "upgrade" | "publish" | "dlx" | "exec"
+            ) || base == "yarn" && first.is_empty()
+        }
         "npx" | "pnpx" => true,
         "cargo" => matches!(first, "install" | "publish" | "fetch" | "update" | "search"),
         "apt" | "apt-get" | "dnf" | "yum" | "zypper" | "pacman" | "apk" | "brew" | "snap"

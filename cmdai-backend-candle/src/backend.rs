@@ -57,7 +57,7 @@ pub struct LoadOptions {
     /// the packed weights identify the file by path, size and modification time.
     pub model_digest: Option<String>,
     /// Where to keep the model's Q4_K and Q6_K matrices interleaved for AVX2 / AVX-512 VNNI, on CPUs that have
-    /// it (written once per model, about the size of those matrices; see `packed.rs`); `None`
+    /// it (written once per model, about the size of those matrices; see `packed/`); `None`
     /// runs them on the file's own layout.
     pub packed_weights_dir: Option<PathBuf>,
     /// Prepare constrained decoding while loading: the vocabulary is compiled on a thread of

@@ -10,12 +10,12 @@
 //! thread pool).
 //!
 //! Products with the block types that most of a model is made of (Q4_K, Q6_K) go to this
-//! crate's own kernels (`prefill.rs`), for several input rows at once (prefill) and for one
-//! (decode); other types go to candle's.
+//! crate's own kernels (`prefill/`, `packed/`), for several input rows at once (prefill) and for
+//! one (decode); other types go to candle's.
 //!
-//! This, `prefill.rs` and (with the `cuda` feature) `cuda_decode.rs` and one call in `device.rs`
-//! are the workspace's only `unsafe` code (the workspace denies it elsewhere): mapping a file and viewing
-//! its bytes as quantized blocks cannot be done without.
+//! Mapping a file and viewing its bytes as quantized blocks cannot be done without `unsafe`;
+//! `docs/ARCHITECTURE.md` ("Unsafe code") lists every module that has some, and a test keeps
+//! that list true.
 #![allow(unsafe_code)]
 
 use std::fs::File;
@@ -197,12 +197,12 @@ pub struct MappedMatrix {
     dtype: GgmlDType,
     rows: usize,
     cols: usize,
-    /// The same matrix interleaved for SIMD kernels (`packed.rs`), where the CPU has them.
+    /// The same matrix interleaved for SIMD kernels (`packed/`), where the CPU has them.
     packed: Option<PackedMatrix>,
 }
 
 impl MappedMatrix {
-    /// This matrix, multiplied through `packed` (its tiles from `packed.rs`) from now on.
+    /// This matrix, multiplied through `packed` (its tiles from `packed/`) from now on.
     pub fn with_packed(self, packed: Option<PackedMatrix>) -> Self {
         MappedMatrix { packed, ..self }
     }
@@ -258,7 +258,7 @@ impl MappedMatrix {
         Tensor::from_vec(dst, dims, &Device::Cpu)
     }
 
-    /// `x @ mᵀ` for each of `matrices`, all interleaved (`packed.rs`) and as wide as `x`, in
+    /// `x @ mᵀ` for each of `matrices`, all interleaved (`packed/`) and as wide as `x`, in
     /// one pass of the thread pool; `None` when one of them is not interleaved.
     pub fn forward_many(
         x: &Tensor,

@@ -33,7 +33,7 @@ impl Weight {
     }
 
     /// `x` through each of `weights`: in one pass of the CPU's thread pool where they are all
-    /// interleaved (`packed.rs`), else one by one.
+    /// interleaved (`packed/`), else one by one.
     fn forward_many<const N: usize>(
         weights: [&Weight; N],
         x: &Tensor,
@@ -188,7 +188,7 @@ impl Transformer {
         Self::load_with(spec, file, device, max_positions, None)
     }
 
-    /// [`load`](Self::load), with the Q4_K and Q6_K matrices interleaved (`packed.rs`) and
+    /// [`load`](Self::load), with the Q4_K and Q6_K matrices interleaved (`packed/`) and
     /// kept as `packing` says, where the CPU has AVX2 or AVX-512 VNNI.
     pub fn load_with(
         spec: ModelSpec,

@@ -13,7 +13,8 @@ target_dir=${CARGO_TARGET_DIR:-target}
 [[ $target_dir == /* ]] || target_dir="$PWD/$target_dir"
 
 cargo package --quiet --allow-dirty --target-dir "$target_dir" \
-    -p cmdai-core -p cmdai-models -p cmdai-backend-openai -p cmdai-backend-candle -p cmdai-preview
+    -p cmdai-core -p cmdai-models -p cmdai-backend-openai -p cmdai-backend-candle -p cmdai-preview \
+    -p cmdai-eval
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)
 unpacked="$target_dir/consumer/cmdai-core"
 rm -rf "$unpacked" "$target_dir/consumer/cmdai-core-$version"
@@ -28,7 +29,8 @@ if [[ $unpacked != "$PWD/target/consumer/cmdai-core" ]]; then
 fi
 
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --target-dir "$target_dir" \
-    -p cmdai-core -p cmdai-models -p cmdai-backend-openai -p cmdai-backend-candle -p cmdai-preview
+    -p cmdai-core -p cmdai-models -p cmdai-backend-openai -p cmdai-backend-candle -p cmdai-preview \
+    -p cmdai-eval
 
 CARGO_TARGET_DIR="$target_dir/consumer/target" cargo test --locked \
     --manifest-path consumer/Cargo.toml --test consumer

@@ -11,7 +11,6 @@ mod context;
 mod doctor;
 mod eval;
 mod fix;
-mod fixture;
 mod generate;
 mod init;
 mod interactive;
@@ -20,7 +19,6 @@ mod models;
 mod preview;
 mod progress;
 mod safety;
-mod sandbox;
 mod settings;
 
 use std::process::ExitCode;
@@ -85,6 +83,9 @@ fn main() -> ExitCode {
         }
         Err(error) => {
             eprintln!("cmdai: error: {error:#}");
+            if let Some(hint) = hint(&error) {
+                eprintln!("hint: {hint}");
+            }
             ExitCode::from(exit_code(&error))
         }
     }
@@ -186,6 +187,61 @@ fn init_logging(verbose: u8) {
         .with_writer(std::io::stderr)
         .without_time()
         .init();
+}
+
+/// What to do about an error, in terms of cmdai's flags and commands, which the libraries that
+/// report the errors do not know.
+fn hint(error: &anyhow::Error) -> Option<String> {
+    use cmdai_core::{GenerateError, StopReason};
+    use cmdai_models::ModelsError;
+    error.chain().find_map(|cause| {
+        if let Some(e) = cause.downcast_ref::<ModelsError>() {
+            return match e {
+                ModelsError::Offline { id, .. } => Some(format!(
+                    "run `cmdai models pull {id}` with network access (without --offline), or \
+                     pass --model /path/to/file.gguf"
+                )),
+                ModelsError::NoCacheDir => {
+                    Some("set CMDAI_CACHE_DIR to the directory to keep models in".into())
+                }
+                ModelsError::Corrupt { id, .. } => {
+                    Some(format!("run `cmdai models pull --force {id}`"))
+                }
+                ModelsError::Io { error, .. } => {
+                    use std::io::ErrorKind;
+                    match error.kind() {
+                        ErrorKind::StorageFull
+                        | ErrorKind::QuotaExceeded
+                        | ErrorKind::FileTooLarge
+                        | ErrorKind::PermissionDenied
+                        | ErrorKind::ReadOnlyFilesystem => Some(
+                            "set CMDAI_CACHE_DIR to a writable directory on a disk with room"
+                                .into(),
+                        ),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+        }
+        if let Some(cmdai_backend_candle::CandleError::NotEnoughMemory { .. }) =
+            cause.downcast_ref::<cmdai_backend_candle::CandleError>()
+        {
+            return Some("`cmdai models list` shows smaller models; pick one with --model".into());
+        }
+        match cause.downcast_ref::<GenerateError>()? {
+            GenerateError::EmptyRequest => Some("e.g. `cmdai \"list files\"`".into()),
+            GenerateError::Parse {
+                stopped: StopReason::Length,
+                ..
+            } => Some("allow a longer reply with --max-tokens".into()),
+            GenerateError::Parse {
+                stopped: StopReason::TimeLimit,
+                ..
+            } => Some("allow more time with --time-limit".into()),
+            _ => None,
+        }
+    })
 }
 
 /// Maps an error to the documented exit code by what failed.

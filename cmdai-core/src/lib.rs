@@ -42,7 +42,6 @@
 mod backend;
 mod conversation;
 mod error;
-pub mod eval;
 mod generator;
 pub mod highlight;
 mod parse;

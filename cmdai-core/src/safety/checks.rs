@@ -80,57 +80,20 @@ impl Walker<'_> {
         frame: &Frame,
     ) -> Stage {
         let args = &invocation.args;
-        if base == "command" && (has_flag(args, "-v") || has_flag(args, "-V")) {
-            return Stage::Other;
-        }
         let privileged = invocation.privileged || wrapper.privileged;
-        let mut positionals = wrapper.positionals;
-        let mut wants_shell = false;
-        let mut index = 0;
-        while let Some(arg) = args.get(index) {
-            let text = arg.text.as_str();
-            if arg.is_literal() && text == "--" {
-                index += 1;
-                break;
-            }
-            if wrapper.assignments && is_assignment(text) {
-                index += 1;
-                continue;
-            }
-            if text.starts_with('-') && text.len() > 1 && arg.is_literal() {
-                let (option, inline_value) = match text.split_once('=') {
-                    Some((option, value)) if text.starts_with("--") => (option, Some(value)),
-                    _ => (text, None),
-                };
-                if wrapper.code_options.iter().any(|o| o == option) {
-                    let code = match inline_value {
-                        Some(value) => Some(Arg {
-                            text: value.to_owned(),
-                            ..arg.clone()
-                        }),
-                        None => args.get(index + 1).cloned(),
-                    };
-                    if wrapper.privileged {
-                        self.privilege_note(base, invocation.span);
-                    }
-                    if let Some(code) = code {
-                        self.code_argument(&code, frame, privileged, "the shell string");
-                    }
-                    return Stage::Other;
+        let (index, wants_shell) = match wrapped(base, wrapper, args) {
+            Wrapped::Code(code) => {
+                if wrapper.privileged {
+                    self.privilege_note(base, invocation.span);
                 }
-                wants_shell |= wrapper.shell_options.iter().any(|o| o == option);
-                let takes_value =
-                    wrapper.value_options.iter().any(|o| o == option) && inline_value.is_none();
-                index += if takes_value { 2 } else { 1 };
-                continue;
+                if let Some(code) = code {
+                    self.code_argument(&code, frame, privileged, "the shell string");
+                }
+                return Stage::Other;
             }
-            if positionals > 0 {
-                positionals -= 1;
-                index += 1;
-                continue;
-            }
-            break;
-        }
+            Wrapped::Command(index) => (index, false),
+            Wrapped::Nothing { index, wants_shell } => (index, wants_shell),
+        };
         if base == "env" && args.get(index).is_none() {
             // `env | curl -d @- ...`: the environment, tokens and keys included.
             return Stage::Secret;
@@ -900,63 +863,9 @@ impl Walker<'_> {
 
     /// `xargs rm -rf`: the command runs with arguments read from standard input.
     fn xargs(&mut self, base: &str, invocation: &Invocation, frame: &Frame) {
-        const VALUE_OPTIONS: &[&str] = &[
-            "-I",
-            "-n",
-            "-P",
-            "-L",
-            "-l",
-            "-d",
-            "-E",
-            "-e",
-            "-s",
-            "-a",
-            "-j",
-            "--jobs",
-            "--arg-file",
-            "-S",
-            "--max-args",
-            "--max-lines",
-            "--max-procs",
-            "--delimiter",
-            "--eof",
-            "--max-chars",
-            "--process-slot-var",
-        ];
         let args = &invocation.args;
-        let mut replace = None;
-        let mut index = 0;
-        while let Some(arg) = args.get(index) {
-            let text = arg.text.as_str();
-            if !text.starts_with('-') || text == "-" {
-                break;
-            }
-            if text == "--" {
-                index += 1;
-                break;
-            }
-            if text == "-I" || text == "-i" && base == "xargs" {
-                replace = args
-                    .get(index + 1)
-                    .map(|a| a.text.clone())
-                    .filter(|_| text == "-I");
-                index += if text == "-I" { 2 } else { 1 };
-                if text == "-i" {
-                    replace = Some("{}".into());
-                }
-                continue;
-            }
-            if let Some(value) = text.strip_prefix("-I").filter(|v| !v.is_empty()) {
-                replace = Some(value.to_owned());
-            }
-            index += if VALUE_OPTIONS.contains(&text) { 2 } else { 1 };
-        }
-        let rest = &args[index.min(args.len())..];
-        let end = rest
-            .iter()
-            .position(|a| a.text.starts_with(":::"))
-            .unwrap_or(rest.len());
-        let Some((name, inner_args)) = rest[..end].split_first() else {
+        let (command, replace) = xargs_command(base, args);
+        let Some((name, inner_args)) = args[command].split_first() else {
             return;
         };
         let mut inner_args: Vec<Arg> = inner_args
@@ -1507,6 +1416,141 @@ fn single_generator(words: &[Arg]) -> Option<String> {
         [only] => only.generated_by.clone(),
         _ => None,
     }
+}
+
+/// What a wrapper (`sudo`, `env`, `nice`...) does with its arguments, read the way it reads them.
+pub(super) enum Wrapped {
+    /// It runs the program at this index of its arguments, with the arguments after it.
+    Command(usize),
+    /// It runs shell code handed to an option (`su -c CODE`, `env -S CODE`), when there is some.
+    Code(Option<Arg>),
+    /// It runs no program named here (`sudo -i`, `su alice`, `env` alone, `command -v ls`):
+    /// `index` is where its own arguments end; `wants_shell` when an option asks for a shell.
+    Nothing { index: usize, wants_shell: bool },
+}
+
+/// Skips `wrapper`'s own options, their values, assignments (`env X=1`), positionals
+/// (`timeout 5`) and `--` to find what it runs.
+pub(super) fn wrapped(base: &str, wrapper: &Wrapper, args: &[Arg]) -> Wrapped {
+    // `command -v ls` only says what `ls` is.
+    if base == "command" && (has_flag(args, "-v") || has_flag(args, "-V")) {
+        return Wrapped::Nothing {
+            index: args.len(),
+            wants_shell: false,
+        };
+    }
+    let mut positionals = wrapper.positionals;
+    let mut wants_shell = false;
+    let mut index = 0;
+    while let Some(arg) = args.get(index) {
+        let text = arg.text.as_str();
+        if arg.is_literal() && text == "--" {
+            index += 1;
+            break;
+        }
+        if wrapper.assignments && is_assignment(text) {
+            index += 1;
+            continue;
+        }
+        if text.starts_with('-') && text.len() > 1 && arg.is_literal() {
+            let (option, inline_value) = match text.split_once('=') {
+                Some((option, value)) if text.starts_with("--") => (option, Some(value)),
+                _ => (text, None),
+            };
+            if wrapper.code_options.iter().any(|o| o == option) {
+                let code = match inline_value {
+                    Some(value) => Some(Arg {
+                        text: value.to_owned(),
+                        ..arg.clone()
+                    }),
+                    None => args.get(index + 1).cloned(),
+                };
+                return Wrapped::Code(code);
+            }
+            wants_shell |= wrapper.shell_options.iter().any(|o| o == option);
+            let takes_value =
+                wrapper.value_options.iter().any(|o| o == option) && inline_value.is_none();
+            index += if takes_value { 2 } else { 1 };
+            continue;
+        }
+        if positionals > 0 {
+            positionals -= 1;
+            index += 1;
+            continue;
+        }
+        break;
+    }
+    match args.get(index) {
+        Some(_) if !wrapper.no_command => Wrapped::Command(index),
+        _ => Wrapped::Nothing { index, wants_shell },
+    }
+}
+
+/// xargs' (and parallel's) options whose value is the next argument.
+const XARGS_VALUE_OPTIONS: &[&str] = &[
+    "-I",
+    "-n",
+    "-P",
+    "-L",
+    "-l",
+    "-d",
+    "-E",
+    "-e",
+    "-s",
+    "-a",
+    "-j",
+    "--jobs",
+    "--arg-file",
+    "-S",
+    "--max-args",
+    "--max-lines",
+    "--max-procs",
+    "--delimiter",
+    "--eof",
+    "--max-chars",
+    "--process-slot-var",
+];
+
+/// The command `xargs` (or `parallel`) runs: the range of `args` that holds its name and
+/// arguments (empty when there is none; parallel's `:::` ends it), and the string `-I` replaces.
+pub(super) fn xargs_command(base: &str, args: &[Arg]) -> (std::ops::Range<usize>, Option<String>) {
+    let mut replace = None;
+    let mut index = 0;
+    while let Some(arg) = args.get(index) {
+        let text = arg.text.as_str();
+        if !text.starts_with('-') || text == "-" {
+            break;
+        }
+        if text == "--" {
+            index += 1;
+            break;
+        }
+        if text == "-I" || text == "-i" && base == "xargs" {
+            replace = args
+                .get(index + 1)
+                .map(|a| a.text.clone())
+                .filter(|_| text == "-I");
+            index += if text == "-I" { 2 } else { 1 };
+            if text == "-i" {
+                replace = Some("{}".into());
+            }
+            continue;
+        }
+        if let Some(value) = text.strip_prefix("-I").filter(|v| !v.is_empty()) {
+            replace = Some(value.to_owned());
+        }
+        index += if XARGS_VALUE_OPTIONS.contains(&text) {
+            2
+        } else {
+            1
+        };
+    }
+    let start = index.min(args.len());
+    let end = args[start..]
+        .iter()
+        .position(|a| a.text.starts_with(":::"))
+        .map_or(args.len(), |at| start + at);
+    (start..end, replace)
 }
 
 fn is_assignment(text: &str) -> bool {

@@ -18,6 +18,7 @@
 //! ```
 
 mod checks;
+mod commands;
 mod databases;
 mod effects;
 mod flow;
@@ -27,6 +28,7 @@ mod targets;
 mod walk;
 mod words;
 
+pub use commands::{SimpleCommand, shell_words, simple_commands};
 pub use walk::quiet_parser_panics;
 pub(crate) use walk::{catch_quietly, parseable};
 

@@ -25,7 +25,7 @@ const MAX_DEPTH: usize = 12;
 /// [`parseable`], so the published parser is safe too. Should a panic surface, it must not take
 /// down whoever asked for an analysis: it is caught and reported like any other parse failure,
 /// so the command is High as unparseable.
-fn parse(text: &str) -> Result<ast::Program, String> {
+pub(super) fn parse(text: &str) -> Result<ast::Program, String> {
     parseable(text)?;
     match catch_quietly(|| {
         brush_parser::Parser::new(text.as_bytes(), &ParserOptions::default()).parse_program()

@@ -95,6 +95,51 @@ fn push_pieces(
     }
 }
 
+/// `raw` (a word as written) with its quotes and escapes removed and its expansions (`$x`,
+/// `$(...)`, `~`) left as written; whether it has none.
+pub(super) fn unquoted(raw: &str) -> (String, bool) {
+    let pieces = match super::walk::parseable(raw) {
+        Ok(()) => brush_parser::word::parse(raw, &ParserOptions::default()).ok(),
+        Err(_) => None,
+    };
+    let Some(pieces) = pieces else {
+        // As in `resolve`: the word parser rejects some words the shell accepts.
+        return (brush_parser::unquote_str(raw), !raw.contains(['$', '`']));
+    };
+    let mut text = String::new();
+    let literal = push_unquoted(raw, &pieces, &mut text);
+    (text, literal)
+}
+
+fn push_unquoted(raw: &str, pieces: &[WordPieceWithSource], out: &mut String) -> bool {
+    let mut literal = true;
+    for piece in pieces {
+        match &piece.piece {
+            WordPiece::Text(text) | WordPiece::SingleQuotedText(text) => out.push_str(text),
+            WordPiece::AnsiCQuotedText(text) => out.push_str(&decode_ansi_c(text)),
+            WordPiece::DoubleQuotedSequence(inner)
+            | WordPiece::GettextDoubleQuotedSequence(inner) => {
+                literal &= push_unquoted(raw, inner, out);
+            }
+            WordPiece::EscapeSequence(escaped) => {
+                out.push_str(escaped.strip_prefix('\\').unwrap_or(escaped));
+            }
+            WordPiece::TildeExpansion(_)
+            | WordPiece::ParameterExpansion(_)
+            | WordPiece::CommandSubstitution(_)
+            | WordPiece::BackquotedCommandSubstitution(_)
+            | WordPiece::ArithmeticExpression(_) => {
+                literal = false;
+                out.push_str(
+                    raw.get(piece.start_index..piece.end_index)
+                        .unwrap_or_default(),
+                );
+            }
+        }
+    }
+    literal
+}
+
 /// Decodes the escapes of `$'...'` quoting (`\x72` is `r`): a classic way to hide a name.
 /// `printf` and `echo -e` understand the same escapes.
 pub(super) fn decode_ansi_c(text: &str) -> String {

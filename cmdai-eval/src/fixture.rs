@@ -1,4 +1,4 @@
-//! The directory `cmdai eval --exec` runs commands in when no `--fixture` is given: a small
+//! The built-in fixture: the directory commands run in when the caller names none: a small
 //! project-like tree with the kinds of files shell requests are about (text, logs, sources,
 //! scripts, hidden files, a file with a space in its name, a large file, an empty one, a symbolic
 //! link, files of different ages), the same on every machine.
@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use anyhow::{Context, Result};
+use crate::EvalError;
 
 const DAY: u64 = 24 * 60 * 60;
 
@@ -163,14 +163,18 @@ const FILES: &[File] = &[
     },
 ];
 
-/// Writes the default fixture into `dir` (which must exist and be empty). File times are set
+/// Writes the built-in fixture into `dir` (which must exist and be empty). File times are set
 /// relative to `now`, in whole days before it.
-pub fn write_default(dir: &Path, now: SystemTime) -> Result<()> {
+pub fn write_fixture(dir: &Path, now: SystemTime) -> Result<(), EvalError> {
     let mut state = 0x2545_f491_4f6c_dd1d_u64;
     for file in FILES {
         let path = dir.join(file.path);
+        let failed = |source| EvalError::WriteFixture {
+            path: path.clone(),
+            source,
+        };
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
+            std::fs::create_dir_all(parent).map_err(failed)?;
         }
         let bytes: Vec<u8> = match file.contents {
             Contents::Text(text) => text.as_bytes().to_vec(),
@@ -184,14 +188,18 @@ pub fn write_default(dir: &Path, now: SystemTime) -> Result<()> {
                 })
                 .collect(),
         };
-        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(&path, bytes).map_err(failed)?;
         let when = now - Duration::from_secs(file.age_days * DAY);
         std::fs::File::options()
             .write(true)
-            .open(&path)?
-            .set_modified(when)?;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(file.mode))?;
+            .open(&path)
+            .and_then(|f| f.set_modified(when))
+            .map_err(failed)?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(file.mode))
+            .map_err(failed)?;
     }
-    std::os::unix::fs::symlink("app.log", dir.join("latest.log"))?;
+    let link = dir.join("latest.log");
+    std::os::unix::fs::symlink("app.log", &link)
+        .map_err(|source| EvalError::WriteFixture { path: link, source })?;
     Ok(())
 }

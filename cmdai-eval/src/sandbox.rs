@@ -1,4 +1,4 @@
-//! A throwaway sandbox for `cmdai eval --exec`: runs a command in a fresh copy of a fixture
+//! A throwaway sandbox for comparing commands by what they do: runs a command in a fresh copy of a fixture
 //! directory with no network, the rest of the file system read-only and a time limit, and
 //! records what it printed and what it left behind, so a generated command can be compared with
 //! the reference by what it does rather than how it is spelled.
@@ -13,9 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, SystemTime};
 
-use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 use wait_timeout::ChildExt;
+
+use crate::EvalError;
 
 /// What a command may print before the rest is ignored.
 const MAX_OUTPUT: u64 = 1 << 20;
@@ -52,6 +53,7 @@ pub enum Status {
 /// What one command did.
 #[derive(Debug, Clone)]
 pub struct Outcome {
+    /// How it ended.
     pub status: Status,
     /// Standard output, at most 1 MiB.
     pub stdout: Vec<u8>,
@@ -87,14 +89,21 @@ pub enum Entry {
     /// A regular file: permission bits, SHA-256 of the contents, and whether it was modified
     /// after the fixture was made (so `touch` counts as an effect).
     File {
+        /// Permission bits.
         mode: u32,
+        /// SHA-256 of the contents.
         digest: [u8; 32],
+        /// Modified after the fixture was made.
         touched: bool,
     },
+    /// A directory, with its permission bits.
     Dir {
+        /// Permission bits.
         mode: u32,
     },
+    /// A symbolic link, with what it points at.
     Symlink {
+        /// Where it points, as written in the link.
         target: PathBuf,
     },
     /// Anything else, or something the sandbox could not read back.
@@ -105,7 +114,7 @@ pub enum Entry {
 pub type Tree = BTreeMap<PathBuf, Entry>;
 
 /// Reads `root` into a [`Tree`]; `since` tells modified files from untouched ones.
-pub fn snapshot(root: &Path, since: SystemTime) -> Tree {
+fn snapshot(root: &Path, since: SystemTime) -> Tree {
     let mut tree = Tree::new();
     let mut pending = vec![root.to_path_buf()];
     while let Some(dir) = pending.pop() {
@@ -154,7 +163,7 @@ fn digest(path: &Path) -> std::io::Result<[u8; 32]> {
 
 /// Copies the directory tree `from` into `to` (which must not exist): contents, permission bits,
 /// modification times and symbolic links as they are.
-pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir(to)?;
     let mut dirs = Vec::new();
     for entry in std::fs::read_dir(from)? {
@@ -208,31 +217,26 @@ pub struct Sandbox {
 impl Sandbox {
     /// A sandbox over `fixture`. Checks once that namespaces work here, so an unsupported
     /// system is one clear error rather than a failure on every row.
-    pub fn new(fixture: &Path, timeout: Duration) -> Result<Self> {
+    pub fn new(fixture: &Path, timeout: Duration) -> Result<Self, EvalError> {
         if !cfg!(target_os = "linux") {
-            bail!(
-                "--exec needs Linux (it isolates commands with user, mount and network namespaces)"
-            );
+            return Err(EvalError::NotLinux);
         }
         let shell = ["/bin/bash", "/usr/bin/bash", "/bin/sh"]
             .into_iter()
             .map(PathBuf::from)
             .find(|p| p.exists())
-            .context("--exec needs bash or sh in /bin or /usr/bin")?;
+            .ok_or(EvalError::NoShell)?;
         let sandbox = Sandbox {
             fixture: fixture.to_path_buf(),
             since: SystemTime::now(),
             timeout,
             shell,
         };
-        let probe = sandbox
-            .run("true")
-            .context("--exec cannot start its sandbox")?;
+        let probe = sandbox.run("true")?;
         if probe.status != Status::Exited(0) {
-            bail!(
-                "--exec cannot start its sandbox: `true` ended with {:?}",
-                probe.status
-            );
+            return Err(EvalError::Probe {
+                status: probe.status,
+            });
         }
         Ok(sandbox)
     }
@@ -243,18 +247,20 @@ impl Sandbox {
     }
 
     /// Runs `command` in a fresh copy of the fixture.
-    pub fn run(&self, command: &str) -> Result<Outcome> {
+    pub fn run(&self, command: &str) -> Result<Outcome, EvalError> {
         let root = tempfile::Builder::new()
             .prefix("cmdai-sandbox-")
             .tempdir()
-            .context("cannot create a sandbox directory")?;
+            .map_err(EvalError::SandboxDir)?;
         // Canonical, so the set-up script's comparison with /proc/self/mounts holds.
-        let base = root.path().canonicalize()?;
+        let base = root.path().canonicalize().map_err(EvalError::SandboxDir)?;
         let work = base.join("work");
-        copy_tree(&self.fixture, &work)
-            .with_context(|| format!("cannot copy the fixture {}", self.fixture.display()))?;
+        copy_tree(&self.fixture, &work).map_err(|source| EvalError::CopyFixture {
+            path: self.fixture.clone(),
+            source,
+        })?;
         for dir in ["home", "tmp"] {
-            std::fs::create_dir(base.join(dir))?;
+            std::fs::create_dir(base.join(dir)).map_err(EvalError::SandboxDir)?;
         }
         let mut child = cmdai_preview::isolated("/bin/sh")
             .args(["-c", SETUP, "sh"])
@@ -271,7 +277,7 @@ impl Sandbox {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .context("cannot run `unshare` (util-linux), which --exec needs")?;
+            .map_err(EvalError::Unshare)?;
         let mut stdout = child.stdout.take().expect("stdout is piped");
         let reader = std::thread::spawn(move || {
             let mut output = Vec::new();
@@ -288,7 +294,7 @@ impl Sandbox {
             let _ = std::io::copy(&mut stderr, &mut std::io::sink());
             output
         });
-        let status = match child.wait_timeout(self.timeout)? {
+        let status = match child.wait_timeout(self.timeout).map_err(EvalError::Wait)? {
             Some(status) => match status.code() {
                 Some(code) => Status::Exited(code),
                 None => Status::Signalled,
@@ -297,7 +303,7 @@ impl Sandbox {
                 // Killing `unshare` kills its child, the PID namespace's first process, and with
                 // it everything the command started.
                 let _ = child.kill();
-                child.wait()?;
+                child.wait().map_err(EvalError::Wait)?;
                 Status::TimedOut
             }
         };
@@ -307,15 +313,17 @@ impl Sandbox {
         if status == Status::Exited(SETUP_FAILED)
             && let Some(line) = stderr.lines().find(|l| l.starts_with("cannot "))
         {
-            bail!("the sandbox could not be set up: {line}");
+            return Err(EvalError::Setup {
+                reason: line.to_owned(),
+            });
         }
         if let Status::Exited(code) = status
             && stderr.starts_with("unshare:")
         {
-            bail!(
-                "the sandbox could not be set up (exit {code}): {}\nhint: --exec needs unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)",
-                stderr.trim()
-            );
+            return Err(EvalError::Namespaces {
+                code,
+                message: stderr.trim().to_owned(),
+            });
         }
         let tree = snapshot(&work, self.since);
         make_removable(&base);

@@ -67,7 +67,7 @@ impl DeviceChoice {
     /// Opens the device; `Auto` falls back to the CPU, explicit choices fail if unavailable.
     pub fn open(self) -> Result<SelectedDevice> {
         match self {
-            DeviceChoice::Cpu => Ok(cpu("asked for with --device cpu")),
+            DeviceChoice::Cpu => Ok(cpu("asked for")),
             DeviceChoice::Metal => open_metal(),
             DeviceChoice::Cuda(ordinal) => open_cuda(ordinal),
             DeviceChoice::Auto => {
@@ -115,7 +115,7 @@ fn open_metal() -> Result<SelectedDevice> {
     Ok(SelectedDevice {
         device,
         name: "metal".into(),
-        reason: "asked for with --device metal".into(),
+        reason: "asked for".into(),
     })
 }
 
@@ -145,7 +145,7 @@ fn open_cuda(ordinal: usize) -> Result<SelectedDevice> {
     Ok(SelectedDevice {
         device,
         name,
-        reason: format!("asked for with --device cuda:{ordinal}"),
+        reason: "asked for".into(),
     })
 }
 

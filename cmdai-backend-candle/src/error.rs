@@ -41,7 +41,7 @@ pub enum CandleError {
     },
     /// The model needs more memory than the machine has free.
     #[error(
-        "{} needs about {needed} of memory to run on the CPU, but only {available} is available; close other programs or pick a smaller model (`cmdai models list`)",
+        "{} needs about {needed} of memory to run on the CPU, but only {available} is available; close other programs or pick a smaller model",
         path.display()
     )]
     NotEnoughMemory {

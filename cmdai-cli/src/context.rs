@@ -42,7 +42,7 @@ fn utilities() -> Option<String> {
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_secs());
     let key = format!("{}\t{}\t{modified}", ls.display(), meta.len());
-    let saved = cmdai_models::Cache::from_env()
+    let saved = crate::settings::cache()
         .ok()
         .map(|cache| cache.root().join("utilities.txt"));
     if let Some(text) = saved.as_ref().and_then(|p| std::fs::read_to_string(p).ok())

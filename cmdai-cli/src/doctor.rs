@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use anyhow::Result;
-use cmdai_models::{Cache, Catalog};
+use cmdai_models::Catalog;
 use serde_json::json;
 
 use crate::cli::OutputFormat;
@@ -30,7 +30,7 @@ pub fn run(settings: &Settings) -> Result<u8> {
         .collect();
 
     let config_path = Config::path().ok();
-    let cache = Cache::from_env()?;
+    let cache = crate::settings::cache()?;
     let catalog = Catalog::builtin();
     let mut models = Vec::new();
     for entry in catalog.models() {

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use cmdai_models::{Cache, Catalog, FetchOptions, Fetcher, ModelEntry};
+use cmdai_models::{Catalog, Fetcher, ModelEntry};
 
 use crate::cli::OutputFormat;
 use crate::progress::BarProgress;
@@ -19,9 +19,10 @@ pub struct ModelFile {
 
 /// The fetcher for the user's cache, honouring `--offline`.
 pub fn fetcher(offline: bool) -> Result<Fetcher> {
-    let mut options = FetchOptions::from_env();
-    options.offline |= offline;
-    Ok(Fetcher::new(Cache::from_env()?, options))
+    Ok(Fetcher::new(
+        crate::settings::cache()?,
+        crate::settings::fetch_options(offline),
+    ))
 }
 
 /// Resolves `--model`: an existing path is used as is; anything else is a catalog name,
@@ -94,7 +95,7 @@ fn entry<'a>(catalog: &'a Catalog, name: Option<&str>) -> Result<&'a ModelEntry>
 
 /// `cmdai models list`.
 pub fn list(output: OutputFormat) -> Result<()> {
-    let cache = Cache::from_env()?;
+    let cache = crate::settings::cache()?;
     let catalog = Catalog::builtin();
     if output == OutputFormat::Json {
         let rows: Vec<_> = catalog
@@ -165,7 +166,7 @@ pub fn path(name: Option<&str>, offline: bool) -> Result<()> {
 
 /// `cmdai models verify [ID]`: re-hashes; fails if any file does not match.
 pub fn verify(name: Option<&str>) -> Result<()> {
-    let cache = Cache::from_env()?;
+    let cache = crate::settings::cache()?;
     let catalog = Catalog::builtin();
     let entries: Vec<&ModelEntry> = match name {
         Some(name) => vec![catalog.find(name)?],
@@ -203,7 +204,7 @@ pub fn verify(name: Option<&str>) -> Result<()> {
 
 /// `cmdai models rm ID`.
 pub fn remove(name: &str) -> Result<()> {
-    let cache = Cache::from_env()?;
+    let cache = crate::settings::cache()?;
     let catalog = Catalog::builtin();
     let entry = catalog.find(name)?;
     // Its weights interleaved for this CPU, if a run wrote them (see `backend.rs`).
@@ -232,7 +233,7 @@ pub fn info(name: &str, output: OutputFormat) -> Result<()> {
     let path = if Path::new(name).is_file() {
         PathBuf::from(name)
     } else {
-        let cache = Cache::from_env()?;
+        let cache = crate::settings::cache()?;
         let catalog = Catalog::builtin();
         let entry = catalog.find(name)?;
         cache.installed(entry).ok_or_else(|| {

@@ -435,3 +435,59 @@ impl Settings {
 fn shortest_f64(value: f32) -> f64 {
     value.to_string().parse().unwrap_or(f64::from(value))
 }
+
+/// The model cache: `CMDAI_CACHE_DIR`, else the platform's cache directory.
+pub fn cache() -> Result<cmdai_models::Cache, cmdai_models::ModelsError> {
+    match std::env::var_os("CMDAI_CACHE_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => Ok(cmdai_models::Cache::at(dir)),
+        None => cmdai_models::Cache::platform(),
+    }
+}
+
+/// Where and how models are downloaded: `--offline` or `CMDAI_OFFLINE=1`, `CMDAI_PYPI_INDEX`,
+/// `HF_ENDPOINT`, `HF_TOKEN`, `CMDAI_HTTP_TIMEOUT_SECS` (a positive whole number of seconds;
+/// another value is ignored with a warning).
+pub fn fetch_options(offline: bool) -> cmdai_models::FetchOptions {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let defaults = cmdai_models::FetchOptions::default();
+    cmdai_models::FetchOptions {
+        offline: offline || var("CMDAI_OFFLINE").is_some_and(|v| v != "0" && v != "false"),
+        pypi_index: var("CMDAI_PYPI_INDEX").unwrap_or(defaults.pypi_index),
+        hf_endpoint: var("HF_ENDPOINT").unwrap_or(defaults.hf_endpoint),
+        hf_token: var("HF_TOKEN"),
+        timeout: var("CMDAI_HTTP_TIMEOUT_SECS")
+            .and_then(|v| {
+                let timeout = parse_timeout(&v);
+                if timeout.is_none() {
+                    tracing::warn!(
+                        "ignoring CMDAI_HTTP_TIMEOUT_SECS={v:?}: not a positive number of seconds"
+                    );
+                }
+                timeout
+            })
+            .unwrap_or(defaults.timeout),
+    }
+}
+
+/// A timeout in whole seconds, e.g. `30`; `None` for anything else, including `0`.
+fn parse_timeout(value: &str) -> Option<Duration> {
+    match value.trim().parse::<u64>() {
+        Ok(secs) if secs > 0 => Some(Duration::from_secs(secs)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod environment_tests {
+    use super::*;
+
+    #[test]
+    fn timeout_is_a_positive_number_of_seconds() {
+        assert_eq!(parse_timeout("30"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_timeout(" 5 "), Some(Duration::from_secs(5)));
+        assert_eq!(parse_timeout("0"), None);
+        assert_eq!(parse_timeout("-1"), None);
+        assert_eq!(parse_timeout("1.5"), None);
+        assert_eq!(parse_timeout("soon"), None);
+    }
+}

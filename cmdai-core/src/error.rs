@@ -7,15 +7,15 @@ use crate::{BackendError, ParseError, StopReason};
 #[non_exhaustive]
 pub enum GenerateError {
     /// The request was empty.
-    #[error("the request is empty; say what the command should do, e.g. `cmdai \"list files\"`")]
+    #[error("the request is empty; say what the command should do")]
     EmptyRequest,
     /// The backend failed.
     #[error(transparent)]
     Backend(#[from] BackendError),
     /// The model's reply was not a command.
     #[error("{reason}{}", match stopped {
-        StopReason::Length => " (the reply hit the token limit, --max-tokens)",
-        StopReason::TimeLimit => " (the reply hit the time limit, --time-limit)",
+        StopReason::Length => " (the reply hit the token limit)",
+        StopReason::TimeLimit => " (the reply hit the time limit)",
         _ => "",
     })]
     Parse {

@@ -24,12 +24,9 @@ pub struct Cache {
 }
 
 impl Cache {
-    /// The cache at `CMDAI_CACHE_DIR`, or the platform's cache directory (`$XDG_CACHE_HOME/cmdai`
-    /// or `~/.cache/cmdai` on Linux, `~/Library/Caches/cmdai` on macOS).
-    pub fn from_env() -> Result<Self> {
-        if let Some(dir) = std::env::var_os("CMDAI_CACHE_DIR").filter(|d| !d.is_empty()) {
-            return Ok(Cache::at(dir));
-        }
+    /// The platform's cache directory for cmdai (`$XDG_CACHE_HOME/cmdai` or `~/.cache/cmdai` on
+    /// Linux, `~/Library/Caches/cmdai` on macOS).
+    pub fn platform() -> Result<Self> {
         let dirs =
             directories::ProjectDirs::from("", "", "cmdai").ok_or(ModelsError::NoCacheDir)?;
         Ok(Cache::at(dirs.cache_dir()))

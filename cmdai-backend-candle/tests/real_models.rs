@@ -4,16 +4,40 @@
 //! Models are found through `CMDAI_TEST_MODEL_<ID>` variables (e.g.
 //! `CMDAI_TEST_MODEL_SMOLLM2_135M`), which `scripts/test.sh` sets after fetching the models with
 //! `cmdai models path`. A model or reference file that is absent is reported and skipped, unless
-//! the model is listed in `CMDAI_TEST_MODELS` (set by `scripts/test.sh`): then it is a failure.
+//! the model is listed in `CMDAI_TEST_MODELS` (set by `scripts/test.sh`): then it is a failure,
+//! and so is a reference test that checked no row of its reference file for a model listed
+//! there (no rows for that model, or a name the test does not know).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use candle_core::Device;
 use cmdai_backend_candle::{GgufFile, GgufTokenizer, ModelSpec, Packing, Transformer};
 use serde_json::Value;
 
+/// The models `CMDAI_TEST_MODELS` names: each must be found and checked.
+fn required_models() -> Vec<String> {
+    std::env::var("CMDAI_TEST_MODELS")
+        .map(|list| list.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
 fn required(id: &str) -> bool {
-    std::env::var("CMDAI_TEST_MODELS").is_ok_and(|list| list.split_whitespace().any(|m| m == id))
+    required_models().iter().any(|m| m == id)
+}
+
+/// Fails unless at least one row of the reference file `file` was checked for every model that
+/// `CMDAI_TEST_MODELS` names; `checked` counts the rows checked per model id.
+fn assert_every_required_model_was_checked(file: &str, checked: &BTreeMap<&str, usize>) {
+    eprintln!("{file}: rows checked per model: {checked:?}");
+    for id in required_models() {
+        let rows = checked.get(id.as_str()).copied().unwrap_or(0);
+        assert!(
+            rows > 0,
+            "CMDAI_TEST_MODELS names {id}, but no row of ../shared/testdata/{file} was checked \
+             for it: the file has no rows for it, or this test does not know the name"
+        );
+    }
 }
 
 /// The path of a catalog model for tests, or `None` (after saying why) when not available.
@@ -46,8 +70,18 @@ fn reference_rows(file: &str) -> Vec<Value> {
             .filter(|l| !l.trim().is_empty())
             .map(|l| serde_json::from_str(l).unwrap())
             .collect(),
-        Err(_) => {
-            eprintln!("skipping: no reference file {}", path.display());
+        Err(error) => {
+            let named = required_models();
+            assert!(
+                named.is_empty(),
+                "cannot read the reference file {}: {error}; CMDAI_TEST_MODELS names {named:?}, \
+                 whose outputs must be checked against it",
+                path.display()
+            );
+            eprintln!(
+                "skipping: no reference file {} ({error}), and CMDAI_TEST_MODELS names no model",
+                path.display()
+            );
             Vec::new()
         }
     }
@@ -66,7 +100,7 @@ fn models_for_tokenizer(name: &str) -> &'static [&'static str] {
 #[test]
 fn tokenizer_reproduces_llama_cpp_token_ids() {
     let rows = reference_rows("tokenizer-vectors.jsonl");
-    let mut checked = 0;
+    let mut checked: BTreeMap<&str, usize> = BTreeMap::new();
     for tokenizer_name in ["qwen2.5-coder", "smollm2-135m", "gemma3-270m"] {
         for id in models_for_tokenizer(tokenizer_name) {
             let Some(path) = model_path(id) else { continue };
@@ -99,11 +133,11 @@ fn tokenizer_reproduces_llama_cpp_token_ids() {
                     .fold(text.to_owned(), |text, special| text.replace(special, "")),
                     "{id}: decoding {text:?}"
                 );
-                checked += 1;
+                *checked.entry(*id).or_default() += 1;
             }
         }
     }
-    eprintln!("checked {checked} tokenizations");
+    assert_every_required_model_was_checked("tokenizer-vectors.jsonl", &checked);
 }
 
 /// Greedy decoding must reproduce llama.cpp's completions.
@@ -120,6 +154,7 @@ fn greedy_decoding_matches_llama_cpp() {
     const TIE_MARGIN: f32 = 0.3;
     const GUESSING_BELOW: f32 = 5.0;
     let rows = reference_rows("greedy-reference.jsonl");
+    let mut checked: BTreeMap<&str, usize> = BTreeMap::new();
     for id in [
         "smollm2-135m",
         "qwen2.5-coder-0.5b",
@@ -189,8 +224,10 @@ fn greedy_decoding_matches_llama_cpp() {
                 &expected[..expected.len().min(30)],
                 expected_ids.len()
             );
+            *checked.entry(id).or_default() += 1;
         }
     }
+    assert_every_required_model_was_checked("greedy-reference.jsonl", &checked);
 }
 
 /// The interleaved (packed) Q4_K weights give the file layout's logits, and a damaged
@@ -226,7 +263,7 @@ fn packed_weights_agree_with_the_file_and_a_damaged_copy_is_rebuilt() {
         .iter()
         .zip(&packed)
         .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-    // Each product agrees to float rounding (the unit test in packed.rs: 1e-5), but a rounding
+    // Each product agrees to float rounding (the unit tests in packed/: 1e-5), but a rounding
     // difference can move an activation across a rounding boundary of the next layer's 8-bit
     // quantization, and 28 layers of that add up: about 3% of the largest logit here. A wrong
     // scale or value in the packing gives differences as large as the logits themselves.

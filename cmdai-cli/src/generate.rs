@@ -149,8 +149,7 @@ fn alternatives(
             .iter()
             .zip(&risks)
             .map(|(candidate, analysis)| {
-                let mut value = to_json(&candidate.generated, generator.backend(), load_time);
-                value["votes"] = json!(candidate.votes);
+                let mut value = to_json(candidate, generator.backend(), load_time);
                 value["risk"] = safety::risk_json(analysis);
                 value
             })
@@ -302,28 +301,19 @@ fn parse_batch_json(line: &str) -> Result<(serde_json::Value, String), String> {
     Ok((id, request.to_owned()))
 }
 
+/// A generated command (or an alternative, with its votes) as JSON output shows it: its own
+/// fields, the backend and device, and the load time among the timings.
 fn to_json(
-    command: &GeneratedCommand,
+    command: &impl serde::Serialize,
     backend: &Backend,
     load_time: Duration,
 ) -> serde_json::Value {
     let info = backend.info();
-    json!({
-        "command": command.command,
-        "explanation": command.explanation,
-        "model": command.model,
-        "backend": info.backend,
-        "device": info.device,
-        "prompt_tokens": command.prompt_tokens,
-        "cached_prompt_tokens": command.cached_prompt_tokens,
-        "generated_tokens": command.generated_tokens,
-        "timings": {
-            "load_ms": ms(load_time),
-            "prefill_ms": ms(command.timings.prefill),
-            "decode_ms": ms(command.timings.decode),
-            "total_ms": ms(command.timings.total),
-        },
-    })
+    let mut value = serde_json::to_value(command).expect("a generated command serializes");
+    value["backend"] = json!(info.backend);
+    value["device"] = json!(info.device);
+    value["timings"]["load_ms"] = json!(ms(load_time));
+    value
 }
 
 pub(crate) fn ms(duration: Duration) -> f64 {

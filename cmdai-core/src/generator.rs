@@ -24,8 +24,9 @@ pub struct Timings {
     pub total: Duration,
 }
 
+/// Milliseconds, to a tenth.
 fn as_millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_f64(duration.as_secs_f64() * 1000.0)
+    serializer.serialize_f64((duration.as_secs_f64() * 10_000.0).round() / 10.0)
 }
 
 /// A command generated for a request.

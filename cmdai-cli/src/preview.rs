@@ -96,17 +96,12 @@ fn run(settings: &Settings, command: &str) -> Result<Report> {
     let options = PreviewOptions {
         helper: std::env::current_exe().context("cannot find the cmdai executable")?,
         helper_args: vec![HELPER.into()],
-        shell: shell(settings.shell.as_deref()),
+        shell: PathBuf::from(safety::shell_program(settings.shell.as_deref())),
         directory: std::env::current_dir().context("cannot read the working directory")?,
         time_limit: settings.preview_limits.time,
         size_limit: settings.preview_limits.size,
     };
     Ok(cmdai_preview::preview(command, &options)?)
-}
-
-/// The shell a command runs with: as [`safety::run_in_shell`] picks it.
-fn shell(configured: Option<&str>) -> PathBuf {
-    PathBuf::from(safety::shell_program(configured))
 }
 
 /// The report as a person reads it.

@@ -136,7 +136,6 @@ fn run(spec: &Spec) -> Answer {
 
 /// Mounts the tmpfs, makes everything else read-only, hides `/run`, and overlays each place.
 fn set_up(spec: &Spec) -> Result<Vec<Overlay>, Answer> {
-    let failed = |what: String| Answer::Failed(what);
     mount(&[
         "-t",
         "tmpfs",
@@ -149,7 +148,7 @@ fn set_up(spec: &Spec) -> Result<Vec<Overlay>, Answer> {
     // From here on the tmpfs is reached through the working directory of this process: the
     // overlays may be mounted over the path it was mounted at (a base in /tmp).
     std::env::set_current_dir(&spec.base)
-        .map_err(|e| failed(format!("cannot enter {}: {e}", spec.base.display())))?;
+        .map_err(|e| Answer::Failed(format!("cannot enter {}: {e}", spec.base.display())))?;
     let mut targets: Vec<&PathBuf> = spec.outside.iter().collect();
     targets.push(&spec.directory);
     targets.sort_by_key(|p| p.components().count());
@@ -159,18 +158,18 @@ fn set_up(spec: &Spec) -> Result<Vec<Overlay>, Answer> {
         let upper = PathBuf::from(format!("upper/{i}"));
         for dir in [&lower, &upper, &PathBuf::from(format!("work/{i}"))] {
             std::fs::create_dir_all(dir)
-                .map_err(|e| failed(format!("cannot create {}: {e}", dir.display())))?;
+                .map_err(|e| Answer::Failed(format!("cannot create {}: {e}", dir.display())))?;
         }
         // The overlay's root takes the upper directory's permissions: give it the real ones
         // (`/tmp` keeps its sticky bit).
         let real = std::fs::metadata(target)
-            .map_err(|e| failed(format!("cannot read {}: {e}", target.display())))?;
+            .map_err(|e| Answer::Failed(format!("cannot read {}: {e}", target.display())))?;
         std::fs::set_permissions(&upper, real.permissions())
-            .map_err(|e| failed(format!("cannot create {}: {e}", upper.display())))?;
+            .map_err(|e| Answer::Failed(format!("cannot create {}: {e}", upper.display())))?;
         let (from, to) = (path_str(target)?, path_str(&lower)?);
         mount(&["--bind", from, to])
             .and_then(|()| mount(&["-o", "remount,bind,ro", to]))
-            .map_err(|e| failed(format!("cannot bind {}: {e}", target.display())))?;
+            .map_err(|e| Answer::Failed(format!("cannot bind {}: {e}", target.display())))?;
         overlays.push(Overlay {
             target: target.clone(),
             lower,

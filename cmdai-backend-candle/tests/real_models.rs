@@ -3,10 +3,11 @@
 //!
 //! Models are found through `CMDAI_TEST_MODEL_<ID>` variables (e.g.
 //! `CMDAI_TEST_MODEL_SMOLLM2_135M`), which `scripts/test.sh` sets after fetching the models with
-//! `cmdai models path`. A model or reference file that is absent is reported and skipped, unless
-//! the model is listed in `CMDAI_TEST_MODELS` (set by `scripts/test.sh`): then it is a failure,
-//! and so is a reference test that checked no row of its reference file for a model listed
-//! there (no rows for that model, or a name the test does not know).
+//! `cmdai models path`. A model that is absent is reported and skipped, unless it is listed in
+//! `CMDAI_TEST_MODELS` (set by `scripts/test.sh`): then it is a failure. So is a reference test
+//! that read its reference file but checked no row of it for a model listed there (no rows for
+//! that model, or a name the test does not know). Without `../shared` at all (a checkout
+//! elsewhere) the reference tests say so and check nothing: the repository must not need it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -60,29 +61,24 @@ fn model_path(id: &str) -> Option<PathBuf> {
     }
 }
 
-fn reference_rows(file: &str) -> Vec<Value> {
+/// The rows of `../shared/testdata/<file>`; `None`, said on stderr, without the file.
+fn reference_rows(file: &str) -> Option<Vec<Value>> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../shared/testdata")
         .join(file);
     match std::fs::read_to_string(&path) {
-        Ok(text) => text
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect(),
+        Ok(text) => Some(
+            text.lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect(),
+        ),
         Err(error) => {
-            let named = required_models();
-            assert!(
-                named.is_empty(),
-                "cannot read the reference file {}: {error}; CMDAI_TEST_MODELS names {named:?}, \
-                 whose outputs must be checked against it",
-                path.display()
-            );
             eprintln!(
-                "skipping: no reference file {} ({error}), and CMDAI_TEST_MODELS names no model",
+                "skipping: no reference file {} ({error}); nothing is checked against llama.cpp",
                 path.display()
             );
-            Vec::new()
+            None
         }
     }
 }
@@ -99,7 +95,9 @@ fn models_for_tokenizer(name: &str) -> &'static [&'static str] {
 
 #[test]
 fn tokenizer_reproduces_llama_cpp_token_ids() {
-    let rows = reference_rows("tokenizer-vectors.jsonl");
+    let Some(rows) = reference_rows("tokenizer-vectors.jsonl") else {
+        return;
+    };
     let mut checked: BTreeMap<&str, usize> = BTreeMap::new();
     for tokenizer_name in ["qwen2.5-coder", "smollm2-135m", "gemma3-270m"] {
         for id in models_for_tokenizer(tokenizer_name) {
@@ -153,7 +151,9 @@ fn tokenizer_reproduces_llama_cpp_token_ids() {
 fn greedy_decoding_matches_llama_cpp() {
     const TIE_MARGIN: f32 = 0.3;
     const GUESSING_BELOW: f32 = 5.0;
-    let rows = reference_rows("greedy-reference.jsonl");
+    let Some(rows) = reference_rows("greedy-reference.jsonl") else {
+        return;
+    };
     let mut checked: BTreeMap<&str, usize> = BTreeMap::new();
     for id in [
         "smollm2-135m",

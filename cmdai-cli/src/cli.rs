@@ -66,7 +66,7 @@ pub enum Command {
     /// Measure command quality on a JSON-lines dataset ({"request"|"nl", "command"|"cmd"} per
     /// line): parse rate, exact / utility / flag-set match, latency percentiles.
     #[command(
-        after_help = "Example:\n  cmdai eval ../shared/data/nl2bash/nl2bash.jsonl --sample 500 --sample-seed 1\n  cmdai eval data.jsonl --exec --exec-timeout 10"
+        after_help = "Examples:\n  cmdai eval ../shared/data/nl2bash/nl2bash.jsonl --sample 500 --sample-seed 1\n  cmdai eval data.jsonl --exec --exec-timeout 10\n  cmdai eval eval/tasks/dev.jsonl --exec --check-references\n\nRows may also have \"id\", \"setup\" (a shell script run in the fixture before each command),\n\"ordered\" (true: output lines must come in the same order), \"category\" and \"level\"."
     )]
     Eval {
         /// The dataset.
@@ -88,6 +88,11 @@ pub enum Command {
         /// Time limit for each command run by --exec, in seconds.
         #[arg(long = "exec-timeout", value_name = "SECONDS", default_value_t = 5, requires = "exec", value_parser = clap::value_parser!(u64).range(1..=600))]
         exec_timeout: u64,
+        /// With --exec, load no model: run each reference twice and list the rows that cannot
+        /// count (the reference or the row's set-up fails, does nothing observable, or does
+        /// something else the second time). Exits 1 when any row is listed.
+        #[arg(long = "check-references", requires = "exec")]
+        check_references: bool,
     },
     /// Analyse a command you already have (no model is loaded); with -x, run it under the
     /// same policy. Exits 5 if the policy would refuse to run it.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use cmdai_core::{CommandPrompt, InferenceBackend, NullSink, PromptBuilder};
-use cmdai_eval::{Dataset, ExecVerdict, Execution, RowResult};
+use cmdai_eval::{Dataset, ExecVerdict, Execution, Row, RowResult};
 use serde_json::json;
 
 use crate::cli::OutputFormat;
@@ -27,6 +27,8 @@ pub struct EvalOptions {
     pub seed: u64,
     /// Also compare by execution.
     pub exec: Option<ExecOptions>,
+    /// Only check that the references can count for the comparison by execution.
+    pub check_references: bool,
 }
 
 /// Runs the evaluation and prints the report.
@@ -52,6 +54,11 @@ pub fn run(settings: &Settings, options: &EvalOptions) -> Result<()> {
             Execution::new(exec).context("--exec cannot start its sandbox")
         })
         .transpose()?;
+    if options.check_references
+        && let Some(execution) = &execution
+    {
+        return check_references(&rows, execution, settings.output);
+    }
 
     let (mut generator, cancel) = load(settings)?;
     let context = context::detect(settings.shell.as_deref());
@@ -70,7 +77,11 @@ pub fn run(settings: &Settings, options: &EvalOptions) -> Result<()> {
     };
     let report = cmdai_eval::evaluate(&rows, execution.as_ref(), generate, observe)?;
 
-    let results: Vec<serde_json::Value> = report.results.iter().map(row_json).collect();
+    let results: Vec<serde_json::Value> = rows
+        .iter()
+        .zip(&report.results)
+        .map(|(row, result)| row_json(row, result))
+        .collect();
     let summary = &report.summary;
     let latency = summary.latency;
     let info = generator.backend().info();
@@ -91,6 +102,29 @@ pub fn run(settings: &Settings, options: &EvalOptions) -> Result<()> {
     if let Some(exec) = summary.exec {
         json["exec_rows"] = json!(exec.runnable);
         json["exec_match"] = json!(exec.match_rate());
+    }
+    let groups = [
+        (
+            "category",
+            cmdai_eval::exec_by(&rows, &report.results, |r| r.category.clone()),
+        ),
+        (
+            "level",
+            cmdai_eval::exec_by(&rows, &report.results, |r| r.level.map(|l| l.to_string())),
+        ),
+    ];
+    for (name, group) in &groups {
+        if !group.is_empty() {
+            json[format!("exec_by_{name}")] = group
+                .iter()
+                .map(|(key, s)| {
+                    (
+                        key.clone(),
+                        json!({ "rows": s.runnable, "match": s.match_rate() }),
+                    )
+                })
+                .collect();
+        }
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -130,6 +164,16 @@ pub fn run(settings: &Settings, options: &EvalOptions) -> Result<()> {
                     exec.runnable
                 )?;
             }
+            for (name, group) in &groups {
+                for (key, s) in group {
+                    writeln!(
+                        out,
+                        "  {name} {key:<12} {:.3} of {}",
+                        s.match_rate(),
+                        s.runnable
+                    )?;
+                }
+            }
             writeln!(
                 out,
                 "latency        p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms",
@@ -143,8 +187,11 @@ pub fn run(settings: &Settings, options: &EvalOptions) -> Result<()> {
 }
 
 /// One row of the JSON report.
-fn row_json(result: &RowResult) -> serde_json::Value {
-    let mut row = json!({
+fn row_json(row: &Row, result: &RowResult) -> serde_json::Value {
+    let mut json = json!({
+        "id": row.id,
+        "category": row.category,
+        "level": row.level,
         "request": result.request,
         "reference": result.reference,
         "command": result.command,
@@ -152,7 +199,7 @@ fn row_json(result: &RowResult) -> serde_json::Value {
         "ms": ms(result.latency),
     });
     if let Some(verdict) = &result.exec {
-        row["exec"] = match verdict {
+        json["exec"] = match verdict {
             ExecVerdict::NotRunnable(why) => json!({ "runnable": false, "note": why.to_string() }),
             ExecVerdict::Same => json!({ "runnable": true, "same": true }),
             ExecVerdict::Differs(why) => {
@@ -160,7 +207,53 @@ fn row_json(result: &RowResult) -> serde_json::Value {
             }
         };
     }
-    row
+    json
+}
+
+/// `--check-references`: runs every reference twice (no model) and lists the rows that cannot
+/// count; an error when there are any, so a script can stop on it.
+fn check_references(rows: &[Row], execution: &Execution, output: OutputFormat) -> Result<()> {
+    let mut flagged = Vec::new();
+    for (index, row) in rows.iter().enumerate() {
+        if let Some(skip) = execution.check_reference(row)? {
+            let name = row
+                .id
+                .clone()
+                .unwrap_or_else(|| format!("line {}", index + 1));
+            flagged.push((name, row, skip));
+        }
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match output {
+        OutputFormat::Json => {
+            let listed: Vec<_> = flagged
+                .iter()
+                .map(|(name, row, skip)| {
+                    json!({ "row": name, "reference": row.reference, "problem": skip.to_string() })
+                })
+                .collect();
+            writeln!(out, "{}", json!({ "rows": rows.len(), "flagged": listed }))?;
+        }
+        OutputFormat::Text => {
+            for (name, row, skip) in &flagged {
+                writeln!(out, "{name}: {skip}: {}", row.reference)?;
+            }
+            writeln!(
+                out,
+                "{} of {} references can count",
+                rows.len() - flagged.len(),
+                rows.len()
+            )?;
+        }
+    }
+    anyhow::ensure!(
+        flagged.is_empty(),
+        "{} of {} rows cannot count in the comparison by execution",
+        flagged.len(),
+        rows.len()
+    );
+    Ok(())
 }
 
 /// `-v`: one line per row on stderr, as soon as it is scored.

@@ -197,10 +197,12 @@ impl Settings {
                 exec,
                 fixture,
                 exec_timeout,
+                check_references,
             }) => Action::Eval(crate::eval::EvalOptions {
                 file,
                 sample,
                 seed: sample_seed,
+                check_references,
                 exec: exec.then(|| crate::eval::ExecOptions {
                     fixture,
                     timeout: std::time::Duration::from_secs(exec_timeout),

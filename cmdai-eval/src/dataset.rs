@@ -4,13 +4,36 @@ use std::path::Path;
 
 use crate::EvalError;
 
-/// One dataset row: a request in plain English and the command that answers it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One dataset row: a request in plain English and the command that answers it, with what the
+/// comparison by execution needs to know about it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Row {
+    /// The row's name in the dataset (`"id"`), if it has one.
+    pub id: Option<String>,
     /// The request, as a user would type it.
     pub request: String,
     /// The reference command.
     pub reference: String,
+    /// A shell script run in the fixture before each command (`"setup"`): the files this
+    /// request talks about.
+    pub setup: Option<String>,
+    /// Whether the order of the output lines matters (`"ordered"`): sorting, first and last N.
+    pub ordered: bool,
+    /// A label to sum results up by (`"category"`), if any.
+    pub category: Option<String>,
+    /// How hard the request is (`"level"`, 1 to 3), if given.
+    pub level: Option<u8>,
+}
+
+impl Row {
+    /// A row with only a request and its reference.
+    pub fn new(request: impl Into<String>, reference: impl Into<String>) -> Self {
+        Row {
+            request: request.into(),
+            reference: reference.into(),
+            ..Row::default()
+        }
+    }
 }
 
 /// The rows of a dataset, in file order.
@@ -21,7 +44,8 @@ pub struct Dataset {
 }
 
 impl Dataset {
-    /// Reads `{"request"|"nl": ..., "command"|"cmd": ...}` lines from `path`; blank lines are
+    /// Reads `{"request"|"nl": ..., "command"|"cmd": ...}` lines from `path`, with the optional
+    /// fields of [`Row`] (`id`, `setup`, `ordered`, `category`, `level`); blank lines are
     /// skipped, other fields ignored.
     pub fn read(path: &Path) -> Result<Self, EvalError> {
         let text = std::fs::read_to_string(path).map_err(|source| EvalError::ReadDataset {
@@ -45,21 +69,32 @@ impl Dataset {
                     line: index + 1,
                     source,
                 })?;
-            let field = |names: [&str; 2]| {
+            let field = |names: &[&str]| {
                 names
                     .iter()
                     .find_map(|n| value.get(*n).and_then(|v| v.as_str()))
                     .map(str::to_owned)
             };
             let (Some(request), Some(reference)) =
-                (field(["request", "nl"]), field(["command", "cmd"]))
+                (field(&["request", "nl"]), field(&["command", "cmd"]))
             else {
                 return Err(EvalError::MissingField {
                     path: path.to_owned(),
                     line: index + 1,
                 });
             };
-            rows.push(Row { request, reference });
+            rows.push(Row {
+                id: field(&["id"]),
+                request,
+                reference,
+                setup: field(&["setup"]),
+                ordered: value.get("ordered").and_then(|v| v.as_bool()) == Some(true),
+                category: field(&["category"]),
+                level: value
+                    .get("level")
+                    .and_then(|v| v.as_u64())
+                    .and_then(|l| u8::try_from(l).ok()),
+            });
         }
         Ok(Dataset { rows })
     }
@@ -104,6 +139,27 @@ mod tests {
             .map(|r| (r.request.as_str(), r.reference.as_str()))
             .collect();
         assert_eq!(rows, [("list files", "ls"), ("disk usage", "du -sh .")]);
+        assert_eq!(dataset.rows[0], Row::new("list files", "ls"));
+    }
+
+    #[test]
+    fn rows_carry_their_set_up_and_labels() {
+        let dataset = parse(
+            r#"{"id": "text-1", "request": "sort it", "command": "sort f", "setup": "printf 'b\\na\\n' > f", "ordered": true, "category": "text", "level": 2}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            dataset.rows,
+            [Row {
+                id: Some("text-1".into()),
+                request: "sort it".into(),
+                reference: "sort f".into(),
+                setup: Some("printf 'b\\na\\n' > f".into()),
+                ordered: true,
+                category: Some("text".into()),
+                level: Some(2),
+            }]
+        );
     }
 
     #[test]
@@ -122,12 +178,7 @@ mod tests {
     #[test]
     fn a_sample_is_the_same_for_a_seed_and_keeps_file_order() {
         let dataset = Dataset {
-            rows: (0..100)
-                .map(|i| Row {
-                    request: i.to_string(),
-                    reference: String::new(),
-                })
-                .collect(),
+            rows: (0..100).map(|i| Row::new(i.to_string(), "")).collect(),
         };
         let picked = |seed| -> Vec<usize> {
             dataset

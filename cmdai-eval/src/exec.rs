@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use cmdai_core::safety::RiskLevel;
 
 use crate::EvalError;
+use crate::dataset::Row;
 use crate::fixture::write_fixture;
 use crate::sandbox::{Outcome, Sandbox, Status, Tree};
 
@@ -61,36 +62,82 @@ impl Execution {
         })
     }
 
-    /// Runs the reference and, when the reference does something observable, the generated
-    /// command; critical commands are never run.
-    pub fn compare(
-        &self,
-        reference: &str,
-        generated: Option<&str>,
-    ) -> Result<ExecVerdict, EvalError> {
-        let critical = |command| cmdai_core::safety::analyze(command).level == RiskLevel::Critical;
-        if critical(reference) {
+    /// Runs `row`'s reference and, when the reference does something observable, the generated
+    /// command, each in a fresh copy of the fixture (after the row's set-up script); critical
+    /// commands are never run.
+    pub fn compare(&self, row: &Row, generated: Option<&str>) -> Result<ExecVerdict, EvalError> {
+        if critical(&row.reference) {
             return Ok(ExecVerdict::NotRunnable(Skip::CriticalReference));
         }
-        let expected = self.sandbox.run(reference)?;
-        if expected.status != Status::Exited(0) {
-            return Ok(ExecVerdict::NotRunnable(Skip::ReferenceFails));
+        let verdict = self.in_fixture(row, |sandbox, initial| {
+            let expected = sandbox.run(&row.reference)?;
+            if let Some(skip) = not_counted(&expected, initial) {
+                return Ok(ExecVerdict::NotRunnable(skip));
+            }
+            let Some(generated) = generated else {
+                return Ok(ExecVerdict::Differs(Difference::NoCommand));
+            };
+            if critical(generated) {
+                return Ok(ExecVerdict::Differs(Difference::Critical));
+            }
+            let actual = sandbox.run(generated)?;
+            Ok(if actual.same_effect(&expected, row.ordered) {
+                ExecVerdict::Same
+            } else {
+                ExecVerdict::Differs(Difference::between(&expected, &actual))
+            })
+        })?;
+        Ok(verdict.unwrap_or_else(ExecVerdict::NotRunnable))
+    }
+
+    /// Whether `row`'s reference can count in a comparison, for whoever writes a dataset: it
+    /// runs twice, each time in a fresh copy of the fixture, and must succeed, do something
+    /// observable and do the same both times. `None` when it counts.
+    pub fn check_reference(&self, row: &Row) -> Result<Option<Skip>, EvalError> {
+        if critical(&row.reference) {
+            return Ok(Some(Skip::CriticalReference));
         }
-        if expected.stdout.iter().all(u8::is_ascii_whitespace) && expected.tree == self.initial {
-            return Ok(ExecVerdict::NotRunnable(Skip::ReferenceDoesNothing));
+        let found = self.in_fixture(row, |sandbox, initial| {
+            let first = sandbox.run(&row.reference)?;
+            if let Some(skip) = not_counted(&first, initial) {
+                return Ok(Some(skip));
+            }
+            let second = sandbox.run(&row.reference)?;
+            Ok((!second.same_effect(&first, row.ordered)).then_some(Skip::NotDeterministic))
+        })?;
+        Ok(found.unwrap_or_else(Some))
+    }
+
+    /// Calls `work` with the sandbox for `row` (one over a fixture of its own when the row has a
+    /// set-up script) and what its fixture looks like untouched; `Err(Skip)` when the set-up
+    /// script fails.
+    fn in_fixture<T>(
+        &self,
+        row: &Row,
+        work: impl FnOnce(&Sandbox, &Tree) -> Result<T, EvalError>,
+    ) -> Result<Result<T, Skip>, EvalError> {
+        match &row.setup {
+            None => work(&self.sandbox, &self.initial).map(Ok),
+            Some(script) => match self.sandbox.prepare(script)? {
+                Some(prepared) => work(&prepared, &prepared.initial_tree()).map(Ok),
+                None => Ok(Err(Skip::SetupFails)),
+            },
         }
-        let Some(generated) = generated else {
-            return Ok(ExecVerdict::Differs(Difference::NoCommand));
-        };
-        if critical(generated) {
-            return Ok(ExecVerdict::Differs(Difference::Critical));
-        }
-        let actual = self.sandbox.run(generated)?;
-        Ok(if actual.same_effect(&expected) {
-            ExecVerdict::Same
-        } else {
-            ExecVerdict::Differs(Difference::between(&expected, &actual))
-        })
+    }
+}
+
+fn critical(command: &str) -> bool {
+    cmdai_core::safety::analyze(command).level == RiskLevel::Critical
+}
+
+/// Why a reference that ran as `outcome` in a fixture that looked like `initial` does not count.
+fn not_counted(outcome: &Outcome, initial: &Tree) -> Option<Skip> {
+    if outcome.status != Status::Exited(0) {
+        Some(Skip::ReferenceFails)
+    } else if outcome.stdout.iter().all(u8::is_ascii_whitespace) && outcome.tree == *initial {
+        Some(Skip::ReferenceDoesNothing)
+    } else {
+        None
     }
 }
 
@@ -114,6 +161,10 @@ pub enum Skip {
     ReferenceFails,
     /// The reference prints nothing and changes nothing in the fixture.
     ReferenceDoesNothing,
+    /// The row's set-up script fails.
+    SetupFails,
+    /// Two runs of the reference did different things ([`Execution::check_reference`] only).
+    NotDeterministic,
 }
 
 impl fmt::Display for Skip {
@@ -124,6 +175,8 @@ impl fmt::Display for Skip {
             Skip::ReferenceDoesNothing => {
                 "the reference prints nothing and changes nothing in the fixture"
             }
+            Skip::SetupFails => "the set-up script fails",
+            Skip::NotDeterministic => "the reference does something else when run again",
         })
     }
 }
@@ -201,7 +254,9 @@ mod tests {
         };
         let execution = Execution::new(&options).unwrap();
         let check = |reference: &str, generated: Option<&str>, expected: ExecVerdict| {
-            let verdict = execution.compare(reference, generated).unwrap();
+            let verdict = execution
+                .compare(&Row::new("", reference), generated)
+                .unwrap();
             assert_eq!(verdict, expected, "{reference:?} vs {generated:?}");
         };
         use {Difference as D, ExecVerdict as V, Skip as S};
@@ -224,6 +279,67 @@ mod tests {
             V::NotRunnable(S::ReferenceDoesNothing),
         );
         check("rm -rf /", Some("ls"), V::NotRunnable(S::CriticalReference));
+    }
+
+    #[test]
+    fn rows_bring_their_own_files_and_may_ask_for_order() {
+        if !namespaces_available() {
+            return;
+        }
+        let options = ExecOptions {
+            fixture: None,
+            timeout: Duration::from_secs(30),
+        };
+        let execution = Execution::new(&options).unwrap();
+        let sort = Row {
+            setup: Some("printf 'b\\na\\nc\\n' > letters && chmod 600 letters".into()),
+            ..Row::new("sort the letters", "sort letters")
+        };
+        let compare = |row: &Row, generated| execution.compare(row, Some(generated)).unwrap();
+        // Files made by the set-up script are there, untouched, for both commands.
+        assert_eq!(compare(&sort, "sort < letters"), ExecVerdict::Same);
+        assert_eq!(compare(&sort, "cat letters"), ExecVerdict::Same);
+        let ordered = Row {
+            ordered: true,
+            ..sort.clone()
+        };
+        assert_eq!(
+            compare(&ordered, "cat letters"),
+            ExecVerdict::Differs(Difference::Output)
+        );
+        // Permission bits the set-up script gave are part of the fixture, not an effect.
+        let chmod = Row {
+            reference: "chmod 644 letters".into(),
+            ..sort.clone()
+        };
+        assert_eq!(
+            compare(&chmod, "chmod u=rw,go=r letters"),
+            ExecVerdict::Same
+        );
+        assert_eq!(
+            compare(&chmod, "true"),
+            ExecVerdict::Differs(Difference::Files)
+        );
+        assert_eq!(execution.check_reference(&sort).unwrap(), None);
+        assert_eq!(execution.check_reference(&chmod).unwrap(), None);
+        let broken = Row {
+            setup: Some("exit 3".into()),
+            ..sort.clone()
+        };
+        assert_eq!(
+            compare(&broken, "sort letters"),
+            ExecVerdict::NotRunnable(Skip::SetupFails)
+        );
+        let random = Row::new("a random number", "od -An -N4 -tu4 /dev/urandom");
+        assert_eq!(
+            execution.check_reference(&random).unwrap(),
+            Some(Skip::NotDeterministic)
+        );
+        let nothing = Row::new("nothing", "true");
+        assert_eq!(
+            execution.check_reference(&nothing).unwrap(),
+            Some(Skip::ReferenceDoesNothing)
+        );
     }
 
     #[test]

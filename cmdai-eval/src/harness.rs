@@ -1,6 +1,7 @@
 //! The evaluation loop: a command generated for every row, compared with the reference by text
 //! and (with an [`Execution`]) by running both; the counts and latency percentiles that sum it up.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::EvalError;
@@ -91,6 +92,32 @@ impl ExecSummary {
     }
 }
 
+/// The comparison by execution for each group of rows that `key` names (rows it gives `None`
+/// are left out), e.g. by category or by level. `results` are `rows`' results, in order.
+pub fn exec_by<K: Ord>(
+    rows: &[Row],
+    results: &[RowResult],
+    key: impl Fn(&Row) -> Option<K>,
+) -> BTreeMap<K, ExecSummary> {
+    let mut groups: BTreeMap<K, ExecSummary> = BTreeMap::new();
+    for (row, result) in rows.iter().zip(results) {
+        let (Some(key), Some(verdict)) = (key(row), result.exec) else {
+            continue;
+        };
+        let group = groups.entry(key).or_insert(ExecSummary {
+            runnable: 0,
+            same: 0,
+        });
+        if matches!(verdict, ExecVerdict::Same | ExecVerdict::Differs(_)) {
+            group.runnable += 1;
+        }
+        if verdict == ExecVerdict::Same {
+            group.same += 1;
+        }
+    }
+    groups
+}
+
 /// Percentiles of the time generation took per row (nearest rank; zero without rows).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Latency {
@@ -148,7 +175,7 @@ pub fn evaluate<E: From<EvalError>>(
             .map(|command| compare(&row.reference, command))
             .unwrap_or_default();
         let exec = execution
-            .map(|e| e.compare(&row.reference, command.as_deref()))
+            .map(|e| e.compare(row, command.as_deref()))
             .transpose()?;
         let result = RowResult {
             request: row.request.clone(),
@@ -185,10 +212,7 @@ mod tests {
     use super::*;
 
     fn row(request: &str, reference: &str) -> Row {
-        Row {
-            request: request.to_owned(),
-            reference: reference.to_owned(),
-        }
+        Row::new(request, reference)
     }
 
     #[test]
@@ -224,6 +248,48 @@ mod tests {
             (0.75, 0.25, 0.5)
         );
         assert!(report.results.iter().all(|r| r.exec.is_none()));
+    }
+
+    #[test]
+    fn execution_results_are_summed_up_by_group() {
+        let rows = [
+            Row {
+                category: Some("text".into()),
+                ..row("a", "ls")
+            },
+            Row {
+                category: Some("files".into()),
+                ..row("b", "ls")
+            },
+            Row {
+                category: Some("text".into()),
+                ..row("c", "ls")
+            },
+            row("d", "ls"),
+        ];
+        let verdicts = [
+            ExecVerdict::Same,
+            ExecVerdict::NotRunnable(crate::Skip::ReferenceFails),
+            ExecVerdict::Differs(crate::Difference::Output),
+            ExecVerdict::Same,
+        ];
+        let results: Vec<RowResult> = verdicts
+            .iter()
+            .map(|&verdict| RowResult {
+                request: String::new(),
+                reference: String::new(),
+                command: None,
+                matched: Match::default(),
+                latency: Duration::ZERO,
+                exec: Some(verdict),
+            })
+            .collect();
+        let groups = exec_by(&rows, &results, |r| r.category.clone());
+        let summed: Vec<_> = groups
+            .iter()
+            .map(|(k, s)| (k.as_str(), s.runnable, s.same))
+            .collect();
+        assert_eq!(summed, [("files", 0, 0), ("text", 2, 1)]);
     }
 
     #[test]

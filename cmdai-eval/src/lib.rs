@@ -17,7 +17,7 @@
 //!
 //! assert!(compare("ls -la", "ls -a -l").flags);
 //!
-//! let rows = [Row { request: "list all files".into(), reference: "ls -la".into() }];
+//! let rows = [Row::new("list all files", "ls -la")];
 //! // A real generator runs a model; this one always answers the same.
 //! let generate = |_request: &str| Ok::<_, EvalError>(Some("ls -al".to_owned()));
 //! let report = evaluate(&rows, None, generate, |_, _| {})?;
@@ -40,5 +40,5 @@ pub use dataset::{Dataset, Row};
 pub use error::EvalError;
 pub use exec::{Difference, ExecOptions, ExecVerdict, Execution, Skip};
 pub use fixture::write_fixture;
-pub use harness::{ExecSummary, Latency, Report, RowResult, Summary, evaluate, rate};
-pub use sandbox::{Entry, Outcome, Sandbox, Status, Tree};
+pub use harness::{ExecSummary, Latency, Report, RowResult, Summary, evaluate, exec_by, rate};
+pub use sandbox::{Entry, Outcome, Prepared, Sandbox, Status, Tree};

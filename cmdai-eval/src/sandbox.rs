@@ -63,23 +63,27 @@ pub struct Outcome {
 
 impl Outcome {
     /// Whether `self` and `other` did the same thing: both succeeded or both failed, printed the
-    /// same lines (in any order: two copies of a directory may list in different orders) and left
-    /// the same files.
-    pub fn same_effect(&self, other: &Outcome) -> bool {
+    /// same lines and left the same files. Lines are compared in any order (two copies of a
+    /// directory may list in different orders) unless `ordered`; trailing white space and blank
+    /// lines do not count.
+    pub fn same_effect(&self, other: &Outcome, ordered: bool) -> bool {
         let succeeded = |o: &Outcome| o.status == Status::Exited(0);
         succeeded(self) == succeeded(other)
-            && sorted_lines(&self.stdout) == sorted_lines(&other.stdout)
+            && lines(&self.stdout, ordered) == lines(&other.stdout, ordered)
             && self.tree == other.tree
     }
 }
 
-fn sorted_lines(output: &[u8]) -> Vec<&[u8]> {
+/// The non-blank lines of `output` without trailing white space, sorted unless `ordered`.
+fn lines(output: &[u8], ordered: bool) -> Vec<&[u8]> {
     let mut lines: Vec<&[u8]> = output
         .split(|&b| b == b'\n')
         .map(|line| line.trim_ascii_end())
         .filter(|line| !line.is_empty())
         .collect();
-    lines.sort_unstable();
+    if !ordered {
+        lines.sort_unstable();
+    }
     lines
 }
 
@@ -248,6 +252,35 @@ impl Sandbox {
 
     /// Runs `command` in a fresh copy of the fixture.
     pub fn run(&self, command: &str) -> Result<Outcome, EvalError> {
+        self.run_keeping(command, None)
+    }
+
+    /// A sandbox over a fixture of its own: a copy of this one after `script` ran in it (in the
+    /// sandbox, like any command). `Ok(None)` when the script fails or runs past the time limit.
+    /// The new fixture is removed when the [`Prepared`] is dropped.
+    pub fn prepare(&self, script: &str) -> Result<Option<Prepared>, EvalError> {
+        let dir = tempfile::Builder::new()
+            .prefix("cmdai-fixture-")
+            .tempdir()
+            .map_err(EvalError::SandboxDir)?;
+        let fixture = dir.path().join("work");
+        let outcome = self.run_keeping(script, Some(&fixture))?;
+        if outcome.status != Status::Exited(0) {
+            return Ok(None);
+        }
+        let sandbox = Sandbox {
+            fixture,
+            // What the script wrote is part of the fixture, not a command's effect.
+            since: SystemTime::now(),
+            timeout: self.timeout,
+            shell: self.shell.clone(),
+        };
+        Ok(Some(Prepared { sandbox, _dir: dir }))
+    }
+
+    /// Runs `command` in a fresh copy of the fixture; with `keep`, the copy is moved there
+    /// afterwards (on the same file system: both are temporary directories).
+    fn run_keeping(&self, command: &str, keep: Option<&Path>) -> Result<Outcome, EvalError> {
         let root = tempfile::Builder::new()
             .prefix("cmdai-sandbox-")
             .tempdir()
@@ -326,11 +359,29 @@ impl Sandbox {
             });
         }
         let tree = snapshot(&work, self.since);
+        if let Some(keep) = keep {
+            std::fs::rename(&work, keep).map_err(EvalError::SandboxDir)?;
+        }
         make_removable(&base);
         Ok(Outcome {
             status,
             stdout,
             tree,
         })
+    }
+}
+
+/// A [`Sandbox`] over a fixture made by [`Sandbox::prepare`]; the fixture goes with it.
+#[derive(Debug)]
+pub struct Prepared {
+    sandbox: Sandbox,
+    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Prepared {
+    type Target = Sandbox;
+
+    fn deref(&self) -> &Sandbox {
+        &self.sandbox
     }
 }

@@ -22,7 +22,7 @@ for pn in "32 32" "128 32" "512 128"; do set -- $pn
 done
 # The decode step three ways: fused kernels replayed as a CUDA graph (the default), the same
 # kernels launched one by one, and candle's own operations.
-for way in "fused+graph:" "fused, no graph:CMDAI_CUDA_GRAPH=0" "candle ops:CMDAI_CUDA_FUSED=0"; do
-  echo "== decode, ${way%%:*}"; env ${way#*:} /tmp/cmdai bench --model /tmp/qwen15.gguf --device cuda -p 32 -n 128 -r 3 2>&1 | tail -3
+for way in graph launches operations; do
+  echo "== decode, $way"; /tmp/cmdai bench --model /tmp/qwen15.gguf --device cuda --cuda-decode "$way" -p 32 -n 128 -r 3 2>&1 | tail -3
 done
 echo "== -v on cuda"; /tmp/cmdai -v --model /tmp/qwen15.gguf --device cuda --max-tokens 8 "list files" 2>&1 | tail -4

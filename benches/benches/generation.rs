@@ -9,7 +9,7 @@ use candle_core::Device;
 use candle_core::quantized::GgmlDType;
 use cmdai_backend_candle::synthetic::{tiny_spec, write_random_model};
 use cmdai_backend_candle::{
-    Architecture, GgufFile, GgufTokenizer, ModelSpec, Packing, Transformer,
+    Architecture, GgufFile, GgufTokenizer, Kernels, ModelSpec, Packing, Transformer,
 };
 use cmdai_core::{CommandPrompt, PromptBuilder, ShellContext, parse_response};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -52,8 +52,15 @@ fn model(c: &mut Criterion) {
         dir: dir.path().join("packed"),
         identity: path.display().to_string(),
     };
-    let mut model =
-        Transformer::load_with(spec, &mut file, &Device::Cpu, 1024, Some(&packing)).unwrap();
+    let mut model = Transformer::load_with(
+        spec,
+        &mut file,
+        &Device::Cpu,
+        1024,
+        Some(&packing),
+        Kernels::default(),
+    )
+    .unwrap();
 
     let context = ShellContext::new("Linux", "bash", "/home/user/project");
     let conversation =

@@ -2,11 +2,12 @@
 //! tokens, then decodes greedily (both fed the CPU's choice) and compares every step's logits.
 //!
 //! ```text
-//! parity MODEL.gguf [DEVICE] [TOLERANCE] [PROMPT_TOKENS]
+//! parity MODEL.gguf [DEVICE] [TOLERANCE] [PROMPT_TOKENS] [operations]
 //! ```
 //!
 //! DEVICE: cuda, cuda:N or metal (default cuda); PROMPT_TOKENS: the prompt's length (default
-//! 16; a long one makes the decode steps attend over many positions).
+//! 16; a long one makes the decode steps attend over many positions); `operations` runs the
+//! GPU side with candle's operations instead of cmdai's fused CUDA kernels.
 //!
 //! Passes (exit 0) when every step's largest difference is within TOLERANCE (default 0.02) of
 //! the largest logit's magnitude and both pick the same next token.
@@ -15,7 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use candle_core::Device;
-use cmdai_backend_candle::{DeviceChoice, GgufFile, ModelSpec, Transformer};
+use cmdai_backend_candle::{CudaDecode, DeviceChoice, GgufFile, Kernels, ModelSpec, Transformer};
 
 const PROMPT: [u32; 16] = [
     1, 17, 42, 99, 7, 256, 3, 500, 12, 64, 128, 5, 77, 300, 9, 31,
@@ -26,25 +27,36 @@ fn load(
     path: &std::path::Path,
     device: &Device,
     positions: usize,
+    kernels: Kernels,
 ) -> Result<Transformer, Box<dyn std::error::Error>> {
     let mut file = GgufFile::open(path)?;
     let spec = ModelSpec::from_gguf(&file.content)?;
-    Ok(Transformer::load(spec, &mut file, device, positions)?)
+    Ok(Transformer::load_with(
+        spec, &mut file, device, positions, None, kernels,
+    )?)
 }
 
 fn run() -> Result<bool, Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let model = PathBuf::from(
         args.first()
-            .ok_or("usage: parity MODEL.gguf [DEVICE] [TOLERANCE] [PROMPT_TOKENS]")?,
+            .ok_or("usage: parity MODEL.gguf [DEVICE] [TOLERANCE] [PROMPT_TOKENS] [operations]")?,
     );
     let choice: DeviceChoice = args.get(1).map_or("cuda", String::as_str).parse()?;
     let tolerance: f32 = args.get(2).map_or(Ok(0.02), |t| t.parse())?;
     let prompt_tokens: usize = args.get(3).map_or(Ok(PROMPT.len()), |n| n.parse())?;
+    let gpu_kernels = Kernels {
+        cuda: match args.get(4).map(String::as_str) {
+            Some("operations") => CudaDecode::Operations,
+            Some(other) => return Err(format!("unknown GPU path {other:?}").into()),
+            None => CudaDecode::default(),
+        },
+        ..Kernels::default()
+    };
     let gpu = choice.open()?;
     let positions = prompt_tokens + DECODE_STEPS + 1;
-    let mut on_cpu = load(&model, &Device::Cpu, positions)?;
-    let mut on_gpu = load(&model, &gpu.device, positions)?;
+    let mut on_cpu = load(&model, &Device::Cpu, positions, Kernels::default())?;
+    let mut on_gpu = load(&model, &gpu.device, positions, gpu_kernels)?;
     let vocab = on_cpu.spec().vocab_size as u32;
     // The fixed tokens, then the same again scaled, as many times as it takes.
     let prompt: Vec<u32> = (0..prompt_tokens)

@@ -16,7 +16,7 @@ use crate::memory;
 use crate::packed::Packing;
 use crate::spec::Metadata;
 use crate::{
-    ChatTemplate, DeviceChoice, GgufFile, GgufTokenizer, ModelSpec, PromptCache, Sampler,
+    ChatTemplate, DeviceChoice, GgufFile, GgufTokenizer, Kernels, ModelSpec, PromptCache, Sampler,
     TextStream, TokenTable, Transformer,
 };
 
@@ -64,6 +64,9 @@ pub struct LoadOptions {
     /// its own (about 0.2 s of CPU for 150,000 tokens), beside the tokenizer's construction.
     /// Off, that happens on the first request with a response schema.
     pub constrained_decoding: bool,
+    /// Which of cmdai's own kernels run the model; the default takes the fastest this machine
+    /// has.
+    pub kernels: Kernels,
 }
 
 impl Default for LoadOptions {
@@ -76,6 +79,7 @@ impl Default for LoadOptions {
             model_digest: None,
             packed_weights_dir: None,
             constrained_decoding: true,
+            kernels: Kernels::default(),
         }
     }
 }
@@ -184,6 +188,7 @@ impl CandleBackend {
             &selected.device,
             max_positions,
             packing.as_ref(),
+            options.kernels,
         )?;
         let prompt_cache = options
             .prompt_cache_dir

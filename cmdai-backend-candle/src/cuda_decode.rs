@@ -182,12 +182,14 @@ struct Scratch {
 pub(crate) type Unsupported = String;
 
 impl Decoder {
-    /// Prepares the step for `parts` on `device`. `Ok(Err(reason))` when the model has a part
+    /// Prepares the step for `parts` on `device`, replayed as a CUDA graph unless `graph` is
+    /// false (then the launches run one by one). `Ok(Err(reason))` when the model has a part
     /// the fused kernels do not cover (a weight type candle has no matrix-vector kernel for, a
     /// head wider than 256).
     pub(crate) fn new(
         device: &CudaDevice,
         parts: &ModelParts<'_>,
+        graph: bool,
     ) -> candle_core::Result<Result<Self, Unsupported>> {
         if !parts.head_dim.is_multiple_of(32) || parts.head_dim > MAX_HEAD_DIM {
             return Ok(Err(format!("head size {}", parts.head_dim)));
@@ -260,7 +262,6 @@ impl Decoder {
         let mut plan = Plan {
             device,
             launches: Vec::new(),
-            old_matvec: std::env::var_os("CMDAI_CUDA_MATVEC").is_some_and(|v| v == "old"),
         };
         // add_norm_q8 runs at most 512 threads (the registers of 1024 would not hold 16 values
         // each), each holding at most 16 values; the threads divide the padded size.
@@ -409,8 +410,7 @@ impl Decoder {
             launches: plan.launches,
             stream,
             graph: None,
-            // CMDAI_CUDA_GRAPH=0 runs the launches one by one (for profiling and comparison).
-            no_graph: std::env::var_os("CMDAI_CUDA_GRAPH").is_some_and(|v| v == "0"),
+            no_graph: !graph,
             x,
             pos,
             logits,
@@ -513,8 +513,6 @@ impl Decoder {
 struct Plan<'a> {
     device: &'a CudaDevice,
     launches: Vec<Launch>,
-    /// candle's older one-row kernels (`CMDAI_CUDA_MATVEC=old`, for comparison).
-    old_matvec: bool,
 }
 
 /// candle's matrix-vector launcher (llama.cpp's MMVQ) for q8_1 input and f32 output.
@@ -558,66 +556,30 @@ impl Plan<'_> {
         let Some((q, (rows, columns))) = matrix(weight) else {
             return Ok(Err("a weight that is not quantized".into()));
         };
-        if !self.old_matvec {
-            let Some(launcher) = mmvq_launcher(q.dtype()) else {
-                return Ok(Err(format!("weight type {:?}", q.dtype())));
-            };
-            let weights = q.device_ptr()? as u64;
-            let stream = self.device.cuda_stream();
-            self.launches.push(Box::new(move || {
-                // SAFETY: `weights` holds `rows` rows of `columns` values of the launcher's
-                // type, `input` the q8_1 blocks of `pad(columns)` values, `out` room for
-                // `rows` floats; the launch goes on the decoder's stream.
-                unsafe {
-                    launcher(
-                        weights as *const std::ffi::c_void,
-                        input as *const std::ffi::c_void,
-                        out as *mut std::ffi::c_void,
-                        columns as i32,
-                        rows as i32,
-                        (pad(columns) / 32) as i32,
-                        rows as i32,
-                        1,
-                        stream.cu_stream() as *mut std::ffi::c_void,
-                    )
-                };
-                Ok(())
-            }));
-            return Ok(Ok(()));
-        }
-        let name = match q.dtype() {
-            GgmlDType::Q4_0 => "q4_0",
-            GgmlDType::Q4_1 => "q4_1",
-            GgmlDType::Q5_0 => "q5_0",
-            GgmlDType::Q5_1 => "q5_1",
-            GgmlDType::Q8_0 => "q8_0",
-            GgmlDType::Q2K => "q2_K",
-            GgmlDType::Q3K => "q3_K",
-            GgmlDType::Q4K => "q4_K",
-            GgmlDType::Q5K => "q5_K",
-            GgmlDType::Q6K => "q6_K",
-            other => return Ok(Err(format!("weight type {other:?}"))),
+        let Some(launcher) = mmvq_launcher(q.dtype()) else {
+            return Ok(Err(format!("weight type {:?}", q.dtype())));
         };
-        let func = self.device.get_or_load_func(
-            &format!("mul_mat_vec_{name}_q8_1_cuda1"),
-            &kernels::QUANTIZED,
-        )?;
-        // One row per block of four warps, as candle launches it for one input row.
-        let mut grid = config(rows as u32, 32, 0);
-        grid.block_dim.1 = 4;
-        self.launches.push(launch!(
-            func,
-            grid,
-            vec![
-                Arg::Ptr(q.device_ptr()? as u64),
-                Arg::Ptr(input),
-                Arg::Ptr(out),
-                int(columns),
-                int(rows),
-                int(pad(columns)),
-                int(rows),
-            ]
-        ));
+        let weights = q.device_ptr()? as u64;
+        let stream = self.device.cuda_stream();
+        self.launches.push(Box::new(move || {
+            // SAFETY: `weights` holds `rows` rows of `columns` values of the launcher's
+            // type, `input` the q8_1 blocks of `pad(columns)` values, `out` room for
+            // `rows` floats; the launch goes on the decoder's stream.
+            unsafe {
+                launcher(
+                    weights as *const std::ffi::c_void,
+                    input as *const std::ffi::c_void,
+                    out as *mut std::ffi::c_void,
+                    columns as i32,
+                    rows as i32,
+                    (pad(columns) / 32) as i32,
+                    rows as i32,
+                    1,
+                    stream.cu_stream() as *mut std::ffi::c_void,
+                )
+            };
+            Ok(())
+        }));
         Ok(Ok(()))
     }
 }

@@ -13,7 +13,7 @@ use crate::error::{CandleError, Result};
 use crate::gguf::GgufFile;
 use crate::kv_cache::KvCache;
 use crate::mapped::{MappedFile, MappedMatrix};
-use crate::packed::{PackedMatrix, PackedWeights, Packing};
+use crate::packed::{CpuKernels, PackedMatrix, PackedWeights, Packing};
 use crate::spec::{Activation, ModelSpec, RopeStyle};
 
 /// A quantized weight matrix: in place in the mapped file on the CPU, or candle's own tensor
@@ -175,6 +175,28 @@ pub struct Transformer {
     fused: Option<crate::cuda_decode::Decoder>,
 }
 
+/// Which of cmdai's own kernels run a model. The default takes the fastest this machine has;
+/// the others are there to measure one against another (`cmdai bench --kernels`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Kernels {
+    /// On the CPU: which kernels run the interleaved matrices (`packed/`).
+    pub cpu: CpuKernels,
+    /// On CUDA: how a decode step runs.
+    pub cuda: CudaDecode,
+}
+
+/// How a decode step runs on CUDA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CudaDecode {
+    /// The fused step (`cuda_decode.rs`), its launches replayed as one CUDA graph.
+    #[default]
+    Graph,
+    /// The fused step, its launches one by one (for profiling).
+    Launches,
+    /// candle's operations, one after another, as on the other devices.
+    Operations,
+}
+
 impl Transformer {
     /// Loads the model in `file` for up to `max_positions` tokens of context. On the CPU the
     /// weight matrices stay in the memory-mapped file (see `mapped.rs`); on a GPU they are
@@ -185,17 +207,18 @@ impl Transformer {
         device: &Device,
         max_positions: usize,
     ) -> Result<Self> {
-        Self::load_with(spec, file, device, max_positions, None)
+        Self::load_with(spec, file, device, max_positions, None, Kernels::default())
     }
 
     /// [`load`](Self::load), with the Q4_K and Q6_K matrices interleaved (`packed/`) and
-    /// kept as `packing` says, where the CPU has AVX2 or AVX-512 VNNI.
+    /// kept as `packing` says, where the CPU has AVX2 or AVX-512 VNNI, and run by `kernels`.
     pub fn load_with(
         spec: ModelSpec,
         file: &mut GgufFile,
         device: &Device,
         max_positions: usize,
         packing: Option<&Packing>,
+        kernels: Kernels,
     ) -> Result<Self> {
         spec.check_tensors(&file.content)?;
         let mapped =
@@ -211,6 +234,7 @@ impl Transformer {
         let packed = match (&mapped, packing) {
             (Some(mapped), Some(packing)) => PackedWeights::open_or_build(
                 packing,
+                kernels.cpu,
                 mapped,
                 &file.content,
                 &products(&file.content),
@@ -299,31 +323,33 @@ impl Transformer {
             fused: None,
         };
         #[cfg(feature = "cuda")]
-        let model = model.with_fused_decoder()?;
+        let model = model.with_fused_decoder(kernels.cuda)?;
         Ok(model)
     }
 
-    /// On CUDA, prepares the fused decode step where it covers the model.
+    /// On CUDA, prepares the fused decode step where it covers the model, unless `decode`
+    /// asks for candle's operations.
     #[cfg(feature = "cuda")]
-    fn with_fused_decoder(mut self) -> Result<Self> {
-        if let Device::Cuda(cuda) = &self.device {
+    fn with_fused_decoder(mut self, decode: CudaDecode) -> Result<Self> {
+        if let Device::Cuda(cuda) = &self.device
+            && decode != CudaDecode::Operations
+        {
             let cuda = cuda.clone();
-            self.fused = self.fused_decoder(&cuda)?;
+            self.fused = self.fused_decoder(&cuda, decode == CudaDecode::Graph)?;
         }
         Ok(self)
     }
 
-    /// The fused decode step for this model on `device`, with its KV buffers allocated.
+    /// The fused decode step for this model on `device`, with its KV buffers allocated;
+    /// replayed as a CUDA graph when `graph`.
     #[cfg(feature = "cuda")]
     fn fused_decoder(
         &mut self,
         device: &candle_core::CudaDevice,
+        graph: bool,
     ) -> Result<Option<crate::cuda_decode::Decoder>> {
         use crate::cuda_decode::{Decoder, LayerParts, ModelParts, Projection};
 
-        if std::env::var_os("CMDAI_CUDA_FUSED").is_some_and(|v| v == "0") {
-            return Ok(None);
-        }
         for block in &mut self.blocks {
             block.cache.allocate(&self.device)?;
         }
@@ -408,12 +434,16 @@ impl Transformer {
             interleaved_rope: matches!(traits.rope, RopeStyle::Interleaved),
             gelu: matches!(traits.activation, Activation::GeluTanh),
         };
-        Ok(match Decoder::new(device, &parts)? {
+        Ok(match Decoder::new(device, &parts, graph)? {
             Ok(decoder) => {
                 tracing::info!(
-                    "decode: a fused step of {} kernel launches, replayed as a CUDA graph; \
-                     prompts: the same kernels over up to 512 tokens at a time",
-                    decoder.launches()
+                    "decode: a fused step of {} kernel launches, {}; prompts: the same kernels \
+                     over up to 512 tokens at a time",
+                    decoder.launches(),
+                    match graph {
+                        true => "replayed as a CUDA graph",
+                        false => "launched one by one",
+                    }
                 );
                 Some(decoder)
             }

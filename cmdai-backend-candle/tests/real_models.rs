@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use candle_core::Device;
-use cmdai_backend_candle::{GgufFile, GgufTokenizer, ModelSpec, Packing, Transformer};
+use cmdai_backend_candle::{GgufFile, GgufTokenizer, Kernels, ModelSpec, Packing, Transformer};
 use serde_json::Value;
 
 /// The models `CMDAI_TEST_MODELS` names: each must be found and checked.
@@ -175,8 +175,15 @@ fn greedy_decoding_matches_llama_cpp() {
             dir: PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("packed"),
             identity: format!("test:{}", path.display()),
         };
-        let mut model =
-            Transformer::load_with(spec, &mut file, &Device::Cpu, 512, Some(&packing)).unwrap();
+        let mut model = Transformer::load_with(
+            spec,
+            &mut file,
+            &Device::Cpu,
+            512,
+            Some(&packing),
+            Kernels::default(),
+        )
+        .unwrap();
         for row in model_rows {
             let prompt = row["prompt"].as_str().unwrap();
             let expected = row["completion"].as_str().unwrap();
@@ -245,7 +252,15 @@ fn packed_weights_agree_with_the_file_and_a_damaged_copy_is_rebuilt() {
     let logits = |packing: Option<&Packing>| -> Vec<f32> {
         let mut file = GgufFile::open(&path).unwrap();
         let spec = ModelSpec::from_gguf(&file.content).unwrap();
-        let mut model = Transformer::load_with(spec, &mut file, &Device::Cpu, 64, packing).unwrap();
+        let mut model = Transformer::load_with(
+            spec,
+            &mut file,
+            &Device::Cpu,
+            64,
+            packing,
+            Kernels::default(),
+        )
+        .unwrap();
         // Several tokens (the prefill kernels), then one (the decode kernels).
         model
             .forward(&[785, 3974, 13876, 38835, 34208, 916])

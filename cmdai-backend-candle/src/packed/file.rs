@@ -14,7 +14,7 @@ use memmap2::Mmap;
 use sha2::{Digest, Sha256};
 
 use super::layout::pack_bytes;
-use super::{Packed, Q4KTile, Q6KTile, ROWS, available, matmul};
+use super::{CpuKernels, Level, Packed, Q4KTile, Q6KTile, ROWS, level, matmul};
 use crate::mapped::MappedFile;
 use crate::prefill::BLOCK;
 
@@ -82,6 +82,8 @@ pub struct PackedMatrix {
     offset: usize,
     tiles: usize,
     pub(super) dtype: GgmlDType,
+    /// The kernels its products run with.
+    pub(super) level: Level,
 }
 
 impl PackedMatrix {
@@ -98,8 +100,8 @@ impl PackedMatrix {
     /// `dst = lhs · selfᵀ` for `lhs` of `m` rows of `k` values; `dst` is `m × n`.
     pub fn matmul(&self, mkn: (usize, usize, usize), lhs: &[f32], dst: &mut [f32]) {
         match self.dtype {
-            GgmlDType::Q4K => matmul(mkn, lhs, self.tiles::<Q4KTile>(), dst),
-            _ => matmul(mkn, lhs, self.tiles::<Q6KTile>(), dst),
+            GgmlDType::Q4K => matmul(self.level, mkn, lhs, self.tiles::<Q4KTile>(), dst),
+            _ => matmul(self.level, mkn, lhs, self.tiles::<Q6KTile>(), dst),
         }
     }
 }
@@ -120,19 +122,19 @@ pub struct PackedWeights {
 
 impl PackedWeights {
     /// The packed form of the tensors `names` of the model in `file`, from `packing`'s file
-    /// when it holds exactly them, else packed now and written there first. `None` where this
-    /// CPU lacks AVX2 (see [`level`](super::level)), or no tensor qualifies (2-D Q4_K or Q6_K
-    /// with a multiple of 16 rows); also when the file can be neither read nor written (a
-    /// read-only cache: the model then runs on the file's own layout, and the reason is logged).
+    /// when it holds exactly them, else packed now and written there first, to run with
+    /// `kernels`. `None` where this CPU lacks AVX2 (see [`level`](super::level)) or `kernels`
+    /// asks for the file's layout, or no tensor qualifies (2-D Q4_K or Q6_K with a multiple of
+    /// 16 rows); also when the file can be neither read nor written (a read-only cache: the
+    /// model then runs on the file's own layout, and the reason is logged).
     pub fn open_or_build(
         packing: &Packing,
+        kernels: CpuKernels,
         file: &MappedFile,
         content: &Content,
         names: &[String],
     ) -> Option<Self> {
-        if !available() {
-            return None;
-        }
+        let level = level(kernels)?;
         let mut shapes = Vec::new();
         for name in names {
             let info = content.tensor_infos.get(name)?;
@@ -157,7 +159,7 @@ impl PackedWeights {
         }
         let path = packing.file();
         if path.is_file() {
-            match Self::read(&path, &shapes) {
+            match Self::read(&path, &shapes, level) {
                 Ok(weights) => return Some(weights),
                 Err(reason) => {
                     tracing::warn!("rebuilding {}: {reason}", path.display());
@@ -166,8 +168,8 @@ impl PackedWeights {
             }
         }
         let started = std::time::Instant::now();
-        let written =
-            Self::write(&path, &shapes, file, content).and_then(|()| Self::read(&path, &shapes));
+        let written = Self::write(&path, &shapes, file, content)
+            .and_then(|()| Self::read(&path, &shapes, level));
         // Packing read every matrix of the model file once; those pages are not needed again.
         file.release_pages();
         match written {
@@ -230,7 +232,7 @@ impl PackedWeights {
     }
 
     /// Maps the file at `path` and checks it holds exactly `shapes`, whole.
-    fn read(path: &Path, shapes: &[Shape]) -> Result<Self, PackedFileError> {
+    fn read(path: &Path, shapes: &[Shape], level: Level) -> Result<Self, PackedFileError> {
         let file = std::fs::File::open(path)?;
         // SAFETY: read-only; cmdai never changes a packed file in place (it is renamed into
         // place whole, and removed rather than rewritten when invalid).
@@ -250,6 +252,7 @@ impl PackedWeights {
                     offset,
                     tiles,
                     dtype: shape.dtype,
+                    level,
                 },
             );
             offset += tiles * tile_size(shape.dtype);
@@ -383,7 +386,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("model.packed");
         std::fs::write(&path, file_with(&header, &shapes)).unwrap();
-        let weights = PackedWeights::read(&path, &shapes).unwrap();
+        let weights = PackedWeights::read(&path, &shapes, Level::Avx2).unwrap();
         let mut offset = header.len();
         for shape in &shapes {
             let matrix = weights.matrix(&shape.name).unwrap();
@@ -403,7 +406,7 @@ mod tests {
         let path = dir.path().join("model.packed");
         std::fs::write(&path, file_with(&format_2_header(&shapes), &shapes)).unwrap();
         assert!(matches!(
-            PackedWeights::read(&path, &shapes),
+            PackedWeights::read(&path, &shapes, Level::Avx2),
             Err(PackedFileError::Header)
         ));
     }
@@ -417,7 +420,7 @@ mod tests {
         let expected = bytes.len();
         bytes.truncate(expected - 1);
         std::fs::write(&path, &bytes).unwrap();
-        let error = PackedWeights::read(&path, &shapes).unwrap_err();
+        let error = PackedWeights::read(&path, &shapes, Level::Avx2).unwrap_err();
         assert!(matches!(error, PackedFileError::Length { actual, .. } if actual == expected - 1));
         assert_eq!(
             error.to_string(),
@@ -464,7 +467,7 @@ mod tests {
     /// the same place, rather than mapped.
     #[test]
     fn a_file_of_format_2_is_rebuilt() {
-        if !available() {
+        if level(CpuKernels::Best).is_none() {
             eprintln!("skipped: this CPU has no AVX2");
             return;
         }
@@ -483,8 +486,17 @@ mod tests {
         std::fs::write(packing.file(), &stale).unwrap();
 
         let names: Vec<String> = shapes.iter().map(|s| s.name.clone()).collect();
-        let weights = PackedWeights::open_or_build(&packing, &file, &gguf.content, &names);
+        let weights =
+            PackedWeights::open_or_build(&packing, CpuKernels::Best, &file, &gguf.content, &names);
         assert!(weights.is_some(), "rebuilt and mapped");
+        let none = PackedWeights::open_or_build(
+            &packing,
+            CpuKernels::FileLayout,
+            &file,
+            &gguf.content,
+            &names,
+        );
+        assert!(none.is_none(), "the file's layout was asked for");
         let written = std::fs::read(packing.file()).unwrap();
         let header = header(&shapes);
         assert_eq!(written[..header.len()], header[..]);

@@ -48,21 +48,38 @@ pub(crate) enum Level {
     Avx2,
 }
 
-/// The best [`Level`] this CPU has, `None` without AVX2, FMA and F16C (or off x86).
-/// `CMDAI_PACKED_KERNELS=avx2` takes the AVX2 kernels on an AVX-512 CPU (to compare them);
-/// `off` runs every model on the file's own layout.
-pub(crate) fn level() -> Option<Level> {
+/// Which kernels run the interleaved matrices of a model (`LoadOptions::kernels`). The default
+/// takes the fastest this CPU has; the others are for measuring one against another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CpuKernels {
+    /// AVX-512 VNNI where the CPU has it, else AVX2.
+    #[default]
+    Best,
+    /// The AVX2 kernels, even on a CPU with AVX-512 VNNI.
+    Avx2,
+    /// None: every matrix runs on the GGUF file's own layout.
+    FileLayout,
+}
+
+/// The [`Level`] `wanted` runs at on this CPU; `None` without AVX2, FMA and F16C (or off x86),
+/// or for [`CpuKernels::FileLayout`].
+pub(crate) fn level(wanted: CpuKernels) -> Option<Level> {
+    let best = best_level()?;
+    match wanted {
+        CpuKernels::Best => Some(best),
+        CpuKernels::Avx2 => Some(Level::Avx2),
+        CpuKernels::FileLayout => None,
+    }
+}
+
+/// The best [`Level`] this CPU has (detected once).
+fn best_level() -> Option<Level> {
     use std::sync::OnceLock;
     static LEVEL: OnceLock<Option<Level>> = OnceLock::new();
     *LEVEL.get_or_init(|| {
-        let wanted = std::env::var("CMDAI_PACKED_KERNELS").unwrap_or_default();
-        if wanted == "off" {
-            return None;
-        }
         #[cfg(target_arch = "x86_64")]
         {
-            if wanted != "avx2"
-                && is_x86_feature_detected!("avx512f")
+            if is_x86_feature_detected!("avx512f")
                 && is_x86_feature_detected!("avx512bw")
                 && is_x86_feature_detected!("avx512vnni")
             {
@@ -79,11 +96,6 @@ pub(crate) fn level() -> Option<Level> {
     })
 }
 
-/// Whether [`matmul`] runs on this CPU.
-pub fn available() -> bool {
-    level().is_some()
-}
-
 /// Input rows a worker takes per row group: their quantized blocks stay in the cache while it
 /// walks the row group's tiles.
 const TILE_M: usize = 16;
@@ -93,19 +105,8 @@ const PREFETCH_TILES: usize = 2;
 const GROUP: usize = 4;
 
 /// `dst = lhs · weightsᵀ` for `lhs` of `m` rows of `k` values and `tiles` from [`pack`] of `n`
-/// rows of `k` values; `dst` is `m × n`. Only where [`available`].
+/// rows of `k` values, with the kernels of `level` (one [`level`] gave); `dst` is `m × n`.
 pub(crate) fn matmul<T: Packed>(
-    (m, k, n): (usize, usize, usize),
-    lhs: &[f32],
-    tiles: &[T],
-    dst: &mut [f32],
-) {
-    let level = level().expect("packed products need AVX2 and FMA at least");
-    matmul_with(level, (m, k, n), lhs, tiles, dst);
-}
-
-/// [`matmul`] with the kernels of `level`.
-fn matmul_with<T: Packed>(
     level: Level,
     (m, k, n): (usize, usize, usize),
     lhs: &[f32],
@@ -135,8 +136,14 @@ pub(crate) fn matmul_many(
     matrices: &[&PackedMatrix],
     dsts: &mut [Vec<f32>],
 ) {
-    let level = level().expect("packed products need AVX2 and FMA at least");
     assert_eq!(matrices.len(), dsts.len(), "one output per matrix");
+    let Some(level) = matrices.first().map(|matrix| matrix.level) else {
+        return;
+    };
+    assert!(
+        matrices.iter().all(|matrix| matrix.level == level),
+        "one model, one kernel level"
+    );
     let mut starts = Vec::with_capacity(matrices.len());
     let mut items = 0;
     for (matrix, dst) in matrices.iter().zip(dsts.iter()) {
@@ -307,7 +314,7 @@ mod tests {
     /// Products through the tiles against `prefill`'s on the GGUF layout, for input row
     /// counts that take every kernel width and more than one worker tile.
     fn agrees_with_the_plain_layout<T: Packed>(scales: &[usize]) {
-        let levels: &[Level] = match level() {
+        let levels: &[Level] = match best_level() {
             Some(Level::Avx512Vnni) => &[Level::Avx512Vnni, Level::Avx2],
             Some(Level::Avx2) => &[Level::Avx2],
             None => &[],
@@ -338,7 +345,7 @@ mod tests {
             let largest = want.iter().fold(0f32, |l, w| l.max(w.abs()));
             for &level in levels {
                 let mut got = vec![0f32; m * n];
-                matmul_with(level, (m, k, n), &lhs, &tiles, &mut got);
+                matmul(level, (m, k, n), &lhs, &tiles, &mut got);
                 for (i, (g, w)) in got.iter().zip(&want).enumerate() {
                     assert!(
                         (g - w).abs() <= 1e-5 * largest,

@@ -5,11 +5,11 @@ use std::io::Write;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use cmdai_backend_candle::{CandleBackend, LoadOptions};
+use cmdai_backend_candle::{CandleBackend, CpuKernels, CudaDecode, Kernels, LoadOptions};
 use cmdai_core::InferenceBackend;
 use serde_json::json;
 
-use crate::cli::OutputFormat;
+use crate::cli::{CpuKernelsArg, CudaDecodeArg, OutputFormat};
 use crate::models;
 use crate::settings::Settings;
 
@@ -19,6 +19,24 @@ pub struct BenchOptions {
     pub prompt_tokens: usize,
     pub generate: usize,
     pub repetitions: usize,
+    /// The kernels to measure.
+    pub kernels: Kernels,
+}
+
+/// The kernels `--kernels` and `--cuda-decode` name.
+pub fn kernels(cpu: CpuKernelsArg, cuda: CudaDecodeArg) -> Kernels {
+    Kernels {
+        cpu: match cpu {
+            CpuKernelsArg::Best => CpuKernels::Best,
+            CpuKernelsArg::Avx2 => CpuKernels::Avx2,
+            CpuKernelsArg::FileLayout => CpuKernels::FileLayout,
+        },
+        cuda: match cuda {
+            CudaDecodeArg::Graph => CudaDecode::Graph,
+            CudaDecodeArg::Launches => CudaDecode::Launches,
+            CudaDecodeArg::Operations => CudaDecode::Operations,
+        },
+    }
 }
 
 pub fn run(settings: &Settings, options: BenchOptions) -> Result<()> {
@@ -38,6 +56,7 @@ pub fn run(settings: &Settings, options: BenchOptions) -> Result<()> {
         packed_weights_dir: Some(fetcher.cache().root().join("packed")),
         // Nothing here is constrained; the compiler would only compete for the cores.
         constrained_decoding: false,
+        kernels: options.kernels,
         ..LoadOptions::default()
     };
     let started = Instant::now();
@@ -85,6 +104,7 @@ pub fn run(settings: &Settings, options: BenchOptions) -> Result<()> {
                 "decode_tok_s_sd": decode_sd,
                 "repetitions": options.repetitions,
                 "peak_rss_bytes": peak_rss,
+                "kernels": format!("{:?}", options.kernels),
             });
             writeln!(out, "{value}")?;
         }

@@ -1,7 +1,44 @@
 //! The command line as clap sees it. Command code never reads these types: `settings.rs`
-//! turns them into validated [`Settings`](crate::settings::Settings) first.
+//! turns them into validated settings first.
+//!
+//! A flag that sets a setting is spelled here and described in the table of
+//! [`crate::defs`]: its help, default, environment variable and the
+//! values it accepts. Its value stays text until the table reads it, so flag, variable and file
+//! are checked alike; [`command`] adds the table's help to clap's.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+
+use crate::defs::{self, Allowed};
+
+/// The command line, with the help of each setting's flag (and the words it takes, where it
+/// takes one of a few) from the table.
+pub fn command() -> clap::Command {
+    defs::ALL.iter().fold(Cli::command(), |command, def| {
+        let arg = def.flag.and_then(|flag| {
+            command
+                .get_arguments()
+                .find(|arg| arg.get_long() == Some(flag))
+        });
+        let Some(id) = arg.map(|arg| arg.get_id().clone()) else {
+            return command;
+        };
+        command.mut_arg(id, |arg| {
+            let arg = arg.help(def.flag_help());
+            match def.allowed {
+                Allowed::OneOf(words) => {
+                    arg.value_parser(clap::builder::PossibleValuesParser::new(words))
+                }
+                _ => arg,
+            }
+        })
+    })
+}
+
+/// Parses this process's arguments, or exits with clap's message.
+pub fn parse() -> Cli {
+    let matches = command().get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
+}
 
 /// Turn plain English into a shell command, with a model that runs on your machine.
 #[derive(Debug, Parser)]
@@ -32,9 +69,10 @@ pub struct Cli {
     #[command(flatten)]
     pub preview_limits: PreviewLimits,
 
-    /// Output format [default: text].
-    #[arg(short, long, value_enum, env = "CMDAI_OUTPUT", global = true)]
-    pub output: Option<OutputFormat>,
+    // A settings flag, as are the flags of `ModelArgs`, `RemoteArgs`, `GenerationArgs` and
+    // `--safety`: their help, defaults and variables are in `defs.rs`.
+    #[arg(short, long, global = true)]
+    pub output: Option<String>,
 
     /// Ask request after request at a terminal, with the model loaded once.
     #[arg(short, long)]
@@ -57,6 +95,22 @@ pub struct Cli {
     /// Say more on stderr: model, device and why, timings. Repeat for debug logs.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+}
+
+/// `cmdai bench --kernels`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CpuKernelsArg {
+    Best,
+    Avx2,
+    FileLayout,
+}
+
+/// `cmdai bench --cuda-decode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CudaDecodeArg {
+    Graph,
+    Launches,
+    Operations,
 }
 
 #[derive(Debug, Subcommand)]
@@ -151,6 +205,14 @@ pub enum Command {
         /// Timed repetitions (after one untimed warm-up).
         #[arg(short = 'r', long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
         repetitions: u32,
+        /// Which CPU kernels run the interleaved weights: `best` (what requests use: AVX-512
+        /// VNNI, else AVX2), `avx2`, or `file-layout` (none: the GGUF file's own layout).
+        #[arg(long, value_enum, default_value_t = CpuKernelsArg::Best)]
+        kernels: CpuKernelsArg,
+        /// How a decode step runs on CUDA: `graph` (what requests use), `launches` (the same
+        /// kernels one by one) or `operations` (candle's, one after another).
+        #[arg(long = "cuda-decode", value_enum, default_value_t = CudaDecodeArg::Graph)]
+        cuda_decode: CudaDecodeArg,
     },
     /// Show or change the configuration file (see README: Configuration).
     #[command(subcommand)]
@@ -250,60 +312,41 @@ pub enum ModelsCommand {
 
 #[derive(Debug, Args)]
 pub struct ModelArgs {
-    /// Model: a catalog id or alias (`cmdai models list`) or a path to a .gguf file.
-    #[arg(
-        short,
-        long,
-        env = "CMDAI_MODEL",
-        value_name = "ID|PATH",
-        global = true
-    )]
+    #[arg(short, long, value_name = "ID|PATH", global = true)]
     pub model: Option<String>,
 
-    /// CPU threads for inference (default: all cores).
-    #[arg(short = 't', long, env = "CMDAI_THREADS", value_parser = clap::value_parser!(u32).range(1..), global = true)]
-    pub threads: Option<u32>,
+    #[arg(short = 't', long, global = true)]
+    pub threads: Option<String>,
 
-    /// Device: auto, cpu, metal, cuda or cuda:N [default: auto].
-    #[arg(long, env = "CMDAI_DEVICE", global = true)]
+    #[arg(long, global = true)]
     pub device: Option<String>,
 
-    /// The shell commands are written for and run with [default: $SHELL].
-    #[arg(long, env = "CMDAI_SHELL", global = true)]
+    #[arg(long, global = true)]
     pub shell: Option<String>,
 
-    /// Never use the network; a model that is not cached is an error.
-    #[arg(long, env = "CMDAI_OFFLINE", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false, global = true)]
+    #[arg(long, global = true)]
     pub offline: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct RemoteArgs {
-    /// Where the model runs: local (on this machine) or openai (an OpenAI-compatible server:
-    /// vLLM, llama.cpp's llama-server, Ollama) [default: local].
-    #[arg(long, value_enum, env = "CMDAI_BACKEND", global = true)]
-    pub backend: Option<BackendKind>,
+    #[arg(long, global = true)]
+    pub backend: Option<String>,
 
-    /// The server's API root for --backend openai [default: http://localhost:8080/v1]. The API
-    /// key, if the server needs one, is read from $CMDAI_API_KEY (see remote.api_key_env).
-    #[arg(long, env = "CMDAI_REMOTE_URL", value_name = "URL", global = true)]
+    #[arg(long, value_name = "URL", global = true)]
     pub remote_url: Option<String>,
 
-    /// The model name to ask the server for [default: the one model the server serves].
-    #[arg(long, env = "CMDAI_REMOTE_MODEL", value_name = "NAME", global = true)]
+    #[arg(long, value_name = "NAME", global = true)]
     pub remote_model: Option<String>,
 
-    /// When the server cannot be reached, use the local model instead (and say so).
     #[arg(
         long,
-        env = "CMDAI_REMOTE_FALLBACK",
         value_name = "BOOL",
         num_args = 0..=1,
         default_missing_value = "true",
-        value_parser = clap::builder::BoolishValueParser::new(),
         global = true
     )]
-    pub fallback: Option<bool>,
+    pub fallback: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
@@ -333,37 +376,26 @@ pub struct SafetyArgs {
     #[arg(long, global = true)]
     pub preview: bool,
 
-    /// Safety policy: strict, moderate (the default) or permissive.
-    #[arg(
-        long = "safety",
-        env = "CMDAI_SAFETY",
-        value_name = "POLICY",
-        global = true
-    )]
+    #[arg(long = "safety", value_name = "POLICY", global = true)]
     pub policy: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct GenerationArgs {
-    /// The most tokens the model may generate [default: 256].
-    #[arg(long, env = "CMDAI_MAX_TOKENS", global = true)]
-    pub max_tokens: Option<usize>,
+    #[arg(long, global = true)]
+    pub max_tokens: Option<String>,
 
-    /// Sampling temperature; 0 picks the most likely token every time [default: 0].
-    #[arg(long, env = "CMDAI_TEMPERATURE", global = true)]
-    pub temperature: Option<f32>,
+    #[arg(long, global = true)]
+    pub temperature: Option<String>,
 
-    /// Nucleus sampling threshold, with --temperature > 0 [default: 0.95].
-    #[arg(long, env = "CMDAI_TOP_P", global = true)]
-    pub top_p: Option<f32>,
+    #[arg(long, global = true)]
+    pub top_p: Option<String>,
 
-    /// Sampling seed, for repeatable sampled runs [default: 42].
-    #[arg(long, env = "CMDAI_SEED", global = true)]
-    pub seed: Option<u64>,
+    #[arg(long, global = true)]
+    pub seed: Option<String>,
 
-    /// The most seconds one generation may take, prompt included [default: 120].
-    #[arg(long, env = "CMDAI_TIME_LIMIT", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..), global = true)]
-    pub time_limit: Option<u64>,
+    #[arg(long, value_name = "SECONDS", global = true)]
+    pub time_limit: Option<String>,
 }
 
 /// The limits of a preview.
@@ -391,4 +423,21 @@ pub enum OutputFormat {
     Text,
     /// One JSON object.
     Json,
+}
+
+// The table in `defs.rs` reads these from text; its words are the variants' (a test checks).
+impl std::str::FromStr for OutputFormat {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        <Self as ValueEnum>::from_str(text, false)
+    }
+}
+
+impl std::str::FromStr for BackendKind {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        <Self as ValueEnum>::from_str(text, false)
+    }
 }

@@ -1,15 +1,16 @@
 //! The configuration file: `config.toml` in the platform's config directory, or the file
 //! `CMDAI_CONFIG` names. Precedence, lowest first: built-in defaults, this file, `CMDAI_*`
-//! environment variables, flags.
+//! environment variables, flags. The keys, what they take and their defaults are in
+//! [`crate::defs`].
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
-use cmdai_backend_candle::DeviceChoice;
 use cmdai_core::safety::{Policy, UserRules};
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{BackendKind, OutputFormat};
+use crate::defs::{self, Allowed, Origin};
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -71,75 +72,6 @@ pub struct SafetyConfig {
     pub deny: Vec<String>,
 }
 
-/// Every key, what it takes, and its built-in default.
-pub const KEYS: &[(&str, &str, &str)] = &[
-    (
-        "model",
-        "a catalog id or alias, or a path to a .gguf file",
-        "qwen2.5-coder-1.5b",
-    ),
-    ("device", "auto, cpu, metal, cuda or cuda:N", "auto"),
-    ("threads", "a whole number of at least 1", "all cores"),
-    (
-        "shell",
-        "a shell name or path, e.g. bash or /bin/zsh",
-        "$SHELL",
-    ),
-    ("output", "text or json", "text"),
-    ("backend", "local or openai", "local"),
-    (
-        "remote.url",
-        "the server's API root, starting with http:// or https://",
-        "http://localhost:8080/v1",
-    ),
-    (
-        "remote.model",
-        "the model name the server serves",
-        "the server's only model",
-    ),
-    (
-        "remote.api_key_env",
-        "the name of the environment variable holding the API key",
-        "CMDAI_API_KEY",
-    ),
-    (
-        "remote.timeout",
-        "seconds, a whole number of at least 1",
-        "60",
-    ),
-    ("remote.fallback", "true or false", "false"),
-    (
-        "generation.max_tokens",
-        "a whole number of at least 1",
-        "256",
-    ),
-    ("generation.temperature", "a number from 0 to 2", "0"),
-    ("generation.top_p", "a number above 0, at most 1", "0.95"),
-    ("generation.seed", "a whole number", "42"),
-    (
-        "generation.time_limit",
-        "seconds, a whole number of at least 1",
-        "120",
-    ),
-    (
-        "safety.policy",
-        "strict, moderate or permissive",
-        "moderate",
-    ),
-    ("safety.allow", "a list of command patterns", "[]"),
-    ("safety.deny", "a list of command patterns", "[]"),
-];
-
-fn key_info(key: &str) -> Result<&'static (&'static str, &'static str, &'static str)> {
-    KEYS.iter().find(|(name, ..)| *name == key).ok_or_else(|| {
-        let names: Vec<&str> = KEYS.iter().map(|(name, ..)| *name).collect();
-        anyhow!(
-            "unknown configuration key `{key}`; known keys: {}",
-            names.join(", ")
-        )
-    })
-}
-
 impl Config {
     /// Where the configuration file is looked for.
     pub fn path() -> Result<PathBuf> {
@@ -181,60 +113,35 @@ impl Config {
         Ok(config)
     }
 
-    /// Checks the values serde cannot: ranges, device names, patterns.
+    /// Checks the values serde cannot (ranges, device names, patterns) against the table.
     fn validate(&self) -> Result<()> {
-        let bad = |key: &str, value: String| {
-            let (_, allowed, _) = key_info(key).expect("known key");
-            anyhow!("`{key}` = {value} is not valid; expected {allowed}")
-        };
-        if let Some(device) = &self.device {
-            device
-                .parse::<DeviceChoice>()
-                .map_err(|_| bad("device", format!("{device:?}")))?;
+        let file = toml::Value::try_from(self)?;
+        for def in defs::ALL {
+            let Some(value) = def.key.and_then(|key| lookup(&file, key)) else {
+                continue;
+            };
+            let items = match value {
+                toml::Value::Array(items) => items.iter().collect(),
+                value => vec![value],
+            };
+            for item in items {
+                let text = match item {
+                    toml::Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                if def.allowed.check(&text).is_none() {
+                    return Err(def.invalid(Origin::File, &value.to_string()));
+                }
+            }
         }
-        if self.threads == Some(0) {
-            return Err(bad("threads", "0".into()));
-        }
-        let generation = &self.generation;
-        if generation.max_tokens == Some(0) {
-            return Err(bad("generation.max_tokens", "0".into()));
-        }
-        if generation.time_limit == Some(0) {
-            return Err(bad("generation.time_limit", "0".into()));
-        }
-        if let Some(t) = generation.temperature.filter(|t| !(0.0..=2.0).contains(t)) {
-            return Err(bad("generation.temperature", t.to_string()));
-        }
-        if let Some(p) = generation.top_p.filter(|p| !(*p > 0.0 && *p <= 1.0)) {
-            return Err(bad("generation.top_p", p.to_string()));
-        }
-        let remote = &self.remote;
-        if let Some(url) = remote
-            .url
-            .as_ref()
-            .filter(|u| !(u.starts_with("http://") || u.starts_with("https://")))
-        {
-            return Err(bad("remote.url", format!("{url:?}")));
-        }
-        if let Some(name) = remote.api_key_env.as_ref().filter(|n| !is_env_name(n)) {
-            return Err(bad("remote.api_key_env", format!("{name:?}")));
-        }
-        if remote.timeout == Some(0) {
-            return Err(bad("remote.timeout", "0".into()));
-        }
-        self.safety
-            .user_rules()
-            .map_err(|e| anyhow!("`safety`: {e}"))?;
         Ok(())
     }
 }
 
-/// A plausible environment variable name (letters, digits, `_`; not starting with a digit): a
-/// guard against pasting the key itself into `remote.api_key_env`.
-pub fn is_env_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with(|c: char| c.is_ascii_digit())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+/// The value at a dotted key such as `generation.top_p`.
+pub fn lookup<'a>(value: &'a toml::Value, key: &str) -> Option<&'a toml::Value> {
+    key.split('.')
+        .try_fold(value, |value, part| value.get(part))
 }
 
 impl SafetyConfig {
@@ -243,22 +150,14 @@ impl SafetyConfig {
     }
 }
 
-/// Fails if `value` is not a policy, naming where it came from.
-pub fn parse_policy(value: &str, origin: &str) -> Result<Policy> {
-    match value.parse::<Policy>() {
-        Ok(policy) => Ok(policy),
-        Err(message) => bail!("{origin}: {message}"),
-    }
-}
-
 /// `cmdai config set KEY VALUE...`: edits the file in place (comments and order are kept),
 /// checks the result like a load would, and replaces the file atomically.
 pub fn set(key: &str, values: &[String]) -> Result<()> {
-    key_info(key)?;
+    let def = defs::find(key)?;
     let path = Config::path()?;
     let mut document = read_document(&path)?;
-    let item = match key {
-        "safety.allow" | "safety.deny" => toml_edit::value(
+    let item = match def.allowed {
+        Allowed::Patterns => toml_edit::value(
             values
                 .iter()
                 .map(String::as_str)
@@ -268,7 +167,7 @@ pub fn set(key: &str, values: &[String]) -> Result<()> {
             let [value] = values else {
                 bail!("`{key}` takes one value, got {}", values.len())
             };
-            typed_value(key, value)?
+            typed_value(def, value)?
         }
     };
     match key.split_once('.') {
@@ -296,7 +195,7 @@ pub fn reset(key: Option<&str>) -> Result<()> {
             _ => Ok(()),
         };
     };
-    key_info(key)?;
+    defs::find(key)?;
     let mut document = read_document(&path)?;
     match key.split_once('.') {
         Some((table, name)) => {
@@ -311,21 +210,17 @@ pub fn reset(key: Option<&str>) -> Result<()> {
     write_document(&path, &document)
 }
 
-/// The value to store for `key`: numbers as numbers, everything else as a string.
-fn typed_value(key: &str, value: &str) -> Result<toml_edit::Item> {
-    let (_, allowed, _) = key_info(key)?;
-    let invalid = || anyhow!("`{key}` = {value:?} is not valid; expected {allowed}");
-    Ok(match key {
-        "remote.fallback" => toml_edit::value(value.parse::<bool>().map_err(|_| invalid())?),
-        "threads"
-        | "generation.max_tokens"
-        | "generation.seed"
-        | "generation.time_limit"
-        | "remote.timeout" => toml_edit::value(value.parse::<i64>().map_err(|_| invalid())?),
-        "generation.temperature" | "generation.top_p" => {
-            toml_edit::value(value.parse::<f64>().map_err(|_| invalid())?)
+/// The value to store for `def`, checked: booleans and numbers as such, the rest as a string.
+fn typed_value(def: &defs::Def, value: &str) -> Result<toml_edit::Item> {
+    let invalid = || def.invalid(Origin::File, &format!("{value:?}"));
+    let text = def.allowed.check(value).ok_or_else(invalid)?;
+    Ok(match def.allowed {
+        Allowed::Bool => toml_edit::value(text == "true"),
+        Allowed::Whole { .. } | Allowed::Seconds => {
+            toml_edit::value(text.parse::<i64>().map_err(|_| invalid())?)
         }
-        _ => toml_edit::value(value),
+        Allowed::Number { .. } => toml_edit::value(text.parse::<f64>().map_err(|_| invalid())?),
+        _ => toml_edit::value(text),
     })
 }
 
@@ -381,6 +276,27 @@ mod tests {
             }
         }
         assert!(replayed >= 2, "the config corpus went missing");
+    }
+
+    /// Every key in the table is a key of the file, and takes its default (or, without one, a
+    /// value of its kind).
+    #[test]
+    fn every_key_is_in_the_file_and_takes_its_default() {
+        for def in defs::ALL {
+            let Some(key) = def.key else { continue };
+            let value = match (def.default, def.allowed) {
+                (_, Allowed::Patterns) => "[\"git status\"]".to_owned(),
+                (defs::Builtin::Value(text), _) => typed_value(def, text).unwrap().to_string(),
+                (defs::Builtin::Unset(_), _) => typed_value(def, "4").unwrap().to_string(),
+            };
+            let text = match key.split_once('.') {
+                Some((table, leaf)) => format!("[{table}]\n{leaf} = {value}\n"),
+                None => format!("{key} = {value}\n"),
+            };
+            if let Err(error) = Config::parse(&text) {
+                panic!("{text}: {error}");
+            }
+        }
     }
 
     #[test]

@@ -4,9 +4,7 @@
 
 mod backend;
 mod bench;
-mod cli;
 mod clipboard;
-mod config;
 mod context;
 mod doctor;
 mod eval;
@@ -23,7 +21,9 @@ mod settings;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+// The command line and the configuration file live in the library target (lib.rs), which the
+// config fuzz target uses too.
+use cmdai_cli::{cli, config};
 
 use crate::settings::{Action, Settings};
 
@@ -31,6 +31,8 @@ use crate::settings::{Action, Settings};
 mod exit {
     /// Something failed that has no more specific code.
     pub const FAILURE: u8 = 1;
+    /// Invalid command-line syntax (clap's own errors exit with it too).
+    pub const USAGE: u8 = 2;
     /// The model could not be found, downloaded or loaded.
     pub const MODEL: u8 = 3;
     /// The model's reply was not a usable command.
@@ -54,7 +56,7 @@ fn main() -> ExitCode {
     {
         return ExitCode::from(u8::try_from(cmdai_preview::serve()).unwrap_or(1));
     }
-    let cli = cli::Cli::parse();
+    let cli = cli::parse();
     init_logging(cli.verbose);
     // A panic inside the shell parser is caught and reported as a finding; keep its message
     // off the terminal.
@@ -105,7 +107,7 @@ fn run(settings: Settings) -> anyhow::Result<u8> {
         Action::Bench(options) => bench::run(&settings, *options),
         Action::Config(command) => settings::config_command(&settings, command),
         Action::Completions(shell) => {
-            let mut command = <cli::Cli as clap::CommandFactory>::command();
+            let mut command = cli::command();
             clap_complete::generate(*shell, &mut command, "cmdai", &mut std::io::stdout());
             Ok(())
         }
@@ -115,7 +117,7 @@ fn run(settings: Settings) -> anyhow::Result<u8> {
             fix_key,
         } => init::print(*shell, key, fix_key),
         Action::Man => {
-            let command = <cli::Cli as clap::CommandFactory>::command();
+            let command = cli::command();
             clap_mangen::Man::new(command).render(&mut std::io::stdout())?;
             Ok(())
         }
@@ -180,8 +182,9 @@ fn init_logging(verbose: u8) {
         1 => "info",
         _ => "debug",
     };
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_env("CMDAI_LOG").unwrap_or_else(|_| level.into());
+    let filter = settings::log_filter()
+        .and_then(|filter| tracing_subscriber::EnvFilter::try_new(filter).ok())
+        .unwrap_or_else(|| level.into());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -248,6 +251,12 @@ fn hint(error: &anyhow::Error) -> Option<String> {
 fn exit_code(error: &anyhow::Error) -> u8 {
     use cmdai_core::{BackendError, GenerateError};
     for cause in error.chain() {
+        if let Some(invalid) = cause.downcast_ref::<cmdai_cli::defs::InvalidValue>() {
+            return match invalid.origin {
+                cmdai_cli::defs::Origin::Flag => exit::USAGE,
+                _ => exit::FAILURE,
+            };
+        }
         if let Some(not_run) = cause.downcast_ref::<safety::NotRun>() {
             return not_run.code;
         }

@@ -1,9 +1,12 @@
-//! Validated settings: what the commands run with, resolved from the parsed command line.
+//! Validated settings: what the commands run with, resolved from the parsed command line, the
+//! `CMDAI_*` variables and the configuration file by the table in `defs.rs`. Only this layer
+//! reads the environment; the library crates take options.
 
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use cmdai_backend_candle::DeviceChoice;
+use cmdai_cli::defs;
 use cmdai_core::GenerationParams;
 use cmdai_core::safety::{Policy, UserRules};
 
@@ -101,32 +104,16 @@ pub struct Remote {
 }
 
 impl Remote {
-    pub const DEFAULT_URL: &str = "http://localhost:8080/v1";
-    pub const DEFAULT_KEY_ENV: &str = "CMDAI_API_KEY";
-
-    fn resolve(args: &RemoteArgs, config: &Config) -> Result<Self> {
+    fn resolve(args: RemoteArgs, config: &Config) -> Result<Self> {
         let file = &config.remote;
-        let url = args
-            .remote_url
-            .clone()
-            .or(file.url.clone())
-            .unwrap_or_else(|| Self::DEFAULT_URL.to_owned());
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            bail!("--remote-url / CMDAI_REMOTE_URL {url:?} must start with http:// or https://");
-        }
         Ok(Remote {
-            url,
-            model: args
-                .remote_model
-                .clone()
-                .or(file.model.clone())
+            url: defs::REMOTE_URL.resolve(args.remote_url, file.url.clone())?,
+            model: defs::REMOTE_MODEL
+                .given(args.remote_model, file.model.clone())?
                 .filter(|m| !m.trim().is_empty()),
-            api_key_env: file
-                .api_key_env
-                .clone()
-                .unwrap_or_else(|| Self::DEFAULT_KEY_ENV.to_owned()),
-            timeout: Duration::from_secs(file.timeout.unwrap_or(60)),
-            fallback: args.fallback.or(file.fallback).unwrap_or(false),
+            api_key_env: defs::API_KEY_ENV.resolve(None, file.api_key_env.clone())?,
+            timeout: Duration::from_secs(defs::REMOTE_TIMEOUT.resolve(None, file.timeout)?),
+            fallback: defs::FALLBACK.resolve(args.fallback, file.fallback)?,
         })
     }
 
@@ -162,11 +149,8 @@ pub struct Safety {
 }
 
 impl Safety {
-    fn resolve(args: &SafetyArgs, config: &Config) -> Result<Self> {
-        let policy = match &args.policy {
-            Some(value) => config::parse_policy(value, "--safety / CMDAI_SAFETY")?,
-            None => config.safety.policy.unwrap_or_default(),
-        };
+    fn resolve(args: SafetyArgs, config: &Config) -> Result<Self> {
+        let policy = defs::POLICY.resolve(args.policy, config.safety.policy)?;
         let run = match (args.dry_run, args.execute) {
             (true, _) => RunMode::DryRun,
             (false, true) => RunMode::Execute { yes: args.yes },
@@ -212,10 +196,13 @@ impl Settings {
                 prompt_tokens,
                 generate,
                 repetitions,
+                kernels,
+                cuda_decode,
             }) => Action::Bench(crate::bench::BenchOptions {
                 prompt_tokens: prompt_tokens as usize,
                 generate: generate as usize,
                 repetitions: repetitions as usize,
+                kernels: crate::bench::kernels(kernels, cuda_decode),
             }),
             Some(Command::Check { command }) => {
                 let command = command.join(" ");
@@ -287,40 +274,29 @@ impl Settings {
             ) => Config::load().unwrap_or_default(),
             _ => Config::load()?,
         };
-        let device_name = cli
-            .model
-            .device
-            .or(config.device.clone())
-            .unwrap_or_else(|| "auto".to_owned());
+        let model = cli.model;
+        // The name as given, for `config show`; the table has checked that it parses.
+        let device_name: String = defs::DEVICE.resolve(model.device, config.device.clone())?;
         let device = device_name
             .parse::<DeviceChoice>()
-            .map_err(anyhow::Error::msg)
-            .context("invalid --device")?;
+            .map_err(anyhow::Error::msg)?;
         Ok(Settings {
-            safety: Safety::resolve(&cli.safety, &config)?,
-            backend: cli
-                .remote
-                .backend
-                .or(config.backend)
-                .unwrap_or(BackendKind::Local),
-            remote: Remote::resolve(&cli.remote, &config)?,
+            safety: Safety::resolve(cli.safety, &config)?,
+            backend: defs::BACKEND.resolve(cli.remote.backend.clone(), config.backend)?,
+            remote: Remote::resolve(cli.remote, &config)?,
             action,
-            model: cli
-                .model
-                .model
-                .or(config.model.clone())
+            model: defs::MODEL
+                .given(model.model, config.model.clone())?
                 .filter(|m| !m.trim().is_empty()),
             device,
             device_name,
-            threads: cli.model.threads.or(config.threads),
-            shell: cli
-                .model
-                .shell
-                .or(config.shell.clone())
+            threads: defs::THREADS.given(model.threads, config.threads)?,
+            shell: defs::SHELL
+                .given(model.shell, config.shell.clone())?
                 .filter(|s| !s.trim().is_empty()),
-            offline: cli.model.offline,
-            params: generation_params(&cli.generation, &config)?,
-            output: cli.output.or(config.output).unwrap_or(OutputFormat::Text),
+            offline: defs::OFFLINE.resolve(model.offline.then(|| "true".to_owned()), None)?,
+            params: generation_params(cli.generation, &config)?,
+            output: defs::OUTPUT.resolve(cli.output, config.output)?,
             stream: cli.stream,
             explain: cli.explain,
             alternatives: cli.alternatives.map(usize::from),
@@ -333,32 +309,16 @@ impl Settings {
     }
 }
 
-fn generation_params(args: &GenerationArgs, config: &Config) -> Result<GenerationParams> {
+fn generation_params(args: GenerationArgs, config: &Config) -> Result<GenerationParams> {
     let file = &config.generation;
-    let max_tokens = args.max_tokens.or(file.max_tokens).unwrap_or(256);
-    let temperature = args
-        .temperature
-        .or(file.temperature.map(|t| t as f32))
-        .unwrap_or(0.0);
-    let top_p = args.top_p.or(file.top_p.map(|p| p as f32)).unwrap_or(0.95);
-    let seed = args.seed.or(file.seed).unwrap_or(42);
-    if max_tokens == 0 {
-        bail!("--max-tokens must be at least 1");
-    }
-    if !(0.0..=2.0).contains(&temperature) {
-        bail!("--temperature must be between 0 and 2, got {}", temperature);
-    }
-    if !(top_p > 0.0 && top_p <= 1.0) {
-        bail!("--top-p must be in (0, 1], got {}", top_p);
-    }
+    let time_limit = defs::TIME_LIMIT.resolve(args.time_limit, file.time_limit)?;
     Ok(GenerationParams {
-        max_tokens,
-        temperature,
-        top_p,
-        seed,
-        time_limit: Some(Duration::from_secs(
-            args.time_limit.or(file.time_limit).unwrap_or(120),
-        )),
+        max_tokens: defs::MAX_TOKENS.resolve(args.max_tokens, file.max_tokens)?,
+        temperature: defs::TEMPERATURE
+            .resolve(args.temperature, file.temperature.map(|t| t as f32))?,
+        top_p: defs::TOP_P.resolve(args.top_p, file.top_p.map(|p| p as f32))?,
+        seed: defs::SEED.resolve(args.seed, file.seed)?,
+        time_limit: Some(Duration::from_secs(time_limit)),
         ..GenerationParams::default()
     })
 }
@@ -370,24 +330,10 @@ pub fn config_command(settings: &Settings, command: &ConfigCommand) -> Result<()
         ConfigCommand::Show => print!("{}", toml::to_string(&settings.effective())?),
         ConfigCommand::Get { key } => {
             let value = toml::Value::try_from(settings.effective())?;
-            let found = key.split('.').try_fold(&value, |v, part| v.get(part));
-            match found {
+            match config::lookup(&value, key) {
                 Some(toml::Value::String(text)) => println!("{text}"),
                 Some(other) => println!("{other}"),
-                None => {
-                    let known = config::KEYS.iter().find(|(name, ..)| name == key);
-                    match known {
-                        Some((_, _, default)) => println!("{default}"),
-                        None => bail!(
-                            "unknown configuration key `{key}`; known keys: {}",
-                            config::KEYS
-                                .iter()
-                                .map(|(name, ..)| *name)
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    }
-                }
+                None => println!("{}", defs::find(key)?.default),
             }
         }
         ConfigCommand::Set { key, values } => config::set(key, values)?,
@@ -438,6 +384,11 @@ fn shortest_f64(value: f32) -> f64 {
     value.to_string().parse().unwrap_or(f64::from(value))
 }
 
+/// `CMDAI_LOG`: a `tracing` filter that replaces the level `-v` picks.
+pub fn log_filter() -> Option<String> {
+    std::env::var("CMDAI_LOG").ok()
+}
+
 /// The model cache: `CMDAI_CACHE_DIR`, else the platform's cache directory.
 pub fn cache() -> Result<cmdai_models::Cache, cmdai_models::ModelsError> {
     match std::env::var_os("CMDAI_CACHE_DIR").filter(|d| !d.is_empty()) {
@@ -446,14 +397,14 @@ pub fn cache() -> Result<cmdai_models::Cache, cmdai_models::ModelsError> {
     }
 }
 
-/// Where and how models are downloaded: `--offline` or `CMDAI_OFFLINE=1`, `CMDAI_PYPI_INDEX`,
-/// `HF_ENDPOINT`, `HF_TOKEN`, `CMDAI_HTTP_TIMEOUT_SECS` (a positive whole number of seconds;
-/// another value is ignored with a warning).
+/// Where and how models are downloaded: `offline` as resolved (`--offline`, `CMDAI_OFFLINE`),
+/// `CMDAI_PYPI_INDEX`, `HF_ENDPOINT`, `HF_TOKEN`, `CMDAI_HTTP_TIMEOUT_SECS` (a positive whole
+/// number of seconds; another value is ignored with a warning).
 pub fn fetch_options(offline: bool) -> cmdai_models::FetchOptions {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let defaults = cmdai_models::FetchOptions::default();
     cmdai_models::FetchOptions {
-        offline: offline || var("CMDAI_OFFLINE").is_some_and(|v| v != "0" && v != "false"),
+        offline,
         pypi_index: var("CMDAI_PYPI_INDEX").unwrap_or(defaults.pypi_index),
         hf_endpoint: var("HF_ENDPOINT").unwrap_or(defaults.hf_endpoint),
         hf_token: var("HF_TOKEN"),

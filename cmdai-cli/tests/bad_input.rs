@@ -192,6 +192,26 @@ fn invalid_utf8_in_arguments_is_a_usage_error() {
         );
 }
 
+/// A setting's value out of range is named with where it came from: from a flag it is a usage
+/// error (exit 2, as clap's own), from the environment another error (exit 1).
+#[test]
+fn a_setting_out_of_range_names_its_source() {
+    let dir = tempfile::tempdir().unwrap();
+    cmdai_in(dir.path())
+        .args(["--top-p", "2", "list files"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--top-p 2 is not valid; expected a number above 0, at most 1",
+        ));
+    cmdai_in(dir.path())
+        .env("CMDAI_THREADS", "0")
+        .arg("list files")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("CMDAI_THREADS=0 is not valid"));
+}
+
 /// Spaces and non-ASCII in the cache path, and two processes sharing the cache at once: both
 /// finish, and the prompt cache holds whole files only.
 #[test]

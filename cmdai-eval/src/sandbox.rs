@@ -166,7 +166,7 @@ fn digest(path: &Path) -> std::io::Result<[u8; 32]> {
 }
 
 /// Copies the directory tree `from` into `to` (which must not exist): contents, permission bits,
-/// modification times and symbolic links as they are.
+/// modification times (of directories too) and symbolic links as they are.
 fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir(to)?;
     let mut dirs = Vec::new();
@@ -186,7 +186,10 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
             std::fs::set_permissions(&target, meta.permissions())?;
         }
     }
+    // Last, once nothing more is written into them: the times (an archive of a directory
+    // records it) and then the permissions.
     for (dir, meta) in dirs {
+        std::fs::File::open(&dir)?.set_modified(meta.modified()?)?;
         std::fs::set_permissions(&dir, meta.permissions())?;
     }
     Ok(())
@@ -253,6 +256,20 @@ impl Sandbox {
     /// Runs `command` in a fresh copy of the fixture.
     pub fn run(&self, command: &str) -> Result<Outcome, EvalError> {
         self.run_keeping(command, None)
+    }
+
+    /// Whether a file the command created was modified after the fixture was made says nothing
+    /// about what the command did (`gzip -k f` gives `f.gz` the time of `f`, `gzip -c f > f.gz`
+    /// the time of now, and both made the same file): only files the fixture has keep it.
+    fn forget_times_of_new_files(&self, tree: &mut Tree) {
+        for (path, entry) in tree.iter_mut() {
+            if let Entry::File { touched, .. } = entry
+                && *touched
+                && std::fs::symlink_metadata(self.fixture.join(path)).is_err()
+            {
+                *touched = false;
+            }
+        }
     }
 
     /// A sandbox over a fixture of its own: a copy of this one after `script` ran in it (in the
@@ -358,7 +375,8 @@ impl Sandbox {
                 message: stderr.trim().to_owned(),
             });
         }
-        let tree = snapshot(&work, self.since);
+        let mut tree = snapshot(&work, self.since);
+        self.forget_times_of_new_files(&mut tree);
         if let Some(keep) = keep {
             std::fs::rename(&work, keep).map_err(EvalError::SandboxDir)?;
         }

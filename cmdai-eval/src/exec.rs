@@ -242,17 +242,24 @@ mod tests {
         available
     }
 
-    #[test]
-    fn commands_are_judged_by_what_they_do_in_the_built_in_fixture() {
+    /// An execution over the built-in fixture; `None` (the test is skipped) without namespaces.
+    fn built_in() -> Option<Execution> {
         if !namespaces_available() {
-            return;
+            return None;
         }
         let options = ExecOptions {
             fixture: None,
             // Generous: nothing here runs long, and the machine may be busy.
             timeout: Duration::from_secs(30),
         };
-        let execution = Execution::new(&options).unwrap();
+        Some(Execution::new(&options).unwrap())
+    }
+
+    #[test]
+    fn commands_are_judged_by_what_they_do_in_the_built_in_fixture() {
+        let Some(execution) = built_in() else {
+            return;
+        };
         let check = |reference: &str, generated: Option<&str>, expected: ExecVerdict| {
             let verdict = execution
                 .compare(&Row::new("", reference), generated)
@@ -283,14 +290,9 @@ mod tests {
 
     #[test]
     fn rows_bring_their_own_files_and_may_ask_for_order() {
-        if !namespaces_available() {
+        let Some(execution) = built_in() else {
             return;
-        }
-        let options = ExecOptions {
-            fixture: None,
-            timeout: Duration::from_secs(30),
         };
-        let execution = Execution::new(&options).unwrap();
         let sort = Row {
             setup: Some("printf 'b\\na\\nc\\n' > letters && chmod 600 letters".into()),
             ..Row::new("sort the letters", "sort letters")

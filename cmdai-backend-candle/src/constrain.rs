@@ -125,11 +125,22 @@ fn single_string_field(schema: &Value) -> Option<&str> {
 }
 
 /// `{"FIELD": "TEXT"}` where TEXT is at least one character: anything but a quote, a backslash
-/// or a control character, or a backslash and any printable ASCII character.
+/// or a control character, or a backslash and any printable ASCII character; and where the
+/// shell quotes TEXT opens are closed. A single-quoted part (`'...'`) and a double-quoted one
+/// (written `\"...\"` in JSON) must end before the reply does: otherwise a model that wants
+/// a double quote inside single quotes (`awk '{print $2 " x " $3}'`) may end the JSON string
+/// there instead, and the command is cut in the middle of its quoted program.
 fn command_grammar(field: &str) -> String {
+    // Outside quotes: a plain character but `'`; any escape but `\"` (which opens a double-
+    // quoted part), so `\'` as models write it; or the shell's own escape in strict JSON, `\\`
+    // before any character (`'it'\\''s'`). Inside single quotes: anything but `'`, escapes
+    // included. Inside double quotes: anything (`'` too) up to the closing `\"`.
+    const PLAIN: &str = r#"[^"\\'\x00-\x1F\x7F]"#;
+    const ESCAPE: &str = r#"\\[\x20-\x21\x23-\x7E]"#;
+    const ANY_ESCAPE: &str = r#"\\[\x20-\x7E]"#;
     format!(
         r#"start: "{{\"{field}\": \"" TEXT "\"}}"
-TEXT: /([^"\\\x00-\x1F\x7F]|\\[\x20-\x7E])+/
+TEXT: /({PLAIN}|{ESCAPE}|\\\\({PLAIN}|'|{ANY_ESCAPE})|'({PLAIN}|{ANY_ESCAPE})*'|\\"({PLAIN}|'|{ESCAPE})*\\")+/
 "#
     )
 }
@@ -252,6 +263,60 @@ mod tests {
         assert_eq!(bytes.byte('Ċ'), b'\n');
         assert_eq!(bytes.byte('\u{0100}'), 0);
         assert_eq!(bytes.byte('\u{0143}'), 0xAD);
+    }
+
+    /// Whether the command grammar takes `{"cmd": "<text>"}`, fed one byte at a time through a
+    /// vocabulary of the 256 bytes (token 256 ends the reply).
+    fn takes(text: &str) -> bool {
+        let mut words: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b]).collect();
+        words.push(vec![TokTrie::SPECIAL_TOKEN_MARKER, b'e']);
+        let grammars = Grammars::from_words(words, 256).unwrap();
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": { "cmd": { "type": "string" } },
+            "required": ["cmd"],
+        });
+        let mut constraint = grammars.constrain(&schema).unwrap();
+        let reply = format!("{{\"cmd\": \"{text}\"}}");
+        let mut bytes = reply.bytes().map(u32::from).peekable();
+        while let Some(byte) = bytes.peek().copied() {
+            let forced = constraint.forced();
+            if !forced.is_empty() {
+                for token in forced {
+                    if bytes.next() != Some(token) {
+                        return false;
+                    }
+                }
+                continue;
+            }
+            let mut logits = vec![0.0; 257];
+            constraint.mask(&mut logits).unwrap();
+            if logits[byte as usize] == f32::NEG_INFINITY {
+                return false;
+            }
+            constraint.accept(byte).unwrap();
+            bytes.next();
+        }
+        constraint.is_done()
+    }
+
+    #[test]
+    fn the_command_grammar_closes_the_quotes_it_opens() {
+        // The JSON text between the quotes, as a model writes it.
+        for good in [
+            r"ls -la",
+            r"find . -name '*.log' -exec rm {} \;",
+            r#"awk '{print $2 \" x \" $3}' data.csv"#,
+            r#"grep -c \"don't\" notes.txt"#,
+            r"echo 'it'\''s'",
+            r"echo 'it'\\''s'",
+            r"sed 's/\./,/g' f",
+        ] {
+            assert!(takes(good), "{good}");
+        }
+        for cut in [r"awk '{print $2 ", r"grep 'unclosed", r#"echo \"half"#] {
+            assert!(!takes(cut), "{cut}");
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::flaw::{Flaw, flaw};
 use crate::{
     CancelToken, Conversation, Exchange, FixRequest, GenerateError, GenerationParams,
     InferenceBackend, NullSink, ParseError, PromptBuilder, ShellContext, StopReason, TokenSink,
@@ -103,7 +104,54 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
         let started = Instant::now();
         let request = non_empty(request)?;
         let conversation = self.prompt.build(request, context);
-        self.command(&conversation, &self.params.clone(), sink, cancel, started)
+        let first = self.command(&conversation, &self.params.clone(), sink, cancel, started)?;
+        match flaw(&first.command) {
+            None => Ok(first),
+            Some(flaw) => self.second_look(request, context, first, &flaw, sink, cancel, started),
+        }
+    }
+
+    /// Asks once more for a command whose [`Flaw`] shows without running it, naming the flaw
+    /// as a follow-up to the first answer. The second answer replaces the first only when it
+    /// has no flaw; either way the time of both counts. Time left is what the limit allows.
+    #[allow(clippy::too_many_arguments)]
+    fn second_look(
+        &mut self,
+        request: &str,
+        context: &ShellContext,
+        first: GeneratedCommand,
+        flaw: &Flaw,
+        sink: &mut dyn TokenSink,
+        cancel: &CancelToken,
+        started: Instant,
+    ) -> Result<GeneratedCommand, GenerateError> {
+        let Some(time_limit) = remaining(self.params.time_limit, started) else {
+            return Ok(first);
+        };
+        let earlier = [Exchange::new(request, first.command.clone())];
+        let follow_up =
+            format!("That command is wrong: {flaw}. Write the whole command again, corrected.");
+        let conversation = self.prompt.build_revision(&earlier, &follow_up, context);
+        let params = GenerationParams {
+            keep_prompt_prefix: false,
+            time_limit,
+            ..self.params.clone()
+        };
+        sink.restart();
+        let second = match self.command(&conversation, &params, sink, cancel, started) {
+            Ok(second) if crate::flaw::flaw(&second.command).is_none() => second,
+            Ok(_) | Err(GenerateError::Parse { .. }) => return Ok(first),
+            Err(error) => return Err(error),
+        };
+        Ok(GeneratedCommand {
+            generated_tokens: first.generated_tokens + second.generated_tokens,
+            timings: Timings {
+                prefill: first.timings.prefill + second.timings.prefill,
+                decode: first.timings.decode + second.timings.decode,
+                total: started.elapsed(),
+            },
+            ..second
+        })
     }
 
     /// Generates a changed command: `request` is a follow-up ("only .txt files") to the
@@ -469,6 +517,42 @@ mod tests {
         assert_eq!(params.len(), 2);
         assert_eq!(params[0].temperature, 0.0);
         assert!(params[1].temperature >= 0.7 && params[1].seed != params[0].seed);
+    }
+
+    #[test]
+    fn a_command_with_a_flaw_is_asked_for_again_with_the_flaw_named() {
+        let mut backend = Scripted::new(r#"{"cmd": "find . -type d -empty -exec rmdir {} \\;}"}"#);
+        backend.then = Some((
+            r#"{"cmd": "find . -type d -empty -exec rmdir {} +"}"#,
+            StopReason::EndOfGeneration,
+        ));
+        let mut generator = Generator::new(backend, CommandPrompt::default());
+        let command = generator
+            .generate("remove empty folders", &context())
+            .unwrap();
+        assert_eq!(command.command, "find . -type d -empty -exec rmdir {} +");
+        let seen = &generator.backend().seen;
+        assert_eq!(seen.len(), 2);
+        let follow_up = &seen[1].messages.last().unwrap().content;
+        assert!(
+            follow_up.contains("-exec must end with its own argument"),
+            "{follow_up}"
+        );
+
+        // A second answer with a flaw too: the first stays, and nothing more is asked.
+        let backend = Scripted::new(r#"{"cmd": "awk '{print $2 "}"#);
+        let mut generator = Generator::new(backend, CommandPrompt::default());
+        let command = generator.generate("second column", &context()).unwrap();
+        assert_eq!(command.command, "awk '{print $2");
+        assert_eq!(generator.backend().seen.len(), 2);
+
+        // A command without a flaw is asked for once.
+        let mut generator = Generator::new(
+            Scripted::new(r#"{"cmd": "ls -a"}"#),
+            CommandPrompt::default(),
+        );
+        generator.generate("list", &context()).unwrap();
+        assert_eq!(generator.backend().seen.len(), 1);
     }
 
     #[test]

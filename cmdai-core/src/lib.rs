@@ -42,6 +42,7 @@
 mod backend;
 mod conversation;
 mod error;
+mod flaw;
 mod generator;
 pub mod highlight;
 mod parse;
@@ -54,6 +55,7 @@ pub use backend::{
 };
 pub use conversation::{Conversation, Message, Role};
 pub use error::GenerateError;
+pub use flaw::{Flaw, flaw};
 pub use generator::{Candidate, GeneratedCommand, Generator, Timings};
 pub use parse::{ParseError, ParsedCommand, parse_response};
 pub use prompt::{CommandPrompt, Exchange, FixRequest, PromptBuilder, ShellContext};

@@ -9,7 +9,7 @@ for f in "$pack"/*.xz; do
     name=$(basename "${f%.xz}")
     python3 -c "import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2],'wb'))" "$f" "/tmp/$name"
 done
-chmod +x /tmp/cmdai /tmp/parity /tmp/synthesize 2>/dev/null
+chmod +x /tmp/cmdai /tmp/parity /tmp/synthesize /tmp/gpu_kernels 2>/dev/null
 SP=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 export LD_LIBRARY_PATH="$(ls -d "$SP"/nvidia/cu13/lib "$SP"/nvidia/*/lib 2>/dev/null | paste -sd:)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export CMDAI_CACHE_DIR=/tmp/cmdai-cache CMDAI_OFFLINE=1

@@ -1,9 +1,10 @@
 //! [`CandleBackend`]: the core inference trait over a GGUF model run with Candle.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use candle_core::Tensor;
 use candle_core::quantized::gguf_file::Value;
 use cmdai_core::{
     BackendError, CancelToken, Conversation, GenerationOutput, GenerationParams, InferenceBackend,
@@ -11,6 +12,7 @@ use cmdai_core::{
 };
 
 use crate::constrain::{Constraint, Grammars};
+use crate::draft::{Draft, PromptLookup};
 use crate::error::{CandleError, Result};
 use crate::memory;
 use crate::packed::Packing;
@@ -19,6 +21,9 @@ use crate::{
     ChatTemplate, DeviceChoice, GgufFile, GgufTokenizer, Kernels, ModelSpec, PromptCache, Sampler,
     TextStream, TokenTable, Transformer,
 };
+
+/// The most tokens drafted for one pass (speculative decoding, draft.rs).
+const DRAFT_LIMIT: usize = 4;
 
 /// Shorter shared prefixes are not worth a file.
 const MIN_CACHED_PREFIX: usize = 16;
@@ -67,6 +72,8 @@ pub struct LoadOptions {
     /// Which of cmdai's own kernels run the model; the default takes the fastest this machine
     /// has.
     pub kernels: Kernels,
+    /// Speculative decoding's drafts (greedy decoding only; the output is the same either way).
+    pub draft: Draft,
 }
 
 impl Default for LoadOptions {
@@ -80,6 +87,7 @@ impl Default for LoadOptions {
             packed_weights_dir: None,
             constrained_decoding: true,
             kernels: Kernels::default(),
+            draft: Draft::default(),
         }
     }
 }
@@ -114,6 +122,10 @@ pub struct CandleBackend {
     /// loads (or on the first constrained request when `LoadOptions::constrained_decoding` is
     /// off).
     grammars: GrammarState,
+    /// Where drafted tokens for speculative decoding come from.
+    draft: Draft,
+    /// The last reply's drafted tokens and how many of them the model confirmed.
+    drafted: (usize, usize),
 }
 
 impl CandleBackend {
@@ -211,6 +223,8 @@ impl CandleBackend {
             cached_tokens: Vec::new(),
             prompt_cache,
             grammars,
+            draft: options.draft,
+            drafted: (0, 0),
         })
     }
 
@@ -446,6 +460,27 @@ impl CandleBackend {
         })
     }
 
+    /// Changes where speculative decoding's drafts come from, for the next replies.
+    pub fn set_draft(&mut self, draft: Draft) {
+        self.draft = draft;
+    }
+
+    /// The last reply's drafted tokens, and how many of those the model confirmed (kept).
+    pub fn drafted(&self) -> (usize, usize) {
+        self.drafted
+    }
+
+    /// Drops the newest `count` positions from the KV cache: drafted tokens that turned out not
+    /// to be the sequence.
+    fn drop_drafts(&mut self, count: usize) -> Result<()> {
+        if count > 0 {
+            let keep = self.cached_tokens.len() - count;
+            self.model.truncate(keep)?;
+            self.cached_tokens.truncate(keep);
+        }
+        Ok(())
+    }
+
     /// Generates from prompt tokens; the engine under [`InferenceBackend::generate`].
     pub fn generate_tokens(
         &mut self,
@@ -480,6 +515,7 @@ impl CandleBackend {
         cancel: &CancelToken,
     ) -> Result<GenerationOutput, BackendError> {
         let failed = |e: CandleError| BackendError::failed("model forward pass failed", e);
+        self.drafted = (0, 0);
         // Keep what the KV cache already holds of this prompt; at least one token is run to
         // get the next token's logits.
         let reused = common_prefix(&self.cached_tokens, prompt).min(prompt.len() - 1);
@@ -505,7 +541,7 @@ impl CandleBackend {
                 input.extend_from_slice(&forced);
             }
         }
-        let mut logits = self.model.forward(&input).map_err(failed)?;
+        let logits = self.model.forward(&input).map_err(failed)?;
         self.model
             .device()
             .synchronize()
@@ -532,6 +568,26 @@ impl CandleBackend {
         // next one is the model's choice: after `"` of `{"cmd": "ls"` the grammar forces the
         // closing `}` and the reply ends, with no forward pass for either.
         let mut pending: Vec<u32> = Vec::new();
+        // Speculative decoding (draft.rs), with greedy decoding only: tokens drafted from
+        // earlier in the sequence run in the same pass as the pending ones, and each is kept
+        // while it is the token the model picks after those before it; the first it would not
+        // pick is replaced by the one it does, and the rest are dropped from the KV cache. On
+        // the CPU only, where a few tokens' pass gives each of them exactly what a pass of its
+        // own would (attention.rs), so that the reply is the same as without drafts.
+        let mut lookup = (self.draft == Draft::PromptLookup
+            && params.temperature == 0.0
+            && self.model.device().is_cpu()
+            && self.model.has_every_position())
+        .then(|| {
+            let mut lookup = PromptLookup::new(prompt);
+            lookup.extend(&forced);
+            lookup
+        });
+        // The logits rows of the last pass still to read, and the drafted tokens still to
+        // check against them: one row more than drafts, the last row following the last draft.
+        let mut rows: VecDeque<Tensor> = VecDeque::from([logits]);
+        let mut drafted: VecDeque<u32> = VecDeque::new();
+        let (mut drafts, mut confirmed) = (0, 0);
         // A grammar could force a whole reply.
         let finished = constraint.as_ref().is_some_and(Constraint::is_done);
         if finished {
@@ -539,6 +595,7 @@ impl CandleBackend {
         }
         while !finished && generated < budget {
             if cancel.is_cancelled() {
+                self.drop_drafts(drafted.len()).map_err(failed)?;
                 return Err(BackendError::Cancelled);
             }
             if params
@@ -556,23 +613,52 @@ impl CandleBackend {
             let forced = &forced[..forced.len().min(budget - generated)];
             constraint_time += constraint_started.elapsed();
             if !forced.is_empty() {
+                // The drafts after a forced token assumed other tokens there.
+                self.drop_drafts(drafted.len()).map_err(failed)?;
+                rows.clear();
+                drafted.clear();
                 for &token in forced {
                     generated += 1;
                     reply.push(&self.tokenizer, sink, token).map_err(failed)?;
                 }
                 pending.extend_from_slice(forced);
+                if let Some(lookup) = &mut lookup {
+                    lookup.extend(forced);
+                }
                 if constraint.as_ref().is_some_and(Constraint::is_done) {
                     stop_reason = StopReason::EndOfGeneration;
                     break;
                 }
                 continue;
             }
-            if !pending.is_empty() {
-                logits = self.model.forward(&pending).map_err(failed)?;
+            if rows.is_empty() {
+                // The last token chosen is pending (a confirmed draft leaves a row behind).
+                let limit = DRAFT_LIMIT
+                    .min((budget - generated).saturating_sub(1))
+                    .min(crate::attention::FEW.saturating_sub(pending.len()));
+                let draft = match &lookup {
+                    Some(lookup) if limit > 0 => lookup.draft(limit),
+                    _ => Vec::new(),
+                };
+                if draft.is_empty() {
+                    rows.push_back(self.model.forward(&pending).map_err(failed)?);
+                } else {
+                    let first = pending.len() - 1;
+                    pending.extend_from_slice(&draft);
+                    let all = self.model.forward_all(&pending).map_err(failed)?;
+                    for row in first..pending.len() {
+                        rows.push_back(all.get(row).map_err(|e| failed(e.into()))?);
+                    }
+                    drafts += draft.len();
+                    drafted.extend(draft);
+                }
                 self.cached_tokens.append(&mut pending);
             }
+            let Some(row) = rows.pop_front() else {
+                break;
+            };
             let constraint_started = Instant::now();
-            let mut values = logits.to_vec1::<f32>().map_err(|e| failed(e.into()))?;
+            let mut values = row.to_vec1::<f32>().map_err(|e| failed(e.into()))?;
             if let Some(active) = &mut constraint
                 && let Err(error) = active.mask(&mut values)
             {
@@ -581,6 +667,18 @@ impl CandleBackend {
             }
             constraint_time += constraint_started.elapsed();
             let token = sampler.sample(&values);
+            // A drafted token the model picks is already in the KV cache; one it does not pick
+            // ends the drafts: it and those after it leave the cache, and the model's token is
+            // run next.
+            let checked = drafted.pop_front();
+            let in_cache = checked == Some(token);
+            if in_cache {
+                confirmed += 1;
+            } else if checked.is_some() {
+                self.drop_drafts(drafted.len() + 1).map_err(failed)?;
+                rows.clear();
+                drafted.clear();
+            }
             if self.stop_tokens.contains(&token) {
                 stop_reason = StopReason::EndOfGeneration;
                 break;
@@ -595,6 +693,9 @@ impl CandleBackend {
             constraint_time += accept_started.elapsed();
             generated += 1;
             reply.push(&self.tokenizer, sink, token).map_err(failed)?;
+            if let Some(lookup) = &mut lookup {
+                lookup.extend(&[token]);
+            }
             if let Some(cut) = params
                 .stop
                 .iter()
@@ -609,7 +710,17 @@ impl CandleBackend {
                 stop_reason = StopReason::EndOfGeneration;
                 break;
             }
-            pending.push(token);
+            if !in_cache {
+                pending.push(token);
+            }
+        }
+        // Drafts still unchecked when the reply ended are not part of the sequence.
+        self.drop_drafts(drafted.len()).map_err(failed)?;
+        self.drafted = (drafts, confirmed);
+        if drafts > 0 {
+            tracing::debug!(
+                "speculative decoding: {confirmed} of {drafts} drafted tokens confirmed"
+            );
         }
         if constraint.is_some() && generated > 0 {
             tracing::debug!(

@@ -16,17 +16,61 @@
 //! `unsafe` code here: kernel launches with raw device pointers, and page-locked host memory.
 #![allow(unsafe_code)]
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use candle_core::cuda::DeviceId;
 use candle_core::cuda::cudarc::driver::{
-    CudaGraph, CudaSlice, CudaStream, DevicePtr, LaunchConfig, PinnedHostSlice, PushKernelArg, sys,
+    CudaFunction, CudaGraph, CudaModule, CudaSlice, CudaStream, DevicePtr, LaunchArgs,
+    LaunchConfig, PinnedHostSlice, PushKernelArg, sys,
 };
+use candle_core::cuda::cudarc::nvrtc::Ptx;
 use candle_core::cuda::kernels;
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{CudaDevice, DType, Device, Storage, Tensor};
 
-pub(crate) const PTX: &str = include_str!(concat!(env!("OUT_DIR"), "/decode.ptx"));
-pub(crate) const MODULE: &str = "cmdai_decode";
+/// Our kernels (`kernels/decode.cu`) as one fat binary: machine code for the common GPU
+/// generations and PTX for the others (see `build.rs`), so that the driver compiles nothing on
+/// those GPUs when the module is first loaded.
+pub(crate) const IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/decode.fatbin"));
+
+/// One of our kernels, with the stream it is launched on.
+pub(crate) struct Kernel {
+    function: CudaFunction,
+    stream: Arc<CudaStream>,
+}
+
+impl Kernel {
+    /// Our kernel `name` on `device`; the module is loaded once per device. (candle's
+    /// `get_or_load_custom_func` takes PTX text only, not a fat binary.)
+    pub(crate) fn new(device: &CudaDevice, name: &str) -> candle_core::Result<Self> {
+        static MODULES: Mutex<Vec<(DeviceId, Arc<CudaModule>)>> = Mutex::new(Vec::new());
+        let module = {
+            let mut modules = MODULES
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            match modules.iter().find(|(id, _)| *id == device.id()) {
+                Some((_, module)) => module.clone(),
+                None => {
+                    let module = device
+                        .cuda_stream()
+                        .context()
+                        .load_module(Ptx::from_binary(IMAGE.to_vec()))
+                        .map_err(driver)?;
+                    modules.push((device.id(), module.clone()));
+                    module
+                }
+            }
+        };
+        Ok(Kernel {
+            function: module.load_function(name).map_err(driver)?,
+            stream: device.cuda_stream(),
+        })
+    }
+
+    pub(crate) fn builder(&self) -> LaunchArgs<'_> {
+        self.stream.launch_builder(&self.function)
+    }
+}
 /// candle's quantized kernels read activations padded to a multiple of this many values.
 const ROW_PADDING: usize = 512;
 /// Bytes of one q8_1 block of 32 values.
@@ -99,11 +143,11 @@ pub(crate) enum Arg {
     Float(f32),
 }
 
-/// One prepared kernel launch. candle's `CudaFunc` cannot be named outside candle, so each
-/// launch is a closure that owns its function and arguments.
+/// One prepared kernel launch: a closure that owns its function and arguments (candle's
+/// `CudaFunc`, which some launches use, cannot be named outside candle).
 type Launch = Box<dyn Fn() -> candle_core::Result<()> + Send + Sync>;
 
-/// Launches `func` (a candle `CudaFunc`) with `config` and `args` (a slice of [`Arg`]) now.
+/// Launches `func` (a [`Kernel`] or a candle `CudaFunc`) with `config` and `args` (a slice of [`Arg`]) now.
 macro_rules! launch_now {
     ($func:expr, $config:expr, $args:expr) => {{
         let mut builder = $func.builder();
@@ -123,7 +167,7 @@ macro_rules! launch_now {
 }
 pub(crate) use launch_now;
 
-/// A [`Launch`] of `func` (a candle `CudaFunc`) with `config` and `args`.
+/// A [`Launch`] of `func` (a [`Kernel`] or a candle `CudaFunc`) with `config` and `args`.
 macro_rules! launch {
     ($func:expr, $config:expr, $args:expr) => {{
         let func = $func;
@@ -258,7 +302,7 @@ impl Decoder {
             (bytes(&hidden_q8), bytes(&attn_q8), bytes(&ffn_q8));
         let (runs_at, done_at) = (ptr(&runs), done.device_ptr(&stream).0);
 
-        let own = |name: &str| device.get_or_load_custom_func(name, MODULE, PTX);
+        let own = |name: &str| Kernel::new(device, name);
         let mut plan = Plan {
             device,
             launches: Vec::new(),

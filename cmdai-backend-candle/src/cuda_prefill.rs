@@ -23,7 +23,7 @@ use candle_core::quantized::{QMatMul, QTensor};
 use candle_core::{CudaDevice, CudaStorage, CustomOp1, Layout, Storage, Tensor};
 
 use crate::cuda_decode::{
-    ATTENTION_THREADS, Arg, LayerParts, MODULE, ModelParts, PTX, config, driver, int, launch_now,
+    ATTENTION_THREADS, Arg, Kernel, LayerParts, ModelParts, config, driver, int, launch_now,
     matrix, optional, pad, tensor,
 };
 
@@ -364,7 +364,7 @@ impl Prefill {
     }
 
     fn launch(&self, name: &str, config: LaunchConfig, args: &[Arg]) -> candle_core::Result<()> {
-        let func = self.device.get_or_load_custom_func(name, MODULE, PTX)?;
+        let func = Kernel::new(&self.device, name)?;
         launch_now!(func, config, args)
     }
 }

@@ -112,6 +112,14 @@ pub enum CandleError {
         /// Why not.
         reason: String,
     },
+    /// The GPU's kernels could not be loaded (compiled) on it.
+    #[error("cannot compile the GPU kernels for {gpu}: {reason}")]
+    GpuKernels {
+        /// The GPU, as the driver names it.
+        gpu: String,
+        /// Why not.
+        reason: String,
+    },
     /// More tokens were fed than the context window this instance was loaded with.
     #[error("context window full: {needed} tokens needed, {available} available")]
     ContextFull {

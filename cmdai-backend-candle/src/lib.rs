@@ -17,6 +17,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod attention;
 mod backend;
 pub mod constrain;
 #[cfg(feature = "cuda")]
@@ -24,10 +25,12 @@ mod cuda_decode;
 #[cfg(feature = "cuda")]
 mod cuda_prefill;
 mod device;
+mod draft;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod gguf;
+mod gpu_kernels;
 mod kv_cache;
 mod mapped;
 pub mod memory;
@@ -44,8 +47,12 @@ mod tokenizer;
 
 pub use backend::{BenchRun, CandleBackend, LoadOptions};
 pub use device::{DeviceChoice, SelectedDevice};
+pub use draft::Draft;
 pub use error::CandleError;
 pub use gguf::GgufFile;
+pub use gpu_kernels::{
+    GpuKernels, ModuleLoad, PendingKernels, PreparedKernels, compile_module, kernel_modules,
+};
 pub use model::{CudaDecode, Kernels, Transformer};
 pub use packed::{CpuKernels, Packing};
 pub use prompt_cache::PromptCache;

@@ -559,6 +559,31 @@ impl Transformer {
     /// Runs `tokens` after those already in the cache and returns the logits of the last one
     /// (a `[vocab]` f32 tensor).
     pub fn forward(&mut self, tokens: &[u32]) -> Result<Tensor> {
+        self.run(tokens, false)
+    }
+
+    /// Whether [`forward_all`](Self::forward_all) can run here: everywhere but the fused CUDA
+    /// path, whose prompt kernels give the last position's logits only.
+    pub fn has_every_position(&self) -> bool {
+        #[cfg(feature = "cuda")]
+        if self.fused.is_some() {
+            return false;
+        }
+        true
+    }
+
+    /// Runs `tokens` after those already in the cache and returns the logits after each of
+    /// them (a `[tokens, vocab]` f32 tensor): what checking drafted tokens in one pass needs.
+    pub fn forward_all(&mut self, tokens: &[u32]) -> Result<Tensor> {
+        if !self.has_every_position() {
+            return Err(CandleError::Candle(candle_core::Error::Msg(
+                "the fused CUDA path gives the last position's logits only".into(),
+            )));
+        }
+        self.run(tokens, true)
+    }
+
+    fn run(&mut self, tokens: &[u32], every_position: bool) -> Result<Tensor> {
         let seq_len = tokens.len();
         if seq_len == 0 || self.position + seq_len > self.max_positions {
             return Err(CandleError::ContextFull {
@@ -603,17 +628,21 @@ impl Transformer {
                 (true, None) => (&self.rope, local_mask.as_ref()),
                 (false, _) => (&self.rope, mask.as_ref()),
             };
-            x = block.forward(&x, &self.spec, rope, self.position, mask)?;
+            let window = block.local.then_some(self.spec.sliding_window).flatten();
+            x = block.forward(&x, &self.spec, rope, self.position, (mask, window))?;
         }
         self.position += seq_len;
-        let last = x.narrow(1, seq_len - 1, 1)?;
-        let last =
-            candle_nn::ops::rms_norm(&last, &self.output_norm, self.spec.rms_norm_eps as f32)?;
-        let logits = self
-            .output
-            .forward(&last)?
-            .flatten_all()?
-            .to_dtype(DType::F32)?;
+        let rows = match every_position {
+            true => x,
+            false => x.narrow(1, seq_len - 1, 1)?,
+        };
+        let rows =
+            candle_nn::ops::rms_norm(&rows, &self.output_norm, self.spec.rms_norm_eps as f32)?;
+        let logits = self.output.forward(&rows)?.to_dtype(DType::F32)?;
+        let logits = match every_position {
+            true => logits.squeeze(0)?,
+            false => logits.flatten_all()?,
+        };
         // On a GPU, wait here for the queued work: reading the logits back while it is still
         // running made the copy wait ~8 ms longer on an H100 host (see cuda_decode.rs).
         if !self.device.is_cpu() {
@@ -692,7 +721,7 @@ impl Block {
         spec: &ModelSpec,
         rope: &Rope,
         offset: usize,
-        mask: Option<&Tensor>,
+        visible: (Option<&Tensor>, Option<usize>),
     ) -> candle_core::Result<Tensor> {
         let eps = spec.rms_norm_eps as f32;
         let norm = |x: &Tensor, weight: &Option<Tensor>| match weight {
@@ -700,7 +729,7 @@ impl Block {
             None => Ok(x.clone()),
         };
         let h = candle_nn::ops::rms_norm(x, &self.attn_norm, eps)?;
-        let attention = self.attention(&h, spec, rope, offset, mask)?;
+        let attention = self.attention(&h, spec, rope, offset, visible)?;
         let x = (x + norm(&attention, &self.post_attention_norm)?)?;
         let h = candle_nn::ops::rms_norm(&x, &self.ffn_norm, eps)?;
         let [gate, up] = Weight::forward_many([&self.gate, &self.up], &h)?;
@@ -712,13 +741,16 @@ impl Block {
         x + norm(&ffn, &self.post_ffw_norm)?
     }
 
+    /// Attention over the cache and `x`'s new tokens, which see what `visible` says: the
+    /// additive mask for candle's products, or the sliding window (if any) for the row-wise
+    /// attention of a few tokens (`attention.rs`).
     fn attention(
         &mut self,
         x: &Tensor,
         spec: &ModelSpec,
         rope: &Rope,
         offset: usize,
-        mask: Option<&Tensor>,
+        (mask, window): (Option<&Tensor>, Option<usize>),
     ) -> candle_core::Result<Tensor> {
         let (batch, seq_len, _) = x.dims3()?;
         let (heads, kv_heads, head_dim) = (spec.head_count, spec.head_count_kv, spec.head_dim);
@@ -744,6 +776,14 @@ impl Block {
         )?;
         let v = split_heads(self.v.add_bias(v)?, kv_heads, &None)?.contiguous()?;
         let (k, v) = self.cache.append(&k, &v)?;
+        if seq_len <= crate::attention::FEW && x.device().is_cpu() && batch == 1 {
+            let scale = (1.0 / (head_dim as f64).sqrt()) as f32;
+            let out = crate::attention::attend(&q.contiguous()?, &k, &v, offset, window, scale)?;
+            let out = out
+                .transpose(1, 2)?
+                .reshape((batch, seq_len, heads * head_dim))?;
+            return self.o.forward(&out);
+        }
 
         // Grouped-query attention without copying keys and values: the query heads that share
         // a key/value head are stacked along the sequence axis, so each group is one matmul.

@@ -423,3 +423,115 @@ fn every_constrained_reply_parses() {
     }
     assert!(parsed > 0, "no reply of {} parsed", requests.len());
 }
+
+/// Speculative decoding changes how many passes a reply takes, never the reply: with drafts
+/// from the prompt (greedy decoding) every reply is the one plain decoding gives, token for
+/// token, with and without the response schema, when the token budget ends it mid-draft, and
+/// when a stop string does. The drafts must also be used: some are confirmed.
+#[test]
+fn speculative_decoding_gives_the_same_replies() {
+    use cmdai_backend_candle::{CandleBackend, Draft};
+    use cmdai_core::{
+        CancelToken, CommandPrompt, Conversation, GenerationParams, InferenceBackend, NullSink,
+        PromptBuilder, Role, ShellContext,
+    };
+    let Some(path) = model_path("qwen2.5-coder-0.5b") else {
+        return;
+    };
+    let mut backend = CandleBackend::load(&path, &Default::default()).unwrap();
+    let context = ShellContext::new("Linux", "bash", "/home/user");
+    let prompt = CommandPrompt::default();
+    let command = |request: &str| prompt.build(request, &context);
+    let free = |text: &str| Conversation::new().with(Role::User, text);
+    let constrained = GenerationParams {
+        response_schema: prompt.response_schema(),
+        ..GenerationParams::default()
+    };
+    let cases: Vec<(&str, Conversation, GenerationParams)> = vec![
+        (
+            "names from the request",
+            command("rename quarterly_report_2024_final_v2.xlsx to quarterly_report_2024.xlsx"),
+            constrained.clone(),
+        ),
+        (
+            "a repeated pattern",
+            command("find all .jpg, .jpeg, .png, .gif and .webp files under ./photos and ./backup"),
+            constrained.clone(),
+        ),
+        (
+            "a pipeline",
+            command(
+                "count how many times each IP address appears in access.log, most frequent first",
+            ),
+            constrained.clone(),
+        ),
+        (
+            "copying text, no schema",
+            free(
+                "Repeat this line exactly, then repeat it again: the quick brown fox jumps over the lazy dog",
+            ),
+            GenerationParams {
+                max_tokens: 48,
+                response_schema: None,
+                ..GenerationParams::default()
+            },
+        ),
+        (
+            "the budget ends inside a draft",
+            free(
+                "Write the numbers one two three four five six, then one two three four five six again",
+            ),
+            GenerationParams {
+                max_tokens: 13,
+                response_schema: None,
+                ..GenerationParams::default()
+            },
+        ),
+        (
+            "a stop string",
+            free(
+                "Repeat exactly: alpha beta gamma delta, alpha beta gamma delta, alpha beta gamma delta",
+            ),
+            GenerationParams {
+                max_tokens: 48,
+                response_schema: None,
+                stop: vec!["gamma delta,".into()],
+                ..GenerationParams::default()
+            },
+        ),
+    ];
+    assert!(
+        constrained.response_schema.is_some(),
+        "the command prompt has a response schema"
+    );
+    let mut confirmed = 0;
+    for (name, conversation, params) in &cases {
+        let mut reply = |draft| {
+            backend.set_draft(draft);
+            let output = backend
+                .generate(conversation, params, &mut NullSink, &CancelToken::new())
+                .unwrap();
+            (
+                output.text,
+                output.generated_tokens,
+                output.stop_reason,
+                backend.drafted(),
+            )
+        };
+        let plain = reply(Draft::Off);
+        let drafted = reply(Draft::PromptLookup);
+        eprintln!("{name}: {:?}, drafts {:?}", drafted.0, drafted.3);
+        assert_eq!(plain.3, (0, 0), "{name}: drafts with drafting off");
+        assert_eq!(
+            (&plain.0, plain.1, plain.2),
+            (&drafted.0, drafted.1, drafted.2),
+            "{name}"
+        );
+        confirmed += drafted.3.1;
+    }
+    assert!(
+        confirmed > 0,
+        "no drafted token was confirmed in {} replies",
+        cases.len()
+    );
+}

@@ -31,6 +31,7 @@ pub struct LocalLoader {
     fetcher: Fetcher,
     model: Option<String>,
     device: cmdai_backend_candle::DeviceChoice,
+    draft: cmdai_backend_candle::Draft,
     verbose: u8,
 }
 
@@ -40,19 +41,26 @@ impl LocalLoader {
             fetcher,
             model: settings.model.clone(),
             device: settings.device,
+            draft: settings.draft,
             verbose: settings.verbose,
         }
     }
 
     /// Finds, downloads if needed, and loads the model; says what was picked on `-v`.
     fn load(&self) -> Result<CandleBackend> {
+        // The GPU's kernels compile while the model downloads, if both are still to do.
+        let kernels = crate::gpu::start(self.device, self.fetcher.cache().root());
         let model = models::resolve(self.model.as_deref(), &self.fetcher)?;
+        if let Some(kernels) = kernels {
+            kernels.finish(self.verbose);
+        }
         let options = LoadOptions {
             device: self.device,
             model_id: Some(model.id.clone()),
             prompt_cache_dir: Some(self.fetcher.cache().root().join("prompt-cache")),
             model_digest: model.sha256.clone(),
             packed_weights_dir: Some(self.fetcher.cache().root().join("packed")),
+            draft: self.draft,
             ..LoadOptions::default()
         };
         let backend = CandleBackend::load(&model.path, &options)
@@ -107,6 +115,14 @@ impl Backend {
                 Ok(Backend::Local(Box::new(loader.load()?)))
             }
             Err(error) => Err(error.into()),
+        }
+    }
+
+    /// The last reply's drafted tokens and how many were confirmed (the local model only).
+    pub fn drafted(&self) -> Option<(usize, usize)> {
+        match self {
+            Backend::Local(local) => Some(local.drafted()),
+            Backend::Remote { .. } => None,
         }
     }
 

@@ -5,8 +5,8 @@ use std::io::Write;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use cmdai_backend_candle::{CandleBackend, CpuKernels, CudaDecode, Kernels, LoadOptions};
-use cmdai_core::InferenceBackend;
+use cmdai_backend_candle::{CandleBackend, CpuKernels, CudaDecode, Draft, Kernels, LoadOptions};
+use cmdai_core::{CommandPrompt, Generator, InferenceBackend, ShellContext};
 use serde_json::json;
 
 use crate::cli::{CpuKernelsArg, CudaDecodeArg, OutputFormat};
@@ -21,6 +21,67 @@ pub struct BenchOptions {
     pub repetitions: usize,
     /// The kernels to measure.
     pub kernels: Kernels,
+    /// Also time commands for [`REQUESTS`], with and without drafts.
+    pub requests: bool,
+}
+
+/// Everyday requests of the lengths users type, for `--requests`.
+const REQUESTS: [&str; 12] = [
+    "list all files in the current directory including hidden ones",
+    "find log files over 100MB modified this week",
+    "show disk usage of each folder here, largest first",
+    "count the lines in every python file under src",
+    "compress the logs directory into logs.tar.gz",
+    "show the 10 processes using the most memory",
+    "replace foo with bar in all .txt files in this folder",
+    "find files named config.yaml anywhere under /etc",
+    "show which process is listening on port 8080",
+    "delete all .pyc files recursively",
+    "follow the last 50 lines of /var/log/syslog",
+    "make deploy.sh executable",
+];
+
+/// One request's command, the seconds it took, and its drafted and confirmed tokens.
+struct Timed {
+    command: String,
+    seconds: f64,
+    drafted: usize,
+    confirmed: usize,
+}
+
+/// One pass over [`REQUESTS`].
+fn time_requests(
+    generator: &mut Generator<CandleBackend, CommandPrompt>,
+    draft: Draft,
+) -> Result<Vec<Timed>> {
+    generator.backend_mut().set_draft(draft);
+    let context = ShellContext::new("Linux", "bash", "/home/user");
+    // Untimed: the first request prefills the whole system prompt, later ones reuse it.
+    generator.generate(REQUESTS[0], &context)?;
+    REQUESTS
+        .iter()
+        .map(|request| {
+            let started = Instant::now();
+            let command = generator.generate(request, &context)?;
+            let seconds = started.elapsed().as_secs_f64();
+            let (drafted, confirmed) = generator.backend().drafted();
+            Ok(Timed {
+                command: command.command,
+                seconds,
+                drafted,
+                confirmed,
+            })
+        })
+        .collect()
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
 }
 
 /// The kernels `--kernels` and `--cuda-decode` name.
@@ -47,15 +108,22 @@ pub fn run(settings: &Settings, options: BenchOptions) -> Result<()> {
     }
     let fetcher = models::fetcher(settings.offline)?;
     let model = models::resolve(settings.model.as_deref(), &fetcher)?;
+    // Once per GPU and driver, and not part of the load it measures (it says how long it took).
+    crate::gpu::prepare(settings.device, fetcher.cache().root(), settings.verbose);
     let load_options = LoadOptions {
         device: settings.device,
         model_id: Some(model.id.clone()),
-        max_context: options.prompt_tokens + options.generate + 1,
+        // With --requests, room for the full prompt and a reply, as a request has.
+        max_context: match options.requests {
+            true => LoadOptions::default().max_context,
+            false => options.prompt_tokens + options.generate + 1,
+        }
+        .max(options.prompt_tokens + options.generate + 1),
         // The weights as a request runs them (interleaved where the CPU has AVX2 or AVX-512 VNNI).
         model_digest: model.sha256.clone(),
         packed_weights_dir: Some(fetcher.cache().root().join("packed")),
-        // Nothing here is constrained; the compiler would only compete for the cores.
-        constrained_decoding: false,
+        // Only --requests is constrained; otherwise the compiler would compete for the cores.
+        constrained_decoding: options.requests,
         kernels: options.kernels,
         ..LoadOptions::default()
     };
@@ -83,6 +151,10 @@ pub fn run(settings: &Settings, options: BenchOptions) -> Result<()> {
         decode.push(run.generated_tokens as f64 / run.decode.as_secs_f64());
     }
     let info = backend.info();
+    let requests = match options.requests {
+        true => Some(Requests::measure(backend, settings)?),
+        false => None,
+    };
     let threads = cmdai_threads();
     let peak_rss = peak_rss_bytes();
     let (prefill_mean, prefill_sd) = mean_sd(&prefill);
@@ -105,6 +177,7 @@ pub fn run(settings: &Settings, options: BenchOptions) -> Result<()> {
                 "repetitions": options.repetitions,
                 "peak_rss_bytes": peak_rss,
                 "kernels": format!("{:?}", options.kernels),
+                "requests": requests.as_ref().map(Requests::json),
             });
             writeln!(out, "{value}")?;
         }
@@ -123,9 +196,94 @@ pub fn run(settings: &Settings, options: BenchOptions) -> Result<()> {
                 info.device,
                 load.as_secs_f64(),
             )?;
+            if let Some(requests) = &requests {
+                requests.write(&mut out)?;
+            }
         }
     }
     Ok(())
+}
+
+/// `--requests`: the time to a command for [`REQUESTS`], without drafts and with the setting's.
+struct Requests {
+    draft: Draft,
+    plain: Vec<Timed>,
+    drafted: Option<Vec<Timed>>,
+}
+
+impl Requests {
+    fn measure(backend: CandleBackend, settings: &Settings) -> Result<Self> {
+        let mut generator =
+            Generator::new(backend, CommandPrompt::default()).with_params(settings.params.clone());
+        let plain = time_requests(&mut generator, Draft::Off)?;
+        let drafted = match settings.draft {
+            Draft::Off => None,
+            draft => Some(time_requests(&mut generator, draft)?),
+        };
+        Ok(Requests {
+            draft: settings.draft,
+            plain,
+            drafted,
+        })
+    }
+
+    /// Median and slowest seconds, drafted and confirmed tokens of one pass.
+    fn summary(pass: &[Timed]) -> (f64, f64, usize, usize) {
+        let mut seconds: Vec<f64> = pass.iter().map(|timed| timed.seconds).collect();
+        let slowest = seconds.iter().copied().fold(0.0, f64::max);
+        let drafted = pass.iter().map(|timed| timed.drafted).sum();
+        let confirmed = pass.iter().map(|timed| timed.confirmed).sum();
+        (median(&mut seconds), slowest, drafted, confirmed)
+    }
+
+    /// Whether both passes gave the same commands.
+    fn same(&self) -> Option<bool> {
+        let drafted = self.drafted.as_ref()?;
+        Some(
+            self.plain
+                .iter()
+                .zip(drafted)
+                .all(|(a, b)| a.command == b.command),
+        )
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let pass = |pass: &[Timed]| {
+            let (median, slowest, drafted, confirmed) = Self::summary(pass);
+            json!({ "median_s": median, "slowest_s": slowest, "drafted": drafted, "confirmed": confirmed })
+        };
+        json!({
+            "count": REQUESTS.len(),
+            "draft": self.draft.to_string(),
+            "off": pass(&self.plain),
+            "with_draft": self.drafted.as_deref().map(pass),
+            "same_commands": self.same(),
+        })
+    }
+
+    fn write(&self, out: &mut impl Write) -> Result<()> {
+        writeln!(
+            out,
+            "\ntime to a command, {} everyday requests (median / slowest):",
+            REQUESTS.len()
+        )?;
+        let (median, slowest, _, _) = Self::summary(&self.plain);
+        writeln!(out, "  --draft off:    {median:.2} s / {slowest:.2} s")?;
+        if let Some(drafted) = &self.drafted {
+            let (median, slowest, tokens, confirmed) = Self::summary(drafted);
+            let same = if self.same() == Some(true) {
+                "yes"
+            } else {
+                "NO"
+            };
+            writeln!(
+                out,
+                "  --draft {:<7} {median:.2} s / {slowest:.2} s; {confirmed} of {tokens} drafted tokens confirmed; same commands: {same}",
+                self.draft.to_string() + ":"
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// The threads candle's CPU kernels use: `RAYON_NUM_THREADS` (which `-t` sets), else the

@@ -213,6 +213,11 @@ pub enum Command {
         /// kernels one by one) or `operations` (candle's, one after another).
         #[arg(long = "cuda-decode", value_enum, default_value_t = CudaDecodeArg::Graph)]
         cuda_decode: CudaDecodeArg,
+        /// Also time the command for a dozen built-in everyday requests through the full prompt
+        /// (what a user waits for), without drafts and then with --draft's: the medians, the
+        /// drafted tokens the model confirmed, and whether the commands were the same.
+        #[arg(long)]
+        requests: bool,
     },
     /// Show or change the configuration file (see README: Configuration).
     #[command(subcommand)]
@@ -243,6 +248,11 @@ pub enum Command {
     },
     /// Check the setup: platform, CPU features, devices, configuration, cache and models.
     Doctor,
+    /// Loads one GPU kernel module, so that the driver compiles it into its cache (what
+    /// `gpu.rs` runs, one process per module: the driver compiles one module at a time per
+    /// process). Prints the microseconds it took and whether it was PTX.
+    #[command(name = "__gpu-kernel", hide = true)]
+    GpuKernel { ordinal: usize, module: String },
     /// Print the manual page (roff): `cmdai man > ~/.local/share/man/man1/cmdai.1`.
     Man,
     /// List, download or locate models.
@@ -396,6 +406,9 @@ pub struct GenerationArgs {
 
     #[arg(long, value_name = "SECONDS", global = true)]
     pub time_limit: Option<String>,
+
+    #[arg(long, global = true)]
+    pub draft: Option<String>,
 }
 
 /// The limits of a preview.

@@ -57,6 +57,8 @@ pub struct GenerationConfig {
     pub seed: Option<u64>,
     /// Seconds.
     pub time_limit: Option<u64>,
+    /// prompt or off.
+    pub draft: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]

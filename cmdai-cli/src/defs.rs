@@ -249,6 +249,17 @@ pub const TIME_LIMIT: Def = Def {
     help: "The most seconds one generation may take, prompt included",
 };
 
+pub const DRAFT: Def = Def {
+    key: Some("generation.draft"),
+    flag: Some("draft"),
+    env: Some("CMDAI_DRAFT"),
+    default: Builtin::Value("off"),
+    allowed: Allowed::OneOf(&["prompt", "off"]),
+    help: "Speculative decoding, when greedy: `prompt` drafts the tokens that followed the newest ones \
+           earlier in the prompt or reply and checks them in one pass (same output); `off` runs one \
+           pass per token",
+};
+
 pub const POLICY: Def = Def {
     key: Some("safety.policy"),
     flag: Some("safety"),
@@ -303,6 +314,7 @@ pub const ALL: &[&Def] = &[
     &TOP_P,
     &SEED,
     &TIME_LIMIT,
+    &DRAFT,
     &POLICY,
     &ALLOW,
     &DENY,

@@ -17,7 +17,20 @@ pub fn run(settings: &Settings) -> Result<u8> {
 
     let cpu_features: Vec<(&str, bool)> = cpu_features();
     let build_features = build_features();
+    let cache = crate::settings::cache()?;
     let device = match settings.device.open() {
+        Ok(selected) if selected.name.starts_with("cuda") => {
+            // The one-time compilation a first request would do (gpu.rs), done here instead.
+            let kernels = match crate::gpu::prepare(settings.device, cache.root(), settings.verbose)
+            {
+                Some(prepared) => format!(
+                    "compiled now, in {:.1} s; later runs skip this",
+                    prepared.elapsed.as_secs_f64()
+                ),
+                None => "compiled by an earlier run".to_owned(),
+            };
+            json!({ "name": selected.name, "reason": selected.reason, "kernels": kernels })
+        }
         Ok(selected) => json!({ "name": selected.name, "reason": selected.reason }),
         Err(error) => {
             problems.push(format!("device `{}`: {error}", settings.device_name));
@@ -30,7 +43,6 @@ pub fn run(settings: &Settings) -> Result<u8> {
         .collect();
 
     let config_path = Config::path().ok();
-    let cache = crate::settings::cache()?;
     let catalog = Catalog::builtin();
     let mut models = Vec::new();
     for entry in catalog.models() {
@@ -110,6 +122,9 @@ fn print_text(r: &serde_json::Value) {
             s(&r["device"]["name"]),
             s(&r["device"]["reason"])
         ),
+    }
+    if let Some(kernels) = r["device"].get("kernels") {
+        println!("gpu kernels:    {}", s(kernels));
     }
     println!("threads:        {}", s(&r["threads"]));
     println!("shell:          {}", s(&r["shell"]));

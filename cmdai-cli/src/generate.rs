@@ -76,7 +76,7 @@ pub(crate) fn present(
         && interactive::at_terminal()
     {
         interrupt::exit_on_interrupt();
-        report_timings(settings, &command, generator.backend().load_time());
+        report_timings(settings, &command, generator.backend());
         let mut review = Review::new(settings, generator, context)?;
         if let Some(text) = &command.explanation {
             review.explained(&command.command, text);
@@ -118,7 +118,7 @@ pub(crate) fn present(
             settings.verbose,
         )?;
     }
-    report_timings(settings, &command, load_time);
+    report_timings(settings, &command, generator.backend());
     safety::execute(settings, &command.command, &analysis)
 }
 
@@ -227,10 +227,11 @@ pub fn session(settings: &Settings, first: Option<&str>) -> Result<u8> {
 }
 
 /// With -v: where the time of a generation went.
-fn report_timings(settings: &Settings, command: &GeneratedCommand, load_time: Duration) {
+fn report_timings(settings: &Settings, command: &GeneratedCommand, backend: &Backend) {
     if settings.verbose == 0 {
         return;
     }
+    let load_time = backend.load_time();
     let t = command.timings;
     eprintln!(
         "cmdai: {} prompt tokens ({} from the prompt cache) in {:.0} ms, {} tokens generated in {:.0} ms; total {:.0} ms",
@@ -241,6 +242,14 @@ fn report_timings(settings: &Settings, command: &GeneratedCommand, load_time: Du
         ms(t.decode),
         ms(t.total + load_time)
     );
+    if let Some((drafted, confirmed)) = backend.drafted()
+        && drafted > 0
+    {
+        eprintln!(
+            "cmdai: speculative decoding (--draft {}): {confirmed} of {drafted} drafted tokens confirmed",
+            settings.draft
+        );
+    }
 }
 
 /// `cmdai batch`: JSON lines in, JSON lines out, one model load.

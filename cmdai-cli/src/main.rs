@@ -10,6 +10,7 @@ mod doctor;
 mod eval;
 mod fix;
 mod generate;
+mod gpu;
 mod init;
 mod interactive;
 mod interrupt;
@@ -102,6 +103,7 @@ fn run(settings: Settings) -> anyhow::Result<u8> {
         Action::Preview { command } => return preview::command(&settings, command),
         Action::Fix(options) => return fix::run(&settings, options),
         Action::Doctor => return doctor::run(&settings),
+        Action::GpuKernel { ordinal, module } => return gpu::compile_here(*ordinal, module),
         Action::Batch => generate::batch(&settings),
         Action::Eval(options) => eval::run(&settings, options),
         Action::Bench(options) => bench::run(&settings, *options),
@@ -123,7 +125,7 @@ fn run(settings: Settings) -> anyhow::Result<u8> {
         }
         Action::ModelsList => models::list(settings.output),
         Action::ModelsPull { model, force } => {
-            models::pull(model.as_deref(), *force, settings.offline)
+            models::pull(model.as_deref(), *force, settings.offline, settings.device)
         }
         Action::ModelsPath { model } => models::path(model.as_deref(), settings.offline),
         Action::ModelsVerify { model } => models::verify(model.as_deref()),

@@ -143,7 +143,12 @@ pub fn list(output: OutputFormat) -> Result<()> {
 }
 
 /// `cmdai models pull [ID] [--force]`.
-pub fn pull(name: Option<&str>, force: bool, offline: bool) -> Result<()> {
+pub fn pull(
+    name: Option<&str>,
+    force: bool,
+    offline: bool,
+    device: cmdai_backend_candle::DeviceChoice,
+) -> Result<()> {
     let fetcher = fetcher(offline)?;
     crate::interrupt::install(fetcher.cancel_flag());
     let catalog = Catalog::builtin();
@@ -152,6 +157,8 @@ pub fn pull(name: Option<&str>, force: bool, offline: bool) -> Result<()> {
         fetcher.cache().remove(entry)?;
     }
     println!("{}", ensure(&fetcher, entry)?.display());
+    // What the first request would otherwise do on a GPU: compile its kernels, once.
+    crate::gpu::prepare(device, fetcher.cache().root(), 0);
     Ok(())
 }
 

@@ -43,6 +43,8 @@ pub enum Action {
     Man,
     /// Check the setup.
     Doctor,
+    /// Load one GPU kernel module (`gpu.rs`).
+    GpuKernel { ordinal: usize, module: String },
     /// Print the shell integration.
     Init {
         shell: crate::cli::InitShell,
@@ -76,6 +78,8 @@ pub struct Settings {
     pub shell: Option<String>,
     pub offline: bool,
     pub params: GenerationParams,
+    /// Speculative decoding's drafts (the local model, greedy decoding).
+    pub draft: cmdai_backend_candle::Draft,
     pub output: OutputFormat,
     /// Show tokens on stderr as they are generated.
     pub stream: bool,
@@ -198,11 +202,13 @@ impl Settings {
                 repetitions,
                 kernels,
                 cuda_decode,
+                requests,
             }) => Action::Bench(crate::bench::BenchOptions {
                 prompt_tokens: prompt_tokens as usize,
                 generate: generate as usize,
                 repetitions: repetitions as usize,
                 kernels: crate::bench::kernels(kernels, cuda_decode),
+                requests,
             }),
             Some(Command::Check { command }) => {
                 let command = command.join(" ");
@@ -215,6 +221,7 @@ impl Settings {
             Some(Command::Completions { target }) => Action::Completions(target),
             Some(Command::Man) => Action::Man,
             Some(Command::Doctor) => Action::Doctor,
+            Some(Command::GpuKernel { ordinal, module }) => Action::GpuKernel { ordinal, module },
             Some(Command::Init {
                 target,
                 key,
@@ -295,6 +302,13 @@ impl Settings {
                 .given(model.shell, config.shell.clone())?
                 .filter(|s| !s.trim().is_empty()),
             offline: defs::OFFLINE.resolve(model.offline.then(|| "true".to_owned()), None)?,
+            draft: defs::DRAFT
+                .resolve::<String>(
+                    cli.generation.draft.clone(),
+                    config.generation.draft.clone(),
+                )?
+                .parse()
+                .map_err(anyhow::Error::msg)?,
             params: generation_params(cli.generation, &config)?,
             output: defs::OUTPUT.resolve(cli.output, config.output)?,
             stream: cli.stream,
@@ -369,6 +383,7 @@ impl Settings {
                 top_p: Some(shortest_f64(self.params.top_p)),
                 seed: Some(self.params.seed),
                 time_limit: self.params.time_limit.map(|t| t.as_secs()),
+                draft: Some(self.draft.to_string()),
             },
             safety: config::SafetyConfig {
                 policy: Some(self.safety.policy),

@@ -83,6 +83,11 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
         &self.backend
     }
 
+    /// The backend, to change how it runs between requests.
+    pub fn backend_mut(&mut self) -> &mut B {
+        &mut self.backend
+    }
+
     /// Generates a command for `request`, without streaming.
     pub fn generate(
         &mut self,

@@ -123,18 +123,14 @@ mod tests {
         let kv_heads = k.dim(1).unwrap();
         let kv_len = k.dim(2).unwrap();
         let group = heads / kv_heads;
-        let k = k
-            .repeat((1, 1, group, 1))
-            .unwrap()
-            .reshape((1, kv_heads, group, kv_len, dim))
-            .unwrap();
-        let k = k.reshape((1, heads, kv_len, dim)).unwrap();
-        let v = v
-            .repeat((1, 1, group, 1))
-            .unwrap()
-            .reshape((1, kv_heads, group, kv_len, dim))
-            .unwrap();
-        let v = v.reshape((1, heads, kv_len, dim)).unwrap();
+        // Each key/value head repeated for the query heads that share it, in their order.
+        let per_query_head = |t: &Tensor| {
+            t.repeat((1, 1, group, 1))
+                .unwrap()
+                .reshape((1, heads, kv_len, dim))
+                .unwrap()
+        };
+        let (k, v) = (per_query_head(k), per_query_head(v));
         let scores = (q.matmul(&k.t().unwrap()).unwrap() * (1.0 / (dim as f64).sqrt())).unwrap();
         let mask: Vec<f32> = (0..seq)
             .flat_map(|i| {

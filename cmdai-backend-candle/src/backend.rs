@@ -470,14 +470,17 @@ impl CandleBackend {
         self.drafted
     }
 
-    /// Drops the newest `count` positions from the KV cache: drafted tokens that turned out not
-    /// to be the sequence.
-    fn drop_drafts(&mut self, count: usize) -> Result<()> {
+    /// Ends `pass`: its drafted tokens still unchecked, and `rejected` more just checked, are
+    /// not the sequence, so they leave the KV cache; its rows are not read.
+    fn abandon(&mut self, pass: &mut Pass, rejected: usize) -> Result<()> {
+        let count = pass.unchecked.len() + rejected;
         if count > 0 {
             let keep = self.cached_tokens.len() - count;
             self.model.truncate(keep)?;
             self.cached_tokens.truncate(keep);
         }
+        pass.rows.clear();
+        pass.unchecked.clear();
         Ok(())
     }
 
@@ -576,17 +579,16 @@ impl CandleBackend {
         // own would (attention.rs), so that the reply is the same as without drafts.
         let mut lookup = (self.draft == Draft::PromptLookup
             && params.temperature == 0.0
-            && self.model.device().is_cpu()
-            && self.model.has_every_position())
+            && self.model.device().is_cpu())
         .then(|| {
             let mut lookup = PromptLookup::new(prompt);
             lookup.extend(&forced);
             lookup
         });
-        // The logits rows of the last pass still to read, and the drafted tokens still to
-        // check against them: one row more than drafts, the last row following the last draft.
-        let mut rows: VecDeque<Tensor> = VecDeque::from([logits]);
-        let mut drafted: VecDeque<u32> = VecDeque::new();
+        let mut pass = Pass {
+            rows: VecDeque::from([logits]),
+            unchecked: VecDeque::new(),
+        };
         let (mut drafts, mut confirmed) = (0, 0);
         // A grammar could force a whole reply.
         let finished = constraint.as_ref().is_some_and(Constraint::is_done);
@@ -595,7 +597,7 @@ impl CandleBackend {
         }
         while !finished && generated < budget {
             if cancel.is_cancelled() {
-                self.drop_drafts(drafted.len()).map_err(failed)?;
+                self.abandon(&mut pass, 0).map_err(failed)?;
                 return Err(BackendError::Cancelled);
             }
             if params
@@ -614,9 +616,7 @@ impl CandleBackend {
             constraint_time += constraint_started.elapsed();
             if !forced.is_empty() {
                 // The drafts after a forced token assumed other tokens there.
-                self.drop_drafts(drafted.len()).map_err(failed)?;
-                rows.clear();
-                drafted.clear();
+                self.abandon(&mut pass, 0).map_err(failed)?;
                 for &token in forced {
                     generated += 1;
                     reply.push(&self.tokenizer, sink, token).map_err(failed)?;
@@ -631,7 +631,7 @@ impl CandleBackend {
                 }
                 continue;
             }
-            if rows.is_empty() {
+            if pass.rows.is_empty() {
                 // The last token chosen is pending (a confirmed draft leaves a row behind).
                 let limit = DRAFT_LIMIT
                     .min((budget - generated).saturating_sub(1))
@@ -641,20 +641,22 @@ impl CandleBackend {
                     _ => Vec::new(),
                 };
                 if draft.is_empty() {
-                    rows.push_back(self.model.forward(&pending).map_err(failed)?);
+                    pass.rows
+                        .push_back(self.model.forward(&pending).map_err(failed)?);
                 } else {
                     let first = pending.len() - 1;
                     pending.extend_from_slice(&draft);
                     let all = self.model.forward_all(&pending).map_err(failed)?;
                     for row in first..pending.len() {
-                        rows.push_back(all.get(row).map_err(|e| failed(e.into()))?);
+                        pass.rows
+                            .push_back(all.get(row).map_err(|e| failed(e.into()))?);
                     }
                     drafts += draft.len();
-                    drafted.extend(draft);
+                    pass.unchecked.extend(draft);
                 }
                 self.cached_tokens.append(&mut pending);
             }
-            let Some(row) = rows.pop_front() else {
+            let Some(row) = pass.rows.pop_front() else {
                 break;
             };
             let constraint_started = Instant::now();
@@ -670,14 +672,12 @@ impl CandleBackend {
             // A drafted token the model picks is already in the KV cache; one it does not pick
             // ends the drafts: it and those after it leave the cache, and the model's token is
             // run next.
-            let checked = drafted.pop_front();
+            let checked = pass.unchecked.pop_front();
             let in_cache = checked == Some(token);
             if in_cache {
                 confirmed += 1;
             } else if checked.is_some() {
-                self.drop_drafts(drafted.len() + 1).map_err(failed)?;
-                rows.clear();
-                drafted.clear();
+                self.abandon(&mut pass, 1).map_err(failed)?;
             }
             if self.stop_tokens.contains(&token) {
                 stop_reason = StopReason::EndOfGeneration;
@@ -715,7 +715,7 @@ impl CandleBackend {
             }
         }
         // Drafts still unchecked when the reply ended are not part of the sequence.
-        self.drop_drafts(drafted.len()).map_err(failed)?;
+        self.abandon(&mut pass, 0).map_err(failed)?;
         self.drafted = (drafts, confirmed);
         if drafts > 0 {
             tracing::debug!(
@@ -764,6 +764,14 @@ impl InferenceBackend for CandleBackend {
         }
         Ok(output)
     }
+}
+
+/// What the last forward pass left to read: its logits rows, and the drafted tokens still to
+/// check against them (one row more than drafts: the last row follows the last draft).
+#[derive(Debug)]
+struct Pass {
+    rows: VecDeque<Tensor>,
+    unchecked: VecDeque<u32>,
 }
 
 /// The text of a reply so far, streamed to a sink piece by piece.

@@ -13,7 +13,7 @@
 //! after the GPU, the driver and this build's kernels, so that later runs skip it without
 //! touching the GPU. Loading the same PTX text with the same (default) options is what makes
 //! candle's later loads hit the driver's cache. The driver compiles one module at a time per
-//! process (threads wait for each other), so [`PendingKernels::prepare_with`] lets the caller
+//! process (threads wait for each other), so [`PendingKernels::prepare`] lets the caller
 //! load each module in a process of its own; the driver's cache takes their results at once.
 
 use std::path::{Path, PathBuf};
@@ -107,17 +107,11 @@ impl PendingKernels {
         kernel_modules().to_vec()
     }
 
-    /// Loads every module on the GPU, one after another in this process (the driver compiles
-    /// one module at a time per process), then writes the marker.
-    pub fn prepare(self) -> Result<PreparedKernels> {
-        let ordinal = self.ordinal;
-        self.prepare_with(move |name| compile_module(ordinal, name))
-    }
-
     /// Loads every module with `compile`, each on a thread of its own, then writes the marker.
-    /// The driver compiles one module at a time per process, so `compile` can run each in a
-    /// process of its own (`cmdai` does) for them to compile at once.
-    pub fn prepare_with(
+    /// `compile` is [`compile_module`] in the simplest case; the driver compiles one module at a
+    /// time per process, though, so running each in a process of its own (`cmdai` does) lets
+    /// them compile at once.
+    pub fn prepare(
         self,
         compile: impl Fn(&'static str) -> std::result::Result<ModuleLoad, String> + Sync,
     ) -> Result<PreparedKernels> {

@@ -562,20 +562,12 @@ impl Transformer {
         self.run(tokens, false)
     }
 
-    /// Whether [`forward_all`](Self::forward_all) can run here: everywhere but the fused CUDA
-    /// path, whose prompt kernels give the last position's logits only.
-    pub fn has_every_position(&self) -> bool {
-        #[cfg(feature = "cuda")]
-        if self.fused.is_some() {
-            return false;
-        }
-        true
-    }
-
     /// Runs `tokens` after those already in the cache and returns the logits after each of
     /// them (a `[tokens, vocab]` f32 tensor): what checking drafted tokens in one pass needs.
+    /// Not on the fused CUDA path, whose prompt kernels give the last position's logits only.
     pub fn forward_all(&mut self, tokens: &[u32]) -> Result<Tensor> {
-        if !self.has_every_position() {
+        #[cfg(feature = "cuda")]
+        if self.fused.is_some() {
             return Err(CandleError::Candle(candle_core::Error::Msg(
                 "the fused CUDA path gives the last position's logits only".into(),
             )));

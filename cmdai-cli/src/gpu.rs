@@ -45,7 +45,7 @@ pub fn start(device: DeviceChoice, cache_root: &Path) -> Option<Preparation> {
     );
     let thread = std::thread::spawn(move || {
         let ordinal = pending.ordinal();
-        pending.prepare_with(|module| compile_in_child(ordinal, module))
+        pending.prepare(|module| compile_in_child(ordinal, module))
     });
     Some(Preparation { gpu, thread })
 }

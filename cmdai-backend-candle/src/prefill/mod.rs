@@ -50,8 +50,31 @@ pub(crate) struct BlockQ6K {
     pub(crate) d: half::f16,
 }
 
+/// Values per block of the 32-value types (`QK5_0`, `QK8_0`).
+pub(crate) const SMALL_BLOCK: usize = 32;
+
+/// GGUF `block_q5_0`: 32 values of 5 bits (the low four in `qs`, the fifth in `qh`) and one
+/// scale; value `q` stands for `d · (q - 16)`.
+#[repr(C)]
+pub(crate) struct BlockQ5_0 {
+    pub(crate) d: half::f16,
+    pub(crate) qh: [u8; 4],
+    pub(crate) qs: [u8; SMALL_BLOCK / 2],
+}
+
+/// GGUF `block_q8_0`: 32 values of 8 bits and one scale. Also the input's blocks in products
+/// with Q5_0 and Q8_0 weights, as in ggml.
+#[derive(Clone, Copy)]
+#[repr(C)]
+pub(crate) struct BlockQ8_0 {
+    pub(crate) d: half::f16,
+    pub(crate) qs: [i8; SMALL_BLOCK],
+}
+
 const _: () = assert!(std::mem::size_of::<BlockQ4K>() == 144);
 const _: () = assert!(std::mem::size_of::<BlockQ6K>() == 210);
+const _: () = assert!(std::mem::size_of::<BlockQ5_0>() == 22);
+const _: () = assert!(std::mem::size_of::<BlockQ8_0>() == 34);
 
 /// One input block quantized to 8 bits (ggml's `block_q8_K`), with the sums of each 16 values.
 #[derive(Clone, Copy)]
@@ -92,7 +115,7 @@ pub fn matmul(
     weights: &[u8],
     dst: &mut [f32],
 ) -> bool {
-    if m == 0 || !available() || k == 0 || !k.is_multiple_of(BLOCK) {
+    if m == 0 || !available() || k == 0 {
         return false;
     }
     assert_eq!(lhs.len(), m * k, "input of the wrong size");
@@ -100,22 +123,46 @@ pub fn matmul(
     match dtype {
         GgmlDType::Q4K => run::<BlockQ4K>((m, k, n), lhs, weights, dst),
         GgmlDType::Q6K => run::<BlockQ6K>((m, k, n), lhs, weights, dst),
-        _ => return false,
+        GgmlDType::Q5_0 => run::<BlockQ5_0>((m, k, n), lhs, weights, dst),
+        GgmlDType::Q8_0 => run::<BlockQ8_0>((m, k, n), lhs, weights, dst),
+        _ => false,
     }
-    true
+}
+
+/// A block of the input, quantized for the products with one kind of weight block.
+pub(crate) trait InputBlock: Copy + Send + Sync {
+    /// Values per block (the weight blocks' too).
+    const VALUES: usize;
+    /// A block of zeros.
+    const ZERO: Self;
+    /// Quantizes `row` (whole blocks) into `out`.
+    fn quantize_row(row: &[f32], out: &mut [Self]);
 }
 
 /// A weight block type with a kernel here.
 trait Kernel: Sized + Sync {
+    /// The input's blocks in products with this type.
+    type Input: InputBlock;
+
     /// The dot products of one weight row with `GROUP` (or fewer: `R`) input rows.
     ///
     /// # Safety
     /// The CPU has AVX2 and FMA; `rows` are as long as `weights`.
-    unsafe fn dots<const R: usize>(weights: &[Self], rows: [&[BlockQ8K]; R]) -> [f32; R];
+    unsafe fn dots<const R: usize>(weights: &[Self], rows: [&[Self::Input]; R]) -> [f32; R];
 }
 
-fn run<W: Kernel>((m, k, n): (usize, usize, usize), lhs: &[f32], weights: &[u8], dst: &mut [f32]) {
-    let per_row = k / BLOCK;
+/// [`matmul`] with weight blocks `W`; `false`, touching nothing, when rows of `k` values do
+/// not divide into them.
+fn run<W: Kernel>(
+    (m, k, n): (usize, usize, usize),
+    lhs: &[f32],
+    weights: &[u8],
+    dst: &mut [f32],
+) -> bool {
+    if !k.is_multiple_of(W::Input::VALUES) {
+        return false;
+    }
+    let per_row = k / W::Input::VALUES;
     assert_eq!(
         weights.len(),
         n * per_row * std::mem::size_of::<W>(),
@@ -129,7 +176,7 @@ fn run<W: Kernel>((m, k, n): (usize, usize, usize), lhs: &[f32], weights: &[u8],
     // half floats, valid for any bit pattern.
     let weights: &[W] =
         unsafe { std::slice::from_raw_parts(weights.as_ptr().cast::<W>(), n * per_row) };
-    let input = quantize(lhs, k);
+    let input: Vec<W::Input> = quantize(lhs, k);
 
     let tiles = m.div_ceil(TILE);
     let out = dst.as_mut_ptr() as usize;
@@ -169,23 +216,19 @@ fn run<W: Kernel>((m, k, n): (usize, usize, usize), lhs: &[f32], weights: &[u8],
             }
         }
     });
+    true
 }
 
-/// The rows of `lhs` (each `k` values) in 8-bit blocks, as ggml's `quantize_row_q8_K`; several
-/// rows are split across candle's thread pool (serially it had become a noticeable part of a
-/// prefill once the products were interleaved for AVX-512; see docs/PERFORMANCE.md, "Figures
-/// that were code comments").
-pub(crate) fn quantize(lhs: &[f32], k: usize) -> Vec<BlockQ8K> {
-    let per_row = k / BLOCK;
+/// The rows of `lhs` (each `k` values) in 8-bit blocks (ggml's `quantize_row_q8_K` or
+/// `quantize_row_q8_0`); several rows are split across candle's thread pool (serially it had
+/// become a noticeable part of a prefill once the products were interleaved for AVX-512; see
+/// docs/PERFORMANCE.md, "Figures that were code comments").
+pub(crate) fn quantize<B: InputBlock>(lhs: &[f32], k: usize) -> Vec<B> {
+    let per_row = k / B::VALUES;
     let rows = lhs.len() / k;
-    let empty = BlockQ8K {
-        d: 0.0,
-        qs: [0; BLOCK],
-        bsums: [0; BLOCK / 16],
-    };
-    let mut out = vec![empty; rows * per_row];
+    let mut out = vec![B::ZERO; rows * per_row];
     if rows == 1 {
-        quantize_row(lhs, &mut out);
+        B::quantize_row(lhs, &mut out);
         return out;
     }
     let at = out.as_mut_ptr() as usize;
@@ -194,56 +237,86 @@ pub(crate) fn quantize(lhs: &[f32], k: usize) -> Vec<BlockQ8K> {
             // SAFETY: row `row`'s blocks are inside `out` and belong to this work item only;
             // nothing else touches `out` until the pool returns.
             let blocks = unsafe {
-                std::slice::from_raw_parts_mut((at as *mut BlockQ8K).add(row * per_row), per_row)
+                std::slice::from_raw_parts_mut((at as *mut B).add(row * per_row), per_row)
             };
-            quantize_row(&lhs[row * k..(row + 1) * k], blocks);
+            B::quantize_row(&lhs[row * k..(row + 1) * k], blocks);
         }
     });
     out
 }
 
-/// One row of [`quantize`].
-fn quantize_row(row: &[f32], out: &mut [BlockQ8K]) {
-    for (values, block) in row.chunks_exact(BLOCK).zip(out) {
-        let max = values
-            .iter()
-            .copied()
-            .fold(0f32, |max, v| if v.abs() > max.abs() { v } else { max });
-        if max == 0.0 {
-            continue;
+impl InputBlock for BlockQ8K {
+    const VALUES: usize = BLOCK;
+    const ZERO: Self = BlockQ8K {
+        d: 0.0,
+        qs: [0; BLOCK],
+        bsums: [0; BLOCK / 16],
+    };
+
+    fn quantize_row(row: &[f32], out: &mut [Self]) {
+        for (values, block) in row.chunks_exact(BLOCK).zip(out) {
+            let max = values
+                .iter()
+                .copied()
+                .fold(0f32, |max, v| if v.abs() > max.abs() { v } else { max });
+            if max == 0.0 {
+                continue;
+            }
+            let scale = -127.0 / max;
+            for (q, &v) in block.qs.iter_mut().zip(values) {
+                *q = (scale * v).round().clamp(-128.0, 127.0) as i8;
+            }
+            for (sum, group) in block.bsums.iter_mut().zip(block.qs.chunks_exact(16)) {
+                *sum = group.iter().map(|&q| i16::from(q)).sum();
+            }
+            block.d = 1.0 / scale;
         }
-        let scale = -127.0 / max;
-        for (q, &v) in block.qs.iter_mut().zip(values) {
-            *q = (scale * v).round().clamp(-128.0, 127.0) as i8;
+    }
+}
+
+impl InputBlock for BlockQ8_0 {
+    const VALUES: usize = SMALL_BLOCK;
+    const ZERO: Self = BlockQ8_0 {
+        d: half::f16::ZERO,
+        qs: [0; SMALL_BLOCK],
+    };
+
+    /// As ggml's `quantize_row_q8_0` (and candle's `BlockQ8_0::from_float`).
+    fn quantize_row(row: &[f32], out: &mut [Self]) {
+        for (values, block) in row.chunks_exact(SMALL_BLOCK).zip(out) {
+            let max = values.iter().fold(0f32, |max, v| max.max(v.abs()));
+            let d = max / 127.0;
+            let inverse = if d == 0.0 { 0.0 } else { 1.0 / d };
+            block.d = half::f16::from_f32(d);
+            for (q, &v) in block.qs.iter_mut().zip(values) {
+                *q = (v * inverse).round() as i8;
+            }
         }
-        for (sum, group) in block.bsums.iter_mut().zip(block.qs.chunks_exact(16)) {
-            *sum = group.iter().map(|&q| i16::from(q)).sum();
-        }
-        block.d = 1.0 / scale;
     }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 mod portable {
-    use super::{BlockQ4K, BlockQ6K, BlockQ8K, Kernel};
+    use super::{BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0, BlockQ8K, Kernel};
 
     // `available()` is false off x86_64, so these are never called; they exist so the
     // dispatch compiles everywhere.
-    impl Kernel for BlockQ4K {
-        unsafe fn dots<const R: usize>(_: &[Self], _: [&[BlockQ8K]; R]) -> [f32; R] {
-            unreachable!("prefill kernels run on x86_64 only")
-        }
+    macro_rules! unreachable_kernel {
+        ($($weight:ty => $input:ty),*) => {$(
+            impl Kernel for $weight {
+                type Input = $input;
+                unsafe fn dots<const R: usize>(_: &[Self], _: [&[$input]; R]) -> [f32; R] {
+                    unreachable!("prefill kernels run on x86_64 only")
+                }
+            }
+        )*};
     }
-    impl Kernel for BlockQ6K {
-        unsafe fn dots<const R: usize>(_: &[Self], _: [&[BlockQ8K]; R]) -> [f32; R] {
-            unreachable!("prefill kernels run on x86_64 only")
-        }
-    }
+    unreachable_kernel!(BlockQ4K => BlockQ8K, BlockQ6K => BlockQ8K, BlockQ5_0 => BlockQ8_0, BlockQ8_0 => BlockQ8_0);
 }
 
 #[cfg(test)]
 mod tests {
-    use candle_core::quantized::k_quants::{self, BlockQ4K, BlockQ6K, GgmlType};
+    use candle_core::quantized::k_quants::{self, BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0, GgmlType};
     use candle_core::quantized::{GgmlDType, QTensor};
     use candle_core::{Device, Tensor};
 
@@ -312,16 +385,35 @@ mod tests {
     }
 
     #[test]
+    fn q5_0_matches_candle_for_every_row_count() {
+        // 896: the width of Qwen2.5-0.5B, which does not divide into Q4_K's 256-value blocks.
+        every_row_count::<BlockQ5_0>(GgmlDType::Q5_0, 896);
+    }
+
+    #[test]
+    fn q8_0_matches_candle_for_every_row_count() {
+        every_row_count::<BlockQ8_0>(GgmlDType::Q8_0, 4864);
+    }
+
+    #[test]
     fn other_cases_are_left_to_candle() {
         let lhs = vec![0.5f32; 2 * 256];
         let mut dst = vec![7f32; 2 * 2];
-        // Q8_0 has no kernel here; nor has an input without rows.
+        // Q4_1 has no kernel here; nor has an input without rows, nor rows that do not divide
+        // into the weights' blocks.
         assert!(!matmul(
-            GgmlDType::Q8_0,
+            GgmlDType::Q4_1,
             (2, 256, 2),
             &lhs,
-            &[0; 2 * 8 * 34],
+            &[0; 2 * 8 * 20],
             &mut dst
+        ));
+        assert!(!matmul(
+            GgmlDType::Q4K,
+            (1, 96, 2),
+            &lhs[..96],
+            &[0; 2 * 144],
+            &mut dst[..2]
         ));
         assert!(!matmul(
             GgmlDType::Q4K,

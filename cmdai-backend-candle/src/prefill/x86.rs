@@ -1,10 +1,10 @@
-//! The AVX2 and FMA kernels of the plain-layout products: a Q4_K or Q6_K weight row's dot
-//! products with up to four input rows.
+//! The AVX2 and FMA kernels of the plain-layout products: a Q4_K, Q6_K, Q5_0 or Q8_0 weight
+//! row's dot products with up to four input rows.
 #![allow(unsafe_code)]
 
 use std::arch::x86_64::*;
 
-use super::{BLOCK, BlockQ4K, BlockQ6K, BlockQ8K, Kernel};
+use super::{BLOCK, BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0, BlockQ8K, Kernel};
 
 /// Byte shuffles that spread 16-bit scale `i` over a 256-bit register (`i` < 8).
 const SCALE_PAIRS: [[u8; 32]; 8] = {
@@ -75,6 +75,8 @@ fn q4k_scales_and_mins(packed: &[u8; 12]) -> __m256i {
 }
 
 impl Kernel for BlockQ4K {
+    type Input = BlockQ8K;
+
     #[target_feature(enable = "avx2,fma")]
     unsafe fn dots<const R: usize>(weights: &[Self], rows: [&[BlockQ8K]; R]) -> [f32; R] {
         let low4 = _mm256_set1_epi8(0xF);
@@ -154,6 +156,8 @@ impl Kernel for BlockQ4K {
 }
 
 impl Kernel for BlockQ6K {
+    type Input = BlockQ8K;
+
     #[target_feature(enable = "avx2,fma")]
     unsafe fn dots<const R: usize>(weights: &[Self], rows: [&[BlockQ8K]; R]) -> [f32; R] {
         let low4 = _mm256_set1_epi8(0xF);
@@ -221,5 +225,92 @@ impl Kernel for BlockQ6K {
             dots[r] = sum(acc[r]);
         }
         dots
+    }
+}
+
+/// The products of the 32 signed bytes `x` and `y`, summed in pairs of pairs: eight i32 as
+/// floats (ggml's `mul_sum_i8_pairs_float`; `vpmaddubsw` takes one unsigned operand, so `x`'s
+/// sign moves to `y`).
+#[target_feature(enable = "avx2,fma")]
+fn products(x: __m256i, y: __m256i) -> __m256 {
+    let pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+    _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)))
+}
+
+/// The dot products of one weight row of 32-value blocks with `R` input rows, each weight block
+/// unpacked to 32 signed bytes by `unpack` once for all rows.
+#[target_feature(enable = "avx2,fma")]
+fn small_block_dots<W, const R: usize>(
+    weights: &[W],
+    rows: [&[BlockQ8_0]; R],
+    unpack: impl Fn(&W) -> (f32, __m256i),
+) -> [f32; R] {
+    let mut acc = [_mm256_setzero_ps(); R];
+    for (b, x) in weights.iter().enumerate() {
+        let (d, q) = unpack(x);
+        for r in 0..R {
+            let y = &rows[r][b];
+            // SAFETY: `qs` is 32 bytes.
+            let yq = unsafe { _mm256_loadu_si256(y.qs.as_ptr().cast()) };
+            acc[r] = _mm256_fmadd_ps(
+                _mm256_set1_ps(d * y.d.to_f32()),
+                products(q, yq),
+                acc[r],
+            );
+        }
+    }
+    let mut dots = [0f32; R];
+    for r in 0..R {
+        dots[r] = sum(acc[r]);
+    }
+    dots
+}
+
+impl Kernel for BlockQ5_0 {
+    type Input = BlockQ8_0;
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn dots<const R: usize>(weights: &[Self], rows: [&[BlockQ8_0]; R]) -> [f32; R] {
+        // Each bit of a 32-bit word to a byte of its own: byte i of the result is all ones
+        // where bit i is set (ggml's `bytes_from_bits_32`).
+        let spread = _mm256_set_epi64x(
+            0x0303_0303_0303_0303,
+            0x0202_0202_0202_0202,
+            0x0101_0101_0101_0101,
+            0,
+        );
+        let other_bits = _mm256_set1_epi64x(0x7fbf_dfef_f7fb_fdfe);
+        let low4 = _mm256_set1_epi8(0xF);
+        let high4 = _mm256_set1_epi8(0xF0u8 as i8);
+        small_block_dots(weights, rows, |x| {
+            // SAFETY: `qs` is 16 bytes.
+            let packed = unsafe { _mm_loadu_si128(x.qs.as_ptr().cast()) };
+            // Values 0-15 from the low nibbles, 16-31 from the high ones.
+            let nibbles = _mm256_and_si256(
+                _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed),
+                low4,
+            );
+            let bits = _mm256_shuffle_epi8(
+                _mm256_set1_epi32(i32::from_le_bytes(x.qh)),
+                spread,
+            );
+            let set = _mm256_cmpeq_epi8(_mm256_or_si256(bits, other_bits), _mm256_set1_epi8(-1));
+            // q - 16: the nibble where the fifth bit is set, else the nibble with 0xF0 (-16).
+            let q = _mm256_or_si256(nibbles, _mm256_andnot_si256(set, high4));
+            (x.d.to_f32(), q)
+        })
+    }
+}
+
+impl Kernel for BlockQ8_0 {
+    type Input = BlockQ8_0;
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn dots<const R: usize>(weights: &[Self], rows: [&[BlockQ8_0]; R]) -> [f32; R] {
+        small_block_dots(weights, rows, |x| {
+            // SAFETY: `qs` is 32 bytes.
+            let q = unsafe { _mm256_loadu_si256(x.qs.as_ptr().cast()) };
+            (x.d.to_f32(), q)
+        })
     }
 }

@@ -12,7 +12,7 @@ use cmdai_core::{
 };
 
 use crate::constrain::{Constraint, Grammars};
-use crate::draft::{Draft, PromptLookup};
+use crate::draft::{Draft, DraftModel, Drafted, Drafter, common_prefix};
 use crate::error::{CandleError, Result};
 use crate::memory;
 use crate::packed::Packing;
@@ -24,6 +24,14 @@ use crate::{
 
 /// The most tokens drafted for one pass (speculative decoding, draft.rs).
 const DRAFT_LIMIT: usize = 4;
+
+/// Where a loaded model came from, for the prompt cache and the packed weights.
+fn identity(path: &Path, digest: Option<&str>) -> String {
+    match digest {
+        Some(digest) => format!("sha256:{digest}"),
+        None => file_identity(path),
+    }
+}
 
 /// Shorter shared prefixes are not worth a file.
 const MIN_CACHED_PREFIX: usize = 16;
@@ -72,7 +80,9 @@ pub struct LoadOptions {
     /// Which of cmdai's own kernels run the model; the default takes the fastest this machine
     /// has.
     pub kernels: Kernels,
-    /// Speculative decoding's drafts (greedy decoding only; the output is the same either way).
+    /// Speculative decoding's drafts (the output is the same either way; on the CPU only).
+    /// [`Draft::Model`] drafts once a model is loaded with
+    /// [`CandleBackend::load_draft`].
     pub draft: Draft,
 }
 
@@ -124,6 +134,8 @@ pub struct CandleBackend {
     grammars: GrammarState,
     /// Where drafted tokens for speculative decoding come from.
     draft: Draft,
+    /// The model that drafts for [`Draft::Model`].
+    draft_model: Option<DraftModel>,
     /// The last reply's drafted tokens and how many of them the model confirmed.
     drafted: (usize, usize),
 }
@@ -186,10 +198,7 @@ impl CandleBackend {
 
         let max_positions = spec.context_length.min(options.max_context).max(1);
         let context_length = max_positions;
-        let identity = match &options.model_digest {
-            Some(digest) => format!("sha256:{digest}"),
-            None => file_identity(path),
-        };
+        let identity = identity(path, options.model_digest.as_deref());
         let packing = options.packed_weights_dir.as_ref().map(|dir| Packing {
             dir: dir.clone(),
             identity: identity.clone(),
@@ -224,8 +233,73 @@ impl CandleBackend {
             prompt_cache,
             grammars,
             draft: options.draft,
+            draft_model: None,
             drafted: (0, 0),
         })
+    }
+
+    /// Loads the model at `path` to draft tokens for this one ([`Draft::Model`], which this
+    /// turns on), with `options`' caches and kernels (`options.model_digest` is the draft's);
+    /// returns how long that took. The draft must have this model's vocabulary, token for
+    /// token, and run where this one runs, on the CPU.
+    pub fn load_draft(&mut self, path: &Path, options: &LoadOptions) -> Result<Duration> {
+        let started = Instant::now();
+        let refuse = |reason: String| CandleError::Draft {
+            path: path.to_owned(),
+            reason,
+        };
+        if !self.model.device().is_cpu() {
+            return Err(refuse(format!(
+                "drafted tokens are checked on the CPU only, and the model runs on {}",
+                self.info.device
+            )));
+        }
+        let mut file = GgufFile::open(path)?;
+        let needed = memory::needed_on_cpu(memory::weight_bytes(&file.content));
+        if let Some(available) = memory::available().filter(|a| needed > *a) {
+            return Err(CandleError::NotEnoughMemory {
+                path: path.to_owned(),
+                needed: memory::human(needed),
+                available: memory::human(available),
+            });
+        }
+        let spec = ModelSpec::from_gguf(&file.content)?;
+        let table = TokenTable::from_metadata(&file.content.metadata)?;
+        if let Some(difference) = vocabulary_difference(
+            self.tokenizer.table(),
+            self.model.spec().vocab_size,
+            &table,
+            spec.vocab_size,
+        ) {
+            return Err(refuse(format!(
+                "its vocabulary differs from the model's ({difference}); a draft must come from \
+                 the model's own family, such as qwen2.5-coder-0.5b for the Qwen2.5-Coder models"
+            )));
+        }
+        let identity = identity(path, options.model_digest.as_deref());
+        let packing = options.packed_weights_dir.as_ref().map(|dir| Packing {
+            dir: dir.clone(),
+            identity: identity.clone(),
+        });
+        let model = Transformer::load_with(
+            spec,
+            &mut file,
+            self.model.device(),
+            self.model.max_positions(),
+            packing.as_ref(),
+            options.kernels,
+        )?;
+        let prompt_cache = options
+            .prompt_cache_dir
+            .as_ref()
+            .map(|dir| PromptCache::new(dir, &identity, "cpu"));
+        self.draft_model = Some(DraftModel {
+            model,
+            cached_tokens: Vec::new(),
+            prompt_cache,
+        });
+        self.draft = Draft::Model;
+        Ok(started.elapsed())
     }
 
     /// How long [`load`](Self::load) took.
@@ -294,49 +368,6 @@ impl CandleBackend {
         }
         tokens.extend(self.tokenizer.encode(&rest, true)?);
         Ok((tokens, stable))
-    }
-
-    /// Makes the KV cache hold `prefix`, from the prompt cache file when there is one; returns
-    /// whether the prefix still has to be saved once computed.
-    fn restore_prefix(&mut self, prefix: &[u32]) -> bool {
-        let Some(cache) = &self.prompt_cache else {
-            return false;
-        };
-        if prefix.len() < MIN_CACHED_PREFIX || self.cached_tokens.starts_with(prefix) {
-            return false;
-        }
-        let layers = self.model.spec().block_count;
-        let Some(state) = cache.load(prefix, layers, self.model.device()) else {
-            return true;
-        };
-        match self.model.restore_kv_state(&state) {
-            Ok(()) => {
-                self.cached_tokens = prefix.to_vec();
-                false
-            }
-            Err(error) => {
-                tracing::warn!("ignoring the saved prompt state: {error}");
-                self.model.reset();
-                self.cached_tokens.clear();
-                true
-            }
-        }
-    }
-
-    fn save_prefix(&self, prefix: &[u32]) {
-        let Some(cache) = &self.prompt_cache else {
-            return;
-        };
-        if !self.cached_tokens.starts_with(prefix) {
-            return;
-        }
-        let saved = self
-            .model
-            .kv_state()
-            .and_then(|state| cache.save(prefix, &state));
-        if let Err(error) = saved {
-            tracing::warn!("cannot save the prompt state: {error}");
-        }
     }
 
     /// Starts building the response-schema compiler on a thread of its own, unless it is
@@ -461,8 +492,15 @@ impl CandleBackend {
     }
 
     /// Changes where speculative decoding's drafts come from, for the next replies.
+    /// [`Draft::Model`] needs a draft model ([`load_draft`](Self::load_draft)) and drafts
+    /// nothing without one.
     pub fn set_draft(&mut self, draft: Draft) {
         self.draft = draft;
+    }
+
+    /// Where speculative decoding's drafts come from now.
+    pub fn draft(&self) -> Draft {
+        self.draft
     }
 
     /// The last reply's drafted tokens, and how many of those the model confirmed (kept).
@@ -500,12 +538,18 @@ impl CandleBackend {
             });
         }
         let budget = params.max_tokens.min(context_length - prompt.len());
-        let result = self.decode(prompt, budget, params, sink, cancel);
+        let mut draft_model = self.draft_model.take();
+        let result = self.decode(prompt, budget, params, sink, cancel, draft_model.as_mut());
         if result.is_err() {
             // The KV cache may hold part of a step; start clean next time.
             self.model.reset();
             self.cached_tokens.clear();
+            if let Some(draft) = &mut draft_model {
+                draft.model.reset();
+                draft.cached_tokens.clear();
+            }
         }
+        self.draft_model = draft_model;
         result
     }
 
@@ -516,6 +560,7 @@ impl CandleBackend {
         params: &GenerationParams,
         sink: &mut dyn TokenSink,
         cancel: &CancelToken,
+        draft_model: Option<&mut DraftModel>,
     ) -> Result<GenerationOutput, BackendError> {
         let failed = |e: CandleError| BackendError::failed("model forward pass failed", e);
         self.drafted = (0, 0);
@@ -571,20 +616,31 @@ impl CandleBackend {
         // next one is the model's choice: after `"` of `{"cmd": "ls"` the grammar forces the
         // closing `}` and the reply ends, with no forward pass for either.
         let mut pending: Vec<u32> = Vec::new();
-        // Speculative decoding (draft.rs), with greedy decoding only: tokens drafted from
-        // earlier in the sequence run in the same pass as the pending ones, and each is kept
-        // while it is the token the model picks after those before it; the first it would not
-        // pick is replaced by the one it does, and the rest are dropped from the KV cache. On
-        // the CPU only, where a few tokens' pass gives each of them exactly what a pass of its
-        // own would (attention.rs), so that the reply is the same as without drafts.
-        let mut lookup = (self.draft == Draft::PromptLookup
-            && params.temperature == 0.0
-            && self.model.device().is_cpu())
-        .then(|| {
-            let mut lookup = PromptLookup::new(prompt);
-            lookup.extend(&forced);
-            lookup
-        });
+        // Speculative decoding (draft.rs): drafted tokens run in the same pass as the pending
+        // ones, and each is kept while it is the token the model picks after those before it
+        // (greedy), or while the acceptance rule keeps it (sampling: the tokens are then
+        // distributed as without drafts); the first it does not keep is replaced by the model's
+        // own pick, and the rest are dropped from the KV cache. On the CPU only, where a few
+        // tokens' pass gives each of them exactly what a pass of its own would (attention.rs),
+        // so that greedy replies are the same as without drafts.
+        let mut drafter = match (self.draft, draft_model) {
+            _ if !self.model.device().is_cpu() => None,
+            (Draft::PromptLookup, _) => Some(Drafter::lookup(prompt)),
+            (Draft::Model, Some(model)) => Some(Drafter::model(
+                prompt,
+                model,
+                Sampler::new(
+                    params.temperature,
+                    params.top_p,
+                    params.seed ^ 0x5eed_d4af_7000_0001,
+                ),
+                self.stop_tokens.clone(),
+            )),
+            _ => None,
+        };
+        if let Some(drafter) = &mut drafter {
+            drafter.extend(&forced);
+        }
         let mut pass = Pass {
             rows: VecDeque::from([logits]),
             unchecked: VecDeque::new(),
@@ -622,8 +678,8 @@ impl CandleBackend {
                     reply.push(&self.tokenizer, sink, token).map_err(failed)?;
                 }
                 pending.extend_from_slice(forced);
-                if let Some(lookup) = &mut lookup {
-                    lookup.extend(forced);
+                if let Some(drafter) = &mut drafter {
+                    drafter.extend(forced);
                 }
                 if constraint.as_ref().is_some_and(Constraint::is_done) {
                     stop_reason = StopReason::EndOfGeneration;
@@ -636,8 +692,10 @@ impl CandleBackend {
                 let limit = DRAFT_LIMIT
                     .min((budget - generated).saturating_sub(1))
                     .min(crate::attention::FEW.saturating_sub(pending.len()));
-                let draft = match &lookup {
-                    Some(lookup) if limit > 0 => lookup.draft(limit),
+                let draft = match &mut drafter {
+                    Some(drafter) if limit > 0 => {
+                        drafter.draft(limit, constraint.as_ref()).map_err(failed)?
+                    }
                     _ => Vec::new(),
                 };
                 if draft.is_empty() {
@@ -645,7 +703,7 @@ impl CandleBackend {
                         .push_back(self.model.forward(&pending).map_err(failed)?);
                 } else {
                     let first = pending.len() - 1;
-                    pending.extend_from_slice(&draft);
+                    pending.extend(draft.iter().map(|drafted| drafted.token));
                     let all = self.model.forward_all(&pending).map_err(failed)?;
                     for row in first..pending.len() {
                         pass.rows
@@ -668,12 +726,19 @@ impl CandleBackend {
                 constraint = None;
             }
             constraint_time += constraint_started.elapsed();
-            let token = sampler.sample(&values);
-            // A drafted token the model picks is already in the KV cache; one it does not pick
+            // A drafted token the model keeps is already in the KV cache; one it does not keep
             // ends the drafts: it and those after it leave the cache, and the model's token is
             // run next.
             let checked = pass.unchecked.pop_front();
-            let in_cache = checked == Some(token);
+            let token = match &checked {
+                Some(drafted) => {
+                    sampler.check_draft(&values, drafted.token, drafted.from.as_deref())
+                }
+                None => sampler.sample(&values),
+            };
+            let in_cache = checked
+                .as_ref()
+                .is_some_and(|drafted| drafted.token == token);
             if in_cache {
                 confirmed += 1;
             } else if checked.is_some() {
@@ -693,8 +758,8 @@ impl CandleBackend {
             constraint_time += accept_started.elapsed();
             generated += 1;
             reply.push(&self.tokenizer, sink, token).map_err(failed)?;
-            if let Some(lookup) = &mut lookup {
-                lookup.extend(&[token]);
+            if let Some(drafter) = &mut drafter {
+                drafter.extend(&[token]);
             }
             if let Some(cut) = params
                 .stop
@@ -757,10 +822,39 @@ impl InferenceBackend for CandleBackend {
             .prompt_tokens_split(conversation)
             .map_err(|e| BackendError::failed("cannot build the prompt", e))?;
         let prefix = &prompt[..stable.min(prompt.len().saturating_sub(1))];
-        let save = self.restore_prefix(prefix);
+        let save = restore_prefix(
+            &mut self.model,
+            &mut self.cached_tokens,
+            self.prompt_cache.as_ref(),
+            prefix,
+        );
+        let draft_save = match (&mut self.draft_model, self.draft) {
+            (Some(draft), Draft::Model) => restore_prefix(
+                &mut draft.model,
+                &mut draft.cached_tokens,
+                draft.prompt_cache.as_ref(),
+                prefix,
+            ),
+            _ => false,
+        };
         let output = self.generate_tokens(&prompt, params, sink, cancel)?;
-        if save && params.keep_prompt_prefix {
-            self.save_prefix(prefix);
+        if params.keep_prompt_prefix {
+            if save {
+                save_prefix(
+                    &self.model,
+                    &self.cached_tokens,
+                    self.prompt_cache.as_ref(),
+                    prefix,
+                );
+            }
+            if let Some(draft) = self.draft_model.as_ref().filter(|_| draft_save) {
+                save_prefix(
+                    &draft.model,
+                    &draft.cached_tokens,
+                    draft.prompt_cache.as_ref(),
+                    prefix,
+                );
+            }
         }
         Ok(output)
     }
@@ -771,7 +865,7 @@ impl InferenceBackend for CandleBackend {
 #[derive(Debug)]
 struct Pass {
     rows: VecDeque<Tensor>,
-    unchecked: VecDeque<u32>,
+    unchecked: VecDeque<Drafted>,
 }
 
 /// The text of a reply so far, streamed to a sink piece by piece.
@@ -857,8 +951,80 @@ fn stop_tokens(
     Ok(stops)
 }
 
-fn common_prefix(a: &[u32], b: &[u32]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+/// Makes `model`'s KV cache hold `prefix` (`cached` its tokens), from the prompt cache file
+/// when there is one; returns whether the prefix still has to be saved once computed.
+fn restore_prefix(
+    model: &mut Transformer,
+    cached: &mut Vec<u32>,
+    cache: Option<&PromptCache>,
+    prefix: &[u32],
+) -> bool {
+    let Some(cache) = cache else {
+        return false;
+    };
+    if prefix.len() < MIN_CACHED_PREFIX || cached.starts_with(prefix) {
+        return false;
+    }
+    let layers = model.spec().block_count;
+    let Some(state) = cache.load(prefix, layers, model.device()) else {
+        return true;
+    };
+    match model.restore_kv_state(&state) {
+        Ok(()) => {
+            *cached = prefix.to_vec();
+            false
+        }
+        Err(error) => {
+            tracing::warn!("ignoring the saved prompt state: {error}");
+            model.reset();
+            cached.clear();
+            true
+        }
+    }
+}
+
+/// Saves the KV state of `prefix` from `model` (`cached` its tokens) into the prompt cache.
+fn save_prefix(model: &Transformer, cached: &[u32], cache: Option<&PromptCache>, prefix: &[u32]) {
+    let Some(cache) = cache else {
+        return;
+    };
+    if !cached.starts_with(prefix) {
+        return;
+    }
+    let saved = model
+        .kv_state()
+        .and_then(|state| cache.save(prefix, &state));
+    if let Err(error) = saved {
+        tracing::warn!("cannot save the prompt state: {error}");
+    }
+}
+
+/// How a draft's vocabulary (`draft`, `draft_rows` embedding rows) differs from the model's,
+/// if it does: the sizes, or the first token spelt differently.
+fn vocabulary_difference(
+    table: &TokenTable,
+    rows: usize,
+    draft: &TokenTable,
+    draft_rows: usize,
+) -> Option<String> {
+    if (table.len(), rows) != (draft.len(), draft_rows) {
+        return Some(format!(
+            "{} tokens and {draft_rows} embedding rows, against {} and {rows}",
+            draft.len(),
+            table.len()
+        ));
+    }
+    (0..u32::try_from(table.len()).unwrap_or(u32::MAX))
+        .find(|&id| {
+            table.token(id) != draft.token(id) || table.is_control(id) != draft.is_control(id)
+        })
+        .map(|id| {
+            format!(
+                "token {id} is {:?} there and {:?} here",
+                draft.token(id).unwrap_or(""),
+                table.token(id).unwrap_or("")
+            )
+        })
 }
 
 /// Identifies a model file without hashing it: path, size and modification time.

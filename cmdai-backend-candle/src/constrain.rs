@@ -240,6 +240,13 @@ impl Constraint {
         self.matcher.consume_token(token).map_err(constraint_error)
     }
 
+    /// A copy that goes on alone (drafting ahead), leaving this one where it is.
+    pub fn fork(&self) -> Constraint {
+        Constraint {
+            matcher: self.matcher.deep_clone(),
+        }
+    }
+
     /// Whether the reply is complete: nothing but its end may follow.
     pub fn is_done(&self) -> bool {
         self.matcher.is_stopped()

@@ -1,18 +1,28 @@
-//! Drafting tokens for speculative decoding without a second model: the tokens that followed the
-//! newest few tokens where they last appeared earlier in the prompt or the reply ("prompt lookup
-//! decoding"). A command often repeats what the request or the prompt's examples spell out (file
-//! names, patterns, a flag sequence), and a drafted run that the model confirms costs one
-//! batched pass instead of one pass per token.
+//! Where speculative decoding's drafted tokens come from: a smaller model of the same
+//! vocabulary run ahead of the model ([`DraftModel`]), or the tokens that followed the newest
+//! few tokens where they last appeared earlier in the prompt or the reply ("prompt lookup
+//! decoding": a command often repeats what the request or the prompt's examples spell out).
+//! Either way the model checks the drafts in one batched pass (backend.rs), and a run of drafts
+//! it confirms costs that one pass instead of one pass per token.
+
+use std::collections::BTreeSet;
+
+use crate::constrain::Constraint;
+use crate::error::Result;
+use crate::sampling::{Sampler, greedy};
+use crate::{PromptCache, Transformer};
 
 /// Where speculative decoding's drafted tokens come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Draft {
-    /// No drafts: one forward pass per token. The default: on a 2-core AVX2 CPU, drafts from the
-    /// prompt saved no time over everyday requests (docs/PERFORMANCE.md, "Speculative decoding").
+    /// No drafts: one forward pass per token. The default: on a 2-core AVX2 CPU, neither source
+    /// saved time over everyday requests (docs/PERFORMANCE.md, "Speculative decoding").
     #[default]
     Off,
     /// What followed the newest tokens where they appeared earlier in the prompt or the reply.
     PromptLookup,
+    /// A smaller model of the same vocabulary ([`CandleBackend::load_draft`](crate::CandleBackend::load_draft)).
+    Model,
 }
 
 impl std::str::FromStr for Draft {
@@ -20,9 +30,12 @@ impl std::str::FromStr for Draft {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
+            "model" => Ok(Draft::Model),
             "prompt" => Ok(Draft::PromptLookup),
             "off" => Ok(Draft::Off),
-            _ => Err(format!("unknown draft `{s}`; expected prompt or off")),
+            _ => Err(format!(
+                "unknown draft `{s}`; expected model, prompt or off"
+            )),
         }
     }
 }
@@ -32,53 +45,182 @@ impl std::fmt::Display for Draft {
         f.write_str(match self {
             Draft::Off => "off",
             Draft::PromptLookup => "prompt",
+            Draft::Model => "model",
         })
     }
+}
+
+/// A smaller model with the model's vocabulary, loaded beside it to draft its next tokens.
+#[derive(Debug)]
+pub(crate) struct DraftModel {
+    pub(crate) model: Transformer,
+    /// The tokens whose keys and values are in its KV cache, in order.
+    pub(crate) cached_tokens: Vec<u32>,
+    pub(crate) prompt_cache: Option<PromptCache>,
+}
+
+impl DraftModel {
+    /// Up to `limit` tokens drafted after `sequence` (prompt and reply so far): its KV cache
+    /// is brought to `sequence` first, keeping what it already holds of it. Each draft is its
+    /// most likely token (greedy) or drawn by `sampler`, among those `constraint` allows; the
+    /// drafts end early at a stop token or where the grammar ends or forces the next tokens.
+    fn draft(
+        &mut self,
+        sequence: &[u32],
+        limit: usize,
+        constraint: Option<&Constraint>,
+        sampler: &mut Sampler,
+        stops: &BTreeSet<u32>,
+    ) -> Result<Vec<Drafted>> {
+        let reused = common_prefix(&self.cached_tokens, sequence).min(sequence.len() - 1);
+        self.model.truncate(reused)?;
+        self.cached_tokens.truncate(reused);
+        let mut constraint = constraint.map(Constraint::fork);
+        let mut input = sequence[reused..].to_vec();
+        let mut drafts = Vec::new();
+        while drafts.len() < limit {
+            let mut values = self.model.forward(&input)?.to_vec1::<f32>()?;
+            self.cached_tokens.append(&mut input);
+            if let Some(grammar) = &mut constraint
+                && grammar.mask(&mut values).is_err()
+            {
+                break;
+            }
+            let drafted = match sampler.is_sampling() {
+                true => {
+                    let from = sampler.distribution(&values);
+                    Drafted {
+                        token: sampler.pick(&from),
+                        from: Some(from),
+                    }
+                }
+                false => Drafted {
+                    token: greedy(&values),
+                    from: None,
+                },
+            };
+            let token = drafted.token;
+            drafts.push(drafted);
+            if stops.contains(&token) {
+                break;
+            }
+            if let Some(grammar) = &mut constraint
+                && (grammar.accept(token).is_err()
+                    || grammar.is_done()
+                    || !grammar.forced().is_empty())
+            {
+                break;
+            }
+            input.push(token);
+        }
+        Ok(drafts)
+    }
+}
+
+/// A drafted token, and the distribution it was drawn from when drafts are sampled (`None`:
+/// it was certain).
+#[derive(Debug)]
+pub(crate) struct Drafted {
+    pub(crate) token: u32,
+    pub(crate) from: Option<Vec<f32>>,
+}
+
+/// The drafts of one reply: the sequence so far (prompt first) and where drafts come from.
+pub(crate) struct Drafter<'a> {
+    sequence: Vec<u32>,
+    source: Source<'a>,
+}
+
+enum Source<'a> {
+    Lookup,
+    Model {
+        model: &'a mut DraftModel,
+        /// Boxed: a random number generator is large beside [`Source::Lookup`].
+        sampler: Box<Sampler>,
+        stops: BTreeSet<u32>,
+    },
+}
+
+impl<'a> Drafter<'a> {
+    /// Drafts by looking the newest tokens up earlier in the sequence.
+    pub(crate) fn lookup(prompt: &[u32]) -> Self {
+        Drafter {
+            sequence: prompt.to_vec(),
+            source: Source::Lookup,
+        }
+    }
+
+    /// Drafts with `model`, drawing like `sampler` (its own random numbers), ending drafts at
+    /// `stops`.
+    pub(crate) fn model(
+        prompt: &[u32],
+        model: &'a mut DraftModel,
+        sampler: Sampler,
+        stops: BTreeSet<u32>,
+    ) -> Self {
+        Drafter {
+            sequence: prompt.to_vec(),
+            source: Source::Model {
+                model,
+                sampler: Box::new(sampler),
+                stops,
+            },
+        }
+    }
+
+    /// Records tokens decided after the ones before.
+    pub(crate) fn extend(&mut self, tokens: &[u32]) {
+        self.sequence.extend_from_slice(tokens);
+    }
+
+    /// Up to `limit` tokens to follow the sequence so far; `constraint` is the reply's grammar
+    /// where it has one, at the end of the sequence.
+    pub(crate) fn draft(
+        &mut self,
+        limit: usize,
+        constraint: Option<&Constraint>,
+    ) -> Result<Vec<Drafted>> {
+        match &mut self.source {
+            Source::Lookup => Ok(lookup(&self.sequence, limit)
+                .into_iter()
+                .map(|token| Drafted { token, from: None })
+                .collect()),
+            Source::Model {
+                model,
+                sampler,
+                stops,
+            } => model.draft(&self.sequence, limit, constraint, sampler, stops),
+        }
+    }
+}
+
+pub(crate) fn common_prefix(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 /// Longest and shortest run of newest tokens looked up; longer matches are tried first.
 const LONGEST: usize = 3;
 const SHORTEST: usize = 2;
 
-/// The tokens of the sequence so far, prompt first.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct PromptLookup {
-    history: Vec<u32>,
-}
-
-impl PromptLookup {
-    pub(crate) fn new(prompt: &[u32]) -> Self {
-        PromptLookup {
-            history: prompt.to_vec(),
+/// Up to `limit` tokens that followed the newest occurrence, before the end, of the last
+/// [`LONGEST`] (then fewer, down to [`SHORTEST`]) tokens of `history`; empty when none recurs.
+fn lookup(history: &[u32], limit: usize) -> Vec<u32> {
+    let len = history.len();
+    for n in (SHORTEST..=LONGEST).rev() {
+        if len <= n {
+            continue;
+        }
+        let tail = &history[len - n..];
+        // Windows that end before the tail itself, newest first.
+        let found = (0..len - n)
+            .rev()
+            .find(|&start| &history[start..start + n] == tail);
+        if let Some(start) = found {
+            let from = start + n;
+            return history[from..(from + limit).min(len)].to_vec();
         }
     }
-
-    /// Records tokens decided after the ones before.
-    pub(crate) fn extend(&mut self, tokens: &[u32]) {
-        self.history.extend_from_slice(tokens);
-    }
-
-    /// Up to `limit` tokens that followed the newest occurrence, before the end, of the last
-    /// [`LONGEST`] (then fewer, down to [`SHORTEST`]) tokens; empty when none recurs.
-    pub(crate) fn draft(&self, limit: usize) -> Vec<u32> {
-        let history = &self.history;
-        let len = history.len();
-        for n in (SHORTEST..=LONGEST).rev() {
-            if len <= n {
-                continue;
-            }
-            let tail = &history[len - n..];
-            // Windows that end before the tail itself, newest first.
-            let found = (0..len - n)
-                .rev()
-                .find(|&start| &history[start..start + n] == tail);
-            if let Some(start) = found {
-                let from = start + n;
-                return history[from..(from + limit).min(len)].to_vec();
-            }
-        }
-        Vec::new()
-    }
+    Vec::new()
 }
 
 #[cfg(test)]
@@ -88,34 +230,33 @@ mod tests {
     #[test]
     fn drafts_what_followed_the_newest_earlier_occurrence() {
         // ... 1 2 3 4 5 ... 1 2 3 9 ... 1 2 3 -> the newest earlier "1 2 3" was followed by 9.
-        let mut lookup = PromptLookup::new(&[7, 1, 2, 3, 4, 5, 8, 1, 2, 3, 9, 6]);
-        lookup.extend(&[1, 2, 3]);
-        assert_eq!(lookup.draft(4), [9, 6, 1, 2]);
-        assert_eq!(lookup.draft(1), [9]);
+        let history = [7, 1, 2, 3, 4, 5, 8, 1, 2, 3, 9, 6, 1, 2, 3];
+        assert_eq!(lookup(&history, 4), [9, 6, 1, 2]);
+        assert_eq!(lookup(&history, 1), [9]);
     }
 
     #[test]
     fn a_longer_match_wins_over_a_newer_shorter_one() {
         // "2 3" ends the history as part of "1 2 3", which recurs (older) beside a newer "5 2 3".
-        let lookup = PromptLookup::new(&[1, 2, 3, 10, 11, 5, 2, 3, 20, 1, 2, 3]);
-        assert_eq!(lookup.draft(2), [10, 11]);
-        let lookup = PromptLookup::new(&[1, 2, 3, 10, 11, 5, 2, 3, 20, 7, 2, 3]);
-        assert_eq!(lookup.draft(2), [20, 7]);
+        assert_eq!(
+            lookup(&[1, 2, 3, 10, 11, 5, 2, 3, 20, 1, 2, 3], 2),
+            [10, 11]
+        );
+        assert_eq!(lookup(&[1, 2, 3, 10, 11, 5, 2, 3, 20, 7, 2, 3], 2), [20, 7]);
     }
 
     #[test]
     fn nothing_to_draft_without_a_repeat() {
-        assert!(PromptLookup::new(&[1, 2, 3, 4]).draft(4).is_empty());
-        assert!(PromptLookup::new(&[1]).draft(4).is_empty());
-        assert!(PromptLookup::new(&[]).draft(4).is_empty());
+        assert!(lookup(&[1, 2, 3, 4], 4).is_empty());
+        assert!(lookup(&[1], 4).is_empty());
+        assert!(lookup(&[], 4).is_empty());
         // A single recurring token is too weak a cue.
-        assert!(PromptLookup::new(&[5, 1, 6, 5]).draft(4).is_empty());
+        assert!(lookup(&[5, 1, 6, 5], 4).is_empty());
     }
 
     #[test]
     fn drafts_stop_at_the_end_of_the_history() {
         // The match is the newest window before the tail; what follows it runs into the tail.
-        let lookup = PromptLookup::new(&[4, 4, 4, 4]);
-        assert_eq!(lookup.draft(8), [4]);
+        assert_eq!(lookup(&[4, 4, 4, 4], 8), [4]);
     }
 }

@@ -120,6 +120,14 @@ pub enum CandleError {
         /// Why not.
         reason: String,
     },
+    /// A model cannot draft for speculative decoding here.
+    #[error("cannot draft with {}: {reason}", path.display())]
+    Draft {
+        /// The draft model's file.
+        path: PathBuf,
+        /// Why not.
+        reason: String,
+    },
     /// More tokens were fed than the context window this instance was loaded with.
     #[error("context window full: {needed} tokens needed, {available} available")]
     ContextFull {

@@ -425,20 +425,39 @@ fn every_constrained_reply_parses() {
 }
 
 /// Speculative decoding changes how many passes a reply takes, never the reply: with drafts
-/// from the prompt (greedy decoding) every reply is the one plain decoding gives, token for
-/// token, with and without the response schema, when the token budget ends it mid-draft, and
-/// when a stop string does. The drafts must also be used: some are confirmed.
+/// from the prompt (Qwen2.5-Coder-0.5B) and from a draft model (Qwen2.5-Coder-0.5B drafting for
+/// the default 1.5B), greedy replies are the ones plain decoding gives, token for token, with
+/// and without the response schema, when the token budget ends it mid-draft, and when a stop
+/// string does. The drafts must also be used: some are confirmed.
 #[test]
 fn speculative_decoding_gives_the_same_replies() {
     use cmdai_backend_candle::{CandleBackend, Draft};
+    let Some(small) = model_path("qwen2.5-coder-0.5b") else {
+        return;
+    };
+    let mut backend = CandleBackend::load(&small, &Default::default()).unwrap();
+    assert_drafts_change_nothing(&mut backend, Draft::PromptLookup);
+    drop(backend);
+    let Some(default) = model_path("qwen2.5-coder-1.5b") else {
+        return;
+    };
+    let mut backend = CandleBackend::load(&default, &Default::default()).unwrap();
+    backend.load_draft(&small, &Default::default()).unwrap();
+    assert_eq!(backend.draft(), Draft::Model, "loading a draft turns it on");
+    assert_drafts_change_nothing(&mut backend, Draft::Model);
+}
+
+/// The cases of [`speculative_decoding_gives_the_same_replies`], each replied to without
+/// drafts and with `draft`.
+fn assert_drafts_change_nothing(
+    backend: &mut cmdai_backend_candle::CandleBackend,
+    draft: cmdai_backend_candle::Draft,
+) {
+    use cmdai_backend_candle::Draft;
     use cmdai_core::{
         CancelToken, CommandPrompt, Conversation, GenerationParams, InferenceBackend, NullSink,
         PromptBuilder, Role, ShellContext,
     };
-    let Some(path) = model_path("qwen2.5-coder-0.5b") else {
-        return;
-    };
-    let mut backend = CandleBackend::load(&path, &Default::default()).unwrap();
     let context = ShellContext::new("Linux", "bash", "/home/user");
     let prompt = CommandPrompt::default();
     let command = |request: &str| prompt.build(request, &context);
@@ -519,19 +538,87 @@ fn speculative_decoding_gives_the_same_replies() {
             )
         };
         let plain = reply(Draft::Off);
-        let drafted = reply(Draft::PromptLookup);
-        eprintln!("{name}: {:?}, drafts {:?}", drafted.0, drafted.3);
+        let drafted = reply(draft);
+        eprintln!(
+            "{name} (--draft {draft}): {:?}, drafts {:?}",
+            drafted.0, drafted.3
+        );
         assert_eq!(plain.3, (0, 0), "{name}: drafts with drafting off");
         assert_eq!(
             (&plain.0, plain.1, plain.2),
             (&drafted.0, drafted.1, drafted.2),
-            "{name}"
+            "{name} (--draft {draft})"
         );
         confirmed += drafted.3.1;
     }
     assert!(
         confirmed > 0,
-        "no drafted token was confirmed in {} replies",
+        "no drafted token was confirmed in {} replies (--draft {draft})",
         cases.len()
     );
+}
+
+/// Sampled replies with a draft model keep drafts by the acceptance rule (whose distribution
+/// the sampler's unit tests check); here they run through the real models and some are kept. A
+/// draft whose vocabulary differs is refused, and a model on its own drafts nothing.
+#[test]
+fn a_draft_model_samples_and_must_share_the_vocabulary() {
+    use cmdai_backend_candle::{CandleBackend, CandleError, Draft};
+    use cmdai_core::{
+        CancelToken, CommandPrompt, GenerationParams, InferenceBackend, NullSink, PromptBuilder,
+        ShellContext,
+    };
+    let (Some(small), Some(other)) = (model_path("qwen2.5-coder-0.5b"), model_path("smollm2-135m"))
+    else {
+        return;
+    };
+    let mut backend = CandleBackend::load(&small, &Default::default()).unwrap();
+    let prompt = CommandPrompt::default();
+    let conversation = prompt.build(
+        "find all .jpg, .jpeg, .png and .gif files under ./photos",
+        &ShellContext::new("Linux", "bash", "/home/user"),
+    );
+    let params = GenerationParams {
+        response_schema: prompt.response_schema(),
+        temperature: 0.7,
+        seed: 5,
+        ..GenerationParams::default()
+    };
+    // Draft::Model without a draft model: no drafts, and the reply as ever.
+    backend.set_draft(Draft::Model);
+    backend
+        .generate(&conversation, &params, &mut NullSink, &CancelToken::new())
+        .unwrap();
+    assert_eq!(backend.drafted(), (0, 0));
+
+    let error = backend.load_draft(&other, &Default::default()).unwrap_err();
+    assert!(
+        matches!(error, CandleError::Draft { .. }) && error.to_string().contains("vocabulary"),
+        "{error}"
+    );
+    // The model drafts for itself: every draft it samples is one it may keep.
+    backend.load_draft(&small, &Default::default()).unwrap();
+    let mut kept = 0;
+    for seed in 1..=3 {
+        let output = backend
+            .generate(
+                &conversation,
+                &GenerationParams {
+                    seed,
+                    ..params.clone()
+                },
+                &mut NullSink,
+                &CancelToken::new(),
+            )
+            .unwrap();
+        let (drafted, confirmed) = backend.drafted();
+        eprintln!(
+            "seed {seed}: {:?}, {confirmed} of {drafted} drafts kept",
+            output.text
+        );
+        assert!(output.text.contains("\"cmd\""), "{:?}", output.text);
+        assert!(confirmed <= drafted);
+        kept += confirmed;
+    }
+    assert!(kept > 0, "no sampled draft was kept");
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use cmdai_backend_candle::{CandleBackend, LoadOptions};
+use cmdai_backend_candle::{CandleBackend, Draft, LoadOptions};
 use cmdai_backend_openai::{ApiKey, OpenAiBackend, OpenAiOptions};
 use cmdai_core::{
     BackendError, CancelToken, Conversation, GenerationOutput, GenerationParams, InferenceBackend,
@@ -31,7 +31,8 @@ pub struct LocalLoader {
     fetcher: Fetcher,
     model: Option<String>,
     device: cmdai_backend_candle::DeviceChoice,
-    draft: cmdai_backend_candle::Draft,
+    draft: Draft,
+    draft_model: String,
     verbose: u8,
 }
 
@@ -42,6 +43,7 @@ impl LocalLoader {
             model: settings.model.clone(),
             device: settings.device,
             draft: settings.draft,
+            draft_model: settings.draft_model.clone(),
             verbose: settings.verbose,
         }
     }
@@ -63,8 +65,11 @@ impl LocalLoader {
             draft: self.draft,
             ..LoadOptions::default()
         };
-        let backend = CandleBackend::load(&model.path, &options)
+        let mut backend = CandleBackend::load(&model.path, &options)
             .with_context(|| format!("cannot load model {}", model.path.display()))?;
+        if self.draft == Draft::Model {
+            load_draft(&mut backend, &self.draft_model, &self.fetcher, self.verbose)?;
+        }
         if self.verbose > 0 {
             let info = backend.info();
             eprintln!(
@@ -78,6 +83,46 @@ impl LocalLoader {
         }
         Ok(backend)
     }
+}
+
+/// Loads `name` (a catalog id, fetched if need be, or a path) to draft tokens for `backend`
+/// (`--draft model`). On a GPU, where drafts are not checked, it says so on `-v` and drafts
+/// nothing.
+pub fn load_draft(
+    backend: &mut CandleBackend,
+    name: &str,
+    fetcher: &Fetcher,
+    verbose: u8,
+) -> Result<()> {
+    let device = backend.info().device;
+    if device != "cpu" {
+        backend.set_draft(Draft::Off);
+        if verbose > 0 {
+            eprintln!(
+                "cmdai: --draft model: drafted tokens are checked on the CPU only, and the model runs on {device}; no drafts"
+            );
+        }
+        return Ok(());
+    }
+    let draft = models::resolve(Some(name), fetcher)?;
+    let options = LoadOptions {
+        model_digest: draft.sha256.clone(),
+        prompt_cache_dir: Some(fetcher.cache().root().join("prompt-cache")),
+        packed_weights_dir: Some(fetcher.cache().root().join("packed")),
+        ..LoadOptions::default()
+    };
+    let took = backend
+        .load_draft(&draft.path, &options)
+        .with_context(|| format!("cannot use {} as the draft model (--draft-model)", draft.id))?;
+    if verbose > 0 {
+        eprintln!(
+            "cmdai: draft model {} ({}) loaded in {:.0} ms",
+            draft.id,
+            draft.path.display(),
+            took.as_secs_f64() * 1000.0
+        );
+    }
+    Ok(())
 }
 
 impl Backend {

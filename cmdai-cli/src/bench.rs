@@ -131,6 +131,14 @@ pub fn run(settings: &Settings, options: BenchOptions) -> Result<()> {
     let mut backend = CandleBackend::load(&model.path, &load_options)
         .with_context(|| format!("cannot load model {}", model.path.display()))?;
     let load = started.elapsed();
+    if options.requests && settings.draft == Draft::Model {
+        crate::backend::load_draft(
+            &mut backend,
+            &settings.draft_model,
+            &fetcher,
+            settings.verbose,
+        )?;
+    }
     // One untimed run first, with the same prompt length, as llama-bench warms up: one-time
     // costs per process (on a GPU, compiling kernels and setting up cuBLAS for these shapes)
     // are not what the runs measure.

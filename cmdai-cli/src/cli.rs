@@ -409,6 +409,9 @@ pub struct GenerationArgs {
 
     #[arg(long, global = true)]
     pub draft: Option<String>,
+
+    #[arg(long, value_name = "ID|PATH", global = true)]
+    pub draft_model: Option<String>,
 }
 
 /// The limits of a preview.

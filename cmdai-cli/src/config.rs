@@ -57,8 +57,10 @@ pub struct GenerationConfig {
     pub seed: Option<u64>,
     /// Seconds.
     pub time_limit: Option<u64>,
-    /// prompt or off.
+    /// model, prompt or off.
     pub draft: Option<String>,
+    /// A catalog id or a path to a .gguf file.
+    pub draft_model: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]

@@ -254,10 +254,20 @@ pub const DRAFT: Def = Def {
     flag: Some("draft"),
     env: Some("CMDAI_DRAFT"),
     default: Builtin::Value("off"),
-    allowed: Allowed::OneOf(&["prompt", "off"]),
-    help: "Speculative decoding, when greedy: `prompt` drafts the tokens that followed the newest ones \
-           earlier in the prompt or reply and checks them in one pass (same output); `off` runs one \
-           pass per token",
+    allowed: Allowed::OneOf(&["model", "prompt", "off"]),
+    help: "Speculative decoding on the CPU: `model` drafts tokens with --draft-model, `prompt` \
+           drafts the tokens that followed the newest ones earlier in the prompt or reply; the model \
+           checks the drafts in one pass (the same commands); `off` runs one pass per token",
+};
+
+pub const DRAFT_MODEL: Def = Def {
+    key: Some("generation.draft_model"),
+    flag: Some("draft-model"),
+    env: Some("CMDAI_DRAFT_MODEL"),
+    default: Builtin::Value("qwen2.5-coder-0.5b"),
+    allowed: Allowed::Text("a catalog id or alias, or a path to a .gguf file"),
+    help: "The model that drafts for --draft model (fetched on first use like any model): a \
+           smaller one with the model's vocabulary",
 };
 
 pub const POLICY: Def = Def {
@@ -315,6 +325,7 @@ pub const ALL: &[&Def] = &[
     &SEED,
     &TIME_LIMIT,
     &DRAFT,
+    &DRAFT_MODEL,
     &POLICY,
     &ALLOW,
     &DENY,

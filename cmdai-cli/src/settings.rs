@@ -78,8 +78,10 @@ pub struct Settings {
     pub shell: Option<String>,
     pub offline: bool,
     pub params: GenerationParams,
-    /// Speculative decoding's drafts (the local model, greedy decoding).
+    /// Speculative decoding's drafts (the local model, on the CPU).
     pub draft: cmdai_backend_candle::Draft,
+    /// The model that drafts for `Draft::Model`: a catalog id or a path.
+    pub draft_model: String,
     pub output: OutputFormat,
     /// Show tokens on stderr as they are generated.
     pub stream: bool,
@@ -309,6 +311,10 @@ impl Settings {
                 )?
                 .parse()
                 .map_err(anyhow::Error::msg)?,
+            draft_model: defs::DRAFT_MODEL.resolve(
+                cli.generation.draft_model.clone(),
+                config.generation.draft_model.clone(),
+            )?,
             params: generation_params(cli.generation, &config)?,
             output: defs::OUTPUT.resolve(cli.output, config.output)?,
             stream: cli.stream,
@@ -384,6 +390,7 @@ impl Settings {
                 seed: Some(self.params.seed),
                 time_limit: self.params.time_limit.map(|t| t.as_secs()),
                 draft: Some(self.draft.to_string()),
+                draft_model: Some(self.draft_model.clone()),
             },
             safety: config::SafetyConfig {
                 policy: Some(self.safety.policy),

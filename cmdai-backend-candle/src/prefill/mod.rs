@@ -316,7 +316,9 @@ mod portable {
 
 #[cfg(test)]
 mod tests {
-    use candle_core::quantized::k_quants::{self, BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0, GgmlType};
+    use candle_core::quantized::k_quants::{
+        self, BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0, GgmlType,
+    };
     use candle_core::quantized::{GgmlDType, QTensor};
     use candle_core::{Device, Tensor};
 

@@ -252,11 +252,7 @@ fn small_block_dots<W, const R: usize>(
             let y = &rows[r][b];
             // SAFETY: `qs` is 32 bytes.
             let yq = unsafe { _mm256_loadu_si256(y.qs.as_ptr().cast()) };
-            acc[r] = _mm256_fmadd_ps(
-                _mm256_set1_ps(d * y.d.to_f32()),
-                products(q, yq),
-                acc[r],
-            );
+            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d * y.d.to_f32()), products(q, yq), acc[r]);
         }
     }
     let mut dots = [0f32; R];
@@ -286,14 +282,9 @@ impl Kernel for BlockQ5_0 {
             // SAFETY: `qs` is 16 bytes.
             let packed = unsafe { _mm_loadu_si128(x.qs.as_ptr().cast()) };
             // Values 0-15 from the low nibbles, 16-31 from the high ones.
-            let nibbles = _mm256_and_si256(
-                _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed),
-                low4,
-            );
-            let bits = _mm256_shuffle_epi8(
-                _mm256_set1_epi32(i32::from_le_bytes(x.qh)),
-                spread,
-            );
+            let nibbles =
+                _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low4);
+            let bits = _mm256_shuffle_epi8(_mm256_set1_epi32(i32::from_le_bytes(x.qh)), spread);
             let set = _mm256_cmpeq_epi8(_mm256_or_si256(bits, other_bits), _mm256_set1_epi8(-1));
             // q - 16: the nibble where the fifth bit is set, else the nibble with 0xF0 (-16).
             let q = _mm256_or_si256(nibbles, _mm256_andnot_si256(set, high4));

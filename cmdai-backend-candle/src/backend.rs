@@ -22,9 +22,6 @@ use crate::{
     TextStream, TokenTable, Transformer,
 };
 
-/// The most tokens drafted for one pass (speculative decoding, draft.rs).
-const DRAFT_LIMIT: usize = 4;
-
 /// Where a loaded model came from, for the prompt cache and the packed weights.
 fn identity(path: &Path, digest: Option<&str>) -> String {
     match digest {
@@ -138,6 +135,8 @@ pub struct CandleBackend {
     draft_model: Option<DraftModel>,
     /// The last reply's drafted tokens and how many of them the model confirmed.
     drafted: (usize, usize),
+    /// How long the last reply spent drafting.
+    drafting: Duration,
 }
 
 impl CandleBackend {
@@ -235,6 +234,7 @@ impl CandleBackend {
             draft: options.draft,
             draft_model: None,
             drafted: (0, 0),
+            drafting: Duration::ZERO,
         })
     }
 
@@ -508,6 +508,12 @@ impl CandleBackend {
         self.drafted
     }
 
+    /// How long the last reply spent drafting: with a draft model, its passes (the prompt's
+    /// new part first, then a pass per drafted token).
+    pub fn drafting_time(&self) -> Duration {
+        self.drafting
+    }
+
     /// Ends `pass`: its drafted tokens still unchecked, and `rejected` more just checked, are
     /// not the sequence, so they leave the KV cache; its rows are not read.
     fn abandon(&mut self, pass: &mut Pass, rejected: usize) -> Result<()> {
@@ -564,6 +570,7 @@ impl CandleBackend {
     ) -> Result<GenerationOutput, BackendError> {
         let failed = |e: CandleError| BackendError::failed("model forward pass failed", e);
         self.drafted = (0, 0);
+        self.drafting = Duration::ZERO;
         // Keep what the KV cache already holds of this prompt; at least one token is run to
         // get the next token's logits.
         let reused = common_prefix(&self.cached_tokens, prompt).min(prompt.len() - 1);
@@ -689,15 +696,17 @@ impl CandleBackend {
             }
             if pass.rows.is_empty() {
                 // The last token chosen is pending (a confirmed draft leaves a row behind).
-                let limit = DRAFT_LIMIT
-                    .min((budget - generated).saturating_sub(1))
+                let limit = (budget - generated)
+                    .saturating_sub(1)
                     .min(crate::attention::FEW.saturating_sub(pending.len()));
+                let drafting_started = Instant::now();
                 let draft = match &mut drafter {
                     Some(drafter) if limit > 0 => {
                         drafter.draft(limit, constraint.as_ref()).map_err(failed)?
                     }
                     _ => Vec::new(),
                 };
+                self.drafting += drafting_started.elapsed();
                 if draft.is_empty() {
                     pass.rows
                         .push_back(self.model.forward(&pending).map_err(failed)?);

@@ -50,6 +50,14 @@ impl std::fmt::Display for Draft {
     }
 }
 
+/// The most tokens drafted for one pass from the prompt.
+const LOOKUP_LIMIT: usize = 4;
+/// The most tokens a draft model drafts for one pass; it stops earlier where it is unsure.
+const MODEL_LIMIT: usize = 6;
+/// A draft model's drafts end before a token it gives less than this probability: the model
+/// would seldom keep it, and every drafted token costs a row in each of the model's products.
+const MIN_CONFIDENCE: f32 = 0.5;
+
 /// A smaller model with the model's vocabulary, loaded beside it to draft its next tokens.
 #[derive(Debug)]
 pub(crate) struct DraftModel {
@@ -63,7 +71,8 @@ impl DraftModel {
     /// Up to `limit` tokens drafted after `sequence` (prompt and reply so far): its KV cache
     /// is brought to `sequence` first, keeping what it already holds of it. Each draft is its
     /// most likely token (greedy) or drawn by `sampler`, among those `constraint` allows; the
-    /// drafts end early at a stop token or where the grammar ends or forces the next tokens.
+    /// drafts end early at a stop token, where the grammar ends or forces the next tokens, and
+    /// before a token the draft gives less than [`MIN_CONFIDENCE`].
     fn draft(
         &mut self,
         sequence: &[u32],
@@ -86,19 +95,26 @@ impl DraftModel {
             {
                 break;
             }
-            let drafted = match sampler.is_sampling() {
+            let (drafted, confidence) = match sampler.is_sampling() {
                 true => {
                     let from = sampler.distribution(&values);
-                    Drafted {
-                        token: sampler.pick(&from),
+                    let token = sampler.pick(&from);
+                    let confidence = from[token as usize];
+                    let drafted = Drafted {
+                        token,
                         from: Some(from),
-                    }
+                    };
+                    (drafted, confidence)
                 }
-                false => Drafted {
-                    token: greedy(&values),
-                    from: None,
-                },
+                false => {
+                    let token = greedy(&values);
+                    let drafted = Drafted { token, from: None };
+                    (drafted, probability_of_largest(&values))
+                }
             };
+            if confidence < MIN_CONFIDENCE {
+                break;
+            }
             let token = drafted.token;
             drafts.push(drafted);
             if stops.contains(&token) {
@@ -173,15 +189,15 @@ impl<'a> Drafter<'a> {
         self.sequence.extend_from_slice(tokens);
     }
 
-    /// Up to `limit` tokens to follow the sequence so far; `constraint` is the reply's grammar
-    /// where it has one, at the end of the sequence.
+    /// Tokens to follow the sequence so far, at most `room`; `constraint` is the reply's
+    /// grammar where it has one, at the end of the sequence.
     pub(crate) fn draft(
         &mut self,
-        limit: usize,
+        room: usize,
         constraint: Option<&Constraint>,
     ) -> Result<Vec<Drafted>> {
         match &mut self.source {
-            Source::Lookup => Ok(lookup(&self.sequence, limit)
+            Source::Lookup => Ok(lookup(&self.sequence, room.min(LOOKUP_LIMIT))
                 .into_iter()
                 .map(|token| Drafted { token, from: None })
                 .collect()),
@@ -189,9 +205,22 @@ impl<'a> Drafter<'a> {
                 model,
                 sampler,
                 stops,
-            } => model.draft(&self.sequence, limit, constraint, sampler, stops),
+            } => model.draft(
+                &self.sequence,
+                room.min(MODEL_LIMIT),
+                constraint,
+                sampler,
+                stops,
+            ),
         }
     }
+}
+
+/// The softmax probability of the largest of `logits`.
+fn probability_of_largest(logits: &[f32]) -> f32 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let total: f32 = logits.iter().map(|&logit| (logit - max).exp()).sum();
+    1.0 / total
 }
 
 pub(crate) fn common_prefix(a: &[u32], b: &[u32]) -> usize {

@@ -163,10 +163,14 @@ impl Backend {
         }
     }
 
-    /// The last reply's drafted tokens and how many were confirmed (the local model only).
-    pub fn drafted(&self) -> Option<(usize, usize)> {
+    /// The last reply's drafted tokens, how many were confirmed and how long drafting took
+    /// (the local model only).
+    pub fn drafted(&self) -> Option<(usize, usize, Duration)> {
         match self {
-            Backend::Local(local) => Some(local.drafted()),
+            Backend::Local(local) => {
+                let (drafted, confirmed) = local.drafted();
+                Some((drafted, confirmed, local.drafting_time()))
+            }
             Backend::Remote { .. } => None,
         }
     }

@@ -242,12 +242,13 @@ fn report_timings(settings: &Settings, command: &GeneratedCommand, backend: &Bac
         ms(t.decode),
         ms(t.total + load_time)
     );
-    if let Some((drafted, confirmed)) = backend.drafted()
+    if let Some((drafted, confirmed, drafting)) = backend.drafted()
         && drafted > 0
     {
         eprintln!(
-            "cmdai: speculative decoding (--draft {}): {confirmed} of {drafted} drafted tokens confirmed",
-            settings.draft
+            "cmdai: speculative decoding (--draft {}): {confirmed} of {drafted} drafted tokens confirmed; drafting took {:.0} ms of the decode",
+            settings.draft,
+            ms(drafting)
         );
     }
 }

@@ -22,14 +22,6 @@ use crate::{
     TextStream, TokenTable, Transformer,
 };
 
-/// Where a loaded model came from, for the prompt cache and the packed weights.
-fn identity(path: &Path, digest: Option<&str>) -> String {
-    match digest {
-        Some(digest) => format!("sha256:{digest}"),
-        None => file_identity(path),
-    }
-}
-
 /// Shorter shared prefixes are not worth a file.
 const MIN_CACHED_PREFIX: usize = 16;
 
@@ -146,14 +138,7 @@ impl CandleBackend {
         let selected = options.device.open()?;
         let mut file = GgufFile::open(path)?;
         if selected.device.is_cpu() {
-            let needed = memory::needed_on_cpu(memory::weight_bytes(&file.content));
-            if let Some(available) = memory::available().filter(|a| needed > *a) {
-                return Err(CandleError::NotEnoughMemory {
-                    path: path.to_owned(),
-                    needed: memory::human(needed),
-                    available: memory::human(available),
-                });
-            }
+            check_memory(path, &file)?;
         }
         let spec = ModelSpec::from_gguf(&file.content)?;
         let metadata = &file.content.metadata;
@@ -255,14 +240,7 @@ impl CandleBackend {
             )));
         }
         let mut file = GgufFile::open(path)?;
-        let needed = memory::needed_on_cpu(memory::weight_bytes(&file.content));
-        if let Some(available) = memory::available().filter(|a| needed > *a) {
-            return Err(CandleError::NotEnoughMemory {
-                path: path.to_owned(),
-                needed: memory::human(needed),
-                available: memory::human(available),
-            });
-        }
+        check_memory(path, &file)?;
         let spec = ModelSpec::from_gguf(&file.content)?;
         let table = TokenTable::from_metadata(&file.content.metadata)?;
         if let Some(difference) = vocabulary_difference(
@@ -1034,6 +1012,29 @@ fn vocabulary_difference(
                 table.token(id).unwrap_or("")
             )
         })
+}
+
+/// Refuses the model in `file` (at `path`) when running it on the CPU needs more memory than
+/// is available.
+fn check_memory(path: &Path, file: &GgufFile) -> Result<()> {
+    let needed = memory::needed_on_cpu(memory::weight_bytes(&file.content));
+    match memory::available().filter(|available| needed > *available) {
+        Some(available) => Err(CandleError::NotEnoughMemory {
+            path: path.to_owned(),
+            needed: memory::human(needed),
+            available: memory::human(available),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Where a loaded model came from, for the prompt cache and the packed weights: its SHA-256
+/// when known, else [`file_identity`].
+fn identity(path: &Path, digest: Option<&str>) -> String {
+    match digest {
+        Some(digest) => format!("sha256:{digest}"),
+        None => file_identity(path),
+    }
 }
 
 /// Identifies a model file without hashing it: path, size and modification time.

@@ -4,7 +4,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use candle_core::Tensor;
+use candle_core::{Device, Tensor};
 use candle_core::quantized::gguf_file::Value;
 use cmdai_core::{
     BackendError, CancelToken, Conversation, GenerationOutput, GenerationParams, InferenceBackend,
@@ -131,6 +131,37 @@ pub struct CandleBackend {
     drafting: Duration,
 }
 
+/// The weights of the model at `path` on `device` (its name keys the prompt cache), packed
+/// for the CPU kernels where `options` has a directory for that, and its prompt cache.
+fn load_weights(
+    path: &Path,
+    spec: ModelSpec,
+    file: &mut GgufFile,
+    device: &Device,
+    device_name: &str,
+    max_positions: usize,
+    options: &LoadOptions,
+) -> Result<(Transformer, Option<PromptCache>)> {
+    let identity = identity(path, options.model_digest.as_deref());
+    let packing = options.packed_weights_dir.as_ref().map(|dir| Packing {
+        dir: dir.clone(),
+        identity: identity.clone(),
+    });
+    let model = Transformer::load_with(
+        spec,
+        file,
+        device,
+        max_positions,
+        packing.as_ref(),
+        options.kernels,
+    )?;
+    let prompt_cache = options
+        .prompt_cache_dir
+        .as_ref()
+        .map(|dir| PromptCache::new(dir, &identity, device_name));
+    Ok((model, prompt_cache))
+}
+
 impl CandleBackend {
     /// Loads the model at `path`.
     pub fn load(path: &Path, options: &LoadOptions) -> Result<Self> {
@@ -182,23 +213,15 @@ impl CandleBackend {
 
         let max_positions = spec.context_length.min(options.max_context).max(1);
         let context_length = max_positions;
-        let identity = identity(path, options.model_digest.as_deref());
-        let packing = options.packed_weights_dir.as_ref().map(|dir| Packing {
-            dir: dir.clone(),
-            identity: identity.clone(),
-        });
-        let model = Transformer::load_with(
+        let (model, prompt_cache) = load_weights(
+            path,
             spec,
             &mut file,
             &selected.device,
+            &selected.name,
             max_positions,
-            packing.as_ref(),
-            options.kernels,
+            options,
         )?;
-        let prompt_cache = options
-            .prompt_cache_dir
-            .as_ref()
-            .map(|dir| PromptCache::new(dir, &identity, &selected.name));
         let model_id = options.model_id.clone().unwrap_or_else(|| {
             path.file_stem().map_or_else(
                 || path.display().to_string(),
@@ -254,23 +277,15 @@ impl CandleBackend {
                  the model's own family, such as qwen2.5-coder-0.5b for the Qwen2.5-Coder models"
             )));
         }
-        let identity = identity(path, options.model_digest.as_deref());
-        let packing = options.packed_weights_dir.as_ref().map(|dir| Packing {
-            dir: dir.clone(),
-            identity: identity.clone(),
-        });
-        let model = Transformer::load_with(
+        let (model, prompt_cache) = load_weights(
+            path,
             spec,
             &mut file,
             self.model.device(),
+            "cpu",
             self.model.max_positions(),
-            packing.as_ref(),
-            options.kernels,
+            options,
         )?;
-        let prompt_cache = options
-            .prompt_cache_dir
-            .as_ref()
-            .map(|dir| PromptCache::new(dir, &identity, "cpu"));
         self.draft_model = Some(DraftModel {
             model,
             cached_tokens: Vec::new(),

@@ -26,26 +26,7 @@ impl Sampler {
         if self.temperature <= 0.0 {
             return greedy(logits);
         }
-        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut candidates: Vec<(u32, f32)> = logits
-            .iter()
-            .enumerate()
-            .map(|(id, &logit)| (id as u32, ((logit - max) / self.temperature).exp()))
-            .filter(|(_, p)| *p > 0.0)
-            .collect();
-        candidates.sort_unstable_by(|a, b| b.1.total_cmp(&a.1));
-        let total: f32 = candidates.iter().map(|(_, p)| p).sum();
-        // Keep the most likely tokens until their share of the mass reaches top_p.
-        let mut kept_mass = 0.0;
-        let mut kept = 0;
-        for (_, p) in &candidates {
-            kept_mass += p / total;
-            kept += 1;
-            if kept_mass >= self.top_p {
-                break;
-            }
-        }
-        candidates.truncate(kept.max(1));
+        let candidates = self.nucleus(logits);
         let kept_total: f32 = candidates.iter().map(|(_, p)| p).sum();
         let mut threshold = self.rng.random::<f32>() * kept_total;
         for (id, p) in &candidates {
@@ -72,11 +53,23 @@ impl Sampler {
             }
             return probabilities;
         }
+        let candidates = self.nucleus(logits);
+        let kept_total: f32 = candidates.iter().map(|(_, p)| p).sum();
+        for (id, p) in candidates {
+            probabilities[id as usize] = p / kept_total;
+        }
+        probabilities
+    }
+
+    /// The tokens sampling draws from, most likely first, each with its weight after the
+    /// temperature (not normalised): the fewest whose share of the mass reaches top_p, and
+    /// at least one.
+    fn nucleus(&self, logits: &[f32]) -> Vec<(u32, f32)> {
         let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut candidates: Vec<(usize, f32)> = logits
+        let mut candidates: Vec<(u32, f32)> = logits
             .iter()
             .enumerate()
-            .map(|(id, &logit)| (id, ((logit - max) / self.temperature).exp()))
+            .map(|(id, &logit)| (id as u32, ((logit - max) / self.temperature).exp()))
             .filter(|(_, p)| *p > 0.0)
             .collect();
         candidates.sort_unstable_by(|a, b| b.1.total_cmp(&a.1));
@@ -91,11 +84,7 @@ impl Sampler {
             }
         }
         candidates.truncate(kept.max(1));
-        let kept_total: f32 = candidates.iter().map(|(_, p)| p).sum();
-        for (id, p) in candidates {
-            probabilities[id] = p / kept_total;
-        }
-        probabilities
+        candidates
     }
 
     /// A token drawn from `weights` (probabilities, or any non-negative weights).

@@ -110,7 +110,7 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
         let request = non_empty(request)?;
         let conversation = self.prompt.build(request, context);
         let first = self.command(&conversation, &self.params.clone(), sink, cancel, started)?;
-        match flaw(&first.command) {
+        match flaw(&first.command, context) {
             None => Ok(first),
             Some(flaw) => self.second_look(request, context, first, &flaw, sink, cancel, started),
         }
@@ -144,7 +144,7 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
         };
         sink.restart();
         let second = match self.command(&conversation, &params, sink, cancel, started) {
-            Ok(second) if crate::flaw::flaw(&second.command).is_none() => second,
+            Ok(second) if crate::flaw::flaw(&second.command, context).is_none() => second,
             Ok(_) | Err(GenerateError::Parse { .. }) => return Ok(first),
             Err(error) => return Err(error),
         };

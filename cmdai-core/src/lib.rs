@@ -44,6 +44,7 @@ mod conversation;
 mod error;
 mod flaw;
 mod generator;
+pub mod options;
 pub mod highlight;
 mod parse;
 mod prompt;

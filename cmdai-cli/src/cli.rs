@@ -412,6 +412,15 @@ pub struct GenerationArgs {
 
     #[arg(long, value_name = "ID|PATH", global = true)]
     pub draft_model: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        global = true
+    )]
+    pub look_at_files: Option<String>,
 }
 
 /// The limits of a preview.

@@ -61,6 +61,7 @@ pub struct GenerationConfig {
     pub draft: Option<String>,
     /// A catalog id or a path to a .gguf file.
     pub draft_model: Option<String>,
+    pub look_at_files: Option<bool>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]

@@ -28,6 +28,22 @@ pub fn detect(shell: Option<&str>) -> ShellContext {
     }
 }
 
+/// `context` with what the files and folders `request` names look like in `dir`
+/// ([`cmdai_core::describe_named_files`]); unchanged without a directory.
+pub fn with_named_files(context: &ShellContext, request: &str, dir: Option<&Path>) -> ShellContext {
+    let files = dir.map_or_else(Vec::new, |dir| {
+        cmdai_core::describe_named_files(request, dir)
+    });
+    context.clone().with_files(files)
+}
+
+/// `context` with what the files `request` names look like in the working directory, when
+/// `look` (the `generation.look_at_files` setting).
+pub fn with_files_here(context: &ShellContext, request: &str, look: bool) -> ShellContext {
+    let here = look.then(|| Path::new(&context.cwd));
+    with_named_files(context, request, here)
+}
+
 /// The flavour of the core utilities on `PATH`: "GNU coreutils", "BusyBox" or "BSD". GNU and
 /// BSD tools take different flags (`sed -i`, `find -printf`, `stat -c`), so the model is told.
 /// The answer is kept in the cache directory per `ls` binary (path, size and modification

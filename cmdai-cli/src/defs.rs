@@ -270,6 +270,17 @@ pub const DRAFT_MODEL: Def = Def {
            smaller one with the model's vocabulary",
 };
 
+pub const LOOK_AT_FILES: Def = Def {
+    key: Some("generation.look_at_files"),
+    flag: Some("look-at-files"),
+    env: Some("CMDAI_LOOK_AT_FILES"),
+    default: Builtin::Unset("on for the local model, off with --backend openai"),
+    allowed: Allowed::Bool,
+    help: "Tell the model what the files and folders the request names look like here: whether \
+           each exists, folder or file, and a text file's first line (a CSV header, a log \
+           line's layout). With --backend openai that line is sent to the server",
+};
+
 pub const POLICY: Def = Def {
     key: Some("safety.policy"),
     flag: Some("safety"),
@@ -326,6 +337,7 @@ pub const ALL: &[&Def] = &[
     &TIME_LIMIT,
     &DRAFT,
     &DRAFT_MODEL,
+    &LOOK_AT_FILES,
     &POLICY,
     &ALLOW,
     &DENY,

@@ -41,6 +41,7 @@ pub fn one(settings: &Settings, request: &str) -> Result<u8> {
     // (default model), for nothing.
     let mut generator = std::mem::ManuallyDrop::new(generator);
     let context = context::detect(settings.shell.as_deref());
+    let context = context::with_files_here(&context, request, settings.look_at_files);
     if let Some(n) = settings.alternatives {
         return alternatives(settings, &mut generator, request, n, &context, &cancel);
     }
@@ -270,6 +271,7 @@ pub fn batch(settings: &Settings) -> Result<()> {
         };
         let record = match parsed {
             Ok((id, request)) => {
+                let context = context::with_files_here(&context, &request, settings.look_at_files);
                 match generator.generate_streaming(&request, &context, &mut NullSink, &cancel) {
                     Ok(command) => {
                         let mut value = to_json(&command, generator.backend(), load_time);

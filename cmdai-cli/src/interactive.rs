@@ -229,10 +229,16 @@ impl<'a> Review<'a> {
     ) -> Option<GeneratedCommand> {
         let cancel = interrupt::next_generation();
         let mut view = GenerationView::new(self.settings.stream);
+        // The files of the request the conversation started with: its prompt is built first.
+        let first = earlier
+            .and_then(<[Exchange]>::first)
+            .map_or(request, |exchange| exchange.request.as_str());
+        let context =
+            crate::context::with_files_here(self.context, first, self.settings.look_at_files);
         let generated = self.generator.revise_streaming(
             earlier.unwrap_or_default(),
             request,
-            self.context,
+            &context,
             &mut view,
             &cancel,
         );

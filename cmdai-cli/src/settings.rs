@@ -82,6 +82,8 @@ pub struct Settings {
     pub draft: cmdai_backend_candle::Draft,
     /// The model that drafts for `Draft::Model`: a catalog id or a path.
     pub draft_model: String,
+    /// Describe the files the request names to the model.
+    pub look_at_files: bool,
     pub output: OutputFormat,
     /// Show tokens on stderr as they are generated.
     pub stream: bool,
@@ -289,9 +291,11 @@ impl Settings {
         let device = device_name
             .parse::<DeviceChoice>()
             .map_err(anyhow::Error::msg)?;
+        let backend: BackendKind =
+            defs::BACKEND.resolve(cli.remote.backend.clone(), config.backend)?;
         Ok(Settings {
             safety: Safety::resolve(cli.safety, &config)?,
-            backend: defs::BACKEND.resolve(cli.remote.backend.clone(), config.backend)?,
+            backend,
             remote: Remote::resolve(cli.remote, &config)?,
             action,
             model: defs::MODEL
@@ -315,6 +319,12 @@ impl Settings {
                 cli.generation.draft_model.clone(),
                 config.generation.draft_model.clone(),
             )?,
+            look_at_files: defs::LOOK_AT_FILES
+                .given(
+                    cli.generation.look_at_files.clone(),
+                    config.generation.look_at_files,
+                )?
+                .unwrap_or(backend == BackendKind::Local),
             params: generation_params(cli.generation, &config)?,
             output: defs::OUTPUT.resolve(cli.output, config.output)?,
             stream: cli.stream,
@@ -391,6 +401,7 @@ impl Settings {
                 time_limit: self.params.time_limit.map(|t| t.as_secs()),
                 draft: Some(self.draft.to_string()),
                 draft_model: Some(self.draft_model.clone()),
+                look_at_files: Some(self.look_at_files),
             },
             safety: config::SafetyConfig {
                 policy: Some(self.safety.policy),

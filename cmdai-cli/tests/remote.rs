@@ -291,3 +291,33 @@ fn alternatives_are_distinct_ranked_and_analysed() {
     );
     assert!(seeds[0] != seeds[1] && seeds[1] != seeds[2], "{seeds:?}");
 }
+
+#[test]
+fn the_files_a_request_names_reach_a_server_only_when_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("data.csv"), "id,name,city\n1,ann,paris\n").unwrap();
+    let reply = || command_reply("tail -n +2 data.csv | cut -d, -f3 | sort -u");
+    let server = Server::start(vec![reply(), reply()]);
+    let request = "which cities are in data.csv";
+    for look in [None, Some("--look-at-files")] {
+        common::succeed(
+            cmdai_in(dir.path())
+                .args(["--backend", "openai", "--remote-url", &server.url()])
+                .args(look)
+                .arg(request),
+        );
+    }
+    let last_message = |index: usize| {
+        let body = &server.seen()[index].body;
+        let last = body["messages"].as_array().unwrap().last().unwrap().clone();
+        last["content"].as_str().unwrap().to_owned()
+    };
+    // By default nothing of the file goes to a server.
+    assert_eq!(last_message(0), request);
+    let described = last_message(1);
+    assert!(described.starts_with(request), "{described}");
+    assert!(
+        described.contains("data.csv: a file; its first line is: id,name,city"),
+        "{described}"
+    );
+}

@@ -42,10 +42,11 @@
 mod backend;
 mod conversation;
 mod error;
+mod files;
 mod flaw;
 mod generator;
-pub mod options;
 pub mod highlight;
+pub mod options;
 mod parse;
 mod prompt;
 pub mod safety;
@@ -56,6 +57,7 @@ pub use backend::{
 };
 pub use conversation::{Conversation, Message, Role};
 pub use error::GenerateError;
+pub use files::describe_named_files;
 pub use flaw::{Flaw, flaw};
 pub use generator::{Candidate, GeneratedCommand, Generator, Timings};
 pub use parse::{ParseError, ParsedCommand, parse_response};

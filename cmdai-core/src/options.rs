@@ -174,33 +174,103 @@ fn is_checked(arg: &str) -> bool {
 fn is_mode(arg: &str) -> bool {
     arg.split(',').all(|clause| {
         let perms = clause.trim_start_matches(['u', 'g', 'o', 'a']);
-        perms.starts_with(['-', '+', '='])
-            && perms.chars().all(|c| "-+=rwxXstugo".contains(c))
+        perms.starts_with(['-', '+', '=']) && perms.chars().all(|c| "-+=rwxXstugo".contains(c))
     })
 }
 
 /// A signal given as an option (`pkill -KILL`, `pkill -SIGUSR1`).
 fn is_signal(arg: &str) -> bool {
     arg[1..].starts_with(|c: char| c.is_ascii_uppercase())
-        && arg[1..].chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        && arg[1..]
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }
 
 /// find's predicates and options that take no argument.
 const FIND_PLAIN: &[&str] = &[
-    "daystart", "follow", "nowarn", "warn", "depth", "d", "mount", "noleaf", "xdev",
-    "ignore_readdir_race", "noignore_readdir_race", "empty", "false", "true", "nouser",
-    "nogroup", "readable", "writable", "executable", "delete", "print", "print0", "ls",
-    "prune", "quit", "not", "and", "or", "a", "o", "H", "L", "P", "help", "version",
-    "-help", "-version",
+    "daystart",
+    "follow",
+    "nowarn",
+    "warn",
+    "depth",
+    "d",
+    "mount",
+    "noleaf",
+    "xdev",
+    "ignore_readdir_race",
+    "noignore_readdir_race",
+    "empty",
+    "false",
+    "true",
+    "nouser",
+    "nogroup",
+    "readable",
+    "writable",
+    "executable",
+    "delete",
+    "print",
+    "print0",
+    "ls",
+    "prune",
+    "quit",
+    "not",
+    "and",
+    "or",
+    "a",
+    "o",
+    "H",
+    "L",
+    "P",
+    "help",
+    "version",
+    "-help",
+    "-version",
 ];
 
 /// find's predicates that take one argument.
 const FIND_ONE: &[&str] = &[
-    "regextype", "files0-from", "maxdepth", "mindepth", "amin", "anewer", "atime", "cmin",
-    "cnewer", "context", "ctime", "fstype", "gid", "group", "ilname", "iname", "inum", "ipath",
-    "iregex", "iwholename", "links", "lname", "mmin", "mtime", "name", "newer", "path", "perm",
-    "regex", "samefile", "size", "type", "uid", "used", "user", "wholename", "xtype", "printf",
-    "fprint", "fprint0", "fls", "D",
+    "regextype",
+    "files0-from",
+    "maxdepth",
+    "mindepth",
+    "amin",
+    "anewer",
+    "atime",
+    "cmin",
+    "cnewer",
+    "context",
+    "ctime",
+    "fstype",
+    "gid",
+    "group",
+    "ilname",
+    "iname",
+    "inum",
+    "ipath",
+    "iregex",
+    "iwholename",
+    "links",
+    "lname",
+    "mmin",
+    "mtime",
+    "name",
+    "newer",
+    "path",
+    "perm",
+    "regex",
+    "samefile",
+    "size",
+    "type",
+    "uid",
+    "used",
+    "user",
+    "wholename",
+    "xtype",
+    "printf",
+    "fprint",
+    "fprint0",
+    "fls",
+    "D",
 ];
 
 /// The first word of find's arguments that is not one of its predicates, options or operators.
@@ -245,7 +315,11 @@ fn is_newer_xy(word: &str) -> bool {
     let mut letters = xy.chars();
     matches!(
         (letters.next(), letters.next(), letters.next()),
-        (Some('a' | 'B' | 'c' | 'm'), Some('a' | 'B' | 'c' | 'm' | 't'), None)
+        (
+            Some('a' | 'B' | 'c' | 'm'),
+            Some('a' | 'B' | 'c' | 'm' | 't'),
+            None
+        )
     )
 }
 

@@ -14,6 +14,9 @@ pub struct ShellContext {
     /// Which core utilities the system has, e.g. `GNU coreutils`, `BusyBox` or `BSD
     /// utilities`, when known.
     pub utilities: Option<String>,
+    /// What the files and folders the request names look like here, one line each
+    /// ([`describe_named_files`](crate::describe_named_files)); empty when not looked at.
+    pub files: Vec<String>,
 }
 
 impl ShellContext {
@@ -24,12 +27,19 @@ impl ShellContext {
             shell: shell.into(),
             cwd: cwd.into(),
             utilities: None,
+            files: Vec::new(),
         }
     }
 
     /// The same context, with the flavour of the core utilities.
     pub fn with_utilities(mut self, utilities: impl Into<String>) -> Self {
         self.utilities = Some(utilities.into());
+        self
+    }
+
+    /// The same context, with what the files the request names look like.
+    pub fn with_files(mut self, files: Vec<String>) -> Self {
+        self.files = files;
         self
     }
 }
@@ -269,7 +279,7 @@ impl PromptBuilder for CommandPrompt {
             conversation.push(Role::User, request);
             conversation.push(Role::Assistant, answer(command));
         }
-        conversation.push(Role::User, request.trim());
+        conversation.push(Role::User, with_files(request.trim(), &context.files));
         conversation
     }
 
@@ -313,6 +323,19 @@ impl PromptBuilder for CommandPrompt {
             "additionalProperties": false,
         }))
     }
+}
+
+/// `request` followed by what the files it names look like here, if known.
+fn with_files(request: &str, files: &[String]) -> String {
+    if files.is_empty() {
+        return request.to_owned();
+    }
+    let mut text = format!("{request}\n\nThe files named, as they are here:");
+    for file in files {
+        text.push_str("\n- ");
+        text.push_str(file);
+    }
+    text
 }
 
 /// `command` as the reply format writes it, spaced the way constrained decoding writes the

@@ -2,7 +2,7 @@
 //! of one fixture, in the [`Sandbox`], and their output and the files they leave are compared.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use cmdai_core::safety::RiskLevel;
@@ -66,28 +66,51 @@ impl Execution {
     /// command, each in a fresh copy of the fixture (after the row's set-up script); critical
     /// commands are never run.
     pub fn compare(&self, row: &Row, generated: Option<&str>) -> Result<ExecVerdict, EvalError> {
-        if critical(&row.reference) {
-            return Ok(ExecVerdict::NotRunnable(Skip::CriticalReference));
-        }
-        let verdict = self.in_fixture(row, |sandbox, initial| {
+        let generated = generated.map(str::to_owned);
+        self.generate_and_compare(row, |_| Ok::<_, EvalError>(generated))
+            .map(|(_, verdict)| verdict)
+    }
+
+    /// Calls `generate` with the directory the row's request is about (the fixture after the
+    /// row's set-up script; `None` when the script fails), as a user would ask from there,
+    /// then compares the command it gives as [`compare`](Self::compare) does.
+    pub fn generate_and_compare<E: From<EvalError>>(
+        &self,
+        row: &Row,
+        generate: impl FnOnce(Option<&Path>) -> Result<Option<String>, E>,
+    ) -> Result<(Option<String>, ExecVerdict), E> {
+        let mut generate = Some(generate);
+        let verdict = self.in_fixture::<_, E>(row, |sandbox, initial| {
+            let generate = generate.take().expect("called once");
+            let generated = generate(Some(sandbox.fixture()))?;
+            if critical(&row.reference) {
+                return Ok((generated, ExecVerdict::NotRunnable(Skip::CriticalReference)));
+            }
             let expected = sandbox.run(&row.reference)?;
             if let Some(skip) = not_counted(&expected, initial) {
-                return Ok(ExecVerdict::NotRunnable(skip));
+                return Ok((generated, ExecVerdict::NotRunnable(skip)));
             }
-            let Some(generated) = generated else {
-                return Ok(ExecVerdict::Differs(Difference::NoCommand));
+            let Some(command) = generated.as_deref() else {
+                return Ok((generated, ExecVerdict::Differs(Difference::NoCommand)));
             };
-            if critical(generated) {
-                return Ok(ExecVerdict::Differs(Difference::Critical));
+            if critical(command) {
+                return Ok((generated, ExecVerdict::Differs(Difference::Critical)));
             }
-            let actual = sandbox.run(generated)?;
-            Ok(if actual.same_effect(&expected, row.ordered) {
+            let actual = sandbox.run(command)?;
+            let verdict = if actual.same_effect(&expected, row.ordered) {
                 ExecVerdict::Same
             } else {
                 ExecVerdict::Differs(Difference::between(&expected, &actual))
-            })
+            };
+            Ok((generated, verdict))
         })?;
-        Ok(verdict.unwrap_or_else(ExecVerdict::NotRunnable))
+        match verdict {
+            Ok(found) => Ok(found),
+            Err(skip) => {
+                let generate = generate.take().expect("not called when the set-up fails");
+                Ok((generate(None)?, ExecVerdict::NotRunnable(skip)))
+            }
+        }
     }
 
     /// Whether `row`'s reference can count in a comparison, for whoever writes a dataset: it
@@ -111,11 +134,11 @@ impl Execution {
     /// Calls `work` with the sandbox for `row` (one over a fixture of its own when the row has a
     /// set-up script) and what its fixture looks like untouched; `Err(Skip)` when the set-up
     /// script fails.
-    fn in_fixture<T>(
+    fn in_fixture<T, E: From<EvalError>>(
         &self,
         row: &Row,
-        work: impl FnOnce(&Sandbox, &Tree) -> Result<T, EvalError>,
-    ) -> Result<Result<T, Skip>, EvalError> {
+        work: impl FnOnce(&Sandbox, &Tree) -> Result<T, E>,
+    ) -> Result<Result<T, Skip>, E> {
         match &row.setup {
             None => work(&self.sandbox, &self.initial).map(Ok),
             Some(script) => match self.sandbox.prepare(script)? {
@@ -286,6 +309,40 @@ mod tests {
             V::NotRunnable(S::ReferenceDoesNothing),
         );
         check("rm -rf /", Some("ls"), V::NotRunnable(S::CriticalReference));
+    }
+
+    #[test]
+    fn the_generator_sees_the_files_the_row_is_about() {
+        let Some(execution) = built_in() else {
+            return;
+        };
+        let row = Row {
+            setup: Some("printf 'x,y\\n' > points.csv".into()),
+            ..Row::new("the first column of points.csv", "cut -d, -f1 points.csv")
+        };
+        let (command, verdict) = execution
+            .generate_and_compare(&row, |dir| {
+                let dir = dir.expect("the row's fixture");
+                let header = std::fs::read_to_string(dir.join("points.csv")).unwrap();
+                assert_eq!(header, "x,y\n");
+                Ok::<_, EvalError>(Some("cut -d, -f1 < points.csv".to_owned()))
+            })
+            .unwrap();
+        assert_eq!(command.as_deref(), Some("cut -d, -f1 < points.csv"));
+        assert_eq!(verdict, ExecVerdict::Same);
+        // A set-up that fails leaves no fixture to look at; the row still gets a command.
+        let broken = Row {
+            setup: Some("exit 3".into()),
+            ..row
+        };
+        let (command, verdict) = execution
+            .generate_and_compare(&broken, |dir| {
+                assert!(dir.is_none());
+                Ok::<_, EvalError>(Some("ls".to_owned()))
+            })
+            .unwrap();
+        assert_eq!(command.as_deref(), Some("ls"));
+        assert_eq!(verdict, ExecVerdict::NotRunnable(Skip::SetupFails));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! and (with an [`Execution`]) by running both; the counts and latency percentiles that sum it up.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::EvalError;
@@ -157,26 +158,35 @@ pub fn rate(n: usize, total: usize) -> f64 {
 /// Generates a command for every row with `generate` and compares it with the row's reference:
 /// by text, and by running both in `execution`'s sandbox when there is one. `generate` answers
 /// `Ok(None)` when it gave no usable command (the row counts as a miss) and `Err` to stop the
-/// whole evaluation (an interrupt); its time is the row's latency. `observe` sees each row's
-/// result, with the row's index, as soon as it is known.
+/// whole evaluation (an interrupt); its time is the row's latency. With an execution it also
+/// gets the directory the request is about (the row's fixture), as a user asks from there.
+/// `observe` sees each row's result, with the row's index, as soon as it is known.
 pub fn evaluate<E: From<EvalError>>(
     rows: &[Row],
     execution: Option<&Execution>,
-    mut generate: impl FnMut(&str) -> Result<Option<String>, E>,
+    mut generate: impl FnMut(&str, Option<&Path>) -> Result<Option<String>, E>,
     mut observe: impl FnMut(usize, &RowResult),
 ) -> Result<Report, E> {
     let mut results = Vec::with_capacity(rows.len());
     for (index, row) in rows.iter().enumerate() {
-        let started = Instant::now();
-        let command = generate(&row.request)?;
-        let latency = started.elapsed();
+        let mut latency = Duration::ZERO;
+        let mut timed = |dir: Option<&Path>| {
+            let started = Instant::now();
+            let command = generate(&row.request, dir);
+            latency = started.elapsed();
+            command
+        };
+        let (command, exec) = match execution {
+            Some(execution) => {
+                let (command, verdict) = execution.generate_and_compare(row, &mut timed)?;
+                (command, Some(verdict))
+            }
+            None => (timed(None)?, None),
+        };
         let matched = command
             .as_deref()
             .map(|command| compare(&row.reference, command))
             .unwrap_or_default();
-        let exec = execution
-            .map(|e| e.compare(row, command.as_deref()))
-            .transpose()?;
         let result = RowResult {
             request: row.request.clone(),
             reference: row.reference.clone(),
@@ -228,7 +238,7 @@ mod tests {
         let report = evaluate(
             &rows,
             None,
-            |request| {
+            |request, _| {
                 let at = rows.iter().position(|r| r.request == request).unwrap();
                 Ok::<_, EvalError>(answers[at].map(str::to_owned))
             },
@@ -299,7 +309,7 @@ mod tests {
         let error = evaluate(
             &rows,
             None,
-            |_| {
+            |_, _| {
                 asked += 1;
                 Err(EvalError::NoShell)
             },

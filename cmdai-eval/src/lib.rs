@@ -19,7 +19,9 @@
 //!
 //! let rows = [Row::new("list all files", "ls -la")];
 //! // A real generator runs a model; this one always answers the same.
-//! let generate = |_request: &str| Ok::<_, EvalError>(Some("ls -al".to_owned()));
+//! let generate = |_request: &str, _dir: Option<&std::path::Path>| {
+//!     Ok::<_, EvalError>(Some("ls -al".to_owned()))
+//! };
 //! let report = evaluate(&rows, None, generate, |_, _| {})?;
 //! assert_eq!(report.summary.flags_match(), 1.0);
 //! assert_eq!(report.summary.exact_match(), 0.0);

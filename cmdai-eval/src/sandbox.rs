@@ -248,6 +248,11 @@ impl Sandbox {
         Ok(sandbox)
     }
 
+    /// The fixture each command gets a fresh copy of.
+    pub fn fixture(&self) -> &Path {
+        &self.fixture
+    }
+
     /// What the fixture looks like before any command runs.
     pub fn initial_tree(&self) -> Tree {
         snapshot(&self.fixture, self.since)

@@ -30,6 +30,9 @@ out=/tmp/llama-bin
 [[ -x $out/llama-bench ]] && exit 0
 rm -rf "$src" && mkdir -p "$src" "$out"
 xz -dc "$repo/gpu-run/llama-src.tar.xz" | tar -x -C "$src"
+for left_out in pocs app; do # folders the pack leaves out, which CMakeLists.txt adds
+    mkdir -p "$src/$left_out" && touch "$src/$left_out/CMakeLists.txt"
+done
 cmake -S "$src" -B "$src/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90-real -DGGML_NATIVE=ON \
     -DBUILD_SHARED_LIBS=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \

@@ -4,8 +4,8 @@ use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use candle_core::{Device, Tensor};
 use candle_core::quantized::gguf_file::Value;
+use candle_core::{Device, Tensor};
 use cmdai_core::{
     BackendError, CancelToken, Conversation, GenerationOutput, GenerationParams, InferenceBackend,
     ModelInfo, StopReason, TokenSink,

@@ -274,11 +274,13 @@ pub const LOOK_AT_FILES: Def = Def {
     key: Some("generation.look_at_files"),
     flag: Some("look-at-files"),
     env: Some("CMDAI_LOOK_AT_FILES"),
-    default: Builtin::Unset("on for the local model, off with --backend openai"),
+    default: Builtin::Value("false"),
     allowed: Allowed::Bool,
     help: "Tell the model what the files and folders the request names look like here: whether \
            each exists, folder or file, and a text file's first line (a CSV header, a log \
-           line's layout). With --backend openai that line is sent to the server",
+           line's layout). With --backend openai that line is sent to the server. Off by \
+           default: it helped requests about a file's columns but changed others for the worse \
+           (docs/QUALITY.md)",
 };
 
 pub const POLICY: Def = Def {

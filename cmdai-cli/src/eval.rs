@@ -63,7 +63,8 @@ pub fn run(settings: &Settings, options: &EvalOptions) -> Result<()> {
     let (mut generator, cancel) = load(settings)?;
     let context = context::detect(settings.shell.as_deref());
     let generate = |request: &str, dir: Option<&std::path::Path>| -> Result<Option<String>> {
-        let context = context::with_named_files(&context, request, dir);
+        let look = dir.filter(|_| settings.look_at_files);
+        let context = context::with_named_files(&context, request, look);
         match generator.generate_streaming(request, &context, &mut NullSink, &cancel) {
             Ok(command) => Ok(Some(command.command)),
             Err(error) if cancel.is_cancelled() => Err(error.into()),

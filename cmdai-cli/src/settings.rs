@@ -291,11 +291,9 @@ impl Settings {
         let device = device_name
             .parse::<DeviceChoice>()
             .map_err(anyhow::Error::msg)?;
-        let backend: BackendKind =
-            defs::BACKEND.resolve(cli.remote.backend.clone(), config.backend)?;
         Ok(Settings {
             safety: Safety::resolve(cli.safety, &config)?,
-            backend,
+            backend: defs::BACKEND.resolve(cli.remote.backend.clone(), config.backend)?,
             remote: Remote::resolve(cli.remote, &config)?,
             action,
             model: defs::MODEL
@@ -319,12 +317,10 @@ impl Settings {
                 cli.generation.draft_model.clone(),
                 config.generation.draft_model.clone(),
             )?,
-            look_at_files: defs::LOOK_AT_FILES
-                .given(
-                    cli.generation.look_at_files.clone(),
-                    config.generation.look_at_files,
-                )?
-                .unwrap_or(backend == BackendKind::Local),
+            look_at_files: defs::LOOK_AT_FILES.resolve(
+                cli.generation.look_at_files.clone(),
+                config.generation.look_at_files,
+            )?,
             params: generation_params(cli.generation, &config)?,
             output: defs::OUTPUT.resolve(cli.output, config.output)?,
             stream: cli.stream,

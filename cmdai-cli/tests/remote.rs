@@ -293,7 +293,7 @@ fn alternatives_are_distinct_ranked_and_analysed() {
 }
 
 #[test]
-fn the_files_a_request_names_reach_a_server_only_when_asked_for() {
+fn the_files_a_request_names_reach_the_model_only_when_asked_for() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("data.csv"), "id,name,city\n1,ann,paris\n").unwrap();
     let reply = || command_reply("tail -n +2 data.csv | cut -d, -f3 | sort -u");

@@ -417,6 +417,7 @@ pub struct GenerationArgs {
         long,
         value_name = "BOOL",
         num_args = 0..=1,
+        require_equals = true,
         default_missing_value = "true",
         global = true
     )]

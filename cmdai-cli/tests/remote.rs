@@ -303,6 +303,7 @@ fn the_files_a_request_names_reach_the_model_only_when_asked_for() {
         common::succeed(
             cmdai_in(dir.path())
                 .args(["--backend", "openai", "--remote-url", &server.url()])
+                .args(["--remote-model", "qwen2.5-coder-32b"])
                 .args(look)
                 .arg(request),
         );

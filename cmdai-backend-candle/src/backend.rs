@@ -102,6 +102,9 @@ pub struct BenchRun {
     pub generated_tokens: usize,
     /// Time for all decode steps.
     pub decode: Duration,
+    /// On the fused CUDA path, the time for as many decode steps replayed back to back on the
+    /// device, nothing done on the host between them: what the host adds is `decode` less this.
+    pub device_decode: Option<Duration>,
 }
 
 /// A GGUF model loaded on a Candle device.
@@ -475,12 +478,17 @@ impl CandleBackend {
         }
         self.model.device().synchronize()?;
         let decode = started.elapsed();
+        let device_decode = match generate {
+            0 => None,
+            _ => self.model.replay_decode_step(generate)?,
+        };
         self.model.reset();
         Ok(BenchRun {
             prompt_tokens,
             prefill,
             generated_tokens: generate,
             decode,
+            device_decode,
         })
     }
 

@@ -120,6 +120,8 @@ pub(crate) struct LayerParts<'a> {
 /// What the whole step reads, with the model's shape.
 #[derive(Debug)]
 pub(crate) struct ModelParts<'a> {
+    /// The token embedding matrix, rows looked up on the device.
+    pub embedding: &'a QTensor,
     pub layers: Vec<LayerParts<'a>>,
     pub output_norm: &'a Tensor,
     pub output: &'a QMatMul,
@@ -140,6 +142,7 @@ pub(crate) struct ModelParts<'a> {
 pub(crate) enum Arg {
     Ptr(u64),
     Int(i32),
+    Long(i64),
     Float(f32),
 }
 
@@ -155,6 +158,7 @@ macro_rules! launch_now {
             match arg {
                 Arg::Ptr(value) => builder.arg(value),
                 Arg::Int(value) => builder.arg(value),
+                Arg::Long(value) => builder.arg(value),
                 Arg::Float(value) => builder.arg(value),
             };
         }
@@ -192,13 +196,11 @@ pub(crate) struct Decoder {
     graph: Option<Graph>,
     /// Whether capturing the graph failed; the launches then run one by one.
     no_graph: bool,
-    /// The residual stream, `[hidden]`.
-    x: CudaSlice<f32>,
-    /// The position of the token being decoded.
-    pos: CudaSlice<i32>,
-    logits: CudaSlice<f32>,
-    /// Page-locked host memory the logits are copied into (a copy into ordinary memory is
-    /// staged by the driver and slower).
+    /// The token to decode and its position, in page-locked host memory: the step's first
+    /// launch copies them to the device.
+    host_input: PinnedHostSlice<i32>,
+    /// Page-locked host memory the step's last launch copies the logits into (a copy into
+    /// ordinary memory is staged by the driver and slower).
     host_logits: PinnedHostSlice<f32>,
     /// Intermediate buffers the launches point into.
     _scratch: Scratch,
@@ -220,6 +222,7 @@ struct Scratch {
     _floats: Vec<CudaSlice<f32>>,
     _bytes: Vec<CudaSlice<u8>>,
     _counters: CudaSlice<u32>,
+    _input: CudaSlice<i32>,
 }
 
 /// Why the fused step does not apply to a model; the caller keeps candle's path.
@@ -268,12 +271,25 @@ impl Decoder {
                 .alloc_zeros::<u8>(pad(n) / 32 * Q8_1_BYTES)
                 .map_err(driver)
         };
+        let Some(embedding) = embedding_lookup(device, parts.embedding, parts.hidden)? else {
+            return Ok(Err(format!(
+                "a token embedding of type {:?}",
+                parts.embedding.dtype()
+            )));
+        };
         let x = floats(parts.hidden)?;
-        let pos = stream.alloc_zeros::<i32>(1).map_err(driver)?;
+        // The token and its position.
+        let input = stream.alloc_zeros::<i32>(2).map_err(driver)?;
         let logits = floats(vocab)?;
-        // SAFETY: the memory is written by a copy from `logits` before it is ever read.
-        let host_logits =
+        // SAFETY: `step` writes the input before each run, and the logits are written by the
+        // step's last launch before `step` reads them.
+        let mut host_input =
+            unsafe { stream.context().alloc_pinned_with_flags::<i32>(2, 0) }.map_err(driver)?;
+        let mut host_logits =
             unsafe { stream.context().alloc_pinned_with_flags::<f32>(vocab, 0) }.map_err(driver)?;
+        // The pinned memory stays where it is when the slices move into the decoder.
+        let host_input_at = host_input.as_mut_ptr().map_err(driver)? as usize;
+        let host_logits_at = host_logits.as_mut_ptr().map_err(driver)? as usize;
         let (q_raw, k_raw, v_raw, q_rot) = (
             floats(attn_width)?,
             floats(kv_width)?,
@@ -293,7 +309,9 @@ impl Decoder {
 
         let ptr = |slice: &CudaSlice<f32>| slice.device_ptr(&stream).0;
         let bytes = |slice: &CudaSlice<u8>| slice.device_ptr(&stream).0;
-        let (x_at, pos_at, logits_at) = (ptr(&x), pos.device_ptr(&stream).0, ptr(&logits));
+        let (x_at, logits_at) = (ptr(&x), ptr(&logits));
+        let input_at = input.device_ptr(&stream).0;
+        let (token_at, pos_at) = (input_at, input_at + std::mem::size_of::<i32>() as u64);
         let (q_raw_at, k_raw_at, v_raw_at, q_rot_at) =
             (ptr(&q_raw), ptr(&k_raw), ptr(&v_raw), ptr(&q_rot));
         let (attn_out_at, ffn_out_at, gate_at, up_at) =
@@ -307,6 +325,25 @@ impl Decoder {
             device,
             launches: Vec::new(),
         };
+        // The token and its position reach the device as the step's first operation, and its
+        // embedding row is looked up there, so that a token is one graph launch.
+        let raw_stream = stream.cu_stream() as usize;
+        plan.launches.push(Box::new(move || {
+            // SAFETY: `host_input_at` is the decoder's page-locked buffer of two i32 and
+            // `input_at` a device buffer of two; `step` writes the first before each run and
+            // waits for the stream before the next.
+            unsafe {
+                sys::cuMemcpyHtoDAsync_v2(
+                    input_at,
+                    host_input_at as *const std::ffi::c_void,
+                    2 * std::mem::size_of::<i32>(),
+                    raw_stream as sys::CUstream,
+                )
+            }
+            .result()
+            .map_err(driver)
+        }));
+        plan.launches.push(embedding(token_at, x_at));
         // add_norm_q8 runs at most 512 threads (the registers of 1024 would not hold 16 values
         // each), each holding at most 16 values; the threads divide the padded size.
         let norm_threads = [512, 256, 128]
@@ -447,6 +484,21 @@ impl Decoder {
         if let Err(reason) = plan.matvec(parts.output, hidden_q8_at, logits_at)? {
             return Ok(Err(reason));
         }
+        plan.launches.push(Box::new(move || {
+            // SAFETY: `host_logits_at` is the decoder's page-locked buffer of `vocab` floats,
+            // `logits_at` the device buffer of as many; `step` reads the first only after
+            // waiting for the stream.
+            unsafe {
+                sys::cuMemcpyDtoHAsync_v2(
+                    host_logits_at as *mut std::ffi::c_void,
+                    logits_at,
+                    vocab * std::mem::size_of::<f32>(),
+                    raw_stream as sys::CUstream,
+                )
+            }
+            .result()
+            .map_err(driver)
+        }));
 
         let prefill = crate::cuda_prefill::Prefill::new(device, parts, ffn, norm_threads)?;
         Ok(Ok(Decoder {
@@ -455,16 +507,15 @@ impl Decoder {
             stream,
             graph: None,
             no_graph: !graph,
-            x,
-            pos,
-            logits,
+            host_input,
             host_logits,
             _scratch: Scratch {
                 _floats: vec![
-                    q_raw, k_raw, v_raw, q_rot, attn_out, ffn_out, gate, up, runs,
+                    x, logits, q_raw, k_raw, v_raw, q_rot, attn_out, ffn_out, gate, up, runs,
                 ],
                 _bytes: vec![hidden_q8, attn_q8, ffn_q8],
                 _counters: done,
+                _input: input,
             },
         }))
     }
@@ -480,39 +531,35 @@ impl Decoder {
         self.prefill.run(embeddings, pos)
     }
 
-    /// Runs the token whose embedding is `embedding` (`[hidden]` f32 on this device) at
-    /// position `pos`, after the caller made sure the KV buffers hold `pos + 1` positions; returns
-    /// the logits, on the CPU.
-    pub(crate) fn step(&mut self, embedding: &Tensor, pos: usize) -> candle_core::Result<Tensor> {
-        let pos = i32::try_from(pos).map_err(|_| candle_core::Error::Msg("position".into()))?;
-        self.stream
-            .memcpy_htod(&[pos], &mut self.pos)
-            .map_err(driver)?;
-        {
-            let (storage, layout) = embedding.storage_and_layout();
-            let (Storage::Cuda(storage), Some((start, end))) =
-                (&*storage, layout.contiguous_offsets())
-            else {
-                candle_core::bail!("expected a contiguous embedding on the CUDA device");
-            };
-            if end - start != self.x.len() {
-                candle_core::bail!("embedding of {} values", end - start);
-            }
-            let source = storage.as_cuda_slice::<f32>()?.slice(start..end);
-            self.stream
-                .memcpy_dtod(&source, &mut self.x)
-                .map_err(driver)?;
-        }
+    /// Runs `token` at position `pos`, after the caller made sure the KV buffers hold
+    /// `pos + 1` positions; returns the logits, on the CPU.
+    pub(crate) fn step(&mut self, token: u32, pos: usize) -> candle_core::Result<Tensor> {
+        let (Ok(token), Ok(pos)) = (i32::try_from(token), i32::try_from(pos)) else {
+            candle_core::bail!("token {token} at position {pos} is out of range");
+        };
+        self.host_input
+            .as_mut_slice()
+            .map_err(driver)?
+            .copy_from_slice(&[token, pos]);
         self.run()?;
-        self.stream
-            .memcpy_dtoh(&self.logits, &mut self.host_logits)
-            .map_err(driver)?;
-        // Waiting for the stream, rather than letting the copy wait for the step, saved ~8 ms a
+        // Waiting for the stream, rather than letting a copy wait for the step, saved ~8 ms a
         // token on an H100 host.
         self.stream.synchronize().map_err(driver)?;
-        let logits = self.host_logits.as_slice().map_err(driver)?.to_vec();
-        let len = logits.len();
-        Tensor::from_vec(logits, len, &Device::Cpu)
+        let logits = self.host_logits.as_slice().map_err(driver)?;
+        Tensor::from_slice(logits, logits.len(), &Device::Cpu)
+    }
+
+    /// Replays the last step `n` times back to back and waits for them: the device's time
+    /// for a step without the host's between steps (`cmdai bench` shows it). The step
+    /// rewrites the same position with the same values each time.
+    pub(crate) fn replay(&mut self, n: usize) -> candle_core::Result<std::time::Duration> {
+        self.stream.synchronize().map_err(driver)?;
+        let started = std::time::Instant::now();
+        for _ in 0..n {
+            self.run()?;
+        }
+        self.stream.synchronize().map_err(driver)?;
+        Ok(started.elapsed())
     }
 
     fn run(&mut self) -> candle_core::Result<()> {
@@ -551,6 +598,58 @@ impl Decoder {
     fn launch_all(&self) -> candle_core::Result<()> {
         self.launches.iter().try_for_each(|launch| launch())
     }
+}
+
+/// A launch of candle's row-lookup kernel for `embedding`'s type that writes the `hidden`
+/// values of the row named by the u32 at `token_at` to `x_at`; `None` for a type it has no
+/// kernel for.
+fn embedding_lookup(
+    device: &CudaDevice,
+    embedding: &QTensor,
+    hidden: usize,
+) -> candle_core::Result<Option<impl FnOnce(u64, u64) -> Launch + use<>>> {
+    let dtype = embedding.dtype();
+    // candle's own shapes for these kernels (its `get_rows`): plain types take a value a
+    // thread, the 32-value blocks two, the 256-value K-quant blocks a block each.
+    let (name, threads, blocks) = match dtype {
+        GgmlDType::F32 => ("get_rows_f32", 256, hidden.div_ceil(256)),
+        GgmlDType::F16 => ("get_rows_f16", 256, hidden.div_ceil(256)),
+        GgmlDType::BF16 => ("get_rows_bf16", 256, hidden.div_ceil(256)),
+        GgmlDType::Q4_0 => ("get_rows_q4_0", 256, hidden.div_ceil(512)),
+        GgmlDType::Q4_1 => ("get_rows_q4_1", 256, hidden.div_ceil(512)),
+        GgmlDType::Q5_0 => ("get_rows_q5_0", 256, hidden.div_ceil(512)),
+        GgmlDType::Q5_1 => ("get_rows_q5_1", 256, hidden.div_ceil(512)),
+        GgmlDType::Q8_0 => ("get_rows_q8_0", 256, hidden.div_ceil(512)),
+        GgmlDType::Q2K => ("get_rows_q2_K", 64, hidden / 256),
+        GgmlDType::Q3K => ("get_rows_q3_K", 64, hidden / 256),
+        GgmlDType::Q4K => ("get_rows_q4_K", 32, hidden / 256),
+        GgmlDType::Q5K => ("get_rows_q5_K", 64, hidden / 256),
+        GgmlDType::Q6K => ("get_rows_q6_K", 64, hidden / 256),
+        _ => return Ok(None),
+    };
+    if !hidden.is_multiple_of(dtype.block_size()) {
+        return Ok(None);
+    }
+    let func = device.get_or_load_func(name, &kernels::QUANTIZED)?;
+    let data = embedding.device_ptr()? as u64;
+    let row_bytes = (hidden / dtype.block_size() * dtype.type_size()) as i64;
+    Ok(Some(move |token_at: u64, x_at: u64| {
+        launch!(
+            func,
+            LaunchConfig {
+                grid_dim: (1, blocks as u32, 1),
+                block_dim: (threads, 1, 1),
+                shared_mem_bytes: 0,
+            },
+            vec![
+                Arg::Ptr(data),
+                Arg::Ptr(token_at),
+                Arg::Ptr(x_at),
+                Arg::Long(hidden as i64),
+                Arg::Long(row_bytes),
+            ]
+        )
+    }))
 }
 
 /// The launch list being built.

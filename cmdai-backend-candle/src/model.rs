@@ -413,11 +413,13 @@ impl Transformer {
                 values,
             });
         }
-        let Some(output) = owned(&self.output) else {
+        let (Some(output), Embedding::Owned(embedding)) = (owned(&self.output), &self.embedding)
+        else {
             return Ok(None);
         };
         let traits = spec.arch.traits();
         let parts = ModelParts {
+            embedding,
             layers,
             output_norm: &self.output_norm,
             output,
@@ -556,6 +558,19 @@ impl Transformer {
         Ok(())
     }
 
+    /// On the fused CUDA path, the time `n` replays of the last decode step take back to back,
+    /// with nothing done on the host between them; `None` elsewhere or before a step ran.
+    pub fn replay_decode_step(&mut self, n: usize) -> Result<Option<std::time::Duration>> {
+        #[cfg(feature = "cuda")]
+        if let Some(fused) = &mut self.fused
+            && self.position > 0
+        {
+            return Ok(Some(fused.replay(n)?));
+        }
+        let _ = n;
+        Ok(None)
+    }
+
     /// Runs `tokens` after those already in the cache and returns the logits of the last one
     /// (a `[vocab]` f32 tensor).
     pub fn forward(&mut self, tokens: &[u32]) -> Result<Tensor> {
@@ -583,19 +598,22 @@ impl Transformer {
                 available: self.max_positions,
             });
         }
-        let mut x = match &self.embedding {
-            Embedding::Mapped(matrix) => matrix.rows_of(tokens)?.unsqueeze(0)?,
-            Embedding::Owned(embedding) => {
-                embedding.embedding(&Tensor::new(tokens, &self.device)?.unsqueeze(0)?)?
+        let embed = |tokens: &[u32]| -> candle_core::Result<Tensor> {
+            match &self.embedding {
+                Embedding::Mapped(matrix) => matrix.rows_of(tokens)?.unsqueeze(0),
+                Embedding::Owned(embedding) => {
+                    embedding.embedding(&Tensor::new(tokens, &self.device)?.unsqueeze(0)?)
+                }
             }
         };
         #[cfg(feature = "cuda")]
         if let Some(fused) = &mut self.fused {
-            // Both write the new positions' keys and values into the buffers themselves.
-            let logits = match seq_len {
-                1 => fused.step(&x.contiguous()?, self.position)?,
+            // Both write the new positions' keys and values into the buffers themselves; the
+            // step looks its token's embedding up itself.
+            let logits = match tokens {
+                [token] => fused.step(*token, self.position)?,
                 _ => {
-                    let logits = fused.prefill(&x, self.position)?;
+                    let logits = fused.prefill(&embed(tokens)?, self.position)?;
                     self.device.synchronize()?;
                     logits
                 }
@@ -606,6 +624,7 @@ impl Transformer {
             self.position += seq_len;
             return Ok(logits);
         }
+        let mut x = embed(tokens)?;
         if self.spec.arch.traits().scaled_embeddings {
             x = (x * (self.spec.embedding_length as f64).sqrt())?;
         }

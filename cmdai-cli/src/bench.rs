@@ -147,6 +147,7 @@ pub fn run(settings: &Settings, options: BenchOptions) -> Result<()> {
         .context("warm-up run failed")?;
     let mut prefill = Vec::new();
     let mut decode = Vec::new();
+    let mut device_decode = Vec::new();
     for repetition in 0..options.repetitions {
         let run = backend
             .benchmark(
@@ -157,6 +158,9 @@ pub fn run(settings: &Settings, options: BenchOptions) -> Result<()> {
             .context("benchmark run failed")?;
         prefill.push(run.prompt_tokens as f64 / run.prefill.as_secs_f64());
         decode.push(run.generated_tokens as f64 / run.decode.as_secs_f64());
+        if let Some(time) = run.device_decode {
+            device_decode.push(run.generated_tokens as f64 / time.as_secs_f64());
+        }
     }
     let info = backend.info();
     let requests = match options.requests {
@@ -167,6 +171,7 @@ pub fn run(settings: &Settings, options: BenchOptions) -> Result<()> {
     let peak_rss = peak_rss_bytes();
     let (prefill_mean, prefill_sd) = mean_sd(&prefill);
     let (decode_mean, decode_sd) = mean_sd(&decode);
+    let device_decode = (!device_decode.is_empty()).then(|| mean_sd(&device_decode));
     let mut out = std::io::stdout().lock();
     match settings.output {
         OutputFormat::Json => {
@@ -182,6 +187,8 @@ pub fn run(settings: &Settings, options: BenchOptions) -> Result<()> {
                 "generated_tokens": options.generate,
                 "decode_tok_s": decode_mean,
                 "decode_tok_s_sd": decode_sd,
+                "device_decode_tok_s": device_decode.map(|(mean, _)| mean),
+                "device_decode_tok_s_sd": device_decode.map(|(_, sd)| sd),
                 "repetitions": options.repetitions,
                 "peak_rss_bytes": peak_rss,
                 "kernels": format!("{:?}", options.kernels),
@@ -204,6 +211,14 @@ pub fn run(settings: &Settings, options: BenchOptions) -> Result<()> {
                 info.device,
                 load.as_secs_f64(),
             )?;
+            if let Some((mean, sd)) = device_decode {
+                writeln!(
+                    out,
+                    "\nThe decode step alone on the device (replayed back to back, nothing done \
+                     on the host between steps): {mean:.2} ± {sd:.2} tok/s, {:.1} µs a step.",
+                    1e6 / mean
+                )?;
+            }
             if let Some(requests) = &requests {
                 requests.write(&mut out)?;
             }

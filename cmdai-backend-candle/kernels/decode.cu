@@ -211,6 +211,9 @@ extern "C" __global__ void qkv_rope(
 
 #define MAX_HEAD_DIM 256
 #define ATTENTION_WARPS 4
+// The fewest positions a block of the attention takes: a short context runs in one block (no
+// partial results to merge), a long one in up to gridDim.y blocks.
+#define MIN_RUN 32
 
 // Attention of each new query head over the cached positions up to its own (the latest
 // `window` of them when window > 0), written as q8_1 for the output projection, or as f32 to
@@ -218,12 +221,14 @@ extern "C" __global__ void qkv_rope(
 // is at position *pos_at + y.
 //
 // Blocks: (heads, splits, queries); threads: 32 * ATTENTION_WARPS. A query's positions are cut
-// into `splits` (gridDim.y) runs, one per block, so that a long context keeps many SMs busy; the
+// into runs of at least MIN_RUN, at most `splits` (gridDim.y) of them, one per block, so that a
+// long context keeps many SMs busy; the blocks past the runs a query needs return at once. The
 // number of blocks does not depend on the position, so the launch can be replayed from a graph.
 // Each warp runs an online softmax over every ATTENTION_WARPS-th position of its block's run;
-// the block merges its warps and writes its partial result (running maximum, total, weighted
-// sum) to `partial`; the last block of a query head to finish (counted in `done`, which it
-// resets) merges the runs. head_dim is a multiple of 32 and at most MAX_HEAD_DIM.
+// the block merges its warps. With one run the block writes the output; otherwise it writes its
+// partial result (running maximum, total, weighted sum) to `partial`, and the last block of a
+// query head to finish (counted in `done`, which it resets) merges the runs. head_dim is a
+// multiple of 32 and at most MAX_HEAD_DIM; gridDim.y is at most 32.
 extern "C" __global__ void attention(
     const float *__restrict__ q, const float *__restrict__ k_cache,
     const float *__restrict__ v_cache, block_q8_1 *__restrict__ out, float *__restrict__ out_f32,
@@ -236,21 +241,26 @@ extern "C" __global__ void attention(
     __shared__ float warp_acc[ATTENTION_WARPS][MAX_HEAD_DIM];
     __shared__ bool last;
 
-    const int splits = gridDim.y;
     const int token = blockIdx.z;
     // This query head among all of the launch's: its row of q and of the output, its counter.
     const int h = blockIdx.x;
     const int slot = token * heads + h;
     const int split = blockIdx.y;
+    const int len = *pos_at + token + 1;
+    const int start = window > 0 && len > window ? len - window : 0;
+    // Every run is non-empty: with runs = ceil(span / MIN_RUN) <= 32, (runs - 1) * run < span.
+    const int span = len - start;
+    const int runs = min((int)gridDim.y, (span + MIN_RUN - 1) / MIN_RUN);
+    if (split >= runs) {
+        return;
+    }
+    const int run = (span + runs - 1) / runs;
+    const int from = start + split * run;
+    const int to = min(from + run, len);
     const int kv_head = h / (heads / kv_heads);
     const int lane = threadIdx.x & 31;
     const int warp = threadIdx.x >> 5;
     const int per_lane = head_dim / 32;
-    const int len = *pos_at + token + 1;
-    const int start = window > 0 && len > window ? len - window : 0;
-    const int run = (len - start + splits - 1) / splits;
-    const int from = start + split * run;
-    const int to = min(from + run, len);
     const float *keys = k_cache + (size_t)kv_head * capacity * head_dim;
     const float *values = v_cache + (size_t)kv_head * capacity * head_dim;
 
@@ -300,58 +310,64 @@ extern "C" __global__ void attention(
     }
     __syncthreads();
 
-    // This block's run: [max, total, sum of weighted values...].
-    float *mine = partial + ((size_t)slot * splits + split) * (head_dim + 2);
+    // This block's run, merged over its warps (a warp with no position has a maximum of -inf).
     float block_max = -INFINITY;
     for (int w = 0; w < ATTENTION_WARPS; ++w) {
         block_max = fmaxf(block_max, warp_max_score[w]);
     }
+    float block_total = 0.0f;
+    for (int w = 0; w < ATTENTION_WARPS; ++w) {
+        block_total += warp_max_score[w] == -INFINITY
+            ? 0.0f
+            : warp_total[w] * __expf(warp_max_score[w] - block_max);
+    }
+    // Whole warps take whole q8_1 blocks: head_dim is a multiple of 32.
+    float *mine = partial + ((size_t)slot * gridDim.y + split) * (head_dim + 2);
     for (int i = threadIdx.x; i < head_dim; i += blockDim.x) {
         float o = 0.0f;
         for (int w = 0; w < ATTENTION_WARPS; ++w) {
-            o += block_max == -INFINITY ? 0.0f
-                                        : warp_acc[w][i] * __expf(warp_max_score[w] - block_max);
+            o += warp_max_score[w] == -INFINITY
+                ? 0.0f
+                : warp_acc[w][i] * __expf(warp_max_score[w] - block_max);
         }
-        mine[2 + i] = o;
+        if (runs > 1) {
+            mine[2 + i] = o;
+        } else if (out_f32 != nullptr) {
+            out_f32[(size_t)slot * head_dim + i] = o / block_total;
+        } else {
+            store_q8_1(o / block_total, out, slot * head_dim + i);
+        }
+    }
+    if (runs == 1) {
+        return;
     }
     if (threadIdx.x == 0) {
-        float block_total = 0.0f;
-        for (int w = 0; w < ATTENTION_WARPS; ++w) {
-            block_total += block_max == -INFINITY
-                ? 0.0f
-                : warp_total[w] * __expf(warp_max_score[w] - block_max);
-        }
         mine[0] = block_max;
         mine[1] = block_total;
-        __threadfence();  // the partial result is visible before the count says so
-        last = atomicAdd(&done[slot], 1) == splits - 1;
+    }
+    __threadfence();  // every thread's part of the result is visible before the count says so
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        last = atomicAdd(&done[slot], 1) == runs - 1;
     }
     __syncthreads();
     if (!last) {
         return;
     }
 
-    // The last block of this head merges every run.
+    // The last block of this head merges the runs: lane s of every warp holds run s's
+    // maximum and its weight against the overall maximum.
     __threadfence();
-    const float *runs = partial + (size_t)slot * splits * (head_dim + 2);
-    float overall_max = -INFINITY;
-    for (int s = 0; s < splits; ++s) {
-        overall_max = fmaxf(overall_max, __ldcg(runs + s * (head_dim + 2)));
-    }
-    float overall_total = 0.0f;
-    for (int s = 0; s < splits; ++s) {
-        const float m = __ldcg(runs + s * (head_dim + 2));
-        overall_total += m == -INFINITY ? 0.0f
-                                        : __ldcg(runs + s * (head_dim + 2) + 1) * __expf(m - overall_max);
-    }
-    // Whole warps take whole q8_1 blocks: head_dim is a multiple of 32.
+    const float *all = partial + (size_t)slot * gridDim.y * (head_dim + 2);
+    const float m = lane < runs ? __ldcg(all + lane * (head_dim + 2)) : -INFINITY;
+    const float overall_max = warp_max(m);
+    const float weight = m == -INFINITY ? 0.0f : __expf(m - overall_max);
+    const float overall_total =
+        warp_sum(lane < runs ? __ldcg(all + lane * (head_dim + 2) + 1) * weight : 0.0f);
     for (int i = threadIdx.x; i < head_dim; i += blockDim.x) {
         float o = 0.0f;
-        for (int s = 0; s < splits; ++s) {
-            const float m = __ldcg(runs + s * (head_dim + 2));
-            if (m != -INFINITY) {
-                o += __ldcg(runs + s * (head_dim + 2) + 2 + i) * __expf(m - overall_max);
-            }
+        for (int r = 0; r < runs; ++r) {
+            o += __ldcg(all + r * (head_dim + 2) + 2 + i) * __shfl_sync(0xffffffff, weight, r);
         }
         if (out_f32 != nullptr) {
             out_f32[(size_t)slot * head_dim + i] = o / overall_total;

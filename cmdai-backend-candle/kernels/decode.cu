@@ -147,7 +147,8 @@ extern "C" __global__ void __launch_bounds__(512) add_norm_q8(
 // queries to q_out and the keys and values into the caches ([kv_heads, capacity, head_dim]) at
 // that position. Token y of the launch (blockIdx.y, a row of q_in, k_in, v_in and q_out) is at
 // position *pos_at + y. Blocks: (heads + 2 * kv_heads, tokens), one head each; threads:
-// head_dim; shared: head_dim floats.
+// head_dim; shared: head_dim floats. Token y's queries, keys and values start y times q_stride,
+// k_stride and v_stride values into q_in, k_in and v_in (they may be parts of one product's rows).
 extern "C" __global__ void qkv_rope(
     const float *__restrict__ q_in, const float *__restrict__ k_in, const float *__restrict__ v_in,
     const float *__restrict__ q_bias, const float *__restrict__ k_bias,
@@ -156,14 +157,15 @@ extern "C" __global__ void qkv_rope(
     const float *__restrict__ sin_table, const int *__restrict__ pos_at,
     float *__restrict__ q_out, float *__restrict__ k_cache, float *__restrict__ v_cache,
     const int heads, const int kv_heads, const int head_dim, const int capacity,
-    const int interleaved, const float eps) {
+    const int interleaved, const float eps, const int q_stride, const int k_stride,
+    const int v_stride) {
     extern __shared__ float head[];
     const int t = threadIdx.x;
     const int token = blockIdx.y;
     const int pos = *pos_at + token;
-    q_in += (size_t)token * heads * head_dim;
-    k_in += (size_t)token * kv_heads * head_dim;
-    v_in += (size_t)token * kv_heads * head_dim;
+    q_in += (size_t)token * q_stride;
+    k_in += (size_t)token * k_stride;
+    v_in += (size_t)token * v_stride;
     q_out += (size_t)token * heads * head_dim;
     int h = blockIdx.x;
     const float *src, *bias, *norm;
@@ -381,18 +383,20 @@ extern "C" __global__ void attention(
 }
 
 // y = q8_1(act(gate) * up), or y_f32 = act(gate) * up when y_f32 is given, act being SiLU or
-// (gelu != 0) GELU with the tanh approximation. Row blockIdx.y of n values; the threads of a
-// row cover n_padded (a multiple of 32), and the q8_1 values past n are zeros.
+// (gelu != 0) GELU with the tanh approximation. Row blockIdx.y of n values, in_stride values
+// after the previous one in gate and up; the threads of a row cover n_padded (a multiple of 32),
+// and the q8_1 values past n are zeros.
 extern "C" __global__ void act_mul_q8(
     const float *__restrict__ gate, const float *__restrict__ up, block_q8_1 *__restrict__ y,
-    float *__restrict__ y_f32, const int n, const int n_padded, const int gelu) {
+    float *__restrict__ y_f32, const int n, const int n_padded, const int gelu,
+    const int in_stride) {
     const int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n_padded) {
         return;  // whole warps, as n_padded and blockDim.x are multiples of 32
     }
     const size_t row = blockIdx.y;
-    gate += row * n;
-    up += row * n;
+    gate += row * in_stride;
+    up += row * in_stride;
     float v = 0.0f;
     if (i < n) {
         const float g = gate[i];

@@ -84,28 +84,24 @@ const NORM_MAX_PER_THREAD: usize = 16;
 /// The largest head the attention kernel takes (`MAX_HEAD_DIM` in decode.cu).
 const MAX_HEAD_DIM: usize = 256;
 
-/// A quantized projection with an optional bias.
-#[derive(Debug)]
-pub(crate) struct Projection<'a> {
-    pub weight: &'a QMatMul,
-    pub bias: Option<&'a Tensor>,
-}
-
 /// What one layer's step reads and writes.
 #[derive(Debug)]
 pub(crate) struct LayerParts<'a> {
     pub attn_norm: &'a Tensor,
-    pub q: Projection<'a>,
-    pub k: Projection<'a>,
-    pub v: Projection<'a>,
+    /// The matrices that multiply the normed input into the queries, keys and values: their
+    /// outputs, one after another, are those three (one stacked matrix, or two or three).
+    pub attention_in: Vec<Arc<QTensor>>,
+    pub q_bias: Option<&'a Tensor>,
+    pub k_bias: Option<&'a Tensor>,
+    pub v_bias: Option<&'a Tensor>,
     pub o: &'a QMatMul,
     pub q_norm: Option<&'a Tensor>,
     pub k_norm: Option<&'a Tensor>,
     pub post_attention_norm: Option<&'a Tensor>,
     pub post_ffw_norm: Option<&'a Tensor>,
     pub ffn_norm: &'a Tensor,
-    pub gate: &'a QMatMul,
-    pub up: &'a QMatMul,
+    /// Likewise for the feed-forward gate and up projections.
+    pub ffn_in: Vec<Arc<QTensor>>,
     pub down: &'a QMatMul,
     /// `[max_positions, head_dim / 2]` rope tables.
     pub cos: &'a Tensor,
@@ -252,8 +248,8 @@ impl Decoder {
         }
         let stream = device.cuda_stream();
         let ffn = match parts.layers.first() {
-            Some(layer) => match matrix(layer.gate) {
-                Some((_, dims)) => dims.0,
+            Some(layer) => match matrix(layer.down) {
+                Some((_, dims)) => dims.1,
                 None => return Ok(Err("a feed-forward weight that is not quantized".into())),
             },
             None => return Ok(Err("a model without layers".into())),
@@ -264,6 +260,19 @@ impl Decoder {
         };
         let attn_width = parts.heads * parts.head_dim;
         let kv_width = parts.kv_heads * parts.head_dim;
+        let rows = |matrices: &[Arc<QTensor>]| -> usize {
+            matrices
+                .iter()
+                .map(|m| m.shape().dims2().map_or(0, |(rows, _)| rows))
+                .sum()
+        };
+        for layer in &parts.layers {
+            if rows(&layer.attention_in) != attn_width + 2 * kv_width
+                || rows(&layer.ffn_in) != 2 * ffn
+            {
+                return Ok(Err("projections of unexpected sizes".into()));
+            }
+        }
 
         let floats = |n: usize| stream.alloc_zeros::<f32>(n).map_err(driver);
         let q8 = |n: usize| {
@@ -290,17 +299,12 @@ impl Decoder {
         // The pinned memory stays where it is when the slices move into the decoder.
         let host_input_at = host_input.as_mut_ptr().map_err(driver)? as usize;
         let host_logits_at = host_logits.as_mut_ptr().map_err(driver)? as usize;
-        let (q_raw, k_raw, v_raw, q_rot) = (
-            floats(attn_width)?,
-            floats(kv_width)?,
-            floats(kv_width)?,
-            floats(attn_width)?,
-        );
-        let (attn_out, ffn_out, gate, up) = (
+        // The queries, keys and values of the token, one after another; its gate and up rows.
+        let (qkv, q_rot) = (floats(attn_width + 2 * kv_width)?, floats(attn_width)?);
+        let (attn_out, ffn_out, gate_up) = (
             floats(parts.hidden)?,
             floats(parts.hidden)?,
-            floats(ffn)?,
-            floats(ffn)?,
+            floats(2 * ffn)?,
         );
         let (hidden_q8, attn_q8, ffn_q8) = (q8(parts.hidden)?, q8(attn_width)?, q8(ffn)?);
         // The attention kernel's partial results and per-head counters (see decode.cu).
@@ -312,10 +316,16 @@ impl Decoder {
         let (x_at, logits_at) = (ptr(&x), ptr(&logits));
         let input_at = input.device_ptr(&stream).0;
         let (token_at, pos_at) = (input_at, input_at + std::mem::size_of::<i32>() as u64);
-        let (q_raw_at, k_raw_at, v_raw_at, q_rot_at) =
-            (ptr(&q_raw), ptr(&k_raw), ptr(&v_raw), ptr(&q_rot));
-        let (attn_out_at, ffn_out_at, gate_at, up_at) =
-            (ptr(&attn_out), ptr(&ffn_out), ptr(&gate), ptr(&up));
+        let float_bytes = std::mem::size_of::<f32>() as u64;
+        let (qkv_at, q_rot_at) = (ptr(&qkv), ptr(&q_rot));
+        let (q_raw_at, k_raw_at, v_raw_at) = (
+            qkv_at,
+            qkv_at + attn_width as u64 * float_bytes,
+            qkv_at + (attn_width + kv_width) as u64 * float_bytes,
+        );
+        let (attn_out_at, ffn_out_at, gate_at) =
+            (ptr(&attn_out), ptr(&ffn_out), ptr(&gate_up));
+        let up_at = gate_at + ffn as u64 * float_bytes;
         let (hidden_q8_at, attn_q8_at, ffn_q8_at) =
             (bytes(&hidden_q8), bytes(&attn_q8), bytes(&ffn_q8));
         let (runs_at, done_at) = (ptr(&runs), done.device_ptr(&stream).0);
@@ -384,14 +394,8 @@ impl Decoder {
             plan.launches
                 .push(add_norm_step(delta.0, delta.1, x_scale, layer.attn_norm)?);
             x_scale = 1.0;
-            for (projection, out) in [
-                (&layer.q, q_raw_at),
-                (&layer.k, k_raw_at),
-                (&layer.v, v_raw_at),
-            ] {
-                if let Err(reason) = plan.matvec(projection.weight, hidden_q8_at, out)? {
-                    return Ok(Err(reason));
-                }
+            if let Err(reason) = plan.matvecs(&layer.attention_in, hidden_q8_at, qkv_at)? {
+                return Ok(Err(reason));
             }
             plan.launches.push(launch!(
                 own("qkv_rope")?,
@@ -404,9 +408,9 @@ impl Decoder {
                     Arg::Ptr(q_raw_at),
                     Arg::Ptr(k_raw_at),
                     Arg::Ptr(v_raw_at),
-                    Arg::Ptr(optional(layer.q.bias)?),
-                    Arg::Ptr(optional(layer.k.bias)?),
-                    Arg::Ptr(optional(layer.v.bias)?),
+                    Arg::Ptr(optional(layer.q_bias)?),
+                    Arg::Ptr(optional(layer.k_bias)?),
+                    Arg::Ptr(optional(layer.v_bias)?),
                     Arg::Ptr(optional(layer.q_norm)?),
                     Arg::Ptr(optional(layer.k_norm)?),
                     Arg::Ptr(tensor(layer.cos)?),
@@ -421,6 +425,10 @@ impl Decoder {
                     int(parts.capacity),
                     int(usize::from(parts.interleaved_rope)),
                     Arg::Float(parts.eps),
+                    // One token: no row strides to step over.
+                    int(0),
+                    int(0),
+                    int(0),
                 ]
             ));
             plan.launches.push(launch!(
@@ -447,7 +455,7 @@ impl Decoder {
                     Arg::Ptr(done_at),
                 ]
             ));
-            if let Err(reason) = plan.matvec(layer.o, attn_q8_at, attn_out_at)? {
+            if let Err(reason) = plan.matvec_of(layer.o, attn_q8_at, attn_out_at)? {
                 return Ok(Err(reason));
             }
             plan.launches.push(add_norm_step(
@@ -456,10 +464,8 @@ impl Decoder {
                 1.0,
                 layer.ffn_norm,
             )?);
-            for (weight, out) in [(layer.gate, gate_at), (layer.up, up_at)] {
-                if let Err(reason) = plan.matvec(weight, hidden_q8_at, out)? {
-                    return Ok(Err(reason));
-                }
+            if let Err(reason) = plan.matvecs(&layer.ffn_in, hidden_q8_at, gate_at)? {
+                return Ok(Err(reason));
             }
             plan.launches.push(launch!(
                 own("act_mul_q8")?,
@@ -472,16 +478,17 @@ impl Decoder {
                     int(ffn),
                     int(pad(ffn)),
                     int(usize::from(parts.gelu)),
+                    int(0),
                 ]
             ));
-            if let Err(reason) = plan.matvec(layer.down, ffn_q8_at, ffn_out_at)? {
+            if let Err(reason) = plan.matvec_of(layer.down, ffn_q8_at, ffn_out_at)? {
                 return Ok(Err(reason));
             }
             delta = (ffn_out_at, layer.post_ffw_norm);
         }
         plan.launches
             .push(add_norm_step(delta.0, delta.1, 1.0, parts.output_norm)?);
-        if let Err(reason) = plan.matvec(parts.output, hidden_q8_at, logits_at)? {
+        if let Err(reason) = plan.matvec_of(parts.output, hidden_q8_at, logits_at)? {
             return Ok(Err(reason));
         }
         plan.launches.push(Box::new(move || {
@@ -510,9 +517,7 @@ impl Decoder {
             host_input,
             host_logits,
             _scratch: Scratch {
-                _floats: vec![
-                    x, logits, q_raw, k_raw, v_raw, q_rot, attn_out, ffn_out, gate, up, runs,
-                ],
+                _floats: vec![x, logits, qkv, q_rot, attn_out, ffn_out, gate_up, runs],
                 _bytes: vec![hidden_q8, attn_q8, ffn_q8],
                 _counters: done,
                 _input: input,
@@ -598,6 +603,46 @@ impl Decoder {
     fn launch_all(&self) -> candle_core::Result<()> {
         self.launches.iter().try_for_each(|launch| launch())
     }
+}
+
+/// One matrix of the rows of `parts`, in order, on `device` (they have the same type and
+/// width): the products of one input as one launch. The copies are queued on the device's
+/// stream, ahead of anything that reads the matrix.
+pub(crate) fn stack(device: &CudaDevice, parts: &[&QTensor]) -> candle_core::Result<QTensor> {
+    let Some(first) = parts.first() else {
+        candle_core::bail!("nothing to stack");
+    };
+    let (dtype, (_, columns)) = (first.dtype(), first.shape().dims2()?);
+    let mut sizes = Vec::with_capacity(parts.len());
+    for part in parts {
+        let (rows, width) = part.shape().dims2()?;
+        if part.dtype() != dtype || width != columns {
+            candle_core::bail!("stacked matrices differ in type or width");
+        }
+        sizes.push((rows, rows * columns / dtype.block_size() * dtype.type_size()));
+    }
+    let rows: usize = sizes.iter().map(|(rows, _)| rows).sum();
+    let storage =
+        candle_core::quantized::cuda::QCudaStorage::zeros(device, rows * columns, dtype)?;
+    let stacked = QTensor::new(candle_core::quantized::QStorage::Cuda(storage), (rows, columns))?;
+    let stream = device.cuda_stream();
+    let mut at = stacked.device_ptr()? as u64;
+    for (part, (_, bytes)) in parts.iter().zip(sizes) {
+        // SAFETY: `at` has room for the `bytes` of every part after it (the stacked matrix has
+        // the rows of all of them), and each part holds `bytes`; both live on `stream`'s device.
+        unsafe {
+            sys::cuMemcpyDtoDAsync_v2(
+                at,
+                part.device_ptr()? as u64,
+                bytes,
+                stream.cu_stream(),
+            )
+        }
+        .result()
+        .map_err(driver)?;
+        at += bytes as u64;
+    }
+    Ok(stacked)
 }
 
 /// A launch of candle's row-lookup kernel for `embedding`'s type that writes the `hidden`
@@ -689,16 +734,44 @@ fn mmvq_launcher(dtype: GgmlDType) -> Option<MmvqLauncher> {
 }
 
 impl Plan<'_> {
-    /// `out = weight · input`, `input` being q8_1 activations padded to [`ROW_PADDING`].
-    fn matvec(
+    /// `out = weight · input` for a weight that is a quantized matrix.
+    fn matvec_of(
         &mut self,
         weight: &QMatMul,
         input: u64,
         out: u64,
     ) -> candle_core::Result<Result<(), Unsupported>> {
-        let Some((q, (rows, columns))) = matrix(weight) else {
-            return Ok(Err("a weight that is not quantized".into()));
-        };
+        match matrix(weight) {
+            Some((q, _)) => self.matvec(q, input, out),
+            None => Ok(Err("a weight that is not quantized".into())),
+        }
+    }
+
+    /// The products of `matrices` by `input`, written one after another from `out`.
+    fn matvecs(
+        &mut self,
+        matrices: &[Arc<QTensor>],
+        input: u64,
+        mut out: u64,
+    ) -> candle_core::Result<Result<(), Unsupported>> {
+        for q in matrices {
+            if let Err(reason) = self.matvec(q, input, out)? {
+                return Ok(Err(reason));
+            }
+            let (rows, _) = q.shape().dims2()?;
+            out += (rows * std::mem::size_of::<f32>()) as u64;
+        }
+        Ok(Ok(()))
+    }
+
+    /// `out = q · input`, `input` being q8_1 activations padded to [`ROW_PADDING`].
+    fn matvec(
+        &mut self,
+        q: &QTensor,
+        input: u64,
+        out: u64,
+    ) -> candle_core::Result<Result<(), Unsupported>> {
+        let (rows, columns) = q.shape().dims2()?;
         let Some(launcher) = mmvq_launcher(q.dtype()) else {
             return Ok(Err(format!("weight type {:?}", q.dtype())));
         };

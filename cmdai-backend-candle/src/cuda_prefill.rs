@@ -32,28 +32,23 @@ const CHUNK: usize = 512;
 /// The most blocks a query head's attention is split over.
 const MAX_ATTENTION_SPLITS: usize = 32;
 
-/// A quantized weight with its optional bias (a device pointer, 0 for none).
-#[derive(Debug)]
-struct Product {
-    weight: Arc<QTensor>,
-    bias: u64,
-}
-
 /// One layer's weights and buffers, as device pointers and candle's quantized tensors.
 #[derive(Debug)]
 struct Layer {
     attn_norm: u64,
-    q: Product,
-    k: Product,
-    v: Product,
+    /// The matrices whose products are the queries, keys and values, one after another.
+    attention_in: Vec<Arc<QTensor>>,
+    q_bias: u64,
+    k_bias: u64,
+    v_bias: u64,
     o: Arc<QTensor>,
     q_norm: u64,
     k_norm: u64,
     post_attention_norm: u64,
     post_ffw_norm: u64,
     ffn_norm: u64,
-    gate: Arc<QTensor>,
-    up: Arc<QTensor>,
+    /// Likewise for the gate and up projections.
+    ffn_in: Vec<Arc<QTensor>>,
     down: Arc<QTensor>,
     cos: u64,
     sin: u64,
@@ -203,9 +198,13 @@ impl Prefill {
         for layer in &self.layers {
             self.add_norm(x_at, residual.as_ref(), x_scale, layer.attn_norm, &h, rows)?;
             x_scale = 1.0;
-            let q = self.product(&layer.q.weight, &h, rows, self.hidden)?;
-            let k = self.product(&layer.k.weight, &h, rows, self.hidden)?;
-            let v = self.product(&layer.v.weight, &h, rows, self.hidden)?;
+            let qkv = self.products(&layer.attention_in, &h, rows)?;
+            let kv_width = self.kv_heads * self.head_dim;
+            let (q, k, v) = (
+                column(&qkv, 0)?,
+                column(&qkv, attn_width)?,
+                column(&qkv, attn_width + kv_width)?,
+            );
             self.launch(
                 "qkv_rope",
                 LaunchConfig {
@@ -214,12 +213,12 @@ impl Prefill {
                     shared_mem_bytes: (self.head_dim * 4) as u32,
                 },
                 &[
-                    Arg::Ptr(address(&q)?),
-                    Arg::Ptr(address(&k)?),
-                    Arg::Ptr(address(&v)?),
-                    Arg::Ptr(layer.q.bias),
-                    Arg::Ptr(layer.k.bias),
-                    Arg::Ptr(layer.v.bias),
+                    Arg::Ptr(q.0),
+                    Arg::Ptr(k.0),
+                    Arg::Ptr(v.0),
+                    Arg::Ptr(layer.q_bias),
+                    Arg::Ptr(layer.k_bias),
+                    Arg::Ptr(layer.v_bias),
                     Arg::Ptr(layer.q_norm),
                     Arg::Ptr(layer.k_norm),
                     Arg::Ptr(layer.cos),
@@ -234,6 +233,9 @@ impl Prefill {
                     int(self.capacity),
                     int(usize::from(self.interleaved_rope)),
                     Arg::Float(self.eps),
+                    int(q.1),
+                    int(k.1),
+                    int(v.1),
                 ],
             )?;
             self.launch(
@@ -269,8 +271,11 @@ impl Prefill {
                 &h,
                 rows,
             )?;
-            let gate = self.product(&layer.gate, &h, rows, self.hidden)?;
-            let up = self.product(&layer.up, &h, rows, self.hidden)?;
+            let gate_up = self.products(&layer.ffn_in, &h, rows)?;
+            let (gate, up) = (column(&gate_up, 0)?, column(&gate_up, self.ffn)?);
+            if gate.1 != up.1 {
+                candle_core::bail!("gate and up projections of different layouts");
+            }
             self.launch(
                 "act_mul_q8",
                 LaunchConfig {
@@ -279,13 +284,14 @@ impl Prefill {
                     shared_mem_bytes: 0,
                 },
                 &[
-                    Arg::Ptr(address(&gate)?),
-                    Arg::Ptr(address(&up)?),
+                    Arg::Ptr(gate.0),
+                    Arg::Ptr(up.0),
                     Arg::Ptr(0),
                     Arg::Ptr(act.at),
                     int(self.ffn),
                     int(pad(self.ffn)),
                     int(usize::from(self.gelu)),
+                    int(gate.1),
                 ],
             )?;
             let down = self.product(&layer.down, &act, rows, self.ffn)?;
@@ -352,6 +358,23 @@ impl Prefill {
         Ok(weight.cuda_fwd(&input.storage, &layout)?.0)
     }
 
+    /// The products of `matrices` by `input` (`rows` rows of `self.hidden` values), each with
+    /// its width.
+    fn products(
+        &self,
+        matrices: &[Arc<QTensor>],
+        input: &Rows,
+        rows: usize,
+    ) -> candle_core::Result<Vec<(CudaStorage, usize)>> {
+        matrices
+            .iter()
+            .map(|m| {
+                let (width, _) = m.shape().dims2()?;
+                Ok((self.product(m, input, rows, self.hidden)?, width))
+            })
+            .collect()
+    }
+
     /// A buffer of `len` f32 values, written by a kernel before it is read.
     fn rows(&self, len: usize) -> candle_core::Result<Rows> {
         // SAFETY: every launch that reads one of these buffers comes after one that writes it.
@@ -371,25 +394,19 @@ impl Prefill {
 
 impl Layer {
     fn new(parts: &LayerParts<'_>) -> candle_core::Result<Self> {
-        let product = |weight: &QMatMul, bias: Option<&Tensor>| -> candle_core::Result<Product> {
-            Ok(Product {
-                weight: shared(weight)?,
-                bias: optional(bias)?,
-            })
-        };
         Ok(Layer {
             attn_norm: tensor(parts.attn_norm)?,
-            q: product(parts.q.weight, parts.q.bias)?,
-            k: product(parts.k.weight, parts.k.bias)?,
-            v: product(parts.v.weight, parts.v.bias)?,
+            attention_in: parts.attention_in.clone(),
+            q_bias: optional(parts.q_bias)?,
+            k_bias: optional(parts.k_bias)?,
+            v_bias: optional(parts.v_bias)?,
             o: shared(parts.o)?,
             q_norm: optional(parts.q_norm)?,
             k_norm: optional(parts.k_norm)?,
             post_attention_norm: optional(parts.post_attention_norm)?,
             post_ffw_norm: optional(parts.post_ffw_norm)?,
             ffn_norm: tensor(parts.ffn_norm)?,
-            gate: shared(parts.gate)?,
-            up: shared(parts.up)?,
+            ffn_in: parts.ffn_in.clone(),
             down: shared(parts.down)?,
             cos: tensor(parts.cos)?,
             sin: tensor(parts.sin)?,
@@ -406,6 +423,20 @@ fn shared(weight: &QMatMul) -> candle_core::Result<Arc<QTensor>> {
         (QMatMul::QTensor(q), Some(_)) => Ok(q.clone()),
         _ => candle_core::bail!("expected a quantized matrix"),
     }
+}
+
+/// Where column `index` of products laid side by side (each `(product, width)`, row-major)
+/// starts, and the row stride there: the device address and the product's width.
+fn column(products: &[(CudaStorage, usize)], index: usize) -> candle_core::Result<(u64, usize)> {
+    let mut first = 0;
+    for (product, width) in products {
+        if index < first + width {
+            let at = address(product)? + ((index - first) * std::mem::size_of::<f32>()) as u64;
+            return Ok((at, *width));
+        }
+        first += width;
+    }
+    candle_core::bail!("no product has column {index}")
 }
 
 /// The device address of an f32 product.

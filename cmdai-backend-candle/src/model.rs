@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use candle_core::quantized::gguf_file::Content;
 use candle_core::quantized::{QMatMul, QTensor};
-use candle_core::{DType, Device, Module, Tensor};
+use candle_core::{D, DType, Device, Module, Tensor};
 
 use crate::error::{CandleError, Result};
 use crate::gguf::GgufFile;
@@ -22,6 +22,13 @@ use crate::spec::{Activation, ModelSpec, RopeStyle};
 enum Weight {
     Mapped(MappedMatrix),
     Owned(QMatMul),
+    /// Rows `rows` of a matrix stacked from several that multiply the same input (on CUDA,
+    /// where the fused step runs them as one product).
+    #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+    Rows {
+        stacked: Arc<QTensor>,
+        rows: std::ops::Range<usize>,
+    },
 }
 
 impl Weight {
@@ -29,6 +36,9 @@ impl Weight {
         match self {
             Weight::Mapped(matrix) => matrix.forward(x),
             Weight::Owned(matmul) => matmul.forward(x),
+            Weight::Rows { stacked, rows } => QMatMul::QTensor(stacked.clone())
+                .forward(x)?
+                .narrow(D::Minus1, rows.start, rows.len()),
         }
     }
 
@@ -42,7 +52,7 @@ impl Weight {
             .iter()
             .map(|weight| match weight {
                 Weight::Mapped(matrix) => Some(matrix),
-                Weight::Owned(_) => None,
+                Weight::Owned(_) | Weight::Rows { .. } => None,
             })
             .collect();
         if let Some(mapped) = mapped
@@ -51,10 +61,24 @@ impl Weight {
         {
             return Ok(outputs);
         }
-        let outputs = weights
-            .iter()
-            .map(|weight| weight.forward(x))
-            .collect::<candle_core::Result<Vec<_>>>()?;
+        // Rows of one stacked matrix share its product.
+        let mut stacked_products: Vec<(&Arc<QTensor>, Tensor)> = Vec::new();
+        let mut outputs = Vec::with_capacity(N);
+        for weight in weights {
+            let Weight::Rows { stacked, rows } = weight else {
+                outputs.push(weight.forward(x)?);
+                continue;
+            };
+            let product = match stacked_products.iter().find(|(s, _)| Arc::ptr_eq(s, stacked)) {
+                Some((_, product)) => product.clone(),
+                None => {
+                    let product = QMatMul::QTensor(stacked.clone()).forward(x)?;
+                    stacked_products.push((stacked, product.clone()));
+                    product
+                }
+            };
+            outputs.push(product.narrow(D::Minus1, rows.start, rows.len())?);
+        }
         Ok(<[Tensor; N]>::try_from(outputs).expect("one output per weight"))
     }
 }
@@ -348,16 +372,33 @@ impl Transformer {
         device: &candle_core::CudaDevice,
         graph: bool,
     ) -> Result<Option<crate::cuda_decode::Decoder>> {
-        use crate::cuda_decode::{Decoder, LayerParts, ModelParts, Projection};
+        use crate::cuda_decode::{Decoder, LayerParts, ModelParts};
 
         for block in &mut self.blocks {
             block.cache.allocate(&self.device)?;
+            stack_rows(device, [&mut block.q.weight, &mut block.k.weight, &mut block.v.weight])?;
+            stack_rows(device, [&mut block.gate, &mut block.up])?;
         }
         fn owned(weight: &Weight) -> Option<&QMatMul> {
             match weight {
                 Weight::Owned(matmul) => Some(matmul),
-                Weight::Mapped(_) => None,
+                Weight::Mapped(_) | Weight::Rows { .. } => None,
             }
+        }
+        // The matrices behind `weights` (consecutive rows of one stacked matrix count once).
+        fn matrices(weights: &[&Weight]) -> Option<Vec<Arc<QTensor>>> {
+            let mut matrices = Vec::new();
+            for weight in weights {
+                match weight {
+                    Weight::Owned(QMatMul::QTensor(q)) => matrices.push(q.clone()),
+                    Weight::Rows { stacked, rows } if rows.start == 0 => {
+                        matrices.push(stacked.clone())
+                    }
+                    Weight::Rows { .. } => {}
+                    _ => return None,
+                }
+            }
+            Some(matrices)
         }
         let spec = &self.spec;
         let mut layers = Vec::with_capacity(self.blocks.len());
@@ -366,42 +407,31 @@ impl Transformer {
                 (true, Some(rope)) => rope,
                 _ => &self.rope,
             };
-            let (Some((keys, values)), Some(q), Some(k), Some(v), Some(o)) = (
+            let (Some((keys, values)), Some(attention_in), Some(o)) = (
                 block.cache.buffers(),
-                owned(&block.q.weight),
-                owned(&block.k.weight),
-                owned(&block.v.weight),
+                matrices(&[&block.q.weight, &block.k.weight, &block.v.weight]),
                 owned(&block.o.weight),
             ) else {
                 return Ok(None);
             };
-            let (Some(gate), Some(up), Some(down)) =
-                (owned(&block.gate), owned(&block.up), owned(&block.down))
+            let (Some(ffn_in), Some(down)) =
+                (matrices(&[&block.gate, &block.up]), owned(&block.down))
             else {
                 return Ok(None);
             };
             layers.push(LayerParts {
                 attn_norm: &block.attn_norm,
-                q: Projection {
-                    weight: q,
-                    bias: block.q.bias.as_ref(),
-                },
-                k: Projection {
-                    weight: k,
-                    bias: block.k.bias.as_ref(),
-                },
-                v: Projection {
-                    weight: v,
-                    bias: block.v.bias.as_ref(),
-                },
+                attention_in,
+                q_bias: block.q.bias.as_ref(),
+                k_bias: block.k.bias.as_ref(),
+                v_bias: block.v.bias.as_ref(),
                 o,
                 q_norm: block.q_norm.as_ref(),
                 k_norm: block.k_norm.as_ref(),
                 post_attention_norm: block.post_attention_norm.as_ref(),
                 post_ffw_norm: block.post_ffw_norm.as_ref(),
                 ffn_norm: &block.ffn_norm,
-                gate,
-                up,
+                ffn_in,
                 down,
                 cos: &rope.cos,
                 sin: &rope.sin,
@@ -723,6 +753,54 @@ impl Loader<'_> {
             }
         })
     }
+}
+
+/// Stacks the consecutive ones of `weights` that are block-quantized matrices of the same type
+/// and width into one matrix, each becoming [`Weight::Rows`] of it, so that the fused CUDA step
+/// multiplies their input by them in one launch. The separate matrices are freed.
+#[cfg(feature = "cuda")]
+fn stack_rows<const N: usize>(
+    device: &candle_core::CudaDevice,
+    mut weights: [&mut Weight; N],
+) -> Result<()> {
+    fn kind(weight: &Weight) -> Option<(candle_core::quantized::GgmlDType, usize)> {
+        match weight {
+            Weight::Owned(QMatMul::QTensor(q)) if q.dtype().block_size() > 1 => {
+                Some((q.dtype(), q.shape().dims2().ok()?.1))
+            }
+            _ => None,
+        }
+    }
+    let mut start = 0;
+    while start < N {
+        let first = kind(weights[start]);
+        let mut end = start + 1;
+        while first.is_some() && end < N && kind(weights[end]) == first {
+            end += 1;
+        }
+        if end - start > 1 {
+            let parts: Vec<Arc<QTensor>> = weights[start..end]
+                .iter()
+                .filter_map(|weight| match &**weight {
+                    Weight::Owned(QMatMul::QTensor(q)) => Some(q.clone()),
+                    _ => None,
+                })
+                .collect();
+            let views: Vec<&QTensor> = parts.iter().map(AsRef::as_ref).collect();
+            let stacked = Arc::new(crate::cuda_decode::stack(device, &views)?);
+            let mut row = 0;
+            for (weight, part) in weights[start..end].iter_mut().zip(&parts) {
+                let (rows, _) = part.shape().dims2()?;
+                **weight = Weight::Rows {
+                    stacked: stacked.clone(),
+                    rows: row..row + rows,
+                };
+                row += rows;
+            }
+        }
+        start = end;
+    }
+    Ok(())
 }
 
 impl Block {

@@ -9,7 +9,7 @@
 use std::fmt;
 
 use crate::ShellContext;
-use crate::options::OptionTable;
+use crate::options::{FindItem, OptionTable};
 use crate::safety::{SimpleCommand, simple_commands};
 
 /// What is wrong with a command.
@@ -21,6 +21,12 @@ pub enum Flaw {
     UnendedExec {
         /// The action, e.g. `-exec`.
         action: String,
+    },
+    /// `find` alternatives (`-o`) next to an action or a test meant for all of them but bound
+    /// to one: `-name '*.jpg' -o -name '*.png' -exec cp ...` copies only the PNG files.
+    UngroupedFind {
+        /// The action or test that applies to one alternative only, e.g. `-exec`.
+        applies: String,
     },
     /// An option the program does not have with the system's tools.
     UnknownOption {
@@ -45,6 +51,11 @@ impl fmt::Display for Flaw {
                 "find's {action} must end with its own argument `\\;` or `+`, with nothing \
                  attached to it"
             ),
+            Flaw::UngroupedFind { applies } => write!(
+                f,
+                "find's -o joins less tightly than the tests and actions written beside it, so \
+                 {applies} applies to one alternative only: put the alternatives in \\( ... \\)"
+            ),
             Flaw::UnknownOption {
                 program,
                 option,
@@ -66,7 +77,7 @@ pub fn flaw(command: &str, context: &ShellContext) -> Option<Flaw> {
         .is_some_and(|utilities| utilities.starts_with("GNU"))
         .then(OptionTable::gnu);
     commands.iter().find_map(|command| {
-        unended_exec(command).or_else(|| {
+        unended_exec(command).or_else(|| ungrouped_find(command)).or_else(|| {
             let option = options?.unknown_option(command)?;
             Some(Flaw::UnknownOption {
                 program: command.program.rsplit('/').next()?.to_owned(),
@@ -92,6 +103,87 @@ fn unended_exec(command: &SimpleCommand) -> Option<Flaw> {
     open.map(|action| Flaw::UnendedExec {
         action: action.to_owned(),
     })
+}
+
+/// What one top-level alternative of a find expression holds.
+#[derive(Debug, Default)]
+struct Alternative<'a> {
+    /// Its tests (a parenthesised group counts as one, `(`), in order.
+    tests: Vec<&'a str>,
+    /// Its first action, inside a group or not.
+    action: Option<&'a str>,
+    prunes: bool,
+}
+
+/// An action or test of a `find` expression with `-o` at the top level that applies to one
+/// alternative only where it was surely meant for all:
+///
+/// - an action in one alternative, and another with neither an action nor `-prune` (which then
+///   prints nothing) and at least as many tests (`-name a -o -name b -delete`). An alternative
+///   with fewer tests than the action's is taken as one left out on purpose (`-name keep.txt
+///   -o -type f -name '*.txt' -delete`, `-name '*.o' -o -print`), as is `-prune -o ...`;
+/// - with no action and no `-prune` anywhere, a test in one alternative that another lacks,
+///   where the two share a kind of test (`-type f -name a -o -name b`: the `-name`s are the
+///   alternatives, `-type f` was meant for both). Alternatives of different kinds
+///   (`-name '*.c' -o -type d`) pass.
+fn ungrouped_find(command: &SimpleCommand) -> Option<Flaw> {
+    if command.program.rsplit('/').next() != Some("find") {
+        return None;
+    }
+    let mut alternatives = vec![Alternative::default()];
+    let mut depth = 0usize;
+    for item in crate::options::find_expression(&command.args) {
+        let current = alternatives.last_mut()?;
+        match item {
+            FindItem::Open => {
+                if depth == 0 {
+                    current.tests.push("(");
+                }
+                depth += 1;
+            }
+            FindItem::Close => depth = depth.saturating_sub(1),
+            FindItem::Or if depth == 0 => alternatives.push(Alternative::default()),
+            FindItem::Or => {}
+            FindItem::Action(action) => {
+                current.action.get_or_insert(action);
+            }
+            FindItem::Prune => current.prunes = true,
+            FindItem::Test(test) if depth == 0 => current.tests.push(test),
+            FindItem::Test(_) => {}
+        }
+    }
+    if alternatives.len() < 2 {
+        return None;
+    }
+    let flaw = |applies: &str| {
+        Some(Flaw::UngroupedFind {
+            applies: applies.to_owned(),
+        })
+    };
+    if let Some(acting) = alternatives.iter().find(|a| a.action.is_some()) {
+        // The action's own alternative has a test: it is not a catch-all for what is left.
+        let unserved = !acting.tests.is_empty()
+            && alternatives.iter().any(|a| {
+                a.action.is_none() && !a.prunes && a.tests.len() >= acting.tests.len()
+            });
+        return match unserved {
+            true => flaw(acting.action?),
+            false => None,
+        };
+    }
+    if alternatives.iter().any(|a| a.prunes) {
+        return None;
+    }
+    for longer in &alternatives {
+        for shorter in &alternatives {
+            let shared = longer.tests.iter().any(|test| shorter.tests.contains(test));
+            if shared && longer.tests.len() > shorter.tests.len() {
+                let extra = longer.tests.iter().find(|test| !shorter.tests.contains(test))?;
+                return flaw(extra);
+            }
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -138,6 +230,58 @@ mod tests {
         assert_eq!(flaw("echo \"half"), Some(Flaw::NotShell));
         let tail_r = flaw("cat log | /usr/bin/tail -r").unwrap();
         assert_eq!(tail_r.to_string(), "GNU tail has no option -r");
+    }
+
+    #[test]
+    fn find_alternatives_that_share_an_action_or_a_test_must_be_grouped() {
+        let any = ShellContext::new("Linux", "bash", "/");
+        let applies = |command: &str| match flaw(command, &any) {
+            Some(Flaw::UngroupedFind { applies }) => Some(applies),
+            _ => None,
+        };
+        // The action or the extra test binds to the last alternative only.
+        for (command, part) in [
+            (r"find . -name '*.jpg' -o -name '*.png' -exec cp {} /backup \;", "-exec"),
+            ("find . -name '*.log' -o -name '*.tmp' -delete", "-delete"),
+            ("find /var/log -name '*.gz' -or -name '*.old' -print0 | xargs -0 rm", "-print0"),
+            ("find . -type f -name '*.jpg' -o -name '*.png'", "-type"),
+            ("find . -name '*.c' -o -name '*.h' -mtime -7", "-mtime"),
+            ("find ~ -iname '*.mp3' -o -iname '*.flac' -size +10M", "-size"),
+            (r"find . -name a -o \( -name b \) -ls", "-ls"),
+            ("find . -atime +7 -o -size +20k -print", "-print"),
+            ("find /var/www -group root -o -nogroup -print0", "-print0"),
+        ] {
+            assert_eq!(applies(command).as_deref(), Some(part), "{command}");
+        }
+        for command in [
+            r"find . \( -name '*.jpg' -o -name '*.png' \) -exec cp {} /backup \;",
+            "find . -path ./node_modules -prune -o -name '*.js' -print",
+            "find . -type d -name .git -prune -o -type f -print",
+            "find . -name a -print -o -name b -print",
+            r"find . -name x -exec rm {} \; -o -name y -exec rm {} \;",
+            "find . -name '*.c' -o -name '*.h'",
+            "find . -name '*.c' -o -type d",
+            "find . -maxdepth 1 -name a -o -name b",
+            "find . -type f -name '*.txt' -o -type f -name '*.md'",
+            r"find . -type f \( -name '*.jpg' -o -name '*.png' \) -size +1M",
+            "find . ! -name a -o -name b",
+            "find . -name '*.tmp' -delete",
+            r"find . -name '*.sh' -exec grep -o -e foo {} \;",
+            "find . -name -o",
+            // Alternatives left out on purpose: fewer tests than the action's, or pruned.
+            "find . -name robots.txt -o -mmin +5 -type f -name '*.txt' -delete",
+            r"find . -name \*.exe -o -name \*.dll -o -print",
+            "find . -path './dir1*' -o -print",
+            "find . -name tests -prune -o -type f -name '*.php'",
+        ] {
+            assert_eq!(applies(command), None, "{command}");
+        }
+        let flaw = flaw("find . -name a -o -name b -delete", &any).unwrap();
+        assert_eq!(
+            flaw.to_string(),
+            "find's -o joins less tightly than the tests and actions written beside it, so -delete \
+             applies to one alternative only: put the alternatives in \\( ... \\)"
+        );
     }
 
     #[test]

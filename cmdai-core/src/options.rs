@@ -307,6 +307,97 @@ fn unknown_find_word(args: &[String]) -> Option<String> {
     None
 }
 
+/// One element of a `find` expression, for checking how it is grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FindItem<'a> {
+    Open,
+    Close,
+    Or,
+    /// An action, e.g. `-exec` (its command skipped) or `-print`.
+    Action(&'a str),
+    Prune,
+    /// A test, e.g. `-name` (its argument skipped).
+    Test(&'a str),
+}
+
+/// find's options that apply to the whole search wherever they are written: not tests.
+const FIND_GLOBAL: &[&str] = &[
+    "daystart",
+    "follow",
+    "nowarn",
+    "warn",
+    "depth",
+    "d",
+    "mount",
+    "noleaf",
+    "xdev",
+    "ignore_readdir_race",
+    "noignore_readdir_race",
+    "regextype",
+    "files0-from",
+    "maxdepth",
+    "mindepth",
+    "H",
+    "L",
+    "P",
+    "D",
+];
+
+/// find's actions: with one of them in the expression, find prints nothing of its own.
+const FIND_ACTIONS: &[&str] = &[
+    "delete", "print", "print0", "printf", "fprint", "fprint0", "fprintf", "ls", "fls", "quit",
+    "exec", "execdir", "ok", "okdir",
+];
+
+/// The elements of find's expression in `args` (the starting points, operands of tests and
+/// the commands of `-exec` left out; `!`, `-not`, `-a` and `-and` too, which do not change
+/// how `-o` groups).
+pub(crate) fn find_expression(args: &[String]) -> Vec<FindItem<'_>> {
+    let mut items = Vec::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "(" => items.push(FindItem::Open),
+            ")" => items.push(FindItem::Close),
+            "-o" | "-or" => items.push(FindItem::Or),
+            "-prune" => items.push(FindItem::Prune),
+            _ => {}
+        }
+        let Some(word) = arg.strip_prefix('-') else {
+            continue;
+        };
+        let takes = if FIND_ONE.contains(&word) || is_newer_xy(word) {
+            1
+        } else if word == "fprintf" {
+            2
+        } else {
+            0
+        };
+        for _ in 0..takes {
+            args.next();
+        }
+        if matches!(word, "exec" | "execdir" | "ok" | "okdir") {
+            // The command runs up to `;`, or `+` right after `{}`.
+            let mut previous = "";
+            for next in args.by_ref() {
+                if next == ";" || (next == "+" && previous == "{}") {
+                    break;
+                }
+                previous = next;
+            }
+        }
+        if FIND_ACTIONS.contains(&word) {
+            items.push(FindItem::Action(arg));
+        } else if !FIND_GLOBAL.contains(&word)
+            && !matches!(word, "o" | "or" | "a" | "and" | "not" | "prune")
+            && word.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        {
+            items.push(FindItem::Test(arg));
+        }
+    }
+    items
+}
+
 /// `-newerXY`: X and Y each one of a, B, c, m, and Y also t (a time written out).
 fn is_newer_xy(word: &str) -> bool {
     let Some(xy) = word.strip_prefix("newer") else {

@@ -322,3 +322,45 @@ fn the_files_a_request_names_reach_the_model_only_when_asked_for() {
         "{described}"
     );
 }
+
+#[test]
+fn a_command_that_needs_a_missing_program_is_asked_for_again() {
+    let dir = tempfile::tempdir().unwrap();
+    // A PATH with ls and mv, and no rename.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    for program in ["ls", "mv"] {
+        let path = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+            .map(|dir| dir.join(program))
+            .find(|path| path.is_file())
+            .unwrap();
+        std::os::unix::fs::symlink(path, bin.join(program)).unwrap();
+    }
+    let loop_over_files = r#"for f in *\ *; do mv -- "$f" "${f// /_}"; done"#;
+    let server = Server::start(vec![
+        command_reply("rename 's/ /_/g' *"),
+        command_reply(loop_over_files),
+    ]);
+    let output = common::succeed(
+        cmdai_in(dir.path())
+            .env("PATH", &bin)
+            .args(["--backend", "openai", "--remote-url", &server.url()])
+            .args(["--remote-model", "qwen2.5-coder-32b", "-o", "json"])
+            .arg("replace the spaces in file names here with underscores"),
+    );
+    let value: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(value["command"], loop_over_files);
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2);
+    let messages = seen[1].body["messages"].as_array().unwrap().clone();
+    let asked: Vec<&str> = messages
+        .iter()
+        .filter_map(|m| m["content"].as_str())
+        .collect();
+    assert!(
+        asked
+            .iter()
+            .any(|text| text.contains("rename is not installed on this system")),
+        "{asked:?}"
+    );
+}

@@ -28,6 +28,11 @@ pub enum Flaw {
         /// The action or test that applies to one alternative only, e.g. `-exec`.
         applies: String,
     },
+    /// A program that is not on the user's `PATH` (nor a shell builtin).
+    NotInstalled {
+        /// The program, e.g. `rename`.
+        program: String,
+    },
     /// An option the program does not have with the system's tools.
     UnknownOption {
         /// The program, e.g. `tail`.
@@ -56,6 +61,9 @@ impl fmt::Display for Flaw {
                 "find's -o joins less tightly than the tests and actions written beside it, so \
                  {applies} applies to one alternative only: put the alternatives in \\( ... \\)"
             ),
+            Flaw::NotInstalled { program } => {
+                write!(f, "{program} is not installed on this system")
+            }
             Flaw::UnknownOption {
                 program,
                 option,
@@ -76,7 +84,26 @@ pub fn flaw(command: &str, context: &ShellContext) -> Option<Flaw> {
         .as_deref()
         .is_some_and(|utilities| utilities.starts_with("GNU"))
         .then(OptionTable::gnu);
+    let defined = defined_functions(command);
     commands.iter().find_map(|command| {
+        if let Some(programs) = &context.programs {
+            let missing = command
+                .wrappers
+                .iter()
+                .chain(std::iter::once(&command.program))
+                .map(String::as_str)
+                .find(|program| {
+                    is_program_name(program)
+                        && !programs.contains(*program)
+                        && !SHELL_WORDS.contains(program)
+                        && !defined.contains(program)
+                });
+            if let Some(program) = missing {
+                return Some(Flaw::NotInstalled {
+                    program: program.to_owned(),
+                });
+            }
+        }
         unended_exec(command).or_else(|| ungrouped_find(command)).or_else(|| {
             let option = options?.unknown_option(command)?;
             Some(Flaw::UnknownOption {
@@ -86,6 +113,43 @@ pub fn flaw(command: &str, context: &ShellContext) -> Option<Flaw> {
             })
         })
     })
+}
+
+/// The builtins and keywords of sh, bash, zsh and fish that can stand where a program does.
+const SHELL_WORDS: &[&str] = &[
+    "!", ".", ":", "[", "[[", "]]", "{", "}", "alias", "and", "begin", "bg", "bind", "break",
+    "builtin", "caller", "case", "cd", "command", "compgen", "complete", "continue", "coproc",
+    "declare", "dirs", "disown", "do", "done", "echo", "elif", "else", "emulate", "enable",
+    "end", "esac", "eval", "exec", "exit", "export", "false", "fc", "fg", "fi", "for",
+    "function", "functions", "getopts", "hash", "help", "history", "if", "in", "jobs", "kill",
+    "let", "local", "logout", "mapfile", "not", "or", "popd", "print", "printf", "pushd", "pwd",
+    "read", "readarray", "readonly", "repeat", "return", "select", "set", "setopt", "shift",
+    "shopt", "source", "string", "suspend", "switch", "test", "then", "time", "times", "trap",
+    "true", "type", "typeset", "ulimit", "umask", "unalias", "unset", "unsetopt", "until",
+    "wait", "whence", "where", "which", "while",
+];
+
+/// Whether `word` names a program to look up on `PATH`: not a path, and not an expansion the
+/// shell works out when it runs (`$tool`, `$(...)`, `*`).
+fn is_program_name(word: &str) -> bool {
+    !word.is_empty()
+        && !word.contains(['/', '$', '`', '*', '?', '[', '=', '(', '{', '~'])
+}
+
+/// The names `command` defines as shell functions (`name() { ...; }`, `function name`).
+fn defined_functions(command: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let words: Vec<&str> = command.split_whitespace().collect();
+    for (i, word) in words.iter().enumerate() {
+        if let Some(name) = word.strip_suffix("()") {
+            names.push(name);
+        } else if *word == "function"
+            && let Some(next) = words.get(i + 1)
+        {
+            names.push(next.trim_end_matches("()"));
+        }
+    }
+    names
 }
 
 fn unended_exec(command: &SimpleCommand) -> Option<Flaw> {
@@ -281,6 +345,51 @@ mod tests {
             flaw.to_string(),
             "find's -o joins less tightly than the tests and actions written beside it, so -delete \
              applies to one alternative only: put the alternatives in \\( ... \\)"
+        );
+    }
+
+    #[test]
+    fn programs_are_checked_against_the_path_when_it_is_known() {
+        let programs = ["ls", "find", "mv", "sort", "xargs", "sudo", "bash", "timeout"];
+        let here = ShellContext::new("Linux", "bash", "/")
+            .with_programs(programs.iter().map(|p| p.to_string()));
+        let missing = |command: &str| match flaw(command, &here) {
+            Some(Flaw::NotInstalled { program }) => Some(program),
+            _ => None,
+        };
+        for (command, program) in [
+            ("rename 's/ /_/g' *", "rename"),
+            ("ls | parallel gzip", "parallel"),
+            ("find . -name '*.txt' | xargs dos2unix", "dos2unix"),
+            ("sudo tree -L 2", "tree"),
+            ("timeout 5 jq . data.json", "jq"),
+        ] {
+            assert_eq!(missing(command).as_deref(), Some(program), "{command}");
+        }
+        for command in [
+            "ls -la",
+            "cd /tmp && ls",
+            "for f in *.txt; do mv \"$f\" \"${f%.txt}.md\"; done",
+            "export A=1; echo $A",
+            "./build.sh --fast",
+            "/opt/tool/bin/run",
+            "$EDITOR notes.txt",
+            "if [ -f x ]; then echo yes; fi",
+            "[[ -d src ]] && pwd",
+            "f() { ls \"$1\"; }; f /tmp",
+            "read -r line < file; printf '%s\\n' \"$line\"",
+            "ulimit -n",
+            "type ls",
+            "source ~/.bashrc",
+        ] {
+            assert_eq!(missing(command), None, "{command}");
+        }
+        // Without the PATH's programs nothing is said about them.
+        let unknown = ShellContext::new("Linux", "bash", "/");
+        assert_eq!(flaw("rename 's/ /_/g' *", &unknown), None);
+        assert_eq!(
+            flaw("tree", &here).unwrap().to_string(),
+            "tree is not installed on this system"
         );
     }
 

@@ -1,5 +1,8 @@
 //! The prompt trait and cmdai's default prompt for turning a request into one shell command.
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
 use crate::{Conversation, Role};
 
 /// Where the command will run: what the model needs to know to pick the right flags.
@@ -17,6 +20,9 @@ pub struct ShellContext {
     /// What the files and folders the request names look like here, one line each
     /// ([`describe_named_files`](crate::describe_named_files)); empty when not looked at.
     pub files: Vec<String>,
+    /// The programs on the user's `PATH`, when known: a command that runs another one is a
+    /// [`Flaw`](crate::Flaw). Not part of the prompt.
+    pub programs: Option<Arc<BTreeSet<String>>>,
 }
 
 impl ShellContext {
@@ -28,7 +34,14 @@ impl ShellContext {
             cwd: cwd.into(),
             utilities: None,
             files: Vec::new(),
+            programs: None,
         }
+    }
+
+    /// The same context, with the names of the programs on the user's `PATH`.
+    pub fn with_programs(mut self, programs: impl IntoIterator<Item = String>) -> Self {
+        self.programs = Some(Arc::new(programs.into_iter().collect()));
+        self
     }
 
     /// The same context, with the flavour of the core utilities.

@@ -20,6 +20,9 @@ pub struct SimpleCommand {
     /// Its arguments, in order; redirections (`> out.txt`, `2>&1`) are not arguments, and a
     /// process substitution is `<(...)` or `>(...)`.
     pub args: Vec<String>,
+    /// The wrappers seen through to reach the program, outermost first, as written (`sudo`,
+    /// `xargs`); empty for most commands.
+    pub wrappers: Vec<String>,
 }
 
 /// The words of `command` as the shell's tokenizer splits them, with quotes and escapes
@@ -105,6 +108,7 @@ fn command(command: &Command, out: &mut Vec<SimpleCommand>) {
             out.push(SimpleCommand {
                 program: "[[".to_owned(),
                 args,
+                wrappers: Vec::new(),
             });
         }
     }
@@ -202,6 +206,7 @@ fn simple(simple: &ast::SimpleCommand) -> Option<SimpleCommand> {
         })
         .collect();
     let rules = rules::builtin();
+    let mut wrappers = Vec::new();
     // Each round takes one wrapper off, so this ends.
     loop {
         let base = name.text.rsplit('/').next().unwrap_or_default();
@@ -217,12 +222,13 @@ fn simple(simple: &ast::SimpleCommand) -> Option<SimpleCommand> {
         let Some(range) = inner else { break };
         let mut rest = args.drain(range).collect::<Vec<_>>().into_iter();
         let Some(next) = rest.next() else { break };
-        name = next;
+        wrappers.push(std::mem::replace(&mut name, next).text);
         args = rest.collect();
     }
     Some(SimpleCommand {
         program: name.text,
         args: args.into_iter().map(|a| a.text).collect(),
+        wrappers,
     })
 }
 

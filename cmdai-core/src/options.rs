@@ -186,8 +186,9 @@ fn is_signal(arg: &str) -> bool {
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }
 
-/// find's predicates and options that take no argument.
-const FIND_PLAIN: &[&str] = &[
+/// find's options that take no argument and apply to the whole search wherever they are
+/// written.
+const FIND_GLOBAL_PLAIN: &[&str] = &[
     "daystart",
     "follow",
     "nowarn",
@@ -199,6 +200,13 @@ const FIND_PLAIN: &[&str] = &[
     "xdev",
     "ignore_readdir_race",
     "noignore_readdir_race",
+    "H",
+    "L",
+    "P",
+];
+
+/// find's other predicates and options that take no argument.
+const FIND_PLAIN: &[&str] = &[
     "empty",
     "false",
     "true",
@@ -218,9 +226,6 @@ const FIND_PLAIN: &[&str] = &[
     "or",
     "a",
     "o",
-    "H",
-    "L",
-    "P",
     "help",
     "version",
     "-help",
@@ -283,28 +288,37 @@ fn unknown_find_word(args: &[String]) -> Option<String> {
         if !is_checked(arg) || word.starts_with('O') {
             continue;
         }
-        if FIND_PLAIN.contains(&word) {
+        if FIND_PLAIN.contains(&word) || FIND_GLOBAL_PLAIN.contains(&word) {
             continue;
         }
-        if FIND_ONE.contains(&word) || is_newer_xy(word) {
-            args.next();
-        } else if word == "fprintf" {
-            args.next();
-            args.next();
-        } else if matches!(word, "exec" | "execdir" | "ok" | "okdir") {
-            // The command runs up to `;`, or `+` right after `{}`.
-            let mut previous = "";
-            for next in args.by_ref() {
-                if next == ";" || (next == "+" && previous == "{}") {
-                    break;
-                }
-                previous = next;
-            }
-        } else {
+        if !skip_find_operands(word, &mut args) {
             return Some(arg.clone());
         }
     }
     None
+}
+
+/// Skips what find's predicate `word` (without its `-`) takes after it in `args`: its operands,
+/// or the command of `-exec` and its kin, which runs up to `;` (or `+` right after `{}`).
+/// Whether `word` is one of those.
+fn skip_find_operands<'a>(word: &str, args: &mut impl Iterator<Item = &'a String>) -> bool {
+    if FIND_ONE.contains(&word) || is_newer_xy(word) {
+        args.next();
+    } else if word == "fprintf" {
+        args.next();
+        args.next();
+    } else if matches!(word, "exec" | "execdir" | "ok" | "okdir") {
+        let mut previous = "";
+        for next in args.by_ref() {
+            if next == ";" || (next == "+" && previous == "{}") {
+                break;
+            }
+            previous = next;
+        }
+    } else {
+        return false;
+    }
+    true
 }
 
 /// One element of a `find` expression, for checking how it is grouped.
@@ -320,28 +334,15 @@ pub(crate) enum FindItem<'a> {
     Test(&'a str),
 }
 
-/// find's options that apply to the whole search wherever they are written: not tests.
-const FIND_GLOBAL: &[&str] = &[
-    "daystart",
-    "follow",
-    "nowarn",
-    "warn",
-    "depth",
-    "d",
-    "mount",
-    "noleaf",
-    "xdev",
-    "ignore_readdir_race",
-    "noignore_readdir_race",
-    "regextype",
-    "files0-from",
-    "maxdepth",
-    "mindepth",
-    "H",
-    "L",
-    "P",
-    "D",
-];
+/// Whether `word` is one of find's options that apply to the whole search wherever they are
+/// written: not tests.
+fn is_find_global(word: &str) -> bool {
+    FIND_GLOBAL_PLAIN.contains(&word)
+        || matches!(
+            word,
+            "regextype" | "files0-from" | "maxdepth" | "mindepth" | "D"
+        )
+}
 
 /// find's actions: with one of them in the expression, find prints nothing of its own.
 const FIND_ACTIONS: &[&str] = &[
@@ -366,29 +367,10 @@ pub(crate) fn find_expression(args: &[String]) -> Vec<FindItem<'_>> {
         let Some(word) = arg.strip_prefix('-') else {
             continue;
         };
-        let takes = if FIND_ONE.contains(&word) || is_newer_xy(word) {
-            1
-        } else if word == "fprintf" {
-            2
-        } else {
-            0
-        };
-        for _ in 0..takes {
-            args.next();
-        }
-        if matches!(word, "exec" | "execdir" | "ok" | "okdir") {
-            // The command runs up to `;`, or `+` right after `{}`.
-            let mut previous = "";
-            for next in args.by_ref() {
-                if next == ";" || (next == "+" && previous == "{}") {
-                    break;
-                }
-                previous = next;
-            }
-        }
+        skip_find_operands(word, &mut args);
         if FIND_ACTIONS.contains(&word) {
             items.push(FindItem::Action(arg));
-        } else if !FIND_GLOBAL.contains(&word)
+        } else if !is_find_global(word)
             && !matches!(word, "o" | "or" | "a" | "and" | "not" | "prune")
             && word.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         {

@@ -90,6 +90,9 @@ pub(crate) fn present(
         });
     }
     let analysis = safety::analyzer(settings).analyze(&command.command);
+    // What the second look did not mend (the model was asked once more, and its second answer
+    // had a flaw too or could not be read): said, not hidden.
+    let flaw = cmdai_core::flaw(&command.command, context);
     let load_time = generator.backend().load_time();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -97,6 +100,7 @@ pub(crate) fn present(
         OutputFormat::Json => {
             let mut value = to_json(&command, generator.backend(), load_time);
             value["risk"] = safety::risk_json(&analysis);
+            value["flaw"] = json!(flaw.as_ref().map(ToString::to_string));
             writeln!(out, "{value}")?
         }
         OutputFormat::Text if stdout.is_terminal() => {
@@ -118,6 +122,9 @@ pub(crate) fn present(
             &analysis,
             settings.verbose,
         )?;
+        if let Some(flaw) = &flaw {
+            eprintln!("note: this command looks wrong: {flaw}");
+        }
     }
     report_timings(settings, &command, generator.backend());
     safety::execute(settings, &command.command, &analysis)

@@ -363,4 +363,40 @@ fn a_command_that_needs_a_missing_program_is_asked_for_again() {
             .any(|text| text.contains("rename is not installed on this system")),
         "{asked:?}"
     );
+    assert_eq!(value["flaw"], Value::Null);
+
+    // A second answer with the same flaw: the first stays, and the flaw is said.
+    let server = Server::start(vec![
+        command_reply("rename 's/ /_/g' *"),
+        command_reply("rename -v 's/ /_/g' *"),
+    ]);
+    let run = |format: &[&str]| {
+        common::succeed(
+            cmdai_in(dir.path())
+                .env("PATH", &bin)
+                .args(["--backend", "openai", "--remote-url", &server.url()])
+                .args(["--remote-model", "qwen2.5-coder-32b"])
+                .args(format)
+                .arg("replace the spaces in file names here with underscores"),
+        )
+    };
+    let value: Value = serde_json::from_slice(&run(&["-o", "json"]).stdout).unwrap();
+    assert_eq!(value["command"], "rename 's/ /_/g' *");
+    assert_eq!(value["flaw"], "rename is not installed on this system");
+    let server_replies_again = Server::start(vec![
+        command_reply("rename 's/ /_/g' *"),
+        command_reply("rename -v 's/ /_/g' *"),
+    ]);
+    let output = common::succeed(
+        cmdai_in(dir.path())
+            .env("PATH", &bin)
+            .args(["--backend", "openai", "--remote-url", &server_replies_again.url()])
+            .args(["--remote-model", "qwen2.5-coder-32b"])
+            .arg("replace the spaces in file names here with underscores"),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("note: this command looks wrong: rename is not installed on this system"),
+        "{stderr}"
+    );
 }

@@ -28,6 +28,14 @@ pub enum Flaw {
         /// The action or test that applies to one alternative only, e.g. `-exec`.
         applies: String,
     },
+    /// `mv` or `cp` with a pattern as the destination (`mv *.jpeg *.jpg`): the last argument is
+    /// one destination, so this does not rename by a pattern.
+    PatternDestination {
+        /// `mv` or `cp`.
+        program: String,
+        /// The destination as written, e.g. `*.jpg`.
+        destination: String,
+    },
     /// A program that is not on the user's `PATH` (nor a shell builtin).
     NotInstalled {
         /// The program, e.g. `rename`.
@@ -60,6 +68,14 @@ impl fmt::Display for Flaw {
                 f,
                 "find's -o joins less tightly than the tests and actions written beside it, so \
                  {applies} applies to one alternative only: put the alternatives in \\( ... \\)"
+            ),
+            Flaw::PatternDestination {
+                program,
+                destination,
+            } => write!(
+                f,
+                "{program} takes its last argument, {destination}, as one destination, not a \
+                 pattern: {program} cannot change names by a pattern; do it file by file, in a loop"
             ),
             Flaw::NotInstalled { program } => {
                 write!(f, "{program} is not installed on this system")
@@ -104,7 +120,10 @@ pub fn flaw(command: &str, context: &ShellContext) -> Option<Flaw> {
                 });
             }
         }
-        unended_exec(command).or_else(|| ungrouped_find(command)).or_else(|| {
+        unended_exec(command)
+            .or_else(|| ungrouped_find(command))
+            .or_else(|| pattern_destination(command))
+            .or_else(|| {
             let option = options?.unknown_option(command)?;
             Some(Flaw::UnknownOption {
                 program: command.program.rsplit('/').next()?.to_owned(),
@@ -150,6 +169,24 @@ fn defined_functions(command: &str) -> Vec<&str> {
         }
     }
     names
+}
+
+/// `mv` or `cp` whose last argument, the destination, holds `*` or `?`: with several sources
+/// it must be a folder, and a pattern names no new files (`mv *.jpeg *.jpg` fails or moves
+/// everything into the last `.jpg`).
+fn pattern_destination(command: &SimpleCommand) -> Option<Flaw> {
+    let program = command.program.rsplit('/').next()?;
+    if !matches!(program, "mv" | "cp") || command.args.iter().any(|a| a == "-t") {
+        return None;
+    }
+    let operands: Vec<&String> = command.args.iter().filter(|a| !a.starts_with('-')).collect();
+    let destination = operands.last()?;
+    // A `*` inside an expansion (`${f##*/}`) is the shell's business, not a pattern.
+    let pattern = destination.contains(['*', '?']) && !destination.contains(['$', '`']);
+    (operands.len() >= 2 && pattern).then(|| Flaw::PatternDestination {
+        program: program.to_owned(),
+        destination: destination.to_string(),
+    })
 }
 
 fn unended_exec(command: &SimpleCommand) -> Option<Flaw> {
@@ -346,6 +383,33 @@ mod tests {
             "find's -o joins less tightly than the tests and actions written beside it, so -delete \
              applies to one alternative only: put the alternatives in \\( ... \\)"
         );
+    }
+
+    #[test]
+    fn mv_and_cp_do_not_rename_by_a_pattern() {
+        let any = ShellContext::new("Linux", "bash", "/");
+        for command in [
+            "mv *.jpeg *.jpg",
+            "mv photos/*.jpeg photos/*.jpg",
+            "cp -v report?.txt backup?.txt",
+            "find . -name '*.txt' | xargs -I{} mv {} *.md",
+        ] {
+            assert!(
+                matches!(flaw(command, &any), Some(Flaw::PatternDestination { .. })),
+                "{command}"
+            );
+        }
+        for command in [
+            "mv *.jpeg photos/",
+            "cp *.txt backup",
+            "mv -t done/ *.log",
+            "for f in *.jpeg; do mv -- \"$f\" \"${f%.jpeg}.jpg\"; done",
+            "mv a.txt b.txt",
+            "cp -r src/* dest",
+            "for f in exports/*.csv; do mv \"$f\" \"2026_${f##*/}\"; done",
+        ] {
+            assert_eq!(flaw(command, &any), None, "{command}");
+        }
     }
 
     #[test]

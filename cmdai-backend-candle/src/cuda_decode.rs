@@ -323,8 +323,7 @@ impl Decoder {
             qkv_at + attn_width as u64 * float_bytes,
             qkv_at + (attn_width + kv_width) as u64 * float_bytes,
         );
-        let (attn_out_at, ffn_out_at, gate_at) =
-            (ptr(&attn_out), ptr(&ffn_out), ptr(&gate_up));
+        let (attn_out_at, ffn_out_at, gate_at) = (ptr(&attn_out), ptr(&ffn_out), ptr(&gate_up));
         let up_at = gate_at + ffn as u64 * float_bytes;
         let (hidden_q8_at, attn_q8_at, ffn_q8_at) =
             (bytes(&hidden_q8), bytes(&attn_q8), bytes(&ffn_q8));
@@ -619,24 +618,24 @@ pub(crate) fn stack(device: &CudaDevice, parts: &[&QTensor]) -> candle_core::Res
         if part.dtype() != dtype || width != columns {
             candle_core::bail!("stacked matrices differ in type or width");
         }
-        sizes.push((rows, rows * columns / dtype.block_size() * dtype.type_size()));
+        sizes.push((
+            rows,
+            rows * columns / dtype.block_size() * dtype.type_size(),
+        ));
     }
     let rows: usize = sizes.iter().map(|(rows, _)| rows).sum();
-    let storage =
-        candle_core::quantized::cuda::QCudaStorage::zeros(device, rows * columns, dtype)?;
-    let stacked = QTensor::new(candle_core::quantized::QStorage::Cuda(storage), (rows, columns))?;
+    let storage = candle_core::quantized::cuda::QCudaStorage::zeros(device, rows * columns, dtype)?;
+    let stacked = QTensor::new(
+        candle_core::quantized::QStorage::Cuda(storage),
+        (rows, columns),
+    )?;
     let stream = device.cuda_stream();
     let mut at = stacked.device_ptr()? as u64;
     for (part, (_, bytes)) in parts.iter().zip(sizes) {
         // SAFETY: `at` has room for the `bytes` of every part after it (the stacked matrix has
         // the rows of all of them), and each part holds `bytes`; both live on `stream`'s device.
         unsafe {
-            sys::cuMemcpyDtoDAsync_v2(
-                at,
-                part.device_ptr()? as u64,
-                bytes,
-                stream.cu_stream(),
-            )
+            sys::cuMemcpyDtoDAsync_v2(at, part.device_ptr()? as u64, bytes, stream.cu_stream())
         }
         .result()
         .map_err(driver)?;

@@ -36,9 +36,11 @@ impl Weight {
         match self {
             Weight::Mapped(matrix) => matrix.forward(x),
             Weight::Owned(matmul) => matmul.forward(x),
-            Weight::Rows { stacked, rows } => QMatMul::QTensor(stacked.clone())
-                .forward(x)?
-                .narrow(D::Minus1, rows.start, rows.len()),
+            Weight::Rows { stacked, rows } => QMatMul::QTensor(stacked.clone()).forward(x)?.narrow(
+                D::Minus1,
+                rows.start,
+                rows.len(),
+            ),
         }
     }
 
@@ -69,7 +71,10 @@ impl Weight {
                 outputs.push(weight.forward(x)?);
                 continue;
             };
-            let product = match stacked_products.iter().find(|(s, _)| Arc::ptr_eq(s, stacked)) {
+            let product = match stacked_products
+                .iter()
+                .find(|(s, _)| Arc::ptr_eq(s, stacked))
+            {
                 Some((_, product)) => product.clone(),
                 None => {
                     let product = QMatMul::QTensor(stacked.clone()).forward(x)?;
@@ -376,7 +381,14 @@ impl Transformer {
 
         for block in &mut self.blocks {
             block.cache.allocate(&self.device)?;
-            stack_rows(device, [&mut block.q.weight, &mut block.k.weight, &mut block.v.weight])?;
+            stack_rows(
+                device,
+                [
+                    &mut block.q.weight,
+                    &mut block.k.weight,
+                    &mut block.v.weight,
+                ],
+            )?;
             stack_rows(device, [&mut block.gate, &mut block.up])?;
         }
         fn owned(weight: &Weight) -> Option<&QMatMul> {

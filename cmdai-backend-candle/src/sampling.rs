@@ -156,7 +156,11 @@ pub fn greedy(logits: &[f32]) -> u32 {
             *lane = larger(*lane, value);
         }
     }
-    let max = lanes.iter().chain(rest).copied().fold(f32::NEG_INFINITY, larger);
+    let max = lanes
+        .iter()
+        .chain(rest)
+        .copied()
+        .fold(f32::NEG_INFINITY, larger);
     logits.iter().position(|&value| value == max).unwrap_or(0) as u32
 }
 

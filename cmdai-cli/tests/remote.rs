@@ -390,7 +390,12 @@ fn a_command_that_needs_a_missing_program_is_asked_for_again() {
     let output = common::succeed(
         cmdai_in(dir.path())
             .env("PATH", &bin)
-            .args(["--backend", "openai", "--remote-url", &server_replies_again.url()])
+            .args([
+                "--backend",
+                "openai",
+                "--remote-url",
+                &server_replies_again.url(),
+            ])
             .args(["--remote-model", "qwen2.5-coder-32b"])
             .arg("replace the spaces in file names here with underscores"),
     );

@@ -124,35 +124,122 @@ pub fn flaw(command: &str, context: &ShellContext) -> Option<Flaw> {
             .or_else(|| ungrouped_find(command))
             .or_else(|| pattern_destination(command))
             .or_else(|| {
-            let option = options?.unknown_option(command)?;
-            Some(Flaw::UnknownOption {
-                program: command.program.rsplit('/').next()?.to_owned(),
-                option,
-                tools: "GNU",
+                let option = options?.unknown_option(command)?;
+                Some(Flaw::UnknownOption {
+                    program: command.program.rsplit('/').next()?.to_owned(),
+                    option,
+                    tools: "GNU",
+                })
             })
-        })
     })
 }
 
 /// The builtins and keywords of sh, bash, zsh and fish that can stand where a program does.
 const SHELL_WORDS: &[&str] = &[
-    "!", ".", ":", "[", "[[", "]]", "{", "}", "alias", "and", "begin", "bg", "bind", "break",
-    "builtin", "caller", "case", "cd", "command", "compgen", "complete", "continue", "coproc",
-    "declare", "dirs", "disown", "do", "done", "echo", "elif", "else", "emulate", "enable",
-    "end", "esac", "eval", "exec", "exit", "export", "false", "fc", "fg", "fi", "for",
-    "function", "functions", "getopts", "hash", "help", "history", "if", "in", "jobs", "kill",
-    "let", "local", "logout", "mapfile", "not", "or", "popd", "print", "printf", "pushd", "pwd",
-    "read", "readarray", "readonly", "repeat", "return", "select", "set", "setopt", "shift",
-    "shopt", "source", "string", "suspend", "switch", "test", "then", "time", "times", "trap",
-    "true", "type", "typeset", "ulimit", "umask", "unalias", "unset", "unsetopt", "until",
-    "wait", "whence", "where", "which", "while",
+    "!",
+    ".",
+    ":",
+    "[",
+    "[[",
+    "]]",
+    "{",
+    "}",
+    "alias",
+    "and",
+    "begin",
+    "bg",
+    "bind",
+    "break",
+    "builtin",
+    "caller",
+    "case",
+    "cd",
+    "command",
+    "compgen",
+    "complete",
+    "continue",
+    "coproc",
+    "declare",
+    "dirs",
+    "disown",
+    "do",
+    "done",
+    "echo",
+    "elif",
+    "else",
+    "emulate",
+    "enable",
+    "end",
+    "esac",
+    "eval",
+    "exec",
+    "exit",
+    "export",
+    "false",
+    "fc",
+    "fg",
+    "fi",
+    "for",
+    "function",
+    "functions",
+    "getopts",
+    "hash",
+    "help",
+    "history",
+    "if",
+    "in",
+    "jobs",
+    "kill",
+    "let",
+    "local",
+    "logout",
+    "mapfile",
+    "not",
+    "or",
+    "popd",
+    "print",
+    "printf",
+    "pushd",
+    "pwd",
+    "read",
+    "readarray",
+    "readonly",
+    "repeat",
+    "return",
+    "select",
+    "set",
+    "setopt",
+    "shift",
+    "shopt",
+    "source",
+    "string",
+    "suspend",
+    "switch",
+    "test",
+    "then",
+    "time",
+    "times",
+    "trap",
+    "true",
+    "type",
+    "typeset",
+    "ulimit",
+    "umask",
+    "unalias",
+    "unset",
+    "unsetopt",
+    "until",
+    "wait",
+    "whence",
+    "where",
+    "which",
+    "while",
 ];
 
 /// Whether `word` names a program to look up on `PATH`: not a path, and not an expansion the
 /// shell works out when it runs (`$tool`, `$(...)`, `*`).
 fn is_program_name(word: &str) -> bool {
-    !word.is_empty()
-        && !word.contains(['/', '$', '`', '*', '?', '[', '=', '(', '{', '~'])
+    !word.is_empty() && !word.contains(['/', '$', '`', '*', '?', '[', '=', '(', '{', '~'])
 }
 
 /// The names `command` defines as shell functions (`name() { ...; }`, `function name`).
@@ -179,7 +266,11 @@ fn pattern_destination(command: &SimpleCommand) -> Option<Flaw> {
     if !matches!(program, "mv" | "cp") || command.args.iter().any(|a| a == "-t") {
         return None;
     }
-    let operands: Vec<&String> = command.args.iter().filter(|a| !a.starts_with('-')).collect();
+    let operands: Vec<&String> = command
+        .args
+        .iter()
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let destination = operands.last()?;
     // A `*` inside an expansion (`${f##*/}`) is the shell's business, not a pattern.
     let pattern = destination.contains(['*', '?']) && !destination.contains(['$', '`']);
@@ -264,9 +355,9 @@ fn ungrouped_find(command: &SimpleCommand) -> Option<Flaw> {
     if let Some(acting) = alternatives.iter().find(|a| a.action.is_some()) {
         // The action's own alternative has a test: it is not a catch-all for what is left.
         let unserved = !acting.tests.is_empty()
-            && alternatives.iter().any(|a| {
-                a.action.is_none() && !a.prunes && a.tests.len() >= acting.tests.len()
-            });
+            && alternatives
+                .iter()
+                .any(|a| a.action.is_none() && !a.prunes && a.tests.len() >= acting.tests.len());
         return match unserved {
             true => flaw(acting.action?),
             false => None,
@@ -279,7 +370,10 @@ fn ungrouped_find(command: &SimpleCommand) -> Option<Flaw> {
         for shorter in &alternatives {
             let shared = longer.tests.iter().any(|test| shorter.tests.contains(test));
             if shared && longer.tests.len() > shorter.tests.len() {
-                let extra = longer.tests.iter().find(|test| !shorter.tests.contains(test))?;
+                let extra = longer
+                    .tests
+                    .iter()
+                    .find(|test| !shorter.tests.contains(test))?;
                 return flaw(extra);
             }
         }
@@ -342,12 +436,21 @@ mod tests {
         };
         // The action or the extra test binds to the last alternative only.
         for (command, part) in [
-            (r"find . -name '*.jpg' -o -name '*.png' -exec cp {} /backup \;", "-exec"),
+            (
+                r"find . -name '*.jpg' -o -name '*.png' -exec cp {} /backup \;",
+                "-exec",
+            ),
             ("find . -name '*.log' -o -name '*.tmp' -delete", "-delete"),
-            ("find /var/log -name '*.gz' -or -name '*.old' -print0 | xargs -0 rm", "-print0"),
+            (
+                "find /var/log -name '*.gz' -or -name '*.old' -print0 | xargs -0 rm",
+                "-print0",
+            ),
             ("find . -type f -name '*.jpg' -o -name '*.png'", "-type"),
             ("find . -name '*.c' -o -name '*.h' -mtime -7", "-mtime"),
-            ("find ~ -iname '*.mp3' -o -iname '*.flac' -size +10M", "-size"),
+            (
+                "find ~ -iname '*.mp3' -o -iname '*.flac' -size +10M",
+                "-size",
+            ),
             (r"find . -name a -o \( -name b \) -ls", "-ls"),
             ("find . -atime +7 -o -size +20k -print", "-print"),
             ("find /var/www -group root -o -nogroup -print0", "-print0"),
@@ -414,7 +517,9 @@ mod tests {
 
     #[test]
     fn programs_are_checked_against_the_path_when_it_is_known() {
-        let programs = ["ls", "find", "mv", "sort", "xargs", "sudo", "bash", "timeout"];
+        let programs = [
+            "ls", "find", "mv", "sort", "xargs", "sudo", "bash", "timeout",
+        ];
         let here = ShellContext::new("Linux", "bash", "/")
             .with_programs(programs.iter().map(|p| p.to_string()));
         let missing = |command: &str| match flaw(command, &here) {

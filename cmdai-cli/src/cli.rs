@@ -422,6 +422,16 @@ pub struct GenerationArgs {
         global = true
     )]
     pub look_at_files: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        global = true
+    )]
+    pub trial: Option<String>,
 }
 
 /// The limits of a preview.

@@ -62,6 +62,7 @@ pub struct GenerationConfig {
     /// A catalog id or a path to a .gguf file.
     pub draft_model: Option<String>,
     pub look_at_files: Option<bool>,
+    pub trial: Option<bool>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]

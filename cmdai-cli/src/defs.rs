@@ -283,6 +283,18 @@ pub const LOOK_AT_FILES: Def = Def {
            (docs/QUALITY.md)",
 };
 
+pub const TRIAL: Def = Def {
+    key: Some("generation.trial"),
+    flag: Some("trial"),
+    env: Some("CMDAI_TRIAL"),
+    default: Builtin::Value("true"),
+    allowed: Allowed::Bool,
+    help: "Try each new command in the preview's sandbox (Linux) before showing it, for at most \
+           a second: one that fails there with an error of its own is asked for once more, with \
+           the error. Nothing real is written. Commands that are critical, use the network or \
+           work with other processes, services or privileges are not tried",
+};
+
 pub const POLICY: Def = Def {
     key: Some("safety.policy"),
     flag: Some("safety"),
@@ -340,6 +352,7 @@ pub const ALL: &[&Def] = &[
     &DRAFT,
     &DRAFT_MODEL,
     &LOOK_AT_FILES,
+    &TRIAL,
     &POLICY,
     &ALLOW,
     &DENY,

@@ -64,7 +64,12 @@ pub fn run(settings: &Settings, options: &EvalOptions) -> Result<()> {
     let context = context::detect(settings.shell.as_deref());
     let generate = |request: &str, dir: Option<&std::path::Path>| -> Result<Option<String>> {
         let look = dir.filter(|_| settings.look_at_files);
-        let context = context::with_named_files(&context, request, look);
+        let mut context = context::with_named_files(&context, request, look);
+        // Asked from the row's own directory, as a user asks from theirs: a trial of the
+        // command runs there.
+        if let Some(dir) = dir {
+            context.cwd = dir.display().to_string();
+        }
         match generator.generate_streaming(request, &context, &mut NullSink, &cancel) {
             Ok(command) => Ok(Some(command.command)),
             Err(error) if cancel.is_cancelled() => Err(error.into()),

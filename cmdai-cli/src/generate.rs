@@ -27,8 +27,13 @@ pub(crate) fn load(settings: &Settings) -> Result<(CommandGenerator, CancelToken
     let fetcher = models::fetcher(settings.offline)?;
     let cancel = interrupt::install(fetcher.cancel_flag());
     let backend = Backend::open(settings, fetcher)?;
-    let generator =
+    let mut generator =
         Generator::new(backend, CommandPrompt::default()).with_params(settings.params.clone());
+    if settings.trial
+        && let Some(trial) = crate::trial::SandboxTrial::new(settings)
+    {
+        generator = generator.with_trial(trial);
+    }
     Ok((generator, cancel))
 }
 
@@ -92,7 +97,7 @@ pub(crate) fn present(
     let analysis = safety::analyzer(settings).analyze(&command.command);
     // What the second look did not mend (the model was asked once more, and its second answer
     // had a flaw too or could not be read): said, not hidden.
-    let flaw = cmdai_core::flaw(&command.command, context);
+    let flaw = &command.flaw;
     let load_time = generator.backend().load_time();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

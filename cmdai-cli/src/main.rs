@@ -19,6 +19,7 @@ mod preview;
 mod progress;
 mod safety;
 mod settings;
+mod trial;
 
 use std::process::ExitCode;
 

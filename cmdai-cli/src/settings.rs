@@ -84,6 +84,8 @@ pub struct Settings {
     pub draft_model: String,
     /// Describe the files the request names to the model.
     pub look_at_files: bool,
+    /// Try each new command in the preview's sandbox before showing it.
+    pub trial: bool,
     pub output: OutputFormat,
     /// Show tokens on stderr as they are generated.
     pub stream: bool,
@@ -321,6 +323,7 @@ impl Settings {
                 cli.generation.look_at_files.clone(),
                 config.generation.look_at_files,
             )?,
+            trial: defs::TRIAL.resolve(cli.generation.trial.clone(), config.generation.trial)?,
             params: generation_params(cli.generation, &config)?,
             output: defs::OUTPUT.resolve(cli.output, config.output)?,
             stream: cli.stream,
@@ -398,6 +401,7 @@ impl Settings {
                 draft: Some(self.draft.to_string()),
                 draft_model: Some(self.draft_model.clone()),
                 look_at_files: Some(self.look_at_files),
+                trial: Some(self.trial),
             },
             safety: config::SafetyConfig {
                 policy: Some(self.safety.policy),

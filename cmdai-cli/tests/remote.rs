@@ -405,3 +405,88 @@ fn a_command_that_needs_a_missing_program_is_asked_for_again() {
         "{stderr}"
     );
 }
+
+/// The words of the user turns `server` was sent in its `n`th request.
+fn asked(server: &Server, n: usize) -> Vec<String> {
+    server.seen()[n].body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "user")
+        .filter_map(|m| m["content"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn a_command_that_fails_when_tried_is_asked_for_again_with_its_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), "bob\nalice\ncarol\n").unwrap();
+    std::fs::write(dir.path().join("b.txt"), "dave\ncarol\nbob\n").unwrap();
+    let request = "which names are in both a.txt and b.txt?";
+    // It writes before it fails: the trial must not write here.
+    let failing = "sed -i 's/bob/robert/' a.txt && comm -12 a.txt b.txt";
+    let working = "sort a.txt b.txt | uniq -d";
+    let server = Server::start(vec![command_reply(failing), command_reply(working)]);
+    let run = |server: &Server, extra: &[&str]| {
+        let output = common::succeed(
+            cmdai_in(dir.path())
+                .args(["--backend", "openai", "--remote-url", &server.url()])
+                .args(["--remote-model", "qwen2.5-coder-32b", "-o", "json"])
+                .args(extra)
+                .arg(request),
+        );
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()
+    };
+    let value = run(&server, &[]);
+    assert_eq!(value["command"], working);
+    assert_eq!(value["flaw"], Value::Null);
+    assert_eq!(server.seen().len(), 2);
+    let follow_up = asked(&server, 1).pop().unwrap();
+    assert!(
+        follow_up.contains("That command is wrong: it failed when tried here: comm: file ")
+            && follow_up.contains(" is not in sorted order"),
+        "{follow_up}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("a.txt")).unwrap(),
+        "bob\nalice\ncarol\n",
+        "the trial wrote nothing here"
+    );
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["a.txt", "b.txt", "cache"], "nothing was left here");
+
+    // Turned off: the first command, unjudged.
+    let server = Server::start(vec![command_reply(failing)]);
+    let value = run(&server, &["--trial=false"]);
+    assert_eq!(value["command"], failing);
+    assert_eq!(server.seen().len(), 1);
+
+    // The second answer fails too: the first stays, and its error is said.
+    let server = Server::start(vec![command_reply(failing), command_reply(failing)]);
+    let value = run(&server, &[]);
+    assert_eq!(value["command"], failing);
+    let flaw = value["flaw"].as_str().unwrap();
+    assert!(
+        flaw.starts_with("it failed when tried here: comm:"),
+        "{flaw}"
+    );
+
+    // Files the request names that are not here: the request is about another place, and a
+    // missing file is not the command's fault.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let server = Server::start(vec![command_reply("comm -12 x.txt y.txt")]);
+    let output = common::succeed(
+        cmdai_in(elsewhere.path())
+            .args(["--backend", "openai", "--remote-url", &server.url()])
+            .args(["--remote-model", "qwen2.5-coder-32b", "-o", "json"])
+            .arg("which names are in both x.txt and y.txt?"),
+    );
+    let value: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(value["command"], "comm -12 x.txt y.txt");
+    assert_eq!(value["flaw"], Value::Null);
+    assert_eq!(server.seen().len(), 1);
+}

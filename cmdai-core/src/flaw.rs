@@ -41,6 +41,12 @@ pub enum Flaw {
         /// The program, e.g. `rename`.
         program: String,
     },
+    /// The command failed when it was tried where it cannot change anything (a [`Trial`]):
+    /// an error the program printed, e.g. `comm: file 1 is not in sorted order`.
+    Failed {
+        /// What it printed on its standard error, cut short.
+        message: String,
+    },
     /// An option the program does not have with the system's tools.
     UnknownOption {
         /// The program, e.g. `tail`.
@@ -80,6 +86,7 @@ impl fmt::Display for Flaw {
             Flaw::NotInstalled { program } => {
                 write!(f, "{program} is not installed on this system")
             }
+            Flaw::Failed { message } => write!(f, "it failed when tried here: {message}"),
             Flaw::UnknownOption {
                 program,
                 option,
@@ -87,6 +94,16 @@ impl fmt::Display for Flaw {
             } => write!(f, "{tools} {program} has no option {option}"),
         }
     }
+}
+
+/// Tries a command where it cannot change anything (a sandbox over the working directory) and
+/// says how it failed, if it did. Only failures that come from the command itself count: one
+/// that comes from the place it was tried in (no network, no other processes, files the
+/// request names that are not there) is not a flaw of the command.
+pub trait Trial: fmt::Debug {
+    /// What `command`, written for `request`, printed when it failed in the context's working
+    /// directory; `None` when it succeeded, was not tried, or failed for reasons of the trial.
+    fn failure(&self, request: &str, command: &str, context: &ShellContext) -> Option<String>;
 }
 
 /// The first flaw of `command` on the system `context` describes, if it has one. Options are

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::flaw::{Flaw, flaw};
+use crate::flaw::{Flaw, Trial, flaw};
 use crate::{
     CancelToken, Conversation, Exchange, FixRequest, GenerateError, GenerationParams,
     InferenceBackend, NullSink, ParseError, PromptBuilder, ShellContext, StopReason, TokenSink,
@@ -47,6 +47,10 @@ pub struct GeneratedCommand {
     pub generated_tokens: usize,
     /// Where the time went.
     pub timings: Timings,
+    /// What is still wrong with the command, when the generator found something it could not
+    /// have mended (the model was asked once more and its second answer was no better).
+    #[serde(skip)]
+    pub flaw: Option<Flaw>,
 }
 
 /// Turns requests into commands with one backend and one prompt.
@@ -55,6 +59,7 @@ pub struct Generator<B, P> {
     backend: B,
     prompt: P,
     params: GenerationParams,
+    trial: Option<Box<dyn Trial + Send + Sync>>,
 }
 
 impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
@@ -64,6 +69,7 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
             backend,
             prompt,
             params: GenerationParams::default(),
+            trial: None,
         }
         .with_params(GenerationParams::default())
     }
@@ -76,6 +82,22 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
         }
         self.params = params;
         self
+    }
+
+    /// Tries each new command with `trial` before it is returned: a command that fails there is
+    /// asked for once more, like one with a [`Flaw`] that shows without running it.
+    pub fn with_trial(mut self, trial: impl Trial + Send + Sync + 'static) -> Self {
+        self.trial = Some(Box::new(trial));
+        self
+    }
+
+    /// What is wrong with `command`, written for `request`: a [`Flaw`] that shows without
+    /// running it, or else its failure in the trial, if there is one.
+    fn finding(&self, request: &str, command: &str, context: &ShellContext) -> Option<Flaw> {
+        flaw(command, context).or_else(|| {
+            let message = self.trial.as_ref()?.failure(request, command, context)?;
+            Some(Flaw::Failed { message })
+        })
     }
 
     /// The backend, e.g. to ask for its [`ModelInfo`](crate::ModelInfo).
@@ -110,32 +132,37 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
         let request = non_empty(request)?;
         let conversation = self.prompt.build(request, context);
         let first = self.command(&conversation, &self.params.clone(), sink, cancel, started)?;
-        match flaw(&first.command, context) {
+        match self.finding(request, &first.command, context) {
             None => Ok(first),
-            Some(flaw) => self.second_look(request, context, first, &flaw, sink, cancel, started),
+            Some(flaw) => self.second_look(request, context, first, flaw, sink, cancel, started),
         }
     }
 
-    /// Asks once more for a command whose [`Flaw`] shows without running it, naming the flaw
-    /// as a follow-up to the first answer. The second answer replaces the first only when it
-    /// has no flaw; either way the time of both counts. Time left is what the limit allows.
+    /// Asks once more for a command with a [`Flaw`], naming the flaw as a follow-up to the first
+    /// answer. The second answer replaces the first only when it has no flaw; otherwise the
+    /// first is returned with its flaw. Either way the time of both counts. Time left is what
+    /// the limit allows.
     #[allow(clippy::too_many_arguments)]
     fn second_look(
         &mut self,
         request: &str,
         context: &ShellContext,
         first: GeneratedCommand,
-        flaw: &Flaw,
+        flaw: Flaw,
         sink: &mut dyn TokenSink,
         cancel: &CancelToken,
         started: Instant,
     ) -> Result<GeneratedCommand, GenerateError> {
+        let follow_up =
+            format!("That command is wrong: {flaw}. Write the whole command again, corrected.");
+        let first = GeneratedCommand {
+            flaw: Some(flaw),
+            ..first
+        };
         let Some(time_limit) = remaining(self.params.time_limit, started) else {
             return Ok(first);
         };
         let earlier = [Exchange::new(request, first.command.clone())];
-        let follow_up =
-            format!("That command is wrong: {flaw}. Write the whole command again, corrected.");
         let conversation = self.prompt.build_revision(&earlier, &follow_up, context);
         let params = GenerationParams {
             keep_prompt_prefix: false,
@@ -144,7 +171,7 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
         };
         sink.restart();
         let second = match self.command(&conversation, &params, sink, cancel, started) {
-            Ok(second) if crate::flaw::flaw(&second.command, context).is_none() => second,
+            Ok(second) if self.finding(request, &second.command, context).is_none() => second,
             Ok(_) | Err(GenerateError::Parse { .. }) => return Ok(first),
             Err(error) => return Err(error),
         };
@@ -177,7 +204,8 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
             keep_prompt_prefix: earlier.is_empty() && self.params.keep_prompt_prefix,
             ..self.params.clone()
         };
-        self.command(&conversation, &params, sink, cancel, started)
+        let revised = self.command(&conversation, &params, sink, cancel, started)?;
+        Ok(with_static_flaw(revised, context))
     }
 
     /// Generates a fixed or changed version of a command that already ran (`cmdai fix`).
@@ -191,7 +219,8 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
         let started = Instant::now();
         non_empty(&fix.command)?;
         let conversation = self.prompt.build_fix(fix, context);
-        self.command(&conversation, &self.params.clone(), sink, cancel, started)
+        let fixed = self.command(&conversation, &self.params.clone(), sink, cancel, started)?;
+        Ok(with_static_flaw(fixed, context))
     }
 
     /// Asks the model what `command` does, in a few sentences of plain text, streamed to
@@ -278,7 +307,18 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
                 decode,
                 total: started.elapsed(),
             },
+            flaw: None,
         })
+    }
+}
+
+/// `command` with the [`Flaw`] that shows without running it, if it has one: revisions and
+/// fixes are the user's own follow-ups, so they are not asked for again, but what is wrong
+/// with them is said.
+fn with_static_flaw(command: GeneratedCommand, context: &ShellContext) -> GeneratedCommand {
+    GeneratedCommand {
+        flaw: flaw(&command.command, context),
+        ..command
     }
 }
 
@@ -549,6 +589,7 @@ mod tests {
         let mut generator = Generator::new(backend, CommandPrompt::default());
         let command = generator.generate("second column", &context()).unwrap();
         assert_eq!(command.command, "awk '{print $2");
+        assert_eq!(command.flaw, Some(Flaw::NotShell), "what remains is said");
         assert_eq!(generator.backend().seen.len(), 2);
 
         // A command without a flaw is asked for once.
@@ -558,6 +599,78 @@ mod tests {
         );
         generator.generate("list", &context()).unwrap();
         assert_eq!(generator.backend().seen.len(), 1);
+    }
+
+    /// A trial in which commands with `sort` fail, as `comm` does on unsorted input here.
+    #[derive(Debug, Default, Clone)]
+    struct NeedsSort {
+        tried: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    }
+
+    impl Trial for NeedsSort {
+        fn failure(&self, request: &str, command: &str, _: &ShellContext) -> Option<String> {
+            let mut tried = self.tried.lock().unwrap();
+            tried.push((request.to_owned(), command.to_owned()));
+            (!command.contains("sort")).then(|| "comm: file 1 is not in sorted order".to_owned())
+        }
+    }
+
+    #[test]
+    fn a_command_that_fails_in_the_trial_is_asked_for_again_with_its_error() {
+        let mut backend = Scripted::new(r#"{"cmd": "comm -12 a b"}"#);
+        backend.then = Some((
+            r#"{"cmd": "comm -12 <(sort a) <(sort b)"}"#,
+            StopReason::EndOfGeneration,
+        ));
+        let trial = NeedsSort::default();
+        let mut generator =
+            Generator::new(backend, CommandPrompt::default()).with_trial(trial.clone());
+        let command = generator
+            .generate("lines in both a and b", &context())
+            .unwrap();
+        assert_eq!(command.command, "comm -12 <(sort a) <(sort b)");
+        assert_eq!(command.flaw, None);
+        let tried = trial.tried.lock().unwrap().clone();
+        let request = "lines in both a and b".to_owned();
+        assert_eq!(
+            tried,
+            [
+                (request.clone(), "comm -12 a b".to_owned()),
+                (request, "comm -12 <(sort a) <(sort b)".to_owned())
+            ],
+            "the first and the second answer are tried, with the request"
+        );
+        let follow_up = &generator.backend().seen[1].messages.last().unwrap().content;
+        assert!(
+            follow_up.contains("it failed when tried here: comm: file 1 is not in sorted order"),
+            "{follow_up}"
+        );
+
+        // The second answer fails too: the first stays, with what is wrong with it.
+        let backend = Scripted::new(r#"{"cmd": "comm -12 a b"}"#);
+        let trial = NeedsSort::default();
+        let mut generator = Generator::new(backend, CommandPrompt::default()).with_trial(trial);
+        let command = generator
+            .generate("lines in both a and b", &context())
+            .unwrap();
+        assert_eq!(command.command, "comm -12 a b");
+        assert_eq!(
+            command.flaw.map(|f| f.to_string()).as_deref(),
+            Some("it failed when tried here: comm: file 1 is not in sorted order")
+        );
+        assert_eq!(
+            generator.backend().seen.len(),
+            2,
+            "asked once more, not again"
+        );
+
+        // A flaw that shows without running the command is found without a trial.
+        let backend = Scripted::new(r#"{"cmd": "awk '{print $2 "}"#);
+        let trial = NeedsSort::default();
+        let mut generator =
+            Generator::new(backend, CommandPrompt::default()).with_trial(trial.clone());
+        generator.generate("second column", &context()).unwrap();
+        assert!(trial.tried.lock().unwrap().is_empty());
     }
 
     #[test]

@@ -58,7 +58,7 @@ pub use backend::{
 pub use conversation::{Conversation, Message, Role};
 pub use error::GenerateError;
 pub use files::describe_named_files;
-pub use flaw::{Flaw, flaw};
+pub use flaw::{Flaw, Trial, flaw};
 pub use generator::{Candidate, GeneratedCommand, Generator, Timings};
 pub use parse::{ParseError, ParsedCommand, parse_response};
 pub use prompt::{CommandPrompt, Exchange, FixRequest, PromptBuilder, ShellContext};

@@ -1,0 +1,367 @@
+//! Trying a new command before it is shown (`generation.trial`): it runs in the preview's
+//! sandbox over the working directory (`cmdai-preview`: nothing real is written, no network, no
+//! other processes), and an error of its own (`comm: file 1 is not in sorted order`, `tail:
+//! invalid number of lines`, an awk program that does not parse) is a
+//! [`Flaw::Failed`](cmdai_core::Flaw), for which the model is asked once more with the error
+//! named.
+//!
+//! What the sandbox hides would make a good command fail there, so that is not judged: commands
+//! that are not tried at all (critical ones, those that use the network, and programs whose work
+//! is with other processes, services, privileges or a terminal), errors that come from the
+//! sandbox (permission denied, a read-only file system, no such process), a command still
+//! running at the time limit, and a missing file when nothing the request names is here (the
+//! request is then about another place).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use cmdai_core::safety::{Analyzer, RiskLevel, network_use, simple_commands};
+use cmdai_core::{ShellContext, Trial};
+use cmdai_preview::{PreviewError, PreviewOptions, Report, Status};
+
+use crate::preview::HELPER;
+use crate::safety;
+use crate::settings::Settings;
+
+/// How long a trial may run. Most commands end in milliseconds; one that runs longer (a search
+/// of the whole disk) holds the answer up no more than this, and is not judged.
+const TIME_LIMIT: Duration = Duration::from_secs(1);
+
+/// The most of an error message the model is given, in characters, and in lines.
+const MESSAGE_CHARS: usize = 300;
+const MESSAGE_LINES: usize = 3;
+
+/// Programs whose work is with what the sandbox does not have: privileges, other processes,
+/// services, containers, the package manager, a terminal. They would fail there, or wait.
+const NOT_TRIED: &[&str] = &[
+    "sudo",
+    "doas",
+    "su",
+    "pkexec",
+    "run0",
+    "kill",
+    "pkill",
+    "killall",
+    "systemctl",
+    "service",
+    "journalctl",
+    "loginctl",
+    "crontab",
+    "at",
+    "docker",
+    "podman",
+    "kubectl",
+    "mount",
+    "umount",
+    "shutdown",
+    "reboot",
+    "poweroff",
+    "apt",
+    "apt-get",
+    "dnf",
+    "yum",
+    "pacman",
+    "zypper",
+    "apk",
+    "brew",
+    "snap",
+    "flatpak",
+    "top",
+    "htop",
+    "watch",
+    "vi",
+    "vim",
+    "nvim",
+    "nano",
+    "emacs",
+    "less",
+    "more",
+    "man",
+    "tmux",
+    "screen",
+];
+
+/// Errors (lower case) that say the sandbox, not the command, is what failed.
+const SANDBOX_ERRORS: &[&str] = &[
+    "permission denied",
+    "operation not permitted",
+    "read-only file system",
+    "no space left on device",
+    "cannot allocate memory",
+    "no such process",
+    "failed to connect to bus",
+    "not been booted with systemd",
+    "docker daemon",
+    "network is unreachable",
+    "name resolution",
+    "could not resolve",
+    "connection refused",
+    "terminal",
+    "tty",
+    "inappropriate ioctl",
+];
+
+/// The error of a file that is not there (`strerror(ENOENT)`).
+const MISSING_FILE: &str = "no such file or directory";
+
+/// Tries commands in the preview's sandbox, in the context's working directory.
+#[derive(Debug)]
+pub struct SandboxTrial {
+    analyzer: Analyzer,
+    helper: PathBuf,
+    shell: PathBuf,
+    size_limit: u64,
+    /// Say on stderr what each trial found (`-v`).
+    verbose: bool,
+    /// Set when the system cannot make the sandbox: nothing more is tried.
+    unavailable: AtomicBool,
+}
+
+impl SandboxTrial {
+    /// A trial as the settings describe it (safety rules, shell, the preview's size limit);
+    /// `None` when this program cannot be found to run the sandbox's helper.
+    pub fn new(settings: &Settings) -> Option<Self> {
+        Some(SandboxTrial {
+            analyzer: safety::analyzer(settings),
+            helper: std::env::current_exe().ok()?,
+            shell: PathBuf::from(safety::shell_program(settings.shell.as_deref())),
+            size_limit: settings.preview_limits.size,
+            verbose: settings.verbose > 0,
+            unavailable: AtomicBool::new(!cfg!(target_os = "linux")),
+        })
+    }
+
+    /// Whether `command` is tried at all.
+    fn tries(&self, command: &str) -> bool {
+        let Some(commands) = simple_commands(command) else {
+            return false;
+        };
+        let hidden = commands.iter().any(|simple| {
+            simple
+                .wrappers
+                .iter()
+                .chain(std::iter::once(&simple.program))
+                .any(|program| NOT_TRIED.contains(&program.rsplit('/').next().unwrap_or(program)))
+        });
+        !hidden
+            && network_use(command).is_none()
+            && self.analyzer.analyze(command).level != RiskLevel::Critical
+    }
+}
+
+impl Trial for SandboxTrial {
+    fn failure(&self, request: &str, command: &str, context: &ShellContext) -> Option<String> {
+        if self.unavailable.load(Ordering::Relaxed) || !self.tries(command) {
+            return None;
+        }
+        let options = PreviewOptions {
+            helper: self.helper.clone(),
+            helper_args: vec![HELPER.into()],
+            shell: self.shell.clone(),
+            directory: PathBuf::from(&context.cwd),
+            time_limit: TIME_LIMIT,
+            size_limit: self.size_limit,
+        };
+        let started = std::time::Instant::now();
+        match cmdai_preview::preview(command, &options) {
+            Ok(report) => {
+                let here =
+                    || !cmdai_core::describe_named_files(request, &report.directory).is_empty();
+                let failure = own_failure(&report, here);
+                if self.verbose {
+                    let ms = started.elapsed().as_millis();
+                    match &failure {
+                        Some(error) => {
+                            eprintln!("cmdai: tried in a sandbox ({ms} ms), it failed: {error}")
+                        }
+                        None => {
+                            eprintln!("cmdai: tried in a sandbox ({ms} ms): no error of its own")
+                        }
+                    }
+                }
+                failure
+            }
+            Err(error) => {
+                if let PreviewError::Unavailable { .. } = error {
+                    self.unavailable.store(true, Ordering::Relaxed);
+                }
+                tracing::debug!("the command was not tried: {error}");
+                None
+            }
+        }
+    }
+}
+
+/// The error `report`'s command failed with, when the failure is the command's own: it exited
+/// with a status other than 0 and said why on its standard error, and what it said is not the
+/// sandbox's doing. `named_here` says whether a file the request names is in the directory:
+/// only then is a missing file the command's fault.
+fn own_failure(report: &Report, named_here: impl FnOnce() -> bool) -> Option<String> {
+    let Status::Exited { code } = report.status else {
+        return None;
+    };
+    let stderr = report.stderr.text.trim();
+    if code == 0 || stderr.is_empty() || report.limit.is_some() || !report.blocked.is_empty() {
+        return None;
+    }
+    let lower = stderr.to_lowercase();
+    if SANDBOX_ERRORS.iter().any(|error| lower.contains(error))
+        || (lower.contains(MISSING_FILE) && !named_here())
+    {
+        return None;
+    }
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .take(MESSAGE_LINES)
+        .collect();
+    let message = lines.join("; ");
+    Some(match message.char_indices().nth(MESSAGE_CHARS) {
+        Some((end, _)) => format!("{}...", &message[..end]),
+        None => message,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cmdai_preview::{Limit, Output};
+
+    fn report(status: Status, stderr: &str) -> Report {
+        Report {
+            command: "cmd".to_owned(),
+            directory: PathBuf::from("/work"),
+            status,
+            stdout: Output::default(),
+            stderr: Output {
+                text: stderr.to_owned(),
+                bytes: stderr.len() as u64,
+                truncated: false,
+            },
+            changes: Vec::new(),
+            outside: Vec::new(),
+            blocked: Vec::new(),
+            limit: None,
+            unlisted: 0,
+            summary: Vec::new(),
+        }
+    }
+
+    fn exited(code: i32, stderr: &str) -> Report {
+        report(Status::Exited { code }, stderr)
+    }
+
+    #[test]
+    fn errors_of_the_command_itself_are_failures() {
+        let own = [
+            (1, "comm: file 1 is not in sorted order"),
+            (1, "tail: invalid number of lines: ‘+3:2026-10-01 ERROR x’"),
+            (2, "grep: Unmatched ( or \\("),
+            (
+                5,
+                "jq: error (at config.json:4): Cannot index array with \"keys\"",
+            ),
+            (1, "sed: -e expression #1, char 9: unknown option to `s'"),
+            (127, "sh: 1: frobnicate: not found"),
+        ];
+        for (code, stderr) in own {
+            assert_eq!(
+                own_failure(&exited(code, stderr), || true).as_deref(),
+                Some(stderr),
+                "{stderr}"
+            );
+        }
+        let awk = "awk: cmd. line:1: NR>1 {if ($3 >\nawk: cmd. line:1:              ^ unexpected newline or end of string\n\n";
+        assert_eq!(
+            own_failure(&exited(2, awk), || true).as_deref(),
+            Some(
+                "awk: cmd. line:1: NR>1 {if ($3 >; awk: cmd. line:1:              ^ unexpected newline or end of string"
+            )
+        );
+        let long = "x".repeat(1000);
+        let cut = own_failure(&exited(1, &long), || true).unwrap();
+        assert_eq!(cut.chars().count(), MESSAGE_CHARS + 3);
+        let lines = "a\nb\nc\nd\ne";
+        assert_eq!(own_failure(&exited(1, lines), || true).unwrap(), "a; b; c");
+    }
+
+    #[test]
+    fn a_missing_file_is_the_commands_fault_only_where_the_request_names_one_that_is_here() {
+        let missing = "mv: cannot stat 'file.txt': No such file or directory";
+        assert_eq!(
+            own_failure(&exited(1, missing), || true).as_deref(),
+            Some(missing)
+        );
+        // Nothing the request names is here: the command is for another place.
+        assert_eq!(own_failure(&exited(1, missing), || false), None);
+        // Other errors do not depend on where the command was tried.
+        let unsorted = "comm: file 2 is not in sorted order";
+        assert!(own_failure(&exited(1, unsorted), || false).is_some());
+    }
+
+    #[test]
+    fn what_the_sandbox_does_and_quiet_failures_are_not_failures() {
+        let none = [
+            exited(0, "tar: Removing leading `/' from member names"),
+            exited(1, ""),
+            exited(124, "  \n"),
+            exited(
+                1,
+                "chown: changing ownership of 'a': Operation not permitted",
+            ),
+            exited(1, "touch: cannot touch '/etc/x': Read-only file system"),
+            exited(2, "find: ‘/root’: Permission denied"),
+            exited(1, "kill: (1234) - No such process"),
+            exited(1, "Failed to connect to bus: No such file or directory"),
+            exited(1, "top: failed tty get"),
+            exited(1, "Error opening terminal: unknown."),
+            exited(6, "curl: (6) Could not resolve host: example.com"),
+            report(Status::TimedOut, "find: still going"),
+            report(Status::Signalled { signal: 13 }, "broken pipe"),
+        ];
+        for report in none {
+            assert_eq!(own_failure(&report, || true), None, "{report:?}");
+        }
+        let mut limited = exited(1, "dd: error writing 'big': No space left on device");
+        limited.limit = Some(Limit::Size { bytes: 1 << 20 });
+        assert_eq!(own_failure(&limited, || true), None);
+        let mut blocked = exited(1, "cp: cannot create regular file '/opt/x': Is a directory");
+        blocked.blocked = vec![PathBuf::from("/opt/x")];
+        assert_eq!(own_failure(&blocked, || true), None);
+    }
+
+    #[test]
+    fn only_commands_whose_work_the_sandbox_can_show_are_tried() {
+        let trial = SandboxTrial {
+            analyzer: Analyzer::default(),
+            helper: PathBuf::from("/bin/false"),
+            shell: PathBuf::from("/bin/sh"),
+            size_limit: 1 << 20,
+            verbose: false,
+            unavailable: AtomicBool::new(false),
+        };
+        for tried in [
+            "comm -12 a.txt b.txt",
+            "find . -name '*.log' -mtime +7 -delete",
+            "tail -n +2 data.csv | cut -d, -f3 | sort -u",
+            "for f in *.jpeg; do mv \"$f\" \"${f%.jpeg}.jpg\"; done",
+            "rm -rf build",
+        ] {
+            assert!(trial.tries(tried), "{tried}");
+        }
+        for not_tried in [
+            "sudo apt-get install jq",
+            "kill 1234",
+            "pgrep -f server | xargs kill",
+            "/usr/bin/top -b -n 1",
+            "systemctl restart nginx",
+            "curl -s https://example.com",
+            "rm -rf /",
+            "awk '{print $2",
+        ] {
+            assert!(!trial.tries(not_tried), "{not_tried}");
+        }
+    }
+}

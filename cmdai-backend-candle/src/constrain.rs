@@ -126,24 +126,40 @@ fn single_string_field(schema: &Value) -> Option<&str> {
 
 /// `{"FIELD": "TEXT"}` where TEXT is at least one character: anything but a quote, a backslash
 /// or a control character, or a backslash and any printable ASCII character; and where the
-/// shell quotes TEXT opens are closed. A single-quoted part (`'...'`) and a double-quoted one
-/// (written `\"...\"` in JSON) must end before the reply does: otherwise a model that wants
-/// a double quote inside single quotes (`awk '{print $2 " x " $3}'`) may end the JSON string
-/// there instead, and the command is cut in the middle of its quoted program.
+/// shell quotes and braces TEXT opens are closed:
+/// - A single-quoted part (`'...'`) and a double-quoted one (written `\"...\"` in JSON) must
+///   end before the reply does: otherwise a model that wants a double quote inside single
+///   quotes (`awk '{print $2 " x " $3}'`) may end the JSON string there instead, and the
+///   command is cut in the middle of its quoted program.
+/// - A brace outside quotes closes one opened before it, to a depth of three (`${f%.c}`,
+///   `{} +`, `{a,b}`, `f() { ...; }`): small models end commands with a stray `}` before the
+///   JSON's own (`-exec rm {} \;}`, `<(sort b.txt)}`), which the shell takes as part of the
+///   last word.
 fn command_grammar(field: &str) -> String {
-    // Outside quotes: a plain character but `'`; any escape but `\"` (which opens a double-
-    // quoted part), so `\'` as models write it; or the shell's own escape in strict JSON, `\\`
-    // before any character (`'it'\\''s'`). Inside single quotes: anything but `'`, escapes
-    // included. Inside double quotes: anything (`'` too) up to the closing `\"`.
+    // Outside quotes: a plain character but `'` and the braces; any escape but `\"` (which
+    // opens a double-quoted part) or a brace, so `\'` as models write it; or the shell's own
+    // escape in strict JSON, `\\` before any character (`'it'\\''s'`, `\\}`). Inside single
+    // quotes: anything but `'`, escapes included. Inside double quotes: anything (`'` and braces too) up
+    // to the closing `\"`. Then a braced group of those, nested up to three times.
     const PLAIN: &str = r#"[^"\\'\x00-\x1F\x7F]"#;
-    const ESCAPE: &str = r#"\\[\x20-\x21\x23-\x7E]"#;
+    const UNBRACED: &str = r#"[^"\\'{}\x00-\x1F\x7F]"#;
+    const ESCAPE: &str = r#"\\[\x20-\x21\x23-\x7A\x7C\x7E]"#;
     const ANY_ESCAPE: &str = r#"\\[\x20-\x7E]"#;
+    let mut unit = format!(
+        r#"{UNBRACED}|{ESCAPE}|\\\\({PLAIN}|'|{ANY_ESCAPE})|'({PLAIN}|{ANY_ESCAPE})*'|\\"({PLAIN}|'|{ESCAPE})*\\""#
+    );
+    for _ in 0..BRACE_DEPTH {
+        unit = format!(r"{unit}|\{{({unit})*\}}");
+    }
     format!(
         r#"start: "{{\"{field}\": \"" TEXT "\"}}"
-TEXT: /({PLAIN}|{ESCAPE}|\\\\({PLAIN}|'|{ANY_ESCAPE})|'({PLAIN}|{ANY_ESCAPE})*'|\\"({PLAIN}|'|{ESCAPE})*\\")+/
+TEXT: /({unit})+/
 "#
     )
 }
+
+/// How deep braces outside quotes may nest in a command (`${OUT:-${HOME}/out}` is two).
+const BRACE_DEPTH: usize = 3;
 
 /// The bytes a token stands for. GGUF stores byte-level BPE tokens in GPT-2's printable
 /// spelling (a space is `Ġ`), SentencePiece tokens as text with `▁` for a space; control tokens get llguidance's special-token marker so that no
@@ -323,6 +339,33 @@ mod tests {
         }
         for cut in [r"awk '{print $2 ", r"grep 'unclosed", r#"echo \"half"#] {
             assert!(!takes(cut), "{cut}");
+        }
+    }
+
+    #[test]
+    fn a_brace_outside_quotes_closes_one_it_opened() {
+        for good in [
+            r"find . -type f -exec ls -l {} +",
+            r#"for f in *.jpeg; do mv \"$f\" \"${f%.jpeg}.jpg\"; done"#,
+            r"for f in *.c; do echo ${f%.c}; done",
+            r"echo ${OUT:-${HOME}/out}",
+            r"echo {1..5} file.{txt,bak}",
+            r"count() { wc -l < $1; }; count a.txt",
+            r"awk '{print $1}' a | sed 's/}//'",
+            r#"echo \"}\""#,
+            r"echo \\}",
+        ] {
+            assert!(takes(good), "{good}");
+        }
+        // A stray brace after a command, as small models end one: the shell takes it as part
+        // of the last word.
+        for stray in [
+            r"find . -name '*.tmp' -exec rm {} \\;}",
+            r"comm -12 <(sort a.txt) <(sort b.txt)}",
+            r"./run.sh && echo 'success'}",
+            r"ls }",
+        ] {
+            assert!(!takes(stray), "{stray}");
         }
     }
 

@@ -113,11 +113,13 @@ impl cmdai_core::TokenSink for GenerationView {
         }
     }
 
-    fn restart(&mut self) {
-        let note = "the reply ran out of tokens; trying again with sampling";
+    fn restart(&mut self, why: &cmdai_core::Restart) {
+        let note = why.to_string();
         match self {
             Self::Stream => eprintln!("\n[{note}]"),
             Self::Spinner(spinner) => {
+                // Braces in the note would be the template's own.
+                let note = note.replace('{', "{{").replace('}', "}}");
                 spinner.set_style(
                     ProgressStyle::with_template(&format!("{{spinner}} {note}… {{elapsed}}"))
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),

@@ -82,7 +82,7 @@ const NOT_TRIED: &[&str] = &[
     "screen",
 ];
 
-/// Errors (lower case) that say the sandbox, not the command, is what failed.
+/// Errors (lower case) that say the sandbox or the place, not the command, is what failed.
 const SANDBOX_ERRORS: &[&str] = &[
     "permission denied",
     "operation not permitted",
@@ -100,6 +100,12 @@ const SANDBOX_ERRORS: &[&str] = &[
     "terminal",
     "tty",
     "inappropriate ioctl",
+    // A project's tool run outside a project: the request is about one that is not here.
+    "not a git repository",
+    "no makefile found",
+    "could not find `cargo.toml`",
+    "no configuration file provided",
+    "enoent",
 ];
 
 /// The error of a file that is not there (`strerror(ENOENT)`).
@@ -163,8 +169,10 @@ impl Trial for SandboxTrial {
             time_limit: TIME_LIMIT,
             size_limit: self.size_limit,
         };
+        // A failure early in a pipeline counts too (`comm a b | sort`), where the shell can say.
+        let tried = format!("(set -o pipefail) 2>/dev/null && set -o pipefail\n{command}");
         let started = std::time::Instant::now();
-        match cmdai_preview::preview(command, &options) {
+        match cmdai_preview::preview(&tried, &options) {
             Ok(report) => {
                 let here =
                     || !cmdai_core::describe_named_files(request, &report.directory).is_empty();
@@ -318,6 +326,14 @@ mod tests {
             exited(1, "top: failed tty get"),
             exited(1, "Error opening terminal: unknown."),
             exited(6, "curl: (6) Could not resolve host: example.com"),
+            exited(
+                128,
+                "fatal: not a git repository (or any of the parent directories): .git",
+            ),
+            exited(
+                2,
+                "make: *** No targets specified and no makefile found.  Stop.",
+            ),
             report(Status::TimedOut, "find: still going"),
             report(Status::Signalled { signal: 13 }, "broken pipe"),
         ];

@@ -369,6 +369,7 @@ fn a_command_that_needs_a_missing_program_is_asked_for_again() {
     let server = Server::start(vec![
         command_reply("rename 's/ /_/g' *"),
         command_reply("rename -v 's/ /_/g' *"),
+        command_reply("rename -v 's/ /_/g' *"),
     ]);
     let run = |format: &[&str]| {
         common::succeed(
@@ -385,6 +386,7 @@ fn a_command_that_needs_a_missing_program_is_asked_for_again() {
     assert_eq!(value["flaw"], "rename is not installed on this system");
     let server_replies_again = Server::start(vec![
         command_reply("rename 's/ /_/g' *"),
+        command_reply("rename -v 's/ /_/g' *"),
         command_reply("rename -v 's/ /_/g' *"),
     ]);
     let output = common::succeed(
@@ -443,7 +445,7 @@ fn a_command_that_fails_when_tried_is_asked_for_again_with_its_error() {
     assert_eq!(server.seen().len(), 2);
     let follow_up = asked(&server, 1).pop().unwrap();
     assert!(
-        follow_up.contains("That command is wrong: it failed when tried here: comm: file ")
+        follow_up.contains("(not `sed -i 's/bob/robert/' a.txt && comm -12 a.txt b.txt`: it failed when tried here: comm: file ")
             && follow_up.contains(" is not in sorted order"),
         "{follow_up}"
     );
@@ -465,8 +467,12 @@ fn a_command_that_fails_when_tried_is_asked_for_again_with_its_error() {
     assert_eq!(value["command"], failing);
     assert_eq!(server.seen().len(), 1);
 
-    // The second answer fails too: the first stays, and its error is said.
-    let server = Server::start(vec![command_reply(failing), command_reply(failing)]);
+    // The other answers fail too: the first stays, and its error is said.
+    let server = Server::start(vec![
+        command_reply(failing),
+        command_reply(failing),
+        command_reply(failing),
+    ]);
     let value = run(&server, &[]);
     assert_eq!(value["command"], failing);
     let flaw = value["flaw"].as_str().unwrap();

@@ -88,9 +88,29 @@ pub trait TokenSink {
     /// Called with each new piece of text (one token or a few, always valid UTF-8).
     fn token(&mut self, text: &str);
 
-    /// The text so far is thrown away: a new reply to the same prompt follows (the generator
-    /// retries a reply that ran out of tokens). Sinks that show the text say so.
-    fn restart(&mut self) {}
+    /// The text so far is thrown away and a new reply follows, for the reason given. Sinks that
+    /// show the text say so.
+    fn restart(&mut self, _why: &Restart) {}
+}
+
+/// Why the generator throws a reply away and asks for another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Restart {
+    /// The greedy reply ran out of tokens; another is drawn with sampling.
+    OutOfTokens,
+    /// The command has this flaw; the model is asked once more, with the flaw named.
+    Flaw(crate::Flaw),
+}
+
+impl std::fmt::Display for Restart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Restart::OutOfTokens => {
+                f.write_str("the reply ran out of tokens; trying again with sampling")
+            }
+            Restart::Flaw(flaw) => write!(f, "that command looks wrong: {flaw}; asking once more"),
+        }
+    }
 }
 
 impl<F: FnMut(&str)> TokenSink for F {

@@ -7,8 +7,8 @@ use serde::Serialize;
 use crate::flaw::{Flaw, Trial, flaw};
 use crate::{
     CancelToken, Conversation, Exchange, FixRequest, GenerateError, GenerationParams,
-    InferenceBackend, NullSink, ParseError, PromptBuilder, ShellContext, StopReason, TokenSink,
-    parse_response,
+    InferenceBackend, NullSink, ParseError, PromptBuilder, Restart, ShellContext, StopReason,
+    TokenSink, parse_response,
 };
 
 /// Where the time of one generation went.
@@ -138,10 +138,12 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
         }
     }
 
-    /// Asks once more for a command with a [`Flaw`], naming the flaw as a follow-up to the first
-    /// answer. The second answer replaces the first only when it has no flaw; otherwise the
-    /// first is returned with its flaw. Either way the time of both counts. Time left is what
-    /// the limit allows.
+    /// Asks again for a command with a [`Flaw`], in two ways until one gives an answer without
+    /// a flaw: the request restated with the command to avoid and its flaw, then the first
+    /// answer shown as the model's own with a follow-up that names the flaw. A small model
+    /// shown its own answer tends to give it again, whatever the follow-up says; told what not
+    /// to write, it tends to write something else (docs/QUALITY.md). An answer replaces the first only when it has no flaw; otherwise the first is returned
+    /// with its flaw. Either way the time of every answer counts, within the time limit.
     #[allow(clippy::too_many_arguments)]
     fn second_look(
         &mut self,
@@ -153,37 +155,42 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
         cancel: &CancelToken,
         started: Instant,
     ) -> Result<GeneratedCommand, GenerateError> {
+        let restated = format!("{request} (not `{}`: {flaw})", first.command);
         let follow_up =
             format!("That command is wrong: {flaw}. Write the whole command again, corrected.");
+        let earlier = [Exchange::new(request, first.command.clone())];
+        let restated = self.prompt.build(&restated, context);
+        let revision = self.prompt.build_revision(&earlier, &follow_up, context);
+        let mut last_flaw = flaw.clone();
+        let mut spent = (first.generated_tokens, first.timings);
+        for conversation in [&restated, &revision] {
+            let Some(time_limit) = remaining(self.params.time_limit, started) else {
+                break;
+            };
+            sink.restart(&Restart::Flaw(last_flaw.clone()));
+            let params = GenerationParams {
+                keep_prompt_prefix: false,
+                time_limit,
+                ..self.params.clone()
+            };
+            let answer = match self.command(conversation, &params, sink, cancel, started) {
+                Ok(answer) => answer,
+                Err(GenerateError::Parse { .. }) => continue,
+                Err(error) => return Err(error),
+            };
+            spent.0 += answer.generated_tokens;
+            spent.1.prefill += answer.timings.prefill;
+            spent.1.decode += answer.timings.decode;
+            match self.finding(request, &answer.command, context) {
+                None => return Ok(with_spent(answer, spent, started)),
+                Some(flaw) => last_flaw = flaw,
+            }
+        }
         let first = GeneratedCommand {
             flaw: Some(flaw),
             ..first
         };
-        let Some(time_limit) = remaining(self.params.time_limit, started) else {
-            return Ok(first);
-        };
-        let earlier = [Exchange::new(request, first.command.clone())];
-        let conversation = self.prompt.build_revision(&earlier, &follow_up, context);
-        let params = GenerationParams {
-            keep_prompt_prefix: false,
-            time_limit,
-            ..self.params.clone()
-        };
-        sink.restart();
-        let second = match self.command(&conversation, &params, sink, cancel, started) {
-            Ok(second) if self.finding(request, &second.command, context).is_none() => second,
-            Ok(_) | Err(GenerateError::Parse { .. }) => return Ok(first),
-            Err(error) => return Err(error),
-        };
-        Ok(GeneratedCommand {
-            generated_tokens: first.generated_tokens + second.generated_tokens,
-            timings: Timings {
-                prefill: first.timings.prefill + second.timings.prefill,
-                decode: first.timings.decode + second.timings.decode,
-                total: started.elapsed(),
-            },
-            ..second
-        })
+        Ok(with_spent(first, spent, started))
     }
 
     /// Generates a changed command: `request` is a follow-up ("only .txt files") to the
@@ -278,7 +285,7 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
             let Some(time_limit) = remaining(params.time_limit, started) else {
                 break;
             };
-            sink.restart();
+            sink.restart(&Restart::OutOfTokens);
             let retry = GenerationParams {
                 temperature: RETRY_TEMPERATURE,
                 seed: params.seed.wrapping_add(attempt),
@@ -326,6 +333,22 @@ fn with_static_flaw(command: GeneratedCommand, context: &ShellContext) -> Genera
 /// leave a loop, the value the alternatives use too.
 const RETRIES: u64 = 2;
 const RETRY_TEMPERATURE: f32 = 0.7;
+
+/// `command` with the tokens and time of all the answers it took (`spent`), since `started`.
+fn with_spent(
+    command: GeneratedCommand,
+    (generated_tokens, timings): (usize, Timings),
+    started: Instant,
+) -> GeneratedCommand {
+    GeneratedCommand {
+        generated_tokens,
+        timings: Timings {
+            total: started.elapsed(),
+            ..timings
+        },
+        ..command
+    }
+}
 
 /// What is left of `time_limit` since `started`: `Some(None)` without a limit, `None` when
 /// nothing is left.
@@ -529,7 +552,7 @@ mod tests {
         fn token(&mut self, text: &str) {
             self.text.push_str(text);
         }
-        fn restart(&mut self) {
+        fn restart(&mut self, _why: &Restart) {
             self.text.clear();
             self.restarts += 1;
         }
@@ -578,19 +601,39 @@ mod tests {
         assert_eq!(command.command, "find . -type d -empty -exec rmdir {} +");
         let seen = &generator.backend().seen;
         assert_eq!(seen.len(), 2);
-        let follow_up = &seen[1].messages.last().unwrap().content;
+        // The request again, with the command to avoid and why.
+        let restated = &seen[1].messages.last().unwrap().content;
         assert!(
-            follow_up.contains("-exec must end with its own argument"),
-            "{follow_up}"
+            restated.starts_with("remove empty folders (not `find . -type d -empty -exec rmdir {} \\;}`: find's -exec must end with its own argument"),
+            "{restated}"
         );
 
-        // A second answer with a flaw too: the first stays, and nothing more is asked.
+        // Answers with a flaw too: asked the other way, the first answer shown as the model's
+        // own; then the first stays, and what is wrong with it is said.
         let backend = Scripted::new(r#"{"cmd": "awk '{print $2 "}"#);
         let mut generator = Generator::new(backend, CommandPrompt::default());
         let command = generator.generate("second column", &context()).unwrap();
         assert_eq!(command.command, "awk '{print $2");
         assert_eq!(command.flaw, Some(Flaw::NotShell), "what remains is said");
-        assert_eq!(generator.backend().seen.len(), 2);
+        let seen = &generator.backend().seen;
+        assert_eq!(seen.len(), 3, "asked twice more, no more");
+        let revision = &seen[2].messages;
+        let [.., shown, follow_up] = &revision[..] else {
+            panic!("{revision:?}")
+        };
+        assert_eq!(
+            (shown.role, shown.content.as_str()),
+            (Role::Assistant, r#"{"cmd": "awk '{print $2"}"#)
+        );
+        assert!(
+            follow_up
+                .content
+                .contains("That command is wrong: it is not valid shell syntax"),
+            "{follow_up:?}"
+        );
+        let params = &generator.backend().params;
+        assert!(params.iter().all(|p| p.temperature == 0.0), "all greedy");
+        assert!(!params[1].keep_prompt_prefix && !params[2].keep_prompt_prefix);
 
         // A command without a flaw is asked for once.
         let mut generator = Generator::new(
@@ -640,10 +683,11 @@ mod tests {
             ],
             "the first and the second answer are tried, with the request"
         );
-        let follow_up = &generator.backend().seen[1].messages.last().unwrap().content;
-        assert!(
-            follow_up.contains("it failed when tried here: comm: file 1 is not in sorted order"),
-            "{follow_up}"
+        let restated = &generator.backend().seen[1].messages.last().unwrap().content;
+        assert_eq!(
+            restated,
+            "lines in both a and b (not `comm -12 a b`: it failed when tried here: comm: file 1 \
+             is not in sorted order)"
         );
 
         // The second answer fails too: the first stays, with what is wrong with it.
@@ -660,8 +704,8 @@ mod tests {
         );
         assert_eq!(
             generator.backend().seen.len(),
-            2,
-            "asked once more, not again"
+            3,
+            "asked twice more, no more"
         );
 
         // A flaw that shows without running the command is found without a trial.

@@ -53,7 +53,7 @@ pub mod safety;
 
 pub use backend::{
     BackendError, CancelToken, GenerationOutput, GenerationParams, InferenceBackend, ModelInfo,
-    NullSink, StopReason, TokenSink,
+    NullSink, Restart, StopReason, TokenSink,
 };
 pub use conversation::{Conversation, Message, Role};
 pub use error::GenerateError;

@@ -238,10 +238,10 @@ pub struct CommandPrompt {
 }
 
 impl CommandPrompt {
-    const VERSION: &'static str = "command-v3";
+    const VERSION: &'static str = "command-v4";
 
     /// The few-shot turns: a request and the command that answers it.
-    const EXAMPLES: [(&'static str, &'static str); 6] = [
+    const EXAMPLES: [(&'static str, &'static str); 11] = [
         (
             "show disk usage of each subdirectory, human readable",
             "du -h --max-depth=1 .",
@@ -263,6 +263,26 @@ impl CommandPrompt {
             "pack the folder reports into reports.tar.gz",
             "tar -czf reports.tar.gz reports",
         ),
+        (
+            "how many .md files are in docs? only the number",
+            "find docs -type f -name '*.md' | wc -l",
+        ),
+        (
+            "give every .txt file in notes a .bak copy next to it",
+            "for f in notes/*.txt; do cp -- \"$f\" \"$f.bak\"; done",
+        ),
+        (
+            "find the .jpg and .png files bigger than 2 MB",
+            "find . -type f \\( -name '*.jpg' -o -name '*.png' \\) -size +2M",
+        ),
+        (
+            "show each line with timeout in server.log and the 2 lines after it",
+            "grep -A 2 'timeout' server.log",
+        ),
+        (
+            "compress access.log with gzip but keep the original",
+            "gzip -k access.log",
+        ),
     ];
 }
 
@@ -282,6 +302,8 @@ impl PromptBuilder for CommandPrompt {
              Reply with JSON only: {{\"cmd\": \"<command>\"}}. \
              Write the simplest command that does exactly what is asked, using the file names, \
              patterns, users and numbers the request gives, word for word. \
+             Print only what is asked, in the form asked (only a number, only names), and do \
+             every part of the request. \
              Use relative paths: the current directory is `.` unless the request names another. \
              Never add commentary.",
             shell = context.shell,

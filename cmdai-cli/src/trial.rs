@@ -148,12 +148,25 @@ impl SandboxTrial {
                 .wrappers
                 .iter()
                 .chain(std::iter::once(&simple.program))
-                .any(|program| NOT_TRIED.contains(&program.rsplit('/').next().unwrap_or(program)))
+                .any(|program| NOT_TRIED.contains(&base_name(program)))
+                || (base_name(&simple.program) == "tail" && simple.args.iter().any(|a| follows(a)))
         });
         !hidden
             && network_use(command).is_none()
             && self.analyzer.analyze(command).level != RiskLevel::Critical
     }
+}
+
+/// `program` without its directory.
+fn base_name(program: &str) -> &str {
+    program.rsplit('/').next().unwrap_or(program)
+}
+
+/// Whether `arg` is an option of `tail` that follows the file, waiting for more without end:
+/// the trial would only wait out its time limit.
+fn follows(arg: &str) -> bool {
+    arg.starts_with("--follow")
+        || (arg.starts_with('-') && !arg.starts_with("--") && arg.contains(['f', 'F']))
 }
 
 impl Trial for SandboxTrial {
@@ -364,6 +377,7 @@ mod tests {
             "tail -n +2 data.csv | cut -d, -f3 | sort -u",
             "for f in *.jpeg; do mv \"$f\" \"${f%.jpeg}.jpg\"; done",
             "rm -rf build",
+            "tail -n 5 app.log",
         ] {
             assert!(trial.tries(tried), "{tried}");
         }
@@ -374,6 +388,9 @@ mod tests {
             "/usr/bin/top -b -n 1",
             "systemctl restart nginx",
             "curl -s https://example.com",
+            "tail -f app.log",
+            "tail -n 50 -F /var/log/syslog | grep ERROR",
+            "tail --follow=name app.log",
             "rm -rf /",
             "awk '{print $2",
         ] {

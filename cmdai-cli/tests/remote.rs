@@ -429,9 +429,9 @@ fn a_command_that_fails_when_tried_is_asked_for_again_with_its_error() {
     let failing = "sed -i 's/bob/robert/' a.txt && comm -12 a.txt b.txt";
     let working = "sort a.txt b.txt | uniq -d";
     let server = Server::start(vec![command_reply(failing), command_reply(working)]);
-    let run = |server: &Server, extra: &[&str]| {
+    let ask = |dir: &std::path::Path, server: &Server, extra: &[&str], request: &str| {
         let output = common::succeed(
-            cmdai_in(dir.path())
+            cmdai_in(dir)
                 .args(["--backend", "openai", "--remote-url", &server.url()])
                 .args(["--remote-model", "qwen2.5-coder-32b", "-o", "json"])
                 .args(extra)
@@ -439,6 +439,7 @@ fn a_command_that_fails_when_tried_is_asked_for_again_with_its_error() {
         );
         serde_json::from_slice::<Value>(&output.stdout).unwrap()
     };
+    let run = |server: &Server, extra: &[&str]| ask(dir.path(), server, extra, request);
     let value = run(&server, &[]);
     assert_eq!(value["command"], working);
     assert_eq!(value["flaw"], Value::Null);
@@ -485,13 +486,12 @@ fn a_command_that_fails_when_tried_is_asked_for_again_with_its_error() {
     // missing file is not the command's fault.
     let elsewhere = tempfile::tempdir().unwrap();
     let server = Server::start(vec![command_reply("comm -12 x.txt y.txt")]);
-    let output = common::succeed(
-        cmdai_in(elsewhere.path())
-            .args(["--backend", "openai", "--remote-url", &server.url()])
-            .args(["--remote-model", "qwen2.5-coder-32b", "-o", "json"])
-            .arg("which names are in both x.txt and y.txt?"),
+    let value = ask(
+        elsewhere.path(),
+        &server,
+        &[],
+        "which names are in both x.txt and y.txt?",
     );
-    let value: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(value["command"], "comm -12 x.txt y.txt");
     assert_eq!(value["flaw"], Value::Null);
     assert_eq!(server.seen().len(), 1);

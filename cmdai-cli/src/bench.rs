@@ -236,8 +236,10 @@ struct Requests {
 
 impl Requests {
     fn measure(backend: CandleBackend, settings: &Settings) -> Result<Self> {
-        let mut generator =
+        // As a user waits for a command: tried first where the settings say so.
+        let generator =
             Generator::new(backend, CommandPrompt::default()).with_params(settings.params.clone());
+        let mut generator = crate::trial::attach(generator, settings);
         let plain = time_requests(&mut generator, Draft::Off)?;
         let drafted = match settings.draft {
             Draft::Off => None,

@@ -27,14 +27,9 @@ pub(crate) fn load(settings: &Settings) -> Result<(CommandGenerator, CancelToken
     let fetcher = models::fetcher(settings.offline)?;
     let cancel = interrupt::install(fetcher.cancel_flag());
     let backend = Backend::open(settings, fetcher)?;
-    let mut generator =
+    let generator =
         Generator::new(backend, CommandPrompt::default()).with_params(settings.params.clone());
-    if settings.trial
-        && let Some(trial) = crate::trial::SandboxTrial::new(settings)
-    {
-        generator = generator.with_trial(trial);
-    }
-    Ok((generator, cancel))
+    Ok((crate::trial::attach(generator, settings), cancel))
 }
 
 /// `cmdai <REQUEST>`: generate, analyse, show; at a terminal, offer the review menu; with -x,

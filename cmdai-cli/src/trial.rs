@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use cmdai_core::safety::{Analyzer, RiskLevel, network_use, simple_commands};
-use cmdai_core::{ShellContext, Trial};
+use cmdai_core::{Generator, InferenceBackend, PromptBuilder, ShellContext, Trial};
 use cmdai_preview::{PreviewError, PreviewOptions, Report, Status};
 
 use crate::preview::HELPER;
@@ -110,6 +110,17 @@ const SANDBOX_ERRORS: &[&str] = &[
 
 /// The error of a file that is not there (`strerror(ENOENT)`).
 const MISSING_FILE: &str = "no such file or directory";
+
+/// `generator`, trying each new command first where the settings say so (`generation.trial`).
+pub fn attach<B: InferenceBackend, P: PromptBuilder>(
+    generator: Generator<B, P>,
+    settings: &Settings,
+) -> Generator<B, P> {
+    match settings.trial.then(|| SandboxTrial::new(settings)).flatten() {
+        Some(trial) => generator.with_trial(trial),
+        None => generator,
+    }
+}
 
 /// Tries commands in the preview's sandbox, in the context's working directory.
 #[derive(Debug)]

@@ -290,7 +290,7 @@ pub const TRIAL: Def = Def {
     default: Builtin::Value("true"),
     allowed: Allowed::Bool,
     help: "Try each new command in the preview's sandbox (Linux) before showing it, for at most \
-           a second: one that fails there with an error of its own is asked for once more, with \
+           half a second: one that fails there with an error of its own is asked for once more, with \
            the error. Nothing real is written. Commands that are critical, use the network or \
            work with other processes, services or privileges are not tried",
 };

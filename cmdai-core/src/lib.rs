@@ -61,4 +61,4 @@ pub use files::describe_named_files;
 pub use flaw::{Flaw, Trial, flaw};
 pub use generator::{Candidate, GeneratedCommand, Generator, Timings};
 pub use parse::{ParseError, ParsedCommand, parse_response};
-pub use prompt::{CommandPrompt, Exchange, FixRequest, PromptBuilder, ShellContext};
+pub use prompt::{CommandPrompt, Exchange, FixRequest, PromptBuilder, ShellContext, Topic};

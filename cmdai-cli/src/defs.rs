@@ -290,9 +290,11 @@ pub const TRIAL: Def = Def {
     default: Builtin::Value("true"),
     allowed: Allowed::Bool,
     help: "Try each new command in the preview's sandbox (Linux) before showing it, for at most \
-           half a second: one that fails there with an error of its own is asked for once more, with \
-           the error. Nothing real is written. Commands that are critical, use the network or \
-           work with other processes, services or privileges are not tried",
+           half a second: one that fails there with an error of its own, or prints something else \
+           than the request asks for in so many words (\"just the number\", \"names only\"), is asked \
+           for once more, with what went wrong. Nothing real is written. Commands that are \
+           critical, use the network or work with other processes, services or privileges are not \
+           tried",
 };
 
 pub const POLICY: Def = Def {

@@ -3,7 +3,9 @@
 //! other processes), and an error of its own (`comm: file 1 is not in sorted order`, `tail:
 //! invalid number of lines`, an awk program that does not parse) is a
 //! [`Flaw::Failed`](cmdai_core::Flaw), for which the model is asked once more with the error
-//! named.
+//! named. So is output of another form than the request asks for in so many words (`42
+//! app.log` for "just the number", long listings for "names only"): a
+//! [`Flaw::Output`](cmdai_core::Flaw).
 //!
 //! What the sandbox hides would make a good command fail there, so that is not judged: commands
 //! that are not tried at all (critical ones, those that use the network, and programs whose work
@@ -17,7 +19,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use cmdai_core::safety::{Analyzer, RiskLevel, network_use, simple_commands};
-use cmdai_core::{Generator, InferenceBackend, PromptBuilder, ShellContext, Trial};
+use cmdai_core::{
+    Flaw, Generator, InferenceBackend, OutputForm, PromptBuilder, ShellContext, Trial,
+};
 use cmdai_preview::{PreviewError, PreviewOptions, Report, Status};
 
 use crate::preview::HELPER;
@@ -187,7 +191,7 @@ fn follows(arg: &str) -> bool {
 }
 
 impl Trial for SandboxTrial {
-    fn failure(&self, request: &str, command: &str, context: &ShellContext) -> Option<String> {
+    fn finding(&self, request: &str, command: &str, context: &ShellContext) -> Option<Flaw> {
         if self.unavailable.load(Ordering::Relaxed) || !self.tries(command) {
             return None;
         }
@@ -206,19 +210,20 @@ impl Trial for SandboxTrial {
             Ok(report) => {
                 let here =
                     || !cmdai_core::describe_named_files(request, &report.directory).is_empty();
-                let failure = own_failure(&report, here);
+                let finding = own_failure(&report, here)
+                    .map(|message| Flaw::Failed { message })
+                    .or_else(|| output_misfit(request, &report));
                 if self.verbose {
                     let ms = started.elapsed().as_millis();
-                    match &failure {
-                        Some(error) => {
-                            eprintln!("cmdai: tried in a sandbox ({ms} ms), it failed: {error}")
-                        }
-                        None => {
-                            eprintln!("cmdai: tried in a sandbox ({ms} ms): no error of its own")
-                        }
+                    match &finding {
+                        Some(flaw) => eprintln!("cmdai: tried in a sandbox ({ms} ms): {flaw}"),
+                        None => eprintln!(
+                            "cmdai: tried in a sandbox ({ms} ms): no error of its own, output \
+                             as asked"
+                        ),
                     }
                 }
-                failure
+                finding
             }
             Err(error) => {
                 if let PreviewError::Unavailable { .. } = error {
@@ -229,6 +234,18 @@ impl Trial for SandboxTrial {
             }
         }
     }
+}
+
+/// What `report`'s command printed, when it ran to its end and printed something else than
+/// the request asks for in so many words ("just the number", "names only"): a [`Flaw::Output`].
+fn output_misfit(request: &str, report: &Report) -> Option<Flaw> {
+    let ended = matches!(report.status, Status::Exited { code: 0 }) && report.limit.is_none();
+    if !ended {
+        return None;
+    }
+    let asked = OutputForm::asked_in(request)?;
+    let printed = asked.misfit(&report.stdout.text)?;
+    Some(Flaw::Output { printed, asked })
 }
 
 /// The error `report`'s command failed with, when the failure is the command's own: it exited
@@ -323,6 +340,40 @@ mod tests {
         assert_eq!(cut.chars().count(), MESSAGE_CHARS + 3);
         let lines = "a\nb\nc\nd\ne";
         assert_eq!(own_failure(&exited(1, lines), || true).unwrap(), "a; b; c");
+    }
+
+    #[test]
+    fn output_of_another_form_than_asked_is_a_finding_once_the_command_has_ended() {
+        let printed = |status: Status, stdout: &str| Report {
+            stdout: Output {
+                text: stdout.to_owned(),
+                bytes: stdout.len() as u64,
+                truncated: false,
+            },
+            ..report(status, "")
+        };
+        let ok = Status::Exited { code: 0 };
+        let number = "how many lines does app.log have? just the number";
+        assert_eq!(
+            output_misfit(number, &printed(ok, "42 app.log\n")),
+            Some(Flaw::Output {
+                printed: "42 app.log".to_owned(),
+                asked: OutputForm::Number
+            })
+        );
+        assert_eq!(output_misfit(number, &printed(ok, "42\n")), None);
+        let long = "total 4\n-rw-r--r-- 1 me me 5 Dec  3 12:00 a.txt\n";
+        assert!(output_misfit("the newest 3 files, names only", &printed(ok, long)).is_some());
+        // The request does not say; or the command did not end as it would.
+        assert_eq!(
+            output_misfit("how many lines in app.log", &printed(ok, "42 app.log")),
+            None
+        );
+        let failed = Status::Exited { code: 1 };
+        assert_eq!(output_misfit(number, &printed(failed, "42 app.log")), None);
+        let mut stopped = printed(ok, "42 app.log");
+        stopped.limit = Some(Limit::Time { seconds: 1 });
+        assert_eq!(output_misfit(number, &stopped), None);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::fmt;
 
 use crate::ShellContext;
 use crate::options::{FindItem, OptionTable};
+use crate::output::OutputForm;
 use crate::safety::{SimpleCommand, simple_commands};
 
 /// What is wrong with a command.
@@ -46,6 +47,14 @@ pub enum Flaw {
     Failed {
         /// What it printed on its standard error, cut short.
         message: String,
+    },
+    /// The command printed something else than the request asks for in so many words when it
+    /// was tried (a [`Trial`]): `42 app.log` for "just the number".
+    Output {
+        /// The line that shows it, cut short.
+        printed: String,
+        /// What the request asks for.
+        asked: OutputForm,
     },
     /// An option the program does not have with the system's tools.
     UnknownOption {
@@ -87,6 +96,9 @@ impl fmt::Display for Flaw {
                 write!(f, "{program} is not installed on this system")
             }
             Flaw::Failed { message } => write!(f, "it failed when tried here: {message}"),
+            Flaw::Output { printed, asked } => {
+                write!(f, "when tried here it printed `{printed}`, not {asked}")
+            }
             Flaw::UnknownOption {
                 program,
                 option,
@@ -101,9 +113,11 @@ impl fmt::Display for Flaw {
 /// that comes from the place it was tried in (no network, no other processes, files the
 /// request names that are not there) is not a flaw of the command.
 pub trait Trial: fmt::Debug {
-    /// What `command`, written for `request`, printed when it failed in the context's working
-    /// directory; `None` when it succeeded, was not tried, or failed for reasons of the trial.
-    fn failure(&self, request: &str, command: &str, context: &ShellContext) -> Option<String>;
+    /// What trying `command`, written for `request`, in the context's working directory shows
+    /// to be wrong with it: an error it printed ([`Flaw::Failed`]) or output of another form
+    /// than the request asks for ([`Flaw::Output`]); `None` when nothing is, when it was not
+    /// tried, or when it failed for reasons of the trial.
+    fn finding(&self, request: &str, command: &str, context: &ShellContext) -> Option<Flaw>;
 }
 
 /// The first flaw of `command` on the system `context` describes, if it has one. Options are

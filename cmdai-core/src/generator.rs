@@ -94,10 +94,7 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
     /// What is wrong with `command`, written for `request`: a [`Flaw`] that shows without
     /// running it, or else its failure in the trial, if there is one.
     fn finding(&self, request: &str, command: &str, context: &ShellContext) -> Option<Flaw> {
-        flaw(command, context).or_else(|| {
-            let message = self.trial.as_ref()?.failure(request, command, context)?;
-            Some(Flaw::Failed { message })
-        })
+        flaw(command, context).or_else(|| self.trial.as_ref()?.finding(request, command, context))
     }
 
     /// The backend, e.g. to ask for its [`ModelInfo`](crate::ModelInfo).
@@ -651,10 +648,12 @@ mod tests {
     }
 
     impl Trial for NeedsSort {
-        fn failure(&self, request: &str, command: &str, _: &ShellContext) -> Option<String> {
+        fn finding(&self, request: &str, command: &str, _: &ShellContext) -> Option<Flaw> {
             let mut tried = self.tried.lock().unwrap();
             tried.push((request.to_owned(), command.to_owned()));
-            (!command.contains("sort")).then(|| "comm: file 1 is not in sorted order".to_owned())
+            (!command.contains("sort")).then(|| Flaw::Failed {
+                message: "comm: file 1 is not in sorted order".to_owned(),
+            })
         }
     }
 

@@ -129,7 +129,11 @@ impl TokenSink for NullSink {
 
 /// A cheap, cloneable flag that asks a running generation to stop.
 #[derive(Debug, Clone, Default)]
-pub struct CancelToken(Arc<AtomicBool>);
+pub struct CancelToken {
+    own: Arc<AtomicBool>,
+    /// The token this one was made from ([`child`](Self::child)), if any.
+    parent: Option<Arc<AtomicBool>>,
+}
 
 impl CancelToken {
     /// A token that is not cancelled.
@@ -137,14 +141,27 @@ impl CancelToken {
         Self::default()
     }
 
-    /// Asks every holder of this token to stop.
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::Relaxed);
+    /// A token that is cancelled when this one is, and can also be cancelled on its own
+    /// without cancelling this one (one generation of several).
+    pub fn child(&self) -> Self {
+        CancelToken {
+            own: Arc::default(),
+            parent: Some(Arc::clone(&self.own)),
+        }
     }
 
-    /// Whether [`cancel`](Self::cancel) was called.
+    /// Asks every holder of this token (and of its children) to stop.
+    pub fn cancel(&self) {
+        self.own.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called, on this token or the one it was made from.
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.own.load(Ordering::Relaxed)
+            || self
+                .parent
+                .as_ref()
+                .is_some_and(|parent| parent.load(Ordering::Relaxed))
     }
 }
 

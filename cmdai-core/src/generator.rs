@@ -6,9 +6,9 @@ use serde::Serialize;
 
 use crate::flaw::{Flaw, Trial, flaw};
 use crate::{
-    CancelToken, Conversation, Exchange, FixRequest, GenerateError, GenerationParams,
-    InferenceBackend, NullSink, ParseError, PromptBuilder, Restart, ShellContext, StopReason,
-    TokenSink, parse_response,
+    BackendError, CancelToken, Conversation, Exchange, FixRequest, GenerateError, GenerationOutput,
+    GenerationParams, InferenceBackend, NullSink, ParseError, PromptBuilder, Restart, ShellContext,
+    StopReason, TokenSink, parse_response,
 };
 
 /// Where the time of one generation went.
@@ -264,14 +264,15 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
         cancel: &CancelToken,
         started: Instant,
     ) -> Result<GeneratedCommand, GenerateError> {
-        let mut output = self.backend.generate(conversation, params, sink, cancel)?;
+        let mut output = self.reply(conversation, params, sink, cancel)?;
         let (mut prefill, mut decode, mut generated_tokens) =
             (output.prefill, output.decode, output.generated_tokens);
         let mut parsed = parse_response(&output.text);
-        // A greedy reply that runs out of tokens is the model stuck listing without end
-        // (`find . -perm -o -2 -o -7 -o -4 ...`, `findmnt -o NAME,UUID,...,USE_FILESYSTEM_US`):
-        // 10 of the 500 development rows (docs/QUALITY.md). Greedy decoding would only repeat
-        // it; a sampled retry usually gets out of the rut (9 of those 10 on the first retry).
+        // A greedy reply that runs out of tokens, or is cut short repeating itself, is the
+        // model stuck listing without end (`find . -perm -o -2 -o -7 -o -4 ...`, `findmnt -o
+        // NAME,UUID,...,USE_FILESYSTEM_US`): 10 of the 500 development rows (docs/QUALITY.md).
+        // Greedy decoding would only repeat it; a sampled retry usually gets out of the rut (9
+        // of those 10 on the first retry).
         for attempt in 1..=RETRIES {
             if parsed.is_ok()
                 || output.stop_reason != StopReason::Length
@@ -289,7 +290,7 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
                 time_limit,
                 ..params.clone()
             };
-            output = self.backend.generate(conversation, &retry, sink, cancel)?;
+            output = self.reply(conversation, &retry, sink, cancel)?;
             prefill += output.prefill;
             decode += output.decode;
             generated_tokens += output.generated_tokens;
@@ -314,6 +315,92 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
             flaw: None,
         })
     }
+
+    /// The backend's reply to `conversation`, cut short when it starts repeating itself
+    /// ([`LoopWatch`]) and then reported as one that ran out of tokens
+    /// ([`StopReason::Length`]), without the cost of the rest of the loop.
+    fn reply(
+        &mut self,
+        conversation: &Conversation,
+        params: &GenerationParams,
+        sink: &mut dyn TokenSink,
+        cancel: &CancelToken,
+    ) -> Result<GenerationOutput, BackendError> {
+        let stop = cancel.child();
+        let mut watch = LoopWatch {
+            sink,
+            stop: &stop,
+            text: String::new(),
+            pieces: 0,
+            looped: false,
+        };
+        let started = Instant::now();
+        match self
+            .backend
+            .generate(conversation, params, &mut watch, &stop)
+        {
+            Err(BackendError::Cancelled) if watch.looped && !cancel.is_cancelled() => {
+                let mut output = GenerationOutput::from_text(watch.text);
+                output.generated_tokens = watch.pieces;
+                output.decode = started.elapsed();
+                output.stop_reason = StopReason::Length;
+                Ok(output)
+            }
+            result => result,
+        }
+    }
+}
+
+/// Passes a reply on to `sink` and stops it, through `stop`, once its end repeats itself: the
+/// same piece of text ([`LOOP_UNIT`] characters or more, three different characters or more)
+/// [`LOOP_REPEATS`] times in a row, as in `tree -L 1 --noreport --prune --filelimit 1
+/// --noreport --prune --filelimit 1 ...`. Greedy decoding never leaves such a loop; without
+/// this it runs on to `max_tokens` (256 tokens, about 14 s on two cores) before the sampled
+/// retry. A command does not repeat a piece of eight characters four times.
+struct LoopWatch<'a> {
+    sink: &'a mut dyn TokenSink,
+    stop: &'a CancelToken,
+    text: String,
+    pieces: usize,
+    looped: bool,
+}
+
+/// The shortest repeated piece, in bytes, and the longest looked for.
+const LOOP_UNIT: usize = 8;
+const LOOP_UNIT_MAX: usize = 80;
+/// How many times in a row a piece must repeat to be a loop.
+const LOOP_REPEATS: usize = 4;
+
+impl TokenSink for LoopWatch<'_> {
+    fn token(&mut self, text: &str) {
+        self.sink.token(text);
+        self.text.push_str(text);
+        self.pieces += 1;
+        if !self.looped && repeats_at_end(&self.text) {
+            self.looped = true;
+            self.stop.cancel();
+        }
+    }
+
+    fn restart(&mut self, why: &Restart) {
+        self.sink.restart(why);
+    }
+}
+
+/// Whether `text` ends with a piece of [`LOOP_UNIT`] to [`LOOP_UNIT_MAX`] bytes, of three
+/// different characters or more, repeated [`LOOP_REPEATS`] times.
+fn repeats_at_end(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    (LOOP_UNIT..=LOOP_UNIT_MAX)
+        .take_while(|unit| unit * LOOP_REPEATS <= bytes.len())
+        .any(|unit| {
+            let tail = &bytes[bytes.len() - unit * LOOP_REPEATS..];
+            let piece = &tail[..unit];
+            let mut distinct = piece.to_vec();
+            distinct.sort_unstable();
+            distinct.dedup();
+            distinct.len() >= 3 && tail.chunks(unit).all(|chunk| chunk == piece)
+        })
 }
 
 /// `command` with the [`Flaw`] that shows without running it, if it has one: revisions and
@@ -582,6 +669,64 @@ mod tests {
         assert_eq!(params.len(), 2);
         assert_eq!(params[0].temperature, 0.0);
         assert!(params[1].temperature >= 0.7 && params[1].seed != params[0].seed);
+    }
+
+    #[test]
+    fn a_reply_that_repeats_itself_is_cut_short_and_retried_with_sampling() {
+        let looping = concat!(
+            r#"{"cmd": "tree -L 1 --noreport --prune --noreport --prune --noreport --prune "#,
+            r#"--noreport --prune --noreport --prune --noreport --prune --noreport --prune"#
+        );
+        let mut backend = Scripted::new(looping);
+        backend.stop_reason = StopReason::EndOfGeneration;
+        backend.then = Some((r#"{"cmd": "tree -L 1"}"#, StopReason::EndOfGeneration));
+        let mut generator = Generator::new(backend, CommandPrompt::default());
+        let mut sink = Restarts::default();
+        let cancel = CancelToken::new();
+        let command = generator
+            .generate_streaming("tree of this folder", &context(), &mut sink, &cancel)
+            .unwrap();
+        assert_eq!(command.command, "tree -L 1");
+        assert_eq!(sink.restarts, 1, "the loop was thrown away");
+        let params = &generator.backend().params;
+        assert_eq!(params.len(), 2);
+        assert!(params[1].temperature >= 0.7);
+        assert!(!cancel.is_cancelled(), "the caller's token is left alone");
+    }
+
+    #[test]
+    fn repetition_is_a_loop_only_when_a_long_varied_piece_repeats_four_times() {
+        let loops = [
+            "tree -L 1 --noreport --prune --noreport --prune --noreport --prune --noreport --prune",
+            "ls -la | grep x | grep x | grep x | grep x ",
+            "awk '{print $1}' | awk '{print $1}' | awk '{print $1}' | awk '{print $1}' | ",
+        ];
+        for text in loops {
+            assert!(repeats_at_end(text), "{text}");
+        }
+        let commands = [
+            "find . \\( -name '*.jpg' -o -name '*.png' -o -name '*.gif' -o -name '*.bmp' \\)",
+            "echo hello hello hello",
+            "printf '%s\\n' ================================================",
+            "sed -e 's/a/b/' -e 's/c/d/' -e 's/e/f/' -e 's/g/h/'",
+            "for f in *.txt; do cp -- \"$f\" \"$f.bak\"; done",
+            "--noreport --prune --noreport --prune --noreport --prune",
+            "",
+        ];
+        for text in commands {
+            assert!(!repeats_at_end(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_cancelled_token_cancels_its_children_but_not_the_other_way() {
+        let parent = CancelToken::new();
+        let child = parent.child();
+        child.cancel();
+        assert!(child.is_cancelled() && !parent.is_cancelled());
+        let other = parent.child();
+        parent.cancel();
+        assert!(other.is_cancelled());
     }
 
     #[test]

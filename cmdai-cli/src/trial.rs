@@ -217,10 +217,7 @@ impl Trial for SandboxTrial {
                     let ms = started.elapsed().as_millis();
                     match &finding {
                         Some(flaw) => eprintln!("cmdai: tried in a sandbox ({ms} ms): {flaw}"),
-                        None => eprintln!(
-                            "cmdai: tried in a sandbox ({ms} ms): no error of its own, output \
-                             as asked"
-                        ),
+                        None => eprintln!("cmdai: tried in a sandbox ({ms} ms): nothing wrong"),
                     }
                 }
                 finding

@@ -139,8 +139,9 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
     /// a flaw: the request restated with the command to avoid and its flaw, then the first
     /// answer shown as the model's own with a follow-up that names the flaw. A small model
     /// shown its own answer tends to give it again, whatever the follow-up says; told what not
-    /// to write, it tends to write something else (docs/QUALITY.md). An answer replaces the first only when it has no flaw; otherwise the first is returned
-    /// with its flaw. Either way the time of every answer counts, within the time limit.
+    /// to write, it tends to write something else (docs/QUALITY.md). An answer replaces the
+    /// first only when it has no flaw; otherwise the first is returned with its flaw. Either
+    /// way the time of every answer counts, within the time limit.
     #[allow(clippy::too_many_arguments)]
     fn second_look(
         &mut self,
@@ -396,10 +397,13 @@ fn repeats_at_end(text: &str) -> bool {
         .any(|unit| {
             let tail = &bytes[bytes.len() - unit * LOOP_REPEATS..];
             let piece = &tail[..unit];
-            let mut distinct = piece.to_vec();
-            distinct.sort_unstable();
-            distinct.dedup();
-            distinct.len() >= 3 && tail.chunks(unit).all(|chunk| chunk == piece)
+            // Called for every token: the comparison, which fails at once, comes first.
+            tail.chunks(unit).all(|chunk| chunk == piece) && {
+                let mut distinct = piece.to_vec();
+                distinct.sort_unstable();
+                distinct.dedup();
+                distinct.len() >= 3
+            }
         })
 }
 

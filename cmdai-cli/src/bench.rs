@@ -56,7 +56,8 @@ fn time_requests(
 ) -> Result<Vec<Timed>> {
     generator.backend_mut().set_draft(draft);
     let context = ShellContext::new("Linux", "bash", "/home/user");
-    // Untimed: the first request prefills the whole system prompt, later ones reuse it.
+    // Untimed: the first request prefills the whole system prompt and saves it in the prompt
+    // cache, as a user's first request does; later ones reuse it.
     generator.generate(REQUESTS[0], &context)?;
     REQUESTS
         .iter()
@@ -124,6 +125,10 @@ pub fn run(settings: &Settings, options: BenchOptions) -> Result<()> {
         packed_weights_dir: Some(fetcher.cache().root().join("packed")),
         // Only --requests is constrained; otherwise the compiler would compete for the cores.
         constrained_decoding: options.requests,
+        // Requests keep their prompt prefix where a user's cmdai does.
+        prompt_cache_dir: options
+            .requests
+            .then(|| fetcher.cache().root().join("prompt-cache")),
         kernels: options.kernels,
         ..LoadOptions::default()
     };

@@ -122,11 +122,7 @@ pub fn attach<B: InferenceBackend, P: PromptBuilder>(
     generator: Generator<B, P>,
     settings: &Settings,
 ) -> Generator<B, P> {
-    match settings
-        .trial
-        .then(|| SandboxTrial::new(settings))
-        .flatten()
-    {
+    match settings.trial.then(|| SandboxTrial::new(settings)).flatten() {
         Some(trial) => generator.with_trial(trial),
         None => generator,
     }

@@ -63,4 +63,4 @@ pub use flaw::{Flaw, Trial, flaw};
 pub use generator::{Candidate, GeneratedCommand, Generator, Timings};
 pub use output::OutputForm;
 pub use parse::{ParseError, ParsedCommand, parse_response};
-pub use prompt::{CommandPrompt, Exchange, FixRequest, PromptBuilder, ShellContext, Topic};
+pub use prompt::{CommandPrompt, Exchange, FixRequest, PromptBuilder, ShellContext};

@@ -211,8 +211,7 @@ pub trait PromptBuilder {
     }
 }
 
-/// cmdai's default prompt: asks for one JSON object `{"cmd": "..."}` and shows eleven examples,
-/// and five more about the request's [`Topic`] when it has one.
+/// cmdai's default prompt: asks for one JSON object `{"cmd": "..."}` and shows eleven examples.
 ///
 /// Why each rule is there (figures: `scripts/dev-sample.sh 80 7`, Qwen2.5-Coder-1.5B, utility
 /// match; see docs/QUALITY.md):
@@ -243,7 +242,7 @@ pub struct CommandPrompt {
 }
 
 impl CommandPrompt {
-    const VERSION: &'static str = "command-v5";
+    const VERSION: &'static str = "command-v4";
 
     /// The few-shot turns: a request and the command that answers it.
     const EXAMPLES: [(&'static str, &'static str); 11] = [
@@ -315,9 +314,8 @@ impl PromptBuilder for CommandPrompt {
             os = context.os,
         );
         let mut conversation = Conversation::new().with(Role::System, system);
-        let topical = Topic::of(request).map_or(&[][..], Topic::examples);
-        for (request, command) in Self::EXAMPLES.iter().chain(topical) {
-            conversation.push(Role::User, *request);
+        for (request, command) in Self::EXAMPLES {
+            conversation.push(Role::User, request);
             conversation.push(Role::Assistant, answer(command));
         }
         conversation.push(Role::User, with_files(request.trim(), &context.files));
@@ -363,217 +361,6 @@ impl PromptBuilder for CommandPrompt {
             "required": ["cmd"],
             "additionalProperties": false,
         }))
-    }
-}
-
-/// What a request is mostly about, told from its words: each topic adds five few-shot turns of
-/// its own after the eleven every request gets (`command-v5`).
-///
-/// Why: examples teach this model more than rules do (each class `command-v4` showed was mostly
-/// answered right afterwards), but every turn in the prompt costs attention in every decoding
-/// step, so turns about archives are shown only to requests about archives. Each topic's prompt
-/// is a prefix of its own in the prompt cache, computed once. The turns are written for cmdai,
-/// not taken from evaluation data; the figures are in docs/QUALITY.md.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Topic {
-    /// tar, zip, gzip and the like.
-    Archives,
-    /// Modes and owners.
-    Permissions,
-    /// Running programs.
-    Processes,
-    /// The machine: disks, memory, kernel, users.
-    System,
-    /// Lines, fields and words inside files.
-    Text,
-    /// Finding, copying, moving and measuring files and folders.
-    Files,
-}
-
-impl Topic {
-    /// Every topic, the more specific first: a tie goes to the earlier one.
-    pub const ALL: [Topic; 6] = [
-        Topic::Archives,
-        Topic::Permissions,
-        Topic::Processes,
-        Topic::System,
-        Topic::Text,
-        Topic::Files,
-    ];
-
-    /// The topic whose words `request` uses most; `None` when it uses none of any topic's.
-    ///
-    /// A word of the request counts when it is one of the topic's words or, for words of five
-    /// letters or more, starts with one (`compressed`, `permissions`).
-    pub fn of(request: &str) -> Option<Topic> {
-        let lower = request.to_lowercase();
-        let words: Vec<&str> = lower
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .collect();
-        let score = |topic: &Topic| {
-            words
-                .iter()
-                .filter(|word| {
-                    topic
-                        .words()
-                        .split(' ')
-                        .any(|key| **word == key || (key.len() >= 5 && word.starts_with(key)))
-                })
-                .count()
-        };
-        let best = Topic::ALL.iter().map(score).max()?;
-        (best > 0).then(|| *Topic::ALL.iter().find(|t| score(t) == best).unwrap())
-    }
-
-    /// The words that say a request is about this topic, separated by spaces.
-    fn words(self) -> &'static str {
-        match self {
-            Topic::Archives => concat!(
-                "tar tarball tgz gz zip unzip zipped gzip gunzip bz2 bzip2 xz 7z ",
-                "archive compress decompress uncompress unpack untar",
-            ),
-            Topic::Permissions => concat!(
-                "chmod chown chgrp permission perms executable writable writeable ",
-                "readable owner owned owns ownership setuid setgid sticky umask octal",
-            ),
-            Topic::Processes => concat!(
-                "process pid pids kill killall pkill pgrep ps daemon background nohup ",
-                "zombie signal port listening threads",
-            ),
-            Topic::System => concat!(
-                "disk uptime kernel hostname cpu cpus cores ram memory swap mounted ",
-                "mount partition filesystem logged architecture distribution distro ",
-                "timezone machine system",
-            ),
-            Topic::Text => concat!(
-                "line lines word words column columns field fields csv tsv replace ",
-                "substitute occur sort sorted unique duplicate uppercase lowercase ",
-                "character contain pattern match grep sed awk text sum average",
-            ),
-            Topic::Files => concat!(
-                "folder folders directory directories subfolder copy move rename delete ",
-                "remove symlink link size sizes bigger larger smaller biggest largest ",
-                "modified changed newer older empty hidden extension",
-            ),
-        }
-    }
-
-    /// The topic's few-shot turns: a request and the command that answers it.
-    fn examples(self) -> &'static [(&'static str, &'static str)] {
-        match self {
-            Topic::Archives => &[
-                (
-                    "list what is inside backup.tar.gz without extracting it",
-                    "tar -tzf backup.tar.gz",
-                ),
-                (
-                    "unpack site.zip into the folder public",
-                    "unzip site.zip -d public",
-                ),
-                (
-                    "make one .tar.gz archive for each folder in projects, next to it",
-                    "for d in projects/*/; do d=\"${d%/}\"; tar -czf \"$d.tar.gz\" \"$d\"; done",
-                ),
-                (
-                    "extract release.tar.gz into the folder staging, creating it first",
-                    "mkdir -p staging && tar -xzf release.tar.gz -C staging",
-                ),
-                ("decompress every .gz file in logs", "gunzip logs/*.gz"),
-            ],
-            Topic::Permissions => &[
-                ("make deploy.sh executable", "chmod +x deploy.sh"),
-                (
-                    "only the owner may read or write secrets.env",
-                    "chmod 600 secrets.env",
-                ),
-                (
-                    "give the group write permission on everything in shared, subfolders too",
-                    "chmod -R g+w shared",
-                ),
-                (
-                    "list the files under here that are writable by everyone",
-                    "find . -type f -perm -o=w",
-                ),
-                (
-                    "make user nginx, group nginx the owner of the folder www and all it holds",
-                    "chown -R nginx:nginx www",
-                ),
-            ],
-            Topic::Processes => &[
-                (
-                    "show the 5 processes using the most memory",
-                    "ps aux --sort=-%mem | head -n 6",
-                ),
-                (
-                    "which process ids belong to python3 processes?",
-                    "pgrep python3",
-                ),
-                ("stop the process with pid 4242", "kill 4242"),
-                (
-                    "which program is listening on tcp port 8080?",
-                    "ss -ltnp | grep ':8080'",
-                ),
-                (
-                    "how many processes does user www-data run? only the number",
-                    "pgrep -c -u www-data",
-                ),
-            ],
-            Topic::System => &[
-                (
-                    "free space of each mounted file system in megabytes",
-                    "df -m",
-                ),
-                ("which kernel version is running?", "uname -r"),
-                ("how many CPU cores are there?", "nproc"),
-                ("show memory and swap use, human readable", "free -h"),
-                ("how long has this machine been up?", "uptime -p"),
-            ],
-            Topic::Text => &[
-                (
-                    "print the second column of data.csv",
-                    "cut -d, -f2 data.csv",
-                ),
-                (
-                    "show lines 10 to 20 of notes.txt",
-                    "sed -n '10,20p' notes.txt",
-                ),
-                (
-                    "how many times does ERROR occur in server.log?",
-                    "grep -o 'ERROR' server.log | wc -l",
-                ),
-                (
-                    "drop repeated lines from names.txt but keep the order",
-                    "awk '!seen[$0]++' names.txt",
-                ),
-                (
-                    "add up the third column of sales.csv",
-                    "awk -F, '{s += $3} END {print s}' sales.csv",
-                ),
-            ],
-            Topic::Files => &[
-                (
-                    "delete the empty folders inside build",
-                    "find build -mindepth 1 -type d -empty -delete",
-                ),
-                (
-                    "copy the .conf files from etc-backup into conf, keeping their times",
-                    "cp -p etc-backup/*.conf conf/",
-                ),
-                (
-                    "the 3 biggest files in this tree, with sizes in bytes",
-                    "find . -type f -printf '%s %p\\n' | sort -rn | head -n 3",
-                ),
-                (
-                    "total size of the folder media, human readable",
-                    "du -sh media",
-                ),
-                (
-                    "list files in src changed in the last hour",
-                    "find src -type f -mmin -60",
-                ),
-            ],
-        }
     }
 }
 
@@ -737,94 +524,15 @@ mod tests {
     }
 
     #[test]
-    fn a_request_gets_the_topic_its_words_are_about() {
-        let cases = [
-            (
-                "pack the logs folder into a zip file",
-                Some(Topic::Archives),
-            ),
-            ("what is in the tarball dist.tgz", Some(Topic::Archives)),
-            ("who owns report.pdf", Some(Topic::Permissions)),
-            (
-                "remove write permission for others on notes",
-                Some(Topic::Permissions),
-            ),
-            (
-                "end the process that is listening on port 3000",
-                Some(Topic::Processes),
-            ),
-            (
-                "how much memory is installed in this machine",
-                Some(Topic::System),
-            ),
-            ("how much disk space is left", Some(Topic::System)),
-            (
-                "replace every foo with bar in config.ini",
-                Some(Topic::Text),
-            ),
-            (
-                "print the lines of todo.md that mention urgent",
-                Some(Topic::Text),
-            ),
-            ("find the jpg files bigger than 5 MB", Some(Topic::Files)),
-            ("delete the empty folders in tmp", Some(Topic::Files)),
-            ("say hello", None),
-            ("", None),
-        ];
-        for (request, topic) in cases {
-            assert_eq!(Topic::of(request), topic, "{request}");
-        }
-    }
-
-    #[test]
-    fn each_topics_examples_are_about_that_topic_and_only_its_requests_see_them() {
-        let context = ShellContext::new("linux", "bash", "/");
-        let general = CommandPrompt::default().build("say hello", &context);
-        for topic in Topic::ALL {
-            for (request, _) in topic.examples() {
-                assert_eq!(Topic::of(request), Some(topic), "{request}");
-            }
-            let (request, command) = topic.examples()[0];
-            let conversation = CommandPrompt::default().build(request, &context);
-            assert_eq!(
-                conversation.messages.len(),
-                general.messages.len() + 2 * topic.examples().len()
-            );
-            assert!(
-                conversation
-                    .messages
-                    .iter()
-                    .any(|m| m.content == answer(command))
-            );
-            assert!(
-                !general
-                    .messages
-                    .iter()
-                    .any(|m| m.content == answer(command))
-            );
-        }
-    }
-
-    #[test]
     fn few_shot_answers_parse_as_commands() {
         let context = ShellContext::new("linux", "bash", "/");
-        for request in [
-            "x",
-            "list what is in a.zip",
-            "chmod",
-            "kill it",
-            "uptime",
-            "lines",
-            "copy",
-        ] {
-            let conversation = CommandPrompt::default().build(request, &context);
-            let answers = conversation
-                .messages
-                .iter()
-                .filter(|m| m.role == Role::Assistant);
-            for answer in answers {
-                crate::parse_response(&answer.content).expect("few-shot answer must parse");
-            }
+        let conversation = CommandPrompt::default().build("x", &context);
+        let answers = conversation
+            .messages
+            .iter()
+            .filter(|m| m.role == Role::Assistant);
+        for answer in answers {
+            crate::parse_response(&answer.content).expect("few-shot answer must parse");
         }
     }
 }

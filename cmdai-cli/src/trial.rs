@@ -122,7 +122,11 @@ pub fn attach<B: InferenceBackend, P: PromptBuilder>(
     generator: Generator<B, P>,
     settings: &Settings,
 ) -> Generator<B, P> {
-    match settings.trial.then(|| SandboxTrial::new(settings)).flatten() {
+    match settings
+        .trial
+        .then(|| SandboxTrial::new(settings))
+        .flatten()
+    {
         Some(trial) => generator.with_trial(trial),
         None => generator,
     }
@@ -232,11 +236,17 @@ impl Trial for SandboxTrial {
 /// What `report`'s command printed, when it ran to its end and printed something else than
 /// the request asks for in so many words ("just the number", "names only"): a [`Flaw::Output`].
 fn output_misfit(request: &str, report: &Report) -> Option<Flaw> {
-    let ended = matches!(report.status, Status::Exited { code: 0 }) && report.limit.is_none();
-    if !ended {
+    let asked = OutputForm::asked_in(request)?;
+    // A question with a few answers always has one: a quiet failure that printed nothing
+    // (`lscpu | grep AVX2` for "answer yes or no") misses it too.
+    let ended = match report.status {
+        Status::Exited { code: 0 } => true,
+        Status::Exited { .. } => matches!(asked, OutputForm::Choice(_)),
+        _ => false,
+    };
+    if !ended || report.limit.is_some() {
         return None;
     }
-    let asked = OutputForm::asked_in(request)?;
     let printed = asked.misfit(&report.stdout.text)?;
     Some(Flaw::Output { printed, asked })
 }
@@ -367,6 +377,20 @@ mod tests {
         let mut stopped = printed(ok, "42 app.log");
         stopped.limit = Some(Limit::Time { seconds: 1 });
         assert_eq!(output_misfit(number, &stopped), None);
+        // A question with two answers: printing neither is a finding even after a quiet
+        // failure, for a question always has an answer.
+        let yes_no = "does this CPU support AVX2? answer yes or no";
+        assert_eq!(
+            output_misfit(yes_no, &printed(failed, "")),
+            Some(Flaw::Output {
+                printed: "nothing".to_owned(),
+                asked: OutputForm::Choice(vec!["yes".into(), "no".into()])
+            })
+        );
+        assert_eq!(output_misfit(yes_no, &printed(failed, "no\n")), None);
+        let levels = "count the log levels in app.log and print lines like 'ERROR 2'";
+        assert!(output_misfit(levels, &printed(ok, "      2 ERROR\n")).is_some());
+        assert_eq!(output_misfit(levels, &printed(ok, "ERROR 2\n")), None);
     }
 
     #[test]

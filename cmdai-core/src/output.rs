@@ -1,20 +1,30 @@
 //! The form of output a request asks for in so many words ("how many? just the number", "names
-//! only"), and whether what a command printed, when it was tried, has that form.
+//! only", "print yes or no", "lines like 'ERROR 2'"), and whether what a command printed, when
+//! it was tried, has that form.
 //!
 //! Small models drop such words: `wc -l app.log` prints `42 app.log` where only the number was
-//! asked for, `ls -lt` prints long listings where the names were. Nothing fails, so only the
-//! output shows it; a [`Trial`](crate::Trial) that ran the command can tell the model.
+//! asked for, `ls -lt` prints long listings where the names were, `uniq -c` prints `      2
+//! ERROR` where the request showed `ERROR 2`. Nothing fails, so only the output shows it; a
+//! [`Trial`](crate::Trial) that ran the command can tell the model.
 
 use std::fmt;
 
 /// A form of output a request can ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutputForm {
     /// One number, perhaps with a unit (`42`, `1.5M`, `12%`): "just the number", "print only
     /// the total size".
     Number,
     /// Names or paths and nothing else, one per line: "names only", "just their paths".
     Names,
+    /// One of a few words, alone: "print 64 or 32", "answer yes or no", "print 'up' if it
+    /// answers, 'down' otherwise".
+    Choice(Vec<String>),
+    /// Lines shaped like an example the request quotes: "print lines like 'ERROR 2'", "as
+    /// 'user:group path' lines", "in the form '1: text'". Each line printed has the example's
+    /// separators (`:`, `=`, `,`, `;`, `|`), a number where it has a number, no fewer fields and
+    /// no white space before the first where it has none.
+    Like(String),
 }
 
 /// Words that name one number.
@@ -58,6 +68,13 @@ impl OutputForm {
     pub fn asked_in(request: &str) -> Option<OutputForm> {
         let lower = request.to_lowercase();
         let per_item = words(&lower).any(|w| matches!(w, "each" | "every" | "per"));
+        Self::number_or_names(&lower, per_item)
+            .or_else(|| choice(&lower, per_item).map(OutputForm::Choice))
+            .or_else(|| example_line(request).map(OutputForm::Like))
+    }
+
+    /// [`Number`](Self::Number) or [`Names`](Self::Names), if `lower` asks for one.
+    fn number_or_names(lower: &str, per_item: bool) -> Option<OutputForm> {
         for clause in lower.split(['.', ',', ';', ':', '?', '!', '(', ')']) {
             let clause: Vec<&str> = words(clause).collect();
             for (i, word) in clause.iter().enumerate() {
@@ -84,9 +101,10 @@ impl OutputForm {
         None
     }
 
-    /// Whether `stdout` has this form. Nothing printed has every form: that is not for this
-    /// check to judge.
-    pub fn fits(self, stdout: &str) -> bool {
+    /// Whether `stdout` has this form. Nothing printed has every form but a choice: whether
+    /// there is nothing to list is not for this check to judge, but a question with two
+    /// answers always has one.
+    pub fn fits(&self, stdout: &str) -> bool {
         let lines: Vec<&str> = stdout
             .lines()
             .map(str::trim)
@@ -95,19 +113,42 @@ impl OutputForm {
         match self {
             OutputForm::Number => lines.len() <= 1 && lines.iter().all(|line| is_number(line)),
             OutputForm::Names => {
-                !lines.iter().any(|line| is_long_listing(line))
-                    && !(!lines.is_empty() && lines.iter().all(|line| starts_with_number(line)))
+                let counted =
+                    !lines.is_empty() && lines.iter().all(|line| starts_with_number(line));
+                !counted && !lines.iter().any(|line| is_long_listing(line))
             }
+            OutputForm::Choice(options) => {
+                let unquoted = |line: &str| line.trim_matches(['\'', '"']).to_lowercase();
+                lines.len() == 1 && options.contains(&unquoted(lines[0]))
+            }
+            OutputForm::Like(example) => stdout
+                .lines()
+                .filter(|line| !line.trim().is_empty())
+                .all(|line| shaped_like(line, example)),
         }
     }
 
     /// The first line of `stdout` that shows it does not have this form, if one does.
-    pub fn misfit(self, stdout: &str) -> Option<String> {
+    pub fn misfit(&self, stdout: &str) -> Option<String> {
         if self.fits(stdout) {
             return None;
         }
-        let mut lines = stdout.lines().map(str::trim).filter(|l| !l.is_empty());
-        let first = lines.next().unwrap_or_default();
+        let mut lines = stdout.lines().filter(|l| !l.trim().is_empty());
+        if let OutputForm::Like(example) = self {
+            // The first line that is not like the example, as printed (its leading blanks too).
+            let mut lines = lines.skip_while(|line| shaped_like(line, example));
+            let first = lines.next().unwrap_or_default();
+            let shown: String = first.chars().take(60).collect();
+            return Some(if shown.len() < first.len() {
+                format!("{shown} ...")
+            } else {
+                shown
+            });
+        }
+        let first = lines.next().map(str::trim).unwrap_or_default();
+        if first.is_empty() {
+            return Some("nothing".into());
+        }
         let shown: String = first.chars().take(60).collect();
         let more = shown.len() < first.len() || lines.next().is_some();
         Some(if more { format!("{shown} ...") } else { shown })
@@ -116,11 +157,200 @@ impl OutputForm {
 
 impl fmt::Display for OutputForm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            OutputForm::Number => "only the number the request asks for",
-            OutputForm::Names => "only the names or paths the request asks for",
-        })
+        match self {
+            OutputForm::Number => f.write_str("only the number the request asks for"),
+            OutputForm::Names => f.write_str("only the names or paths the request asks for"),
+            OutputForm::Choice(options) => {
+                write!(f, "only one word of ")?;
+                for (i, option) in options.iter().enumerate() {
+                    let joint = match i {
+                        0 => "",
+                        _ if i + 1 == options.len() => " or ",
+                        _ => ", ",
+                    };
+                    write!(f, "{joint}`{option}`")?;
+                }
+                f.write_str(" as the request asks")
+            }
+            OutputForm::Like(example) => write!(f, "lines like `{example}` as the request asks"),
+        }
     }
+}
+
+/// Verbs that, before "A or B", ask for one of two answers.
+const ANSWER_VERBS: &[&str] = &[
+    "print", "answer", "say", "output", "reply", "echo", "respond",
+];
+/// Words after which "otherwise" pairs two quoted answers ("print 'up' if ..., 'down'
+/// otherwise").
+const OTHERWISE: &[&str] = &["otherwise", "else"];
+
+/// The answers `lower` offers when it asks for one of a few words: "print 64 or 32", "answer
+/// yes or no", "print either 'on' or 'off'", "print 'up' if it answers, otherwise 'down'". Not
+/// when the request asks about each of several things, nor when "or" joins words of a longer
+/// phrase ("print error or warning lines").
+fn choice(lower: &str, per_item: bool) -> Option<Vec<String>> {
+    if per_item {
+        return None;
+    }
+    let tokens: Vec<&str> = lower
+        .split_whitespace()
+        .map(|t| t.trim_start_matches('('))
+        .collect();
+    // A token without the punctuation after it, and whether it ends a clause.
+    let ends_clause = |i: usize| {
+        i + 1 >= tokens.len()
+            || word(tokens[i]) != tokens[i]
+            || matches!(
+                tokens[i + 1],
+                "if" | "depending" | "accordingly" | "otherwise" | "else" | "then"
+            )
+    };
+    let answer = |t: &str| {
+        let bare = word(t).trim_matches(['\'', '"', '`']);
+        let one_word = !bare.is_empty()
+            && bare
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '-' || c == '_');
+        one_word.then(|| bare.to_owned())
+    };
+    let quoted = |t: &str| word(t).len() > 2 && word(t).starts_with(['\'', '"', '`']);
+    for (i, token) in tokens.iter().enumerate() {
+        if !ANSWER_VERBS.contains(token) {
+            continue;
+        }
+        let mut at = i + 1;
+        if tokens.get(at) == Some(&"either") {
+            at += 1;
+        }
+        // "print A or B"
+        if let (Some(a), Some(&"or"), Some(b)) =
+            (tokens.get(at), tokens.get(at + 1), tokens.get(at + 2))
+            && word(a) == *a
+            && ends_clause(at + 2)
+            && let (Some(a), Some(b)) = (answer(a), answer(b))
+            && !matches!(a.as_str(), "the" | "a" | "an" | "its" | "their")
+        {
+            return Some(vec![a, b]);
+        }
+        // "print 'A' if ..., otherwise 'B'" or "..., 'B' otherwise": both quoted.
+        let Some(a) = tokens.get(at).filter(|a| quoted(a)).and_then(|a| answer(a)) else {
+            continue;
+        };
+        let rest = &tokens[at + 1..];
+        let b = rest.windows(2).find_map(|pair| match pair {
+            [before, b] if OTHERWISE.contains(&word(before)) && quoted(b) => answer(b),
+            [b, after] if OTHERWISE.contains(&word(after)) && quoted(b) => answer(b),
+            _ => None,
+        });
+        if let Some(b) = b {
+            return Some(vec![a, b]);
+        }
+    }
+    None
+}
+
+/// Words before a quoted example that make it the form of a line ("like 'ERROR 2'", "in the
+/// form '1: text'", "as 'user:group path' lines"), not text to print ("print 'done'").
+const EXAMPLE_BEFORE: &[&str] = &["like", "as", "form", "format", "e.g.", "eg", "example"];
+
+/// The example of an output line `request` quotes, if it quotes one: after "like", "as", "in
+/// the form" and the like, or before "lines" or "line".
+fn example_line(request: &str) -> Option<String> {
+    let chars: Vec<(usize, char)> = request.char_indices().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let (start, open) = chars[i];
+        let close = match open {
+            '\'' | '"' | '`' => open,
+            '‘' => '’',
+            '“' => '”',
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        // An opening quote starts a word: "don't" has none.
+        let starts_word = i == 0 || !chars[i - 1].1.is_alphanumeric();
+        let end = chars[i + 1..]
+            .iter()
+            .position(|&(_, c)| c == close)
+            .map(|offset| i + 1 + offset);
+        let Some(end) = end.filter(|_| starts_word) else {
+            i += 1;
+            continue;
+        };
+        let inside = &request[start + open.len_utf8()..chars[end].0];
+        let before = request[..start].to_lowercase();
+        let after = request[chars[end].0 + close.len_utf8()..].to_lowercase();
+        let introduced = before
+            .split_whitespace()
+            .next_back()
+            .is_some_and(|word| EXAMPLE_BEFORE.contains(&word.trim_end_matches(':')));
+        let followed = after
+            .split_whitespace()
+            .next()
+            .is_some_and(|word| matches!(word.trim_end_matches(['.', ',', ';']), "lines" | "line"));
+        let example = inside.trim();
+        if (introduced || followed) && !example.is_empty() && example.len() <= 80 {
+            return Some(example.to_owned());
+        }
+        i = end + 1;
+    }
+    None
+}
+
+/// Characters that separate an example line's fields and must be in every line like it.
+const SEPARATORS: &[char] = &[':', '=', ',', ';', '|'];
+
+/// Whether `line` (as printed) is shaped like `example`: no leading white space where the
+/// example has none, at least the example's fields and separators, and a number at each place
+/// where the example has one (counted from the nearer end, as names may have spaces).
+fn shaped_like(line: &str, example: &str) -> bool {
+    if line.starts_with([' ', '\t']) && !example.starts_with([' ', '\t']) {
+        return false;
+    }
+    let count = |text: &str, c: char| text.chars().filter(|&x| x == c).count();
+    if SEPARATORS
+        .iter()
+        .any(|&c| count(line, c) < count(example, c))
+    {
+        return false;
+    }
+    let wanted: Vec<&str> = example.split_whitespace().collect();
+    let got: Vec<&str> = line.split_whitespace().collect();
+    if got.len() < wanted.len() {
+        return false;
+    }
+    wanted.iter().enumerate().all(|(i, field)| {
+        let number = |field: &str| is_plain_number(field.trim_matches(SEPARATORS));
+        // Names may have spaces: a field is found counting from the nearer end.
+        let (from_start, from_end) = (i, wanted.len() - 1 - i);
+        let (head, tail) = (got[i], got[got.len() - wanted.len() + i]);
+        !number(field)
+            || match from_start.cmp(&from_end) {
+                std::cmp::Ordering::Less => number(head),
+                std::cmp::Ordering::Greater => number(tail),
+                std::cmp::Ordering::Equal => number(head) || number(tail),
+            }
+    })
+}
+
+/// `t` without the punctuation after it.
+fn word(t: &str) -> &str {
+    t.trim_end_matches(['.', ',', ';', ':', '?', '!', ')'])
+}
+
+/// `42`, `-3`, `22.04`: digits, perhaps a sign and one decimal point.
+fn is_plain_number(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let mut parts = digits.splitn(2, '.');
+    let whole = parts.next().unwrap_or_default();
+    !whole.is_empty()
+        && whole.chars().all(|c| c.is_ascii_digit())
+        && parts
+            .next()
+            .is_none_or(|f| f.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// The words of `text`: runs of letters, digits and `-`, hyphenated words split.
@@ -246,6 +476,160 @@ mod tests {
         for (request, form) in cases {
             assert_eq!(OutputForm::asked_in(request), form, "{request}");
         }
+    }
+
+    #[test]
+    fn a_choice_of_answers_is_read_from_the_request() {
+        let choice = |words: &[&str]| {
+            Some(OutputForm::Choice(
+                words.iter().map(|w| w.to_string()).collect(),
+            ))
+        };
+        let cases = [
+            (
+                "is this a 64-bit system? print 64 or 32",
+                choice(&["64", "32"]),
+            ),
+            (
+                "does the file exist? answer yes or no",
+                choice(&["yes", "no"]),
+            ),
+            (
+                "is the service running? print either 'on' or 'off'.",
+                choice(&["on", "off"]),
+            ),
+            (
+                "print 'up' if the host answers, 'down' otherwise",
+                choice(&["up", "down"]),
+            ),
+            (
+                "print \"ok\" if the file is there, otherwise \"missing\"",
+                choice(&["ok", "missing"]),
+            ),
+            (
+                "Say true or false depending on whether x exists",
+                choice(&["true", "false"]),
+            ),
+            ("print error or warning lines from app.log", None),
+            ("print the larger of a.txt or b.txt", None),
+            ("for each file print yes or no", None),
+            ("show files owned by root or admin", None),
+            ("print 'done' when it finishes", None),
+        ];
+        for (request, form) in cases {
+            assert_eq!(OutputForm::asked_in(request), form, "{request}");
+        }
+    }
+
+    #[test]
+    fn an_example_line_is_read_from_the_quotes_around_it() {
+        let like = |example: &str| Some(OutputForm::Like(example.into()));
+        let cases = [
+            (
+                "count the errors per level, print lines like 'ERROR 2'",
+                like("ERROR 2"),
+            ),
+            (
+                "show each user's login shell as 'name shell' lines",
+                like("name shell"),
+            ),
+            (
+                "print the settings in the form 'key=value'",
+                like("key=value"),
+            ),
+            (
+                "one line per file, e.g. \"notes.txt 12\"",
+                like("notes.txt 12"),
+            ),
+            (
+                "list the open ports in the format `port/proto`",
+                like("port/proto"),
+            ),
+            (
+                "owner of each file, like ‘root:root ./x’",
+                like("root:root ./x"),
+            ),
+            ("print 'done' when it finishes", None),
+            ("search for 'todo' in src", None),
+            ("rename 'a b.txt' to c.txt", None),
+            ("don't touch the file named 'keep me'", None),
+            ("print 'exit code N' with the real code", None),
+        ];
+        for (request, form) in cases {
+            assert_eq!(OutputForm::asked_in(request), form, "{request}");
+        }
+    }
+
+    #[test]
+    fn a_choice_is_one_of_its_words_alone() {
+        let yes_no = OutputForm::Choice(vec!["yes".into(), "no".into()]);
+        for fits in ["yes\n", "No", "  no  \n", "'yes'"] {
+            assert!(yes_no.fits(fits), "{fits:?}");
+        }
+        for misfit in ["", "flags: fpu avx2", "yes\nno\n", "yes it does", "0"] {
+            assert!(!yes_no.fits(misfit), "{misfit:?}");
+        }
+        assert_eq!(yes_no.misfit("").as_deref(), Some("nothing"));
+        assert_eq!(
+            yes_no.to_string(),
+            "only one word of `yes` or `no` as the request asks"
+        );
+    }
+
+    #[test]
+    fn lines_like_an_example_keep_its_fields_separators_and_numbers() {
+        let cases: &[(&str, &[&str], &[&str])] = &[
+            (
+                "ERROR 2",
+                &["ERROR 2\nINFO 15\n", "WARN 3", ""],
+                &["      2 ERROR\n      1 INFO", "2 ERROR", "ERROR"],
+            ),
+            (
+                "name shell",
+                &["root /bin/bash\nme /bin/zsh"],
+                &["   root /bin/bash", "root"],
+            ),
+            ("key=value", &["a=1\nb=two"], &["a 1", "a: 1"]),
+            (
+                "600 docs/x",
+                &["644 docs/a.md\n600 docs/my notes.txt"],
+                &["-rw-r--r-- 1 me me 5 Dec  3 12:00 docs/a.md"],
+            ),
+            (
+                "user:group path",
+                &["root:root config/app.conf"],
+                &["root root config/app.conf"],
+            ),
+            (
+                "8 x Intel Xeon",
+                &["2 x Intel(R) Xeon(R) Processor"],
+                &["CPU(s): 2", "Intel Xeon x 2"],
+            ),
+            (
+                "1: text",
+                &["1: # Title\n12: more text"],
+                &["1 # Title", "     1\t# Title"],
+            ),
+            (
+                "logo.png 4",
+                &["logo.png 4\nmy photo.jpg 120"],
+                &["logo.png 4168 /1024"],
+            ),
+        ];
+        for (example, fits, misfits) in cases {
+            let form = OutputForm::Like(example.to_string());
+            for fits in *fits {
+                assert!(form.fits(fits), "{example:?}: {fits:?}");
+            }
+            for misfit in *misfits {
+                assert!(!form.fits(misfit), "{example:?}: {misfit:?}");
+            }
+        }
+        let form = OutputForm::Like("ERROR 2".into());
+        assert_eq!(
+            form.misfit("ERROR 2\n      1 INFO\n").as_deref(),
+            Some("      1 INFO")
+        );
     }
 
     #[test]

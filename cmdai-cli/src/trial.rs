@@ -5,7 +5,9 @@
 //! [`Flaw::Failed`](cmdai_core::Flaw), for which the model is asked once more with the error
 //! named. So is output of another form than the request asks for in so many words (`42
 //! app.log` for "just the number", long listings for "names only"): a
-//! [`Flaw::Output`](cmdai_core::Flaw).
+//! [`Flaw::Output`](cmdai_core::Flaw), and a command that changed nothing where the request
+//! asks for a file to be changed in place (`sed '/milk/d' notes.txt` for "... (change the
+//! file)"): a [`Flaw::Unchanged`](cmdai_core::Flaw).
 //!
 //! What the sandbox hides would make a good command fail there, so that is not judged: commands
 //! that are not tried at all (critical ones, those that use the network, and programs whose work
@@ -212,7 +214,8 @@ impl Trial for SandboxTrial {
                     || !cmdai_core::describe_named_files(request, &report.directory).is_empty();
                 let finding = own_failure(&report, here)
                     .map(|message| Flaw::Failed { message })
-                    .or_else(|| output_misfit(request, &report));
+                    .or_else(|| output_misfit(request, &report))
+                    .or_else(|| unchanged(request, &report));
                 if self.verbose {
                     let ms = started.elapsed().as_millis();
                     match &finding {
@@ -249,6 +252,18 @@ fn output_misfit(request: &str, report: &Report) -> Option<Flaw> {
     }
     let printed = asked.misfit(&report.stdout.text)?;
     Some(Flaw::Output { printed, asked })
+}
+
+/// [`Flaw::Unchanged`] when the request asks for a file to be changed in place and `report`'s
+/// command ended well without changing, creating or removing anything.
+fn unchanged(request: &str, report: &Report) -> Option<Flaw> {
+    let ended = matches!(report.status, Status::Exited { code: 0 }) && report.limit.is_none();
+    let untouched = report.changes.is_empty()
+        && report.outside.is_empty()
+        && report.blocked.is_empty()
+        && report.unlisted == 0;
+    (ended && untouched && cmdai_core::asks_for_changes_in_place(request))
+        .then_some(Flaw::Unchanged)
 }
 
 /// The error `report`'s command failed with, when the failure is the command's own: it exited
@@ -388,6 +403,26 @@ mod tests {
             })
         );
         assert_eq!(output_misfit(yes_no, &printed(failed, "no\n")), None);
+        let in_place = "remove the lines mentioning milk from notes.txt (change the file)";
+        assert_eq!(
+            unchanged(in_place, &printed(ok, "eggs\nbread\n")),
+            Some(Flaw::Unchanged)
+        );
+        assert_eq!(
+            unchanged("print notes.txt without milk", &printed(ok, "eggs\n")),
+            None
+        );
+        let mut edited = printed(ok, "");
+        edited.changes.push(cmdai_preview::Change {
+            path: "notes.txt".into(),
+            kind: cmdai_preview::ChangeKind::Modified {
+                size_before: 17,
+                size_after: 12,
+                diff: None,
+            },
+        });
+        assert_eq!(unchanged(in_place, &edited), None);
+        assert_eq!(unchanged(in_place, &printed(failed, "")), None);
         let levels = "count the log levels in app.log and print lines like 'ERROR 2'";
         assert!(output_misfit(levels, &printed(ok, "      2 ERROR\n")).is_some());
         assert_eq!(output_misfit(levels, &printed(ok, "ERROR 2\n")), None);

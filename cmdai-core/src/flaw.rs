@@ -56,6 +56,10 @@ pub enum Flaw {
         /// What the request asks for.
         asked: OutputForm,
     },
+    /// The command changed no file when it was tried (a [`Trial`]), where the request asks for
+    /// a file to be changed in place: it printed what the file should become
+    /// (`sed '/milk/d' notes.txt` for "... (change the file)").
+    Unchanged,
     /// An option the program does not have with the system's tools.
     UnknownOption {
         /// The program, e.g. `tail`.
@@ -99,6 +103,10 @@ impl fmt::Display for Flaw {
             Flaw::Output { printed, asked } => {
                 write!(f, "when tried here it printed `{printed}`, not {asked}")
             }
+            Flaw::Unchanged => f.write_str(
+                "when tried here it changed no file, but the request asks for the file to be \
+                 changed in place, not printed",
+            ),
             Flaw::UnknownOption {
                 program,
                 option,
@@ -114,8 +122,9 @@ impl fmt::Display for Flaw {
 /// request names that are not there) is not a flaw of the command.
 pub trait Trial: fmt::Debug {
     /// What trying `command`, written for `request`, in the context's working directory shows
-    /// to be wrong with it: an error it printed ([`Flaw::Failed`]) or output of another form
-    /// than the request asks for ([`Flaw::Output`]); `None` when nothing is, when it was not
+    /// to be wrong with it: an error it printed ([`Flaw::Failed`]), output of another form
+    /// than the request asks for ([`Flaw::Output`]), or no change where the request asks for a
+    /// file to be changed in place ([`Flaw::Unchanged`]); `None` when nothing is, when it was not
     /// tried, or when it failed for reasons of the trial.
     fn finding(&self, request: &str, command: &str, context: &ShellContext) -> Option<Flaw>;
 }

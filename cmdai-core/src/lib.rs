@@ -61,6 +61,6 @@ pub use error::GenerateError;
 pub use files::describe_named_files;
 pub use flaw::{Flaw, Trial, flaw};
 pub use generator::{Candidate, GeneratedCommand, Generator, Timings};
-pub use output::OutputForm;
+pub use output::{OutputForm, asks_for_changes_in_place};
 pub use parse::{ParseError, ParsedCommand, parse_response};
 pub use prompt::{CommandPrompt, Exchange, FixRequest, PromptBuilder, ShellContext};

@@ -353,6 +353,30 @@ fn is_plain_number(text: &str) -> bool {
             .is_none_or(|f| f.chars().all(|c| c.is_ascii_digit()))
 }
 
+/// Phrases that ask for a file to be changed where it is, not printed changed.
+const IN_PLACE: &[&str] = &[
+    "in place",
+    "in-place",
+    "change the file",
+    "edit the file",
+    "modify the file",
+    "update the file",
+    "in the file itself",
+    "save the changes",
+    "save the result back",
+    "overwrite the file",
+    "overwriting the file",
+];
+
+/// Whether `request` asks in so many words for a file to be changed where it is: "strip the
+/// trailing blanks in place", "remove the lines mentioning milk (change the file)". A command
+/// that then changes nothing (`sed '/milk/d' notes.txt`) printed what the file should become.
+pub fn asks_for_changes_in_place(request: &str) -> bool {
+    let lower = request.to_lowercase();
+    let spaced = lower.split_whitespace().collect::<Vec<_>>().join(" ");
+    IN_PLACE.iter().any(|phrase| spaced.contains(phrase))
+}
+
 /// The words of `text`: runs of letters, digits and `-`, hyphenated words split.
 fn words(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| !c.is_alphanumeric())
@@ -630,6 +654,27 @@ mod tests {
             form.misfit("ERROR 2\n      1 INFO\n").as_deref(),
             Some("      1 INFO")
         );
+    }
+
+    #[test]
+    fn changes_in_place_are_asked_for_in_so_many_words() {
+        for asks in [
+            "strip the trailing whitespace from every line of draft.txt, in place",
+            "remove the lines mentioning milk from notes.txt (change the file)",
+            "replace foo with bar in config.ini, editing it in-place",
+            "sort names.txt and save the result back",
+            "Edit the file app.conf so that port is 8080",
+        ] {
+            assert!(asks_for_changes_in_place(asks), "{asks}");
+        }
+        for not in [
+            "print notes.txt without the lines mentioning milk",
+            "show what config.ini would look like with foo replaced by bar",
+            "place the file in docs",
+            "",
+        ] {
+            assert!(!asks_for_changes_in_place(not), "{not}");
+        }
     }
 
     #[test]

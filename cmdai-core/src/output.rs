@@ -134,23 +134,20 @@ impl OutputForm {
             return None;
         }
         let mut lines = stdout.lines().filter(|l| !l.trim().is_empty());
-        if let OutputForm::Like(example) = self {
+        let first = match self {
             // The first line that is not like the example, as printed (its leading blanks too).
-            let mut lines = lines.skip_while(|line| shaped_like(line, example));
-            let first = lines.next().unwrap_or_default();
-            let shown: String = first.chars().take(60).collect();
-            return Some(if shown.len() < first.len() {
-                format!("{shown} ...")
-            } else {
-                shown
-            });
-        }
-        let first = lines.next().map(str::trim).unwrap_or_default();
+            OutputForm::Like(example) => lines
+                .by_ref()
+                .find(|line| !shaped_like(line, example))
+                .unwrap_or_default(),
+            _ => lines.next().map(str::trim).unwrap_or_default(),
+        };
         if first.is_empty() {
             return Some("nothing".into());
         }
         let shown: String = first.chars().take(60).collect();
-        let more = shown.len() < first.len() || lines.next().is_some();
+        let more = shown.len() < first.len()
+            || (!matches!(self, OutputForm::Like(_)) && lines.next().is_some());
         Some(if more { format!("{shown} ...") } else { shown })
     }
 }

@@ -194,7 +194,8 @@ fn choice(lower: &str, per_item: bool) -> Option<Vec<String>> {
         .split_whitespace()
         .map(|t| t.trim_start_matches('('))
         .collect();
-    // A token without the punctuation after it, and whether it ends a clause.
+    // Whether token `i` ends a clause: the last, one with punctuation after it, or one a
+    // condition follows ("... or no if ...").
     let ends_clause = |i: usize| {
         i + 1 >= tokens.len()
             || word(tokens[i]) != tokens[i]

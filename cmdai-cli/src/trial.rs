@@ -119,6 +119,11 @@ const SANDBOX_ERRORS: &[&str] = &[
 /// The error of a file that is not there (`strerror(ENOENT)`).
 const MISSING_FILE: &str = "no such file or directory";
 
+/// What programs say on their standard error without anything having gone wrong: a warning
+/// (`awk: cmd. line:1: warning: escape sequence`), or tar's note that it stores absolute paths
+/// as relative ones.
+const NOTICES: &[&str] = &["warning", "removing leading"];
+
 /// `generator`, trying each new command first where the settings say so (`generation.trial`).
 pub fn attach<B: InferenceBackend, P: PromptBuilder>(
     generator: Generator<B, P>,
@@ -212,7 +217,15 @@ impl Trial for SandboxTrial {
             Ok(report) => {
                 let here =
                     || !cmdai_core::describe_named_files(request, &report.directory).is_empty();
-                let finding = own_failure(&report, here)
+                let shell = self.shell.to_string_lossy();
+                let is_program = |name: &str| {
+                    name == base_name(&shell)
+                        || context
+                            .programs
+                            .as_ref()
+                            .is_some_and(|on_path| on_path.contains(name))
+                };
+                let finding = own_failure(&report, is_program, here)
                     .map(|message| Flaw::Failed { message })
                     .or_else(|| output_misfit(request, &report))
                     .or_else(|| unchanged(request, &report));
@@ -267,40 +280,99 @@ fn unchanged(request: &str, report: &Report) -> Option<Flaw> {
 }
 
 /// The error `report`'s command failed with, when the failure is the command's own: it exited
-/// with a status other than 0 and said why on its standard error, and what it said is not the
-/// sandbox's doing. `named_here` says whether a file the request names is in the directory:
-/// only then is a missing file the command's fault.
-fn own_failure(report: &Report, named_here: impl FnOnce() -> bool) -> Option<String> {
+/// with a status other than 0 and said why on its standard error, or it exited with 0 after
+/// one of its programs said it failed ([`error_lines`]: a
+/// `find -exec` whose sed did not parse its script, a `mkdir x; cp ...`, a loop's middle step);
+/// and what was said is not the sandbox's doing. `named_here` says whether a file the request
+/// names is in the directory: only then is a missing file the command's fault.
+fn own_failure(
+    report: &Report,
+    is_program: impl Fn(&str) -> bool,
+    named_here: impl FnOnce() -> bool,
+) -> Option<String> {
     let Status::Exited { code } = report.status else {
         return None;
     };
-    let stderr = report.stderr.text.trim();
-    if code == 0 || stderr.is_empty() || report.limit.is_some() || !report.blocked.is_empty() {
+    if report.limit.is_some() || !report.blocked.is_empty() {
         return None;
     }
-    let lower = stderr.to_lowercase();
+    let stderr = report.stderr.text.trim();
+    let lines: Vec<&str> = if code == 0 {
+        error_lines(stderr, &report.command, is_program)
+    } else {
+        stderr
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .collect()
+    };
+    if lines.is_empty() {
+        return None;
+    }
+    let lower = lines.join("\n").to_lowercase();
     if SANDBOX_ERRORS.iter().any(|error| lower.contains(error))
         || (lower.contains(MISSING_FILE) && !named_here())
     {
         return None;
     }
-    let lines: Vec<&str> = stderr
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-        .take(MESSAGE_LINES)
-        .collect();
-    let message = lines.join("; ");
+    let message = lines[..lines.len().min(MESSAGE_LINES)].join("; ");
     Some(match message.char_indices().nth(MESSAGE_CHARS) {
         Some((end, _)) => format!("{}...", &message[..end]),
         None => message,
     })
 }
 
+/// The lines of `stderr` in which a program `command` runs, or the shell it runs in, says
+/// something went wrong: they start with its name and a colon (`sed: -e expression #1, char
+/// 14: unknown option to `s'`, `bash: line 2: frobnicate: command not found`), and are not a
+/// [notice](NOTICES). `is_program` says whether a name is a program's (on `PATH`, or the
+/// shell): a file's name in front of a colon (`gzip -v`'s `notes.txt: 42.1% -- replaced`) is
+/// chatter, as is what has no name in front (`dd`'s record counts).
+fn error_lines<'a>(
+    stderr: &'a str,
+    command: &str,
+    is_program: impl Fn(&str) -> bool,
+) -> Vec<&'a str> {
+    let words = command.split(|c: char| !(c.is_alphanumeric() || "_.+-".contains(c)));
+    let said_by_a_program = |line: &str| {
+        line.split_once(':')
+            .map(|(name, _)| base_name(name))
+            .is_some_and(|name| {
+                !name.is_empty()
+                    && is_program(name)
+                    && (words.clone().any(|word| word == name) || is_shell(name))
+            })
+    };
+    stderr
+        .lines()
+        .map(str::trim)
+        .filter(|line| said_by_a_program(line))
+        .filter(|line| {
+            let lower = line.to_lowercase();
+            !NOTICES.iter().any(|notice| lower.contains(notice))
+        })
+        .collect()
+}
+
+/// Whether `name` is a shell's: one's errors are there whatever the command says
+/// (`bash: line 2: frobnicate: command not found`).
+fn is_shell(name: &str) -> bool {
+    matches!(name, "sh" | "bash" | "dash" | "zsh" | "ksh" | "fish")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use cmdai_preview::{Limit, Output};
+
+    /// The programs of these tests' commands, as if on `PATH`.
+    fn program(name: &str) -> bool {
+        [
+            "sh", "sed", "mkdir", "iconv", "cut", "gzip", "dd", "awk", "grep", "tar", "python3",
+            "touch", "cat", "cp",
+        ]
+        .contains(&name)
+    }
 
     fn report(status: Status, stderr: &str) -> Report {
         Report {
@@ -341,23 +413,26 @@ mod tests {
         ];
         for (code, stderr) in own {
             assert_eq!(
-                own_failure(&exited(code, stderr), || true).as_deref(),
+                own_failure(&exited(code, stderr), program, || true).as_deref(),
                 Some(stderr),
                 "{stderr}"
             );
         }
         let awk = "awk: cmd. line:1: NR>1 {if ($3 >\nawk: cmd. line:1:              ^ unexpected newline or end of string\n\n";
         assert_eq!(
-            own_failure(&exited(2, awk), || true).as_deref(),
+            own_failure(&exited(2, awk), program, || true).as_deref(),
             Some(
                 "awk: cmd. line:1: NR>1 {if ($3 >; awk: cmd. line:1:              ^ unexpected newline or end of string"
             )
         );
         let long = "x".repeat(1000);
-        let cut = own_failure(&exited(1, &long), || true).unwrap();
+        let cut = own_failure(&exited(1, &long), program, || true).unwrap();
         assert_eq!(cut.chars().count(), MESSAGE_CHARS + 3);
         let lines = "a\nb\nc\nd\ne";
-        assert_eq!(own_failure(&exited(1, lines), || true).unwrap(), "a; b; c");
+        assert_eq!(
+            own_failure(&exited(1, lines), program, || true).unwrap(),
+            "a; b; c"
+        );
     }
 
     #[test]
@@ -429,17 +504,100 @@ mod tests {
     }
 
     #[test]
+    fn errors_a_program_printed_are_failures_even_when_the_command_ended_well() {
+        let ended = |command: &str, stderr: &str| Report {
+            command: command.to_owned(),
+            ..exited(0, stderr)
+        };
+        let own = [
+            (
+                "find site -name '*.html' -exec sed -i 's/http://https:///g' {} \\;",
+                "sed: -e expression #1, char 14: unknown option to `s'",
+            ),
+            (
+                "mkdir backup; cp notes.txt backup/",
+                "mkdir: cannot create directory 'backup': File exists",
+            ),
+            (
+                "for f in *.txt; do /usr/bin/iconv -f latin1 -t utf-8 \"$f\" > \"u-$f\"; done",
+                "/usr/bin/iconv: illegal input sequence at position 3",
+            ),
+            ("frobnicate; echo done", "sh: 1: frobnicate: not found"),
+        ];
+        for (command, stderr) in own {
+            assert_eq!(
+                own_failure(&ended(command, stderr), program, || true).as_deref(),
+                Some(stderr),
+                "{command}"
+            );
+        }
+        // Only the lines that are errors are named.
+        let mixed = "data.csv: 40.0% -- replaced\ncut: fields are numbered from 1\n";
+        assert_eq!(
+            own_failure(
+                &ended("cut -f0 data.csv; gzip -v data.csv", mixed),
+                program,
+                || true
+            )
+            .as_deref(),
+            Some("cut: fields are numbered from 1")
+        );
+        // Where the programs on PATH are not known, only failures count.
+        let sed = "sed: -e expression #1, char 14: unknown option to `s'";
+        assert_eq!(
+            own_failure(&ended("sed 's/a/b/x' a; :", sed), |_| false, || true),
+            None
+        );
+        let none = [
+            // What programs say while all goes well, and what other programs say.
+            ("dd if=a of=b bs=1M", "1+0 records in\n1+0 records out"),
+            (
+                "gzip -v notes.txt",
+                "notes.txt:\t 42.1% -- replaced with notes.txt.gz",
+            ),
+            (
+                "awk '/a\\.b/' x.txt",
+                "awk: cmd. line:1: warning: escape sequence `\\.' treated as plain `.'",
+            ),
+            ("grep 'a\\-b' x.txt", "grep: warning: stray \\ before -"),
+            (
+                "tar czf a.tgz /work/a",
+                "tar: Removing leading `/' from member names",
+            ),
+            ("python3 run.py", "Traceback (most recent call last):"),
+            // The sandbox's doing, or a file of another place.
+            (
+                "touch /etc/x; echo ok",
+                "touch: cannot touch '/etc/x': Read-only file system",
+            ),
+        ];
+        for (command, stderr) in none {
+            assert_eq!(
+                own_failure(&ended(command, stderr), program, || true),
+                None,
+                "{command}"
+            );
+        }
+        let elsewhere = ended(
+            "cat todo.txt; echo",
+            "cat: todo.txt: No such file or directory",
+        );
+        assert_eq!(own_failure(&elsewhere, program, || false), None);
+        assert!(own_failure(&elsewhere, program, || true).is_some());
+    }
+
+    #[test]
     fn a_missing_file_is_the_commands_fault_only_where_the_request_names_one_that_is_here() {
         let missing = "mv: cannot stat 'file.txt': No such file or directory";
         assert_eq!(
-            own_failure(&exited(1, missing), || true).as_deref(),
+            own_failure(&exited(1, missing), program, || true).as_deref(),
             Some(missing)
         );
         // Nothing the request names is here: the command is for another place.
-        assert_eq!(own_failure(&exited(1, missing), || false), None);
+        assert_eq!(own_failure(&exited(1, missing), program, || false), None);
         // Other errors do not depend on where the command was tried.
         let unsorted = "comm: file 2 is not in sorted order";
-        assert!(own_failure(&exited(1, unsorted), || false).is_some());
+        assert!(own_failure(&exited(1, unsorted), program, || false).is_some());
     }
 
     #[test]
@@ -471,14 +629,14 @@ mod tests {
             report(Status::Signalled { signal: 13 }, "broken pipe"),
         ];
         for report in none {
-            assert_eq!(own_failure(&report, || true), None, "{report:?}");
+            assert_eq!(own_failure(&report, program, || true), None, "{report:?}");
         }
         let mut limited = exited(1, "dd: error writing 'big': No space left on device");
         limited.limit = Some(Limit::Size { bytes: 1 << 20 });
-        assert_eq!(own_failure(&limited, || true), None);
+        assert_eq!(own_failure(&limited, program, || true), None);
         let mut blocked = exited(1, "cp: cannot create regular file '/opt/x': Is a directory");
         blocked.blocked = vec![PathBuf::from("/opt/x")];
-        assert_eq!(own_failure(&blocked, || true), None);
+        assert_eq!(own_failure(&blocked, program, || true), None);
     }
 
     #[test]

@@ -253,11 +253,12 @@ impl Trial for SandboxTrial {
 /// the request asks for in so many words ("just the number", "names only"): a [`Flaw::Output`].
 fn output_misfit(request: &str, report: &Report) -> Option<Flaw> {
     let asked = OutputForm::asked_in(request)?;
-    // A question with a few answers always has one: a quiet failure that printed nothing
-    // (`lscpu | grep AVX2` for "answer yes or no") misses it too.
+    // A question with a few answers always has one, and so does one for a number: a quiet
+    // failure that printed nothing (`lscpu | grep AVX2` for "answer yes or no", `lscpu | grep
+    // '^Thread' | awk ...` for "just the number") misses it too.
     let ended = match report.status {
         Status::Exited { code: 0 } => true,
-        Status::Exited { .. } => matches!(asked, OutputForm::Choice(_)),
+        Status::Exited { .. } => matches!(asked, OutputForm::Choice(_) | OutputForm::Number),
         _ => false,
     };
     if !ended || report.limit.is_some() {
@@ -298,6 +299,9 @@ fn own_failure(
     }
     let stderr = report.stderr.text.trim();
     let lines: Vec<&str> = if code == 0 {
+        if handles_failure(&report.command) {
+            return None;
+        }
         error_lines(stderr, &report.command, is_program)
     } else {
         stderr
@@ -352,6 +356,16 @@ fn error_lines<'a>(
             !NOTICES.iter().any(|notice| lower.contains(notice))
         })
         .collect()
+}
+
+/// Whether `command` has a way of its own to go on after a failure (`gzip -t a.gz && echo
+/// valid || echo invalid`, `if grep -q ...; then`): an error it printed on the way may be the
+/// very answer it reports.
+fn handles_failure(command: &str) -> bool {
+    command.contains("||")
+        || command
+            .split(|c: char| c.is_whitespace() || c == ';')
+            .any(|word| matches!(word, "if" | "until" | "while"))
 }
 
 /// Whether `name` is a shell's: one's errors are there whatever the command says
@@ -463,7 +477,15 @@ mod tests {
             None
         );
         let failed = Status::Exited { code: 1 };
-        assert_eq!(output_misfit(number, &printed(failed, "42 app.log")), None);
+        assert_eq!(
+            output_misfit(number, &printed(failed, "")),
+            Some(Flaw::Output {
+                printed: "nothing".to_owned(),
+                asked: OutputForm::Number
+            })
+        );
+        let names = "the newest 3 files, names only";
+        assert_eq!(output_misfit(names, &printed(failed, long)), None);
         let mut stopped = printed(ok, "42 app.log");
         stopped.limit = Some(Limit::Time { seconds: 1 });
         assert_eq!(output_misfit(number, &stopped), None);
@@ -577,6 +599,14 @@ mod tests {
                 None,
                 "{command}"
             );
+        }
+        // A command that goes on after a failure of its own printed the error on purpose.
+        let test = "gzip: bad.gz: not in gzip format";
+        for handled in [
+            "gzip -t bad.gz && echo valid || echo invalid",
+            "if gzip -t bad.gz; then echo valid; else echo invalid; fi",
+        ] {
+            assert_eq!(own_failure(&ended(handled, test), program, || true), None);
         }
         let elsewhere = ended(
             "cat todo.txt; echo",

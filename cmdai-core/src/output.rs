@@ -13,7 +13,7 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutputForm {
     /// One number, perhaps with a unit (`42`, `1.5M`, `12%`): "just the number", "print only
-    /// the total size".
+    /// the total size". Printing nothing is not it.
     Number,
     /// Names or paths and nothing else, one per line: "names only", "just their paths".
     Names,
@@ -111,7 +111,9 @@ impl OutputForm {
             .filter(|line| !line.is_empty())
             .collect();
         match self {
-            OutputForm::Number => lines.len() <= 1 && lines.iter().all(|line| is_number(line)),
+            // A count or a size always has one, if only 0: nothing printed is not it (`awk`
+            // summing no lines prints an empty line).
+            OutputForm::Number => lines.len() == 1 && is_number(lines[0]),
             OutputForm::Names => {
                 let counted =
                     !lines.is_empty() && lines.iter().all(|line| starts_with_number(line));
@@ -678,7 +680,7 @@ mod tests {
     #[test]
     fn a_number_is_one_line_with_at_most_a_unit() {
         for fits in [
-            "42\n", "1.5M", "  7\n\n", "12%", "4.0 KiB", "-3", "1,024", "",
+            "42\n", "1.5M", "  7\n\n", "12%", "4.0 KiB", "-3", "1,024", "0",
         ] {
             assert!(OutputForm::Number.fits(fits), "{fits:?}");
         }
@@ -689,6 +691,8 @@ mod tests {
             "total: 5",
             "five",
             "12 files",
+            "",
+            "\n",
         ] {
             assert!(!OutputForm::Number.fits(misfit), "{misfit:?}");
         }
@@ -700,6 +704,7 @@ mod tests {
             OutputForm::Number.misfit("3\n4\n").as_deref(),
             Some("3 ...")
         );
+        assert_eq!(OutputForm::Number.misfit("\n").as_deref(), Some("nothing"));
     }
 
     #[test]

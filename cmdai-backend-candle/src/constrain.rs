@@ -135,6 +135,9 @@ fn single_string_field(schema: &Value) -> Option<&str> {
 ///   `{} +`, `{a,b}`, `f() { ...; }`): small models end commands with a stray `}` before the
 ///   JSON's own (`-exec rm {} \;}`, `<(sort b.txt)}`), which the shell takes as part of the
 ///   last word.
+/// - TEXT does not end in a blank. A command never needs one there, and a model that means to
+///   open a double-quoted part after one (`echo "cpus=$(nproc)"`) but writes the quote bare would
+///   otherwise end the JSON string with it, and the command would be `echo`.
 fn command_grammar(field: &str) -> String {
     // Outside quotes: a plain character but `'` and the braces; any escape but `\"` (which
     // opens a double-quoted part) or a brace, so `\'` as models write it; or the shell's own
@@ -143,17 +146,25 @@ fn command_grammar(field: &str) -> String {
     // to the closing `\"`. Then a braced group of those, nested up to three times.
     const PLAIN: &str = r#"[^"\\'\x00-\x1F\x7F]"#;
     const UNBRACED: &str = r#"[^"\\'{}\x00-\x1F\x7F]"#;
+    const UNBRACED_VISIBLE: &str = r#"[^"\\'{}\x00-\x20\x7F]"#;
     const ESCAPE: &str = r#"\\[\x20-\x21\x23-\x7A\x7C\x7E]"#;
     const ANY_ESCAPE: &str = r#"\\[\x20-\x7E]"#;
-    let mut unit = format!(
-        r#"{UNBRACED}|{ESCAPE}|\\\\({PLAIN}|'|{ANY_ESCAPE})|'({PLAIN}|{ANY_ESCAPE})*'|\\"({PLAIN}|'|{ESCAPE})*\\""#
-    );
+    let units = |unbraced: &str| {
+        format!(
+            r#"{unbraced}|{ESCAPE}|\\\\({PLAIN}|'|{ANY_ESCAPE})|'({PLAIN}|{ANY_ESCAPE})*'|\\"({PLAIN}|'|{ESCAPE})*\\""#
+        )
+    };
+    // Any unit, and one that can be the last (not a blank).
+    let mut unit = units(UNBRACED);
+    let mut last = units(UNBRACED_VISIBLE);
     for _ in 0..BRACE_DEPTH {
-        unit = format!(r"{unit}|\{{({unit})*\}}");
+        let group = format!(r"\{{({unit})*\}}");
+        unit = format!("{unit}|{group}");
+        last = format!("{last}|{group}");
     }
     format!(
         r#"start: "{{\"{field}\": \"" TEXT "\"}}"
-TEXT: /({unit})+/
+TEXT: /({unit})*({last})/
 "#
     )
 }
@@ -340,6 +351,11 @@ mod tests {
         for cut in [r"awk '{print $2 ", r"grep 'unclosed", r#"echo \"half"#] {
             assert!(!takes(cut), "{cut}");
         }
+        // A blank at the end is a double-quoted part opened with a bare quote.
+        for cut in ["echo ", "ls -l  ", "find . -name x\t"] {
+            assert!(!takes(cut), "{cut:?}");
+        }
+        assert!(takes(r"echo a\ "), "an escaped blank is part of a word");
     }
 
     #[test]

@@ -290,7 +290,7 @@ pub const TRIAL: Def = Def {
     default: Builtin::Value("true"),
     allowed: Allowed::Bool,
     help: "Try each new command in the preview's sandbox (Linux) before showing it, for at most \
-           half a second: one that fails there with an error of its own, prints something else \
+           half a second: one that fails there with an error of its own (or prints one on the way), prints something else \
            than the request asks for in so many words (\"just the number\", \"names only\", \
            \"answer yes or no\", \"lines like 'ERROR 2'\"), or changes nothing where the request \
            asks for a file to be changed in place, is asked for once more, with what went wrong. Nothing real is written. Commands that are \

@@ -1,7 +1,8 @@
 //! Trying a new command before it is shown (`generation.trial`): it runs in the preview's
 //! sandbox over the working directory (`cmdai-preview`: nothing real is written, no network, no
 //! other processes), and an error of its own (`comm: file 1 is not in sorted order`, `tail:
-//! invalid number of lines`, an awk program that does not parse) is a
+//! invalid number of lines`, an awk program that does not parse), or one a program of it
+//! printed on the way to a status of 0 (a `find -exec` whose sed script does not parse), is a
 //! [`Flaw::Failed`](cmdai_core::Flaw), for which the model is asked once more with the error
 //! named. So is output of another form than the request asks for in so many words (`42
 //! app.log` for "just the number", long listings for "names only"): a

@@ -290,12 +290,12 @@ pub const TRIAL: Def = Def {
     default: Builtin::Value("true"),
     allowed: Allowed::Bool,
     help: "Try each new command in the preview's sandbox (Linux) before showing it, for at most \
-           half a second: one that fails there with an error of its own (or prints one on the way), prints something else \
-           than the request asks for in so many words (\"just the number\", \"names only\", \
-           \"answer yes or no\", \"lines like 'ERROR 2'\"), or changes nothing where the request \
-           asks for a file to be changed in place, is asked for once more, with what went wrong. Nothing real is written. Commands that are \
-           critical, use the network or work with other processes, services or privileges are not \
-           tried",
+           half a second: one that fails there with an error of its own (or prints one on the \
+           way), prints something else than the request asks for in so many words (\"just the \
+           number\", \"names only\", \"answer yes or no\", \"lines like 'ERROR 2'\"), or changes \
+           nothing where the request asks for a file to be changed in place, is asked for once \
+           more, with what went wrong. Nothing real is written. Commands that are critical, use \
+           the network or work with other processes, services or privileges are not tried",
 };
 
 pub const POLICY: Def = Def {

@@ -100,6 +100,14 @@ pub enum Restart {
     OutOfTokens,
     /// The command has this flaw; the model is asked once more, with the flaw named.
     Flaw(crate::Flaw),
+    /// The command leaves out something the request asks for, and a small change to it
+    /// ([`Asked::repair`](crate::Asked::repair)) does it: this command, asked for no more.
+    Repaired {
+        /// What the command left out.
+        flaw: crate::Flaw,
+        /// The command changed.
+        command: String,
+    },
 }
 
 impl std::fmt::Display for Restart {
@@ -109,6 +117,12 @@ impl std::fmt::Display for Restart {
                 f.write_str("the reply ran out of tokens; trying again with sampling")
             }
             Restart::Flaw(flaw) => write!(f, "that command looks wrong: {flaw}; asking once more"),
+            Restart::Repaired { flaw, command } => {
+                write!(
+                    f,
+                    "that command looks wrong: {flaw}; changed to `{command}`"
+                )
+            }
         }
     }
 }

@@ -9,6 +9,7 @@
 use std::fmt;
 
 use crate::ShellContext;
+use crate::asked::Asked;
 use crate::options::{FindItem, OptionTable};
 use crate::output::OutputForm;
 use crate::safety::{SimpleCommand, simple_commands};
@@ -60,6 +61,14 @@ pub enum Flaw {
     /// a file to be changed in place: it printed what the file should become
     /// (`sed '/milk/d' notes.txt` for "... (change the file)").
     Unchanged,
+    /// Something the request asks for in so many words that the command leaves out, seen
+    /// without running it: `grep -r todo src` for "search src for todo, case-insensitive".
+    Unheeded {
+        /// What the request asks for.
+        asked: Asked,
+        /// Why the command does not do it, e.g. `grep matches case unless given -i`.
+        why: String,
+    },
     /// An option the program does not have with the system's tools.
     UnknownOption {
         /// The program, e.g. `tail`.
@@ -112,6 +121,7 @@ impl fmt::Display for Flaw {
                 option,
                 tools,
             } => write!(f, "{tools} {program} has no option {option}"),
+            Flaw::Unheeded { asked, why } => write!(f, "the request asks {asked}, but {why}"),
         }
     }
 }

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::asked::unheeded;
 use crate::flaw::{Flaw, Trial, flaw};
 use crate::{
     BackendError, CancelToken, Conversation, Exchange, FixRequest, GenerateError, GenerationOutput,
@@ -92,9 +93,42 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
     }
 
     /// What is wrong with `command`, written for `request`: a [`Flaw`] that shows without
-    /// running it, or else its failure in the trial, if there is one.
+    /// running it, else its failure in the trial, else something the request asks for in so
+    /// many words that it leaves out. A failure comes first: it says more about what to write
+    /// instead (`gzip -d *.gz` with no such files is wrong before it deletes them).
     fn finding(&self, request: &str, command: &str, context: &ShellContext) -> Option<Flaw> {
-        flaw(command, context).or_else(|| self.trial.as_ref()?.finding(request, command, context))
+        flaw(command, context)
+            .or_else(|| self.trial.as_ref()?.finding(request, command, context))
+            .or_else(|| {
+                let (asked, why) = unheeded(request, command)?;
+                Some(Flaw::Unheeded { asked, why })
+            })
+    }
+
+    /// `command` changed as little as it takes to do what `flaw` says it leaves out of
+    /// `request` ([`Asked::repair`](crate::Asked::repair)), and again while the change leaves out something else that
+    /// way, if that ends in a command with no finding at all (the trial included).
+    fn repaired(
+        &self,
+        request: &str,
+        command: &str,
+        flaw: &Flaw,
+        context: &ShellContext,
+    ) -> Option<String> {
+        let mut command = command.to_owned();
+        let mut flaw = flaw.clone();
+        // Each kind is repaired at most once; there are fewer than eight.
+        for _ in 0..8 {
+            let Flaw::Unheeded { asked, .. } = &flaw else {
+                return None;
+            };
+            command = asked.repair(&command)?;
+            match self.finding(request, &command, context) {
+                None => return Some(command),
+                Some(next) => flaw = next,
+            }
+        }
+        None
     }
 
     /// The backend, e.g. to ask for its [`ModelInfo`](crate::ModelInfo).
@@ -153,6 +187,18 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
         cancel: &CancelToken,
         started: Instant,
     ) -> Result<GeneratedCommand, GenerateError> {
+        if let Some(command) = self.repaired(request, &first.command, &flaw, context) {
+            sink.restart(&Restart::Repaired {
+                flaw,
+                command: command.clone(),
+            });
+            let spent = (first.generated_tokens, first.timings);
+            return Ok(with_spent(
+                GeneratedCommand { command, ..first },
+                spent,
+                started,
+            ));
+        }
         let restated = format!("{request} (not `{}`: {flaw})", first.command);
         let follow_up =
             format!("That command is wrong: {flaw}. Write the whole command again, corrected.");
@@ -181,7 +227,17 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
             spent.1.decode += answer.timings.decode;
             match self.finding(request, &answer.command, context) {
                 None => return Ok(with_spent(answer, spent, started)),
-                Some(flaw) => last_flaw = flaw,
+                Some(flaw) => match self.repaired(request, &answer.command, &flaw, context) {
+                    Some(command) => {
+                        sink.restart(&Restart::Repaired {
+                            flaw,
+                            command: command.clone(),
+                        });
+                        let answer = GeneratedCommand { command, ..answer };
+                        return Ok(with_spent(answer, spent, started));
+                    }
+                    None => last_flaw = flaw,
+                },
             }
         }
         let first = GeneratedCommand {
@@ -731,6 +787,63 @@ mod tests {
         let other = parent.child();
         parent.cancel();
         assert!(other.is_cancelled());
+    }
+
+    #[test]
+    fn words_of_the_request_left_out_are_repaired_or_named_and_asked_for_again() {
+        // A small change does it: made, and the model is not asked again.
+        let backend = Scripted::new(r#"{"cmd": "grep -r todo src"}"#);
+        let mut generator = Generator::new(backend, CommandPrompt::default());
+        let request = "search src for todo, case-insensitive";
+        let mut restarts = Vec::new();
+        let command = generator
+            .generate_streaming(
+                request,
+                &context(),
+                &mut RestartLog(&mut restarts),
+                &CancelToken::new(),
+            )
+            .unwrap();
+        assert_eq!(command.command, "grep -i -r todo src");
+        assert_eq!(command.flaw, None);
+        assert_eq!(generator.backend().seen.len(), 1);
+        assert_eq!(
+            restarts,
+            [
+                "that command looks wrong: the request asks to ignore case, but grep matches case \
+              unless given -i; changed to `grep -i -r todo src`"
+            ]
+        );
+
+        // None does: the model is asked again, told what is left out.
+        let mut backend = Scripted::new(r#"{"cmd": "timeout 1 ./slow.sh"}"#);
+        backend.then = Some((
+            r#"{"cmd": "timeout 1 ./slow.sh || echo 'timed out'"}"#,
+            StopReason::EndOfGeneration,
+        ));
+        let mut generator = Generator::new(backend, CommandPrompt::default());
+        let request =
+            "run ./slow.sh for at most a second; if it had to be stopped, print 'timed out'";
+        let command = generator.generate(request, &context()).unwrap();
+        assert_eq!(command.command, "timeout 1 ./slow.sh || echo 'timed out'");
+        let restated = &generator.backend().seen[1].messages.last().unwrap().content;
+        assert!(
+            restated.ends_with(
+                "(not `timeout 1 ./slow.sh`: the request asks to print 'timed out', but it never does)"
+            ),
+            "{restated}"
+        );
+    }
+
+    /// Keeps what each restart says.
+    struct RestartLog<'a>(&'a mut Vec<String>);
+
+    impl TokenSink for RestartLog<'_> {
+        fn token(&mut self, _text: &str) {}
+
+        fn restart(&mut self, why: &Restart) {
+            self.0.push(why.to_string());
+        }
     }
 
     #[test]

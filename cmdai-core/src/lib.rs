@@ -39,6 +39,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod asked;
 mod backend;
 mod conversation;
 mod error;
@@ -52,6 +53,7 @@ mod parse;
 mod prompt;
 pub mod safety;
 
+pub use asked::{Asked, unheeded};
 pub use backend::{
     BackendError, CancelToken, GenerationOutput, GenerationParams, InferenceBackend, ModelInfo,
     NullSink, Restart, StopReason, TokenSink,

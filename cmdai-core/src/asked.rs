@@ -1,0 +1,1738 @@
+//! What a request asks for in so many words that a command can be seen to leave out without
+//! running it: to ignore case ("search src for todo, case-insensitive"), to print an exit
+//! status ("... and show grep's exit status"), to print a given text ("if it had to be stopped,
+//! print 'timed out'"), to keep the files a compressor would delete ("gzip it, keep the
+//! original").
+//!
+//! Small models drop such words: `grep -r todo src`, `timeout 1 ./slow.sh`, `gzip big.log`.
+//! The command runs and prints something plausible, so neither the shell nor a trial shows it;
+//! the request's own words do. Each kind is read from the request alone and checked against
+//! the command's words alone, so a command that does what was asked in another way (`[Tt]odo`,
+//! `tolower($0)`, `gzip -c f > f.gz`) passes.
+
+use std::fmt;
+
+use crate::safety::{SimpleCommand, simple_commands};
+
+/// Something a request asks for that a command can leave out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Asked {
+    /// Matching without regard to case: "ignoring case", "case-insensitive", "upper or lower
+    /// case".
+    IgnoreCase,
+    /// The exit status printed: "print its exit code", "show grep's exit status".
+    ExitStatus,
+    /// A text printed word for word: "print 'timed out'", "then echo \"all done\"".
+    Text(String),
+    /// The files a compressor replaces kept: "keep the original", "without removing dump.sql".
+    KeepOriginal,
+    /// Hidden files seen too: "hidden files too", "including dotfiles".
+    Hidden,
+    /// Folders inside folders gone through: "recursively", "subfolders included".
+    Recursive,
+    /// Sizes in a unit: "in megabytes", "(in GB)", "human-readable".
+    Unit(SizeUnit),
+}
+
+/// A unit for sizes a request can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeUnit {
+    /// Kilobytes or kibibytes.
+    Kilo,
+    /// Megabytes or mebibytes.
+    Mega,
+    /// Gigabytes or gibibytes.
+    Giga,
+    /// A unit chosen by size, as `-h` does (`1.5M`).
+    HumanReadable,
+}
+
+impl fmt::Display for Asked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Asked::IgnoreCase => f.write_str("to ignore case"),
+            Asked::ExitStatus => f.write_str("for the exit status"),
+            Asked::Text(text) => write!(f, "to print '{text}'"),
+            Asked::KeepOriginal => f.write_str("to keep the original files"),
+            Asked::Hidden => f.write_str("for hidden files too"),
+            Asked::Recursive => f.write_str("for the folders inside too"),
+            Asked::Unit(SizeUnit::Kilo) => f.write_str("for sizes in kilobytes"),
+            Asked::Unit(SizeUnit::Mega) => f.write_str("for sizes in megabytes"),
+            Asked::Unit(SizeUnit::Giga) => f.write_str("for sizes in gigabytes"),
+            Asked::Unit(SizeUnit::HumanReadable) => f.write_str("for human-readable sizes"),
+        }
+    }
+}
+
+impl Asked {
+    /// Everything of these kinds that `request` asks for, in the order above.
+    pub fn in_request(request: &str) -> Vec<Asked> {
+        let spaced = spaced(request);
+        let mut asked = Vec::new();
+        if IGNORE_CASE.iter().any(|phrase| spaced.contains(phrase)) {
+            asked.push(Asked::IgnoreCase);
+        }
+        if asks_for_exit_status(&spaced) {
+            asked.push(Asked::ExitStatus);
+        }
+        asked.extend(texts_to_print(request).into_iter().map(Asked::Text));
+        if asks_to_keep_originals(&spaced) {
+            asked.push(Asked::KeepOriginal);
+        }
+        if mentions(&spaced, HIDDEN) {
+            asked.push(Asked::Hidden);
+        }
+        if mentions(&spaced, RECURSIVE) {
+            asked.push(Asked::Recursive);
+        }
+        asked.extend(unit_asked(&spaced).map(Asked::Unit));
+        asked
+    }
+
+    /// Why `command` does not do this, or `None` when it does (or cannot be read as shell,
+    /// which is a flaw of its own).
+    pub fn unheeded_by(&self, command: &str) -> Option<String> {
+        let commands = with_inner_commands(simple_commands(command)?);
+        match self {
+            Asked::IgnoreCase => (!ignores_case(command, &commands)).then(|| {
+                commands
+                    .iter()
+                    .find_map(case_hint)
+                    .unwrap_or("nothing in it ignores case")
+                    .to_owned()
+            }),
+            Asked::ExitStatus if status_after_and(&tokens(command)).is_some() => Some(
+                "after `&&` the status is always 0: `; echo $?` prints the command's".to_owned(),
+            ),
+            Asked::ExitStatus => (!prints_exit_status(command))
+                .then(|| "it never prints it: `echo $?` right after the command does".to_owned()),
+            Asked::Text(text) => {
+                let unescaped = command.replace('\\', "");
+                (!unescaped.contains(text.as_str())).then(|| "it never does".to_owned())
+            }
+            Asked::Hidden => hides_dot_files(command, &commands),
+            Asked::Recursive => stays_at_the_top(command, &commands),
+            Asked::Unit(unit) => other_unit(*unit, command, &commands),
+            Asked::KeepOriginal => commands.iter().find_map(|c| {
+                let program = deletes_its_input(c)?;
+                Some(format!(
+                    "{program} deletes each file it is given once done; `{program} -k` keeps it"
+                ))
+            }),
+        }
+    }
+}
+
+impl Asked {
+    /// `command` changed as little as it takes to do this, where a small change is known to:
+    /// an option added (`grep -i`, `gzip -k`, `grep -r`, `chmod -R`, `ls -A`, `free -m`),
+    /// find's tests swapped for those that ignore case (`-name` for `-iname`), or `; echo $?`
+    /// after a command that is one pipeline. `None` where it takes more than that (a text to
+    /// print, a loop's statuses, a glob that misses dot names).
+    pub fn repair(&self, command: &str) -> Option<String> {
+        let tokens = tokens(command);
+        match self {
+            Asked::IgnoreCase => {
+                const SWAPPED: &[&str] = &["-name", "-path", "-wholename", "-regex", "-lname"];
+                let swaps: Vec<&Token> = tokens
+                    .iter()
+                    .filter(|t| SWAPPED.contains(&t.raw.as_str()))
+                    .collect();
+                if program_token(&tokens, &["find"]).is_some() && !swaps.is_empty() {
+                    let mut repaired = command.to_owned();
+                    for token in swaps.iter().rev() {
+                        repaired.insert(token.span.start + 1, 'i');
+                    }
+                    return Some(repaired);
+                }
+                let (at, program) = program_token(
+                    &tokens,
+                    &[
+                        "grep", "egrep", "fgrep", "zgrep", "rg", "ag", "ack", "sort", "uniq",
+                    ],
+                )?;
+                let option = if program == "sort" { " -f" } else { " -i" };
+                Some(insert(command, &tokens[at], option))
+            }
+            Asked::Recursive => {
+                let (at, program) = program_token(
+                    &tokens,
+                    &[
+                        "grep", "egrep", "fgrep", "zgrep", "ls", "chmod", "chown", "chgrp", "cp",
+                    ],
+                )?;
+                let option = match program {
+                    "ls" | "chmod" | "chown" | "chgrp" => " -R",
+                    _ => " -r",
+                };
+                Some(insert(command, &tokens[at], option))
+            }
+            Asked::Hidden => {
+                let (at, _) = program_token(&tokens, &["ls"])?;
+                Some(insert(command, &tokens[at], " -A"))
+            }
+            Asked::KeepOriginal => {
+                let mut repaired = command.to_owned();
+                let mut found = false;
+                for (at, token) in tokens.iter().enumerate().rev() {
+                    if DELETE_INPUT.contains(&base(&token.raw)) && in_command_position(&tokens, at)
+                    {
+                        repaired.insert_str(token.span.end, " -k");
+                        found = true;
+                    }
+                }
+                found.then_some(repaired)
+            }
+            Asked::ExitStatus if let Some(and) = status_after_and(&tokens) => {
+                let mut repaired = command.to_owned();
+                let from = tokens[..and].last().map_or(0, |t| t.span.end);
+                repaired.replace_range(from..tokens[and].span.end, ";");
+                Some(repaired)
+            }
+            Asked::ExitStatus => {
+                let one_pipeline = tokens.iter().all(|t| {
+                    !matches!(
+                        t.raw.as_str(),
+                        ";" | "&&"
+                            | "||"
+                            | "&"
+                            | "\n"
+                            | "for"
+                            | "while"
+                            | "until"
+                            | "if"
+                            | "case"
+                            | "{"
+                            | "("
+                    )
+                });
+                one_pipeline.then(|| format!("{}; echo $?", command.trim_end()))
+            }
+            Asked::Unit(unit) => {
+                let (at, program) = program_token(&tokens, SIZED)?;
+                let option = match (unit, program) {
+                    (SizeUnit::HumanReadable, _) => " -h",
+                    (SizeUnit::Kilo, "ls") => " --block-size=K",
+                    (SizeUnit::Kilo, _) => " -k",
+                    (SizeUnit::Mega, "free") => " -m",
+                    (SizeUnit::Mega, _) => " --block-size=M",
+                    (SizeUnit::Giga, "free") => " -g",
+                    (SizeUnit::Giga, _) => " --block-size=G",
+                };
+                // Options that pick another unit go: `-sh` becomes `-s`, `-h` goes.
+                let mut repaired = command.to_owned();
+                let own = tokens[at + 1..]
+                    .iter()
+                    .take_while(|t| !t.is_operator())
+                    .collect::<Vec<_>>();
+                for token in own.into_iter().rev() {
+                    let cut = token.span.start - 1..token.span.end;
+                    match token.raw.strip_prefix('-') {
+                        Some("-human-readable" | "-si") => repaired.replace_range(cut, ""),
+                        Some(long) if long.starts_with("-block-size") => {
+                            repaired.replace_range(cut, "")
+                        }
+                        Some(cluster)
+                            if !cluster.is_empty()
+                                && cluster.chars().all(|c| c.is_ascii_alphanumeric()) =>
+                        {
+                            let units: &[char] = match program {
+                                "ls" => &['h'],
+                                "free" => &['h', 'k', 'm', 'g', 'b'],
+                                _ => &['h', 'H', 'k', 'm'],
+                            };
+                            let kept: String =
+                                cluster.chars().filter(|c| !units.contains(c)).collect();
+                            if kept.is_empty() {
+                                repaired.replace_range(cut, "");
+                            } else if kept != cluster {
+                                repaired.replace_range(token.span.clone(), &format!("-{kept}"));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                Some(insert(&repaired, &tokens[at], option))
+            }
+            Asked::Text(_) => None,
+        }
+    }
+}
+
+/// A word or an operator of a command, as written, and where it is.
+#[derive(Debug)]
+struct Token {
+    span: std::ops::Range<usize>,
+    raw: String,
+}
+
+impl Token {
+    fn is_operator(&self) -> bool {
+        self.raw.starts_with(OPERATOR_CHARS) || self.raw == "\n"
+    }
+}
+
+/// Characters that make up the shell's operators.
+const OPERATOR_CHARS: [char; 7] = ['|', '&', ';', '(', ')', '<', '>'];
+
+/// The words and operators of `command`, where they are: a word runs to a blank or an
+/// operator outside quotes, `$(...)` and `${...}`; a newline is an operator, and so is a run
+/// of up to two of the same operator character (`|`, `||`, `>>`).
+fn tokens(command: &str) -> Vec<Token> {
+    let bytes = command.as_bytes();
+    let operator = |c: u8| OPERATOR_CHARS.contains(&(c as char));
+    let mut spans = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let c = bytes[at];
+        let start = at;
+        if c == b'\n' {
+            at += 1;
+        } else if c.is_ascii_whitespace() {
+            at += 1;
+            continue;
+        } else if operator(c) {
+            at += 1;
+            if bytes.get(at) == Some(&c) {
+                at += 1;
+            }
+        } else {
+            let mut depth = 0usize;
+            let mut quote: Option<u8> = None;
+            while at < bytes.len() {
+                let c = bytes[at];
+                match quote {
+                    Some(q) if c == q => quote = None,
+                    Some(b'"' | b'`') if c == b'\\' => at += 1,
+                    Some(_) => {}
+                    None => match c {
+                        b'\\' => at += 1,
+                        b'\'' | b'"' | b'`' => quote = Some(c),
+                        b'$' if matches!(bytes.get(at + 1), Some(b'(' | b'{')) => {
+                            depth += 1;
+                            at += 1;
+                        }
+                        b'(' | b'{' if depth > 0 => depth += 1,
+                        b')' | b'}' if depth > 0 => depth -= 1,
+                        _ if depth == 0 && (c.is_ascii_whitespace() || operator(c)) => break,
+                        _ => {}
+                    },
+                }
+                at += 1;
+            }
+            at = at.min(bytes.len());
+        }
+        spans.push(start..at);
+    }
+    spans
+        .into_iter()
+        .map(|span| Token {
+            raw: command[span.clone()].to_owned(),
+            span,
+        })
+        .collect()
+}
+
+/// Words after which a word names a program to run.
+const BEFORE_A_PROGRAM: &[&str] = &[
+    "|", "||", "&&", ";", "&", "(", "{", "\n", "then", "do", "else", "!", "xargs", "sudo", "time",
+    "nice", "env", "-exec", "-execdir", "-ok", "-okdir", "command", "exec",
+];
+
+/// Whether the word at `at` stands where a program does: first, or after an operator, a
+/// keyword or a wrapper, the wrapper's options in between (`xargs -0 grep`).
+fn in_command_position(tokens: &[Token], at: usize) -> bool {
+    tokens[..at]
+        .iter()
+        .rev()
+        .find(|t| !t.raw.starts_with('-') || BEFORE_A_PROGRAM.contains(&t.raw.as_str()))
+        .is_none_or(|t| BEFORE_A_PROGRAM.contains(&t.raw.as_str()))
+}
+
+/// The first of `programs` that `tokens` run, as its index and its name.
+fn program_token<'a>(tokens: &[Token], programs: &[&'a str]) -> Option<(usize, &'a str)> {
+    tokens.iter().enumerate().find_map(|(at, token)| {
+        let program = programs.iter().find(|p| **p == base(&token.raw))?;
+        in_command_position(tokens, at).then_some((at, *program))
+    })
+}
+
+/// `command` with `text` inserted after `token`.
+fn insert(command: &str, token: &Token, text: &str) -> String {
+    let mut changed = command.to_owned();
+    changed.insert_str(token.span.end, text);
+    changed
+}
+
+/// The first thing `request` asks for in so many words that `command` leaves out, and why.
+pub fn unheeded(request: &str, command: &str) -> Option<(Asked, String)> {
+    Asked::in_request(request)
+        .into_iter()
+        .find_map(|asked| asked.unheeded_by(command).map(|why| (asked, why)))
+}
+
+/// `text` lowercased, with `-`, `/`, `_` and curly apostrophes made plain and white space
+/// collapsed: "Case-Insensitive" and "upper/lower case" read as "case insensitive" and "upper
+/// lower case".
+fn spaced(text: &str) -> String {
+    let plain: String = text
+        .to_lowercase()
+        .chars()
+        .map(|c| match c {
+            '-' | '/' | '_' => ' ',
+            '\u{2019}' => '\'',
+            c => c,
+        })
+        .collect();
+    plain.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Phrases (as [`spaced`] writes them) that ask for case to be ignored.
+const IGNORE_CASE: &[&str] = &[
+    "ignoring case",
+    "ignore case",
+    "ignores case",
+    "ignoring the case",
+    "ignore the case",
+    "ignoring letter case",
+    "ignore letter case",
+    "case insensitive",
+    "regardless of case",
+    "regardless of the case",
+    "regardless of letter case",
+    "without regard to case",
+    "no matter the case",
+    "whatever the case",
+    "any letter case",
+    "either case",
+    "any capitalization",
+    "any capitalisation",
+    "case doesn't matter",
+    "case does not matter",
+    "case should not matter",
+    "case shouldn't matter",
+    "not case sensitive",
+    "upper or lower case",
+    "upper or lowercase",
+    "upper lower case",
+    "upper and lower case",
+    "uppercase or lowercase",
+    "lower or upper case",
+    "lowercase or uppercase",
+];
+
+/// Whether `command` (its `words`) matches without regard to case somewhere: an option that
+/// does (`grep -i`, `find -iname`, `sort -f`, sed's `I`), a conversion (`tolower`, `tr A-Z
+/// a-z`, `${x,,}`), or both cases of a letter in brackets (`[Tt]odo`).
+fn ignores_case(command: &str, commands: &[SimpleCommand]) -> bool {
+    const SIGNS: &[&str] = &[
+        "(?i)",
+        "tolower",
+        "toupper",
+        "IGNORECASE",
+        "nocaseglob",
+        "nocasematch",
+        ",,}",
+        "^^}",
+        "(#i)",
+        "--ignore-case",
+    ];
+    SIGNS.iter().any(|sign| command.contains(sign))
+        || brackets_both_cases(command)
+        || commands.iter().any(|c| {
+            let args = &c.args;
+            match base(&c.program) {
+                "find" => args.iter().any(|a| {
+                    matches!(
+                        a.as_str(),
+                        "-iname" | "-ipath" | "-iwholename" | "-iregex" | "-ilname"
+                    )
+                }),
+                "sort" => has_short(args, 'f'),
+                "look" => has_short(args, 'f'),
+                "sed" => args.iter().any(|a| has_flag(a, "gpIiMme0123456789dD")),
+                "perl" => args.iter().any(|a| has_flag(a, "msixgoe")),
+                "tr" => args
+                    .iter()
+                    .any(|a| a.contains("upper") || a.contains("lower") || a.contains("A-Z")),
+                program if GREP_LIKE.contains(&program) || program == "git" => {
+                    has_short(args, 'i') || (program.contains("grep") && has_short(args, 'y'))
+                }
+                _ => false,
+            }
+        })
+}
+
+/// Programs whose `-i` ignores case.
+const GREP_LIKE: &[&str] = &[
+    "grep", "egrep", "fgrep", "zgrep", "zegrep", "zfgrep", "bzgrep", "xzgrep", "rg", "ag", "ack",
+    "pgrep", "pkill", "locate", "plocate", "mlocate", "uniq", "join", "diff", "less", "fd",
+];
+
+/// What ignoring case takes with `command`'s program, if the program is one that matches.
+fn case_hint(command: &SimpleCommand) -> Option<&'static str> {
+    Some(match base(&command.program) {
+        "find" => "find's -name and -path match case; -iname and -ipath do not",
+        "sort" => "sort keeps upper and lower case apart unless given -f",
+        "uniq" => "uniq compares case unless given -i",
+        "sed" => "sed matches case unless its s command or address has the I flag",
+        "awk" | "gawk" | "mawk" => "awk matches case; compare tolower() of the text",
+        program if GREP_LIKE.contains(&program) && program.contains("grep") => {
+            "grep matches case unless given -i"
+        }
+        "ls" | "echo" | "for" => "a glob matches case; [Xx] brackets do not",
+        _ => return None,
+    })
+}
+
+/// Whether `args` has a short option cluster (`-ri`, `-i`) holding `letter`; `--long`
+/// options and find's one-dash words do not count.
+fn has_short(args: &[String], letter: char) -> bool {
+    args.iter().any(|a| {
+        a.strip_prefix('-').is_some_and(|cluster| {
+            !cluster.starts_with('-')
+                && cluster.chars().all(|c| c.is_ascii_alphanumeric())
+                && cluster.contains(letter)
+        })
+    })
+}
+
+/// Whether `script` has a `/` followed by a run of flags from `flags` that holds `i` or `I`,
+/// ending the word or followed by `;`, `}`, `)`, `,` or a blank: `s/a/b/gI`, `/re/Ip`,
+/// `/re/i`. `s/x/in/` and `/tmp/file` have none.
+fn has_flag(script: &str, flags: &str) -> bool {
+    script.match_indices('/').any(|(at, _)| {
+        let rest = &script[at + 1..];
+        let run = rest
+            .find(|c: char| !flags.contains(c))
+            .unwrap_or(rest.len());
+        let ends = rest[run..]
+            .chars()
+            .next()
+            .is_none_or(|c| matches!(c, ';' | '}' | ')' | ',') || c.is_whitespace());
+        ends && rest[..run].contains(['i', 'I'])
+    })
+}
+
+/// Whether `command` has a bracket expression with the two cases of one letter, `[Tt]`.
+fn brackets_both_cases(command: &str) -> bool {
+    command.split('[').skip(1).any(|after| {
+        let Some(inside) = after.split(']').next() else {
+            return false;
+        };
+        inside
+            .chars()
+            .any(|c| c.is_ascii_lowercase() && inside.contains(c.to_ascii_uppercase()))
+    })
+}
+
+/// Names of an exit status, as word pairs.
+const EXIT_STATUS: &[[&str; 2]] = &[
+    ["exit", "status"],
+    ["exit", "statuses"],
+    ["exit", "code"],
+    ["exit", "codes"],
+    ["exit", "value"],
+    ["return", "code"],
+    ["return", "status"],
+    ["return", "value"],
+];
+/// Verbs that ask for something to be shown.
+const SHOW: &[&str] = &[
+    "print", "show", "report", "echo", "display", "tell", "output", "give", "say", "write",
+];
+/// Words after which the exit status is a condition, not what to show ("print ok if the exit
+/// status is 0").
+const CONDITION: &[&str] = &[
+    "if",
+    "when",
+    "unless",
+    "whether",
+    "depending",
+    "based",
+    "otherwise",
+];
+
+/// Whether `spaced` asks for an exit status to be shown: a verb for it, then within eight words
+/// of the same sentence and with no condition between, a name of it ("show grep's exit
+/// status", "print each script's path followed by its exit code").
+fn asks_for_exit_status(spaced: &str) -> bool {
+    spaced.split(['.', ';', '?', '!']).any(|sentence| {
+        let words: Vec<&str> = sentence
+            .split(|c: char| !(c.is_alphanumeric() || c == '\''))
+            .filter(|w| !w.is_empty())
+            .collect();
+        words.iter().enumerate().any(|(at, word)| {
+            SHOW.contains(word)
+                && words[at + 1..]
+                    .iter()
+                    .take(10)
+                    .take_while(|w| !CONDITION.contains(w))
+                    .collect::<Vec<_>>()
+                    .windows(2)
+                    .any(|pair| {
+                        EXIT_STATUS
+                            .iter()
+                            .any(|name| *pair[0] == name[0] && *pair[1] == name[1])
+                    })
+        })
+    })
+}
+
+/// Whether `command` prints `$?` (outside single quotes, where it is not expanded) or the
+/// statuses bash, zsh and fish keep (`PIPESTATUS`, `$status`).
+fn prints_exit_status(command: &str) -> bool {
+    if ["PIPESTATUS", "$status", "$pipestatus"]
+        .iter()
+        .any(|s| command.contains(s))
+    {
+        return true;
+    }
+    let mut single = false;
+    let mut chars = command.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => single = !single,
+            '\\' if !single => {
+                chars.next();
+            }
+            '$' if !single => match chars.peek() {
+                Some('?') => return true,
+                Some('{') => {
+                    chars.next();
+                    if chars.peek() == Some(&'?') {
+                        return true;
+                    }
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Where `&&` stands before an `echo` or `printf` of `$?` (`make && echo $?`), which prints
+/// 0 whenever it prints at all, as its index in `tokens`.
+fn status_after_and(tokens: &[Token]) -> Option<usize> {
+    tokens.iter().enumerate().find_map(|(at, token)| {
+        let printed = tokens.get(at + 1)?;
+        let status = tokens[at + 2..]
+            .iter()
+            .take_while(|t| !t.is_operator())
+            .any(|t| prints_exit_status(&t.raw));
+        (token.raw == "&&" && matches!(printed.raw.as_str(), "echo" | "printf") && status)
+            .then_some(at)
+    })
+}
+
+/// Quotes a text to print can stand in, with the one that closes each.
+const QUOTES: &[(char, char)] = &[
+    ('\'', '\''),
+    ('"', '"'),
+    ('`', '`'),
+    ('\u{2018}', '\u{2019}'),
+    ('\u{201c}', '\u{201d}'),
+];
+/// Words for a text before the quoted text ("print the message 'done'").
+const TEXT_NOUNS: &[&str] = &["word", "words", "text", "message", "string", "line"];
+/// Words in a quoted text that make it a pattern of lines rather than words to print ("print
+/// 'name: size' for each file").
+const TEMPLATE_WORDS: &[&str] = &[
+    "name", "names", "path", "paths", "size", "count", "number", "date", "time", "user", "group",
+    "file", "value", "values", "id", "n", "x", "text", "line", "mode",
+];
+
+/// The texts `request` asks to be printed word for word: a quoted text right after a verb
+/// for showing (`print 'timed out'`, `then echo "all done"`, `print the message 'ok'`).
+/// Not a pattern of lines: nothing with a placeholder (`'exit code N'`, `'METHOD count'`,
+/// `'name: size'`, `'...'`), nor one followed by "lines" or asked for each of several things.
+fn texts_to_print(request: &str) -> Vec<String> {
+    let lower = request.to_lowercase();
+    if lower
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|w| matches!(w, "each" | "every" | "per"))
+    {
+        return Vec::new();
+    }
+    let mut texts = Vec::new();
+    for (at, open) in request.char_indices() {
+        let Some(&(_, close)) = QUOTES.iter().find(|(o, _)| *o == open) else {
+            continue;
+        };
+        let before = &request[..at];
+        if !before.is_empty() && !before.ends_with(char::is_whitespace) {
+            continue;
+        }
+        let after = &request[at + open.len_utf8()..];
+        let Some(end) = closing(after, close) else {
+            continue;
+        };
+        let text = &after[..end];
+        let rest = after[end + close.len_utf8()..].trim_start().to_lowercase();
+        let mut preceding = before.split_whitespace().rev().map(str::to_lowercase);
+        let mut word = preceding.next().unwrap_or_default();
+        if TEXT_NOUNS.contains(&word.as_str()) {
+            word = preceding.next().unwrap_or_default();
+            if matches!(word.as_str(), "the" | "a") {
+                word = preceding.next().unwrap_or_default();
+            }
+        }
+        let word = word.trim_matches(|c: char| !c.is_alphanumeric());
+        let shown = SHOW.contains(&word) && word != "give";
+        let template = text.contains("...")
+            || text.contains(['<', '{', '%', '$'])
+            || text.split(|c: char| !c.is_alphanumeric()).any(|w| {
+                TEMPLATE_WORDS.contains(&w.to_lowercase().as_str())
+                    || (!w.is_empty() && w.chars().all(|c| c.is_ascii_uppercase()) && w.len() > 1)
+            })
+            || rest.starts_with("line")
+            || rest.starts_with("as ");
+        if shown && !template && !text.trim().is_empty() && !texts.iter().any(|t| t == text) {
+            texts.push(text.to_owned());
+        }
+    }
+    texts
+}
+
+/// Where the quote `close` that ends a text starting at `after` is: the first one followed by
+/// no letter or digit (so `'it's done'` is one text).
+fn closing(after: &str, close: char) -> Option<usize> {
+    after.match_indices(close).map(|(at, _)| at).find(|&at| {
+        after[at + close.len_utf8()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !c.is_alphanumeric())
+    })
+}
+
+/// Verbs that ask for files to be kept, and words that name what is kept.
+const KEEP: &[&str] = &[
+    "keep",
+    "keeping",
+    "leave",
+    "leaving",
+    "preserve",
+    "preserving",
+    "retain",
+    "retaining",
+];
+const NOT: &[&str] = &["don't", "dont", "do not", "without", "not", "never"];
+const DELETE: &[&str] = &[
+    "delete",
+    "deleting",
+    "remove",
+    "removing",
+    "lose",
+    "losing",
+    "destroy",
+    "destroying",
+    "touch",
+    "touching",
+];
+const KEPT: &[&str] = &[
+    "original",
+    "originals",
+    "source",
+    "sources",
+    "uncompressed",
+    "compressed",
+    "archive",
+    "archives",
+    "input",
+    "inputs",
+    "file",
+    "files",
+];
+
+/// Whether `spaced` asks for the files a command reads to be kept: a verb for keeping, then
+/// within four words a word for them ("keeping the originals", "leave the compressed file
+/// there"), or a negated verb for deleting, then within three words a word for them or a
+/// file name ("without removing dump.sql", "do not remove the uncompressed files").
+fn asks_to_keep_originals(spaced: &str) -> bool {
+    let words: Vec<&str> = spaced
+        .split(' ')
+        .map(|w| w.trim_matches(|c: char| !(c.is_alphanumeric() || c == '.' || c == '\'')))
+        .collect();
+    let names_kept = |from: usize, within: usize| {
+        words[from..]
+            .iter()
+            .take(within)
+            .any(|w| KEPT.contains(w) || (w.contains('.') && w.len() > 1 && !w.ends_with('.')))
+    };
+    words.iter().enumerate().any(|(at, word)| {
+        if KEEP.contains(word) {
+            return names_kept(at + 1, 4) && !matches!(words.get(at + 1), Some(&"only"));
+        }
+        let negated = at >= 1 && NOT.contains(&words[at - 1])
+            || at >= 2 && NOT.contains(&format!("{} {}", words[at - 2], words[at - 1]).as_str());
+        DELETE.contains(word) && negated && names_kept(at + 1, 3)
+    })
+}
+
+/// Compressors that delete the file they are given once they have written the other.
+const DELETE_INPUT: &[&str] = &[
+    "gzip", "gunzip", "pigz", "unpigz", "bzip2", "bunzip2", "pbzip2", "xz", "unxz", "lzma",
+    "unlzma", "lzip",
+];
+
+/// `command`'s program, if it is one that deletes the file it is given and nothing in
+/// `command` keeps it: no `-k`/`--keep`, no `-c`/`--stdout`, and a file to work on (one read
+/// from a pipe is not deleted).
+fn deletes_its_input(command: &SimpleCommand) -> Option<&str> {
+    let program = base(&command.program);
+    if !DELETE_INPUT.contains(&program) {
+        return None;
+    }
+    let keeps = has_short(&command.args, 'k')
+        || has_short(&command.args, 'c')
+        || command
+            .args
+            .iter()
+            .any(|a| matches!(a.as_str(), "--keep" | "--stdout" | "--to-stdout" | "-"));
+    let given_files = command.args.iter().any(|a| !a.starts_with('-'))
+        || command
+            .wrappers
+            .iter()
+            .any(|w| matches!(base(w), "xargs" | "parallel"));
+    (!keeps && given_files).then_some(program)
+}
+
+/// Words (as [`spaced`] writes them) for hidden files, and for folders inside folders.
+const HIDDEN: &[&str] = &["hidden", "dotfiles", "dotfile", "dot files", "dot file"];
+const RECURSIVE: &[&str] = &[
+    "recursive",
+    "recursively",
+    "subfolders",
+    "subfolder",
+    "sub folders",
+    "subdirectories",
+    "subdirectory",
+    "sub directories",
+    "subdirs",
+    "nested folders",
+    "nested directories",
+    "whole tree",
+    "entire tree",
+    "any depth",
+    "all levels",
+];
+/// Words that, up to three before such a word, ask for the opposite ("skip hidden ones",
+/// "not in its subfolders", "non-recursive").
+const LEAVE_OUT: &[&str] = &[
+    "not",
+    "no",
+    "non",
+    "skip",
+    "skipping",
+    "exclude",
+    "excluding",
+    "without",
+    "ignore",
+    "ignoring",
+    "except",
+    "than",
+    "but",
+    "only",
+    "don't",
+    "dont",
+    "out",
+];
+
+/// Whether `spaced` names one of `terms` without a word before it that leaves them out.
+fn mentions(spaced: &str, terms: &[&str]) -> bool {
+    terms.iter().any(|term| {
+        spaced.match_indices(term).any(|(at, _)| {
+            let starts_a_word = spaced[..at]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_alphanumeric());
+            let ends_a_word = spaced[at + term.len()..]
+                .chars()
+                .next()
+                .is_none_or(|c| !c.is_alphanumeric());
+            let before: Vec<&str> = spaced[..at]
+                .split(|c: char| !(c.is_alphanumeric() || c == '\''))
+                .filter(|w| !w.is_empty())
+                .rev()
+                .take(3)
+                .collect();
+            starts_a_word && ends_a_word && !before.iter().any(|w| LEAVE_OUT.contains(w))
+        })
+    })
+}
+
+/// Why `command` leaves out names that start with a dot, if it does: `ls` without `-a` or
+/// `-A`, or a `*` outside quotes with nothing that matches dot names beside it.
+fn hides_dot_files(command: &str, commands: &[SimpleCommand]) -> Option<String> {
+    if commands.iter().any(|c| base(&c.program) == "find") {
+        return None;
+    }
+    let ls = commands.iter().find(|c| base(&c.program) == "ls");
+    if let Some(ls) = ls
+        && !(has_short(&ls.args, 'a') || has_short(&ls.args, 'A'))
+        && !ls
+            .args
+            .iter()
+            .any(|a| a.starts_with("--all") || a == "--almost-all")
+    {
+        return Some("ls leaves out names that start with a dot unless given -A".to_owned());
+    }
+    let dot_names = ["dotglob", "GLOBIGNORE", ".*", ".[", ".?", "(D)"]
+        .iter()
+        .any(|sign| command.contains(sign));
+    (unquoted_star(command) && !dot_names).then(|| {
+        "`*` does not match names that start with a dot; `shopt -s dotglob` first, or find, does"
+            .to_owned()
+    })
+}
+
+/// Whether `command` has a `*` outside quotes, where the shell expands it.
+fn unquoted_star(command: &str) -> bool {
+    let mut quote = None;
+    let mut chars = command.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (None, '\\') => {
+                chars.next();
+            }
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '*') => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Why `command` stays in the folders it names, if it does: a program that goes into folders
+/// only when told (`grep`, `ls`, `chmod`, `cp`) without being told, and no `find` or `**`.
+fn stays_at_the_top(command: &str, commands: &[SimpleCommand]) -> Option<String> {
+    if command.contains("**") || commands.iter().any(|c| base(&c.program) == "find") {
+        return None;
+    }
+    commands.iter().find_map(|c| {
+        let program = base(&c.program);
+        let told = |letters: &str, long: &[&str]| {
+            letters.chars().any(|l| has_short(&c.args, l))
+                || c.args.iter().any(|a| long.iter().any(|l| a.starts_with(l)))
+        };
+        let why = match program {
+            "grep" | "egrep" | "fgrep" | "zgrep"
+                if !told(
+                    "rR",
+                    &[
+                        "--recursive",
+                        "--dereference-recursive",
+                        "--directories=recurse",
+                    ],
+                ) =>
+            {
+                "grep reads only the files it is given unless given -r"
+            }
+            "ls" if !told("R", &["--recursive"]) => "ls lists one level unless given -R",
+            "chmod" | "chown" | "chgrp" if !told("R", &["--recursive"]) => {
+                "it changes only what it is given unless given -R"
+            }
+            "cp" if !told("rRa", &["--recursive", "--archive"]) => "cp copies folders only with -r",
+            _ => return None,
+        };
+        Some(why.to_owned())
+    })
+}
+
+/// Words for each unit, after "in" or "as" ("in MB", "as gigabytes").
+const UNITS: &[(SizeUnit, &[&str])] = &[
+    (SizeUnit::Kilo, &["kb", "kib", "kilobytes", "kibibytes"]),
+    (
+        SizeUnit::Mega,
+        &["mb", "mib", "megabytes", "mebibytes", "megs"],
+    ),
+    (
+        SizeUnit::Giga,
+        &["gb", "gib", "gigabytes", "gibibytes", "gigs"],
+    ),
+];
+
+/// The unit `spaced` asks sizes to be shown in: a unit's name after "in" or "as" ("free
+/// memory in MB", "sizes as gigabytes"), or "human readable".
+fn unit_asked(spaced: &str) -> Option<SizeUnit> {
+    if ["human readable", "human friendly"]
+        .iter()
+        .any(|p| spaced.contains(p))
+    {
+        return Some(SizeUnit::HumanReadable);
+    }
+    let words: Vec<&str> = spaced
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    words.windows(2).find_map(|pair| {
+        if !matches!(pair[0], "in" | "as") {
+            return None;
+        }
+        UNITS
+            .iter()
+            .find(|(_, names)| names.contains(&pair[1]))
+            .map(|(unit, _)| *unit)
+    })
+}
+
+/// Programs that print sizes in a unit their options choose.
+const SIZED: &[&str] = &["du", "df", "free", "ls"];
+
+/// Why `command` shows sizes in another unit than `unit`, if it does. Judged only for the
+/// programs in [`SIZED`] (`ls` only with `-l` or `-s`), and not where the command computes
+/// the unit itself (`1024`, `numfmt`).
+fn other_unit(unit: SizeUnit, command: &str, commands: &[SimpleCommand]) -> Option<String> {
+    if ["1024", "1048576", "1073741824", "1000000", "numfmt"]
+        .iter()
+        .any(|s| command.contains(s))
+    {
+        return None;
+    }
+    commands.iter().find_map(|c| {
+        let program = base(&c.program);
+        if !SIZED.contains(&program)
+            || (program == "ls" && !(has_short(&c.args, 'l') || has_short(&c.args, 's')))
+        {
+            return None;
+        }
+        let short = |letter| has_short(&c.args, letter) && program != "ls";
+        let block = |size: char| {
+            c.args.iter().any(|a| {
+                let value = a
+                    .strip_prefix("--block-size=")
+                    .or_else(|| a.strip_prefix("-B"))
+                    .unwrap_or_default()
+                    .trim_start_matches('1');
+                value.starts_with(size) || value.starts_with(size.to_ascii_lowercase())
+            })
+        };
+        let long = |names: &[&str]| c.args.iter().any(|a| names.contains(&a.as_str()));
+        let human = has_short(&c.args, 'h')
+            || (program != "ls" && has_short(&c.args, 'H'))
+            || long(&["--human-readable", "--si", "--human"]);
+        let (shown, hint) = match unit {
+            SizeUnit::HumanReadable => (
+                human,
+                format!("{program} prints human-readable sizes with -h"),
+            ),
+            SizeUnit::Kilo => (
+                short('k')
+                    || block('K')
+                    || long(&["--kibi", "--kilo"])
+                    || (matches!(program, "du" | "df")
+                        && !human
+                        && !short('m')
+                        && !c
+                            .args
+                            .iter()
+                            .any(|a| a.starts_with("-B") || a.starts_with("--block-size"))),
+                format!("{program} prints kilobytes with -k (or --block-size=K)"),
+            ),
+            SizeUnit::Mega => (
+                short('m') || block('M') || long(&["--mebi", "--mega"]),
+                match program {
+                    "free" => "free prints megabytes with -m".to_owned(),
+                    _ => format!("{program} prints megabytes with --block-size=M"),
+                },
+            ),
+            SizeUnit::Giga => (
+                (program == "free" && short('g')) || block('G') || long(&["--gibi", "--giga"]),
+                match program {
+                    "free" => "free prints gigabytes with -g".to_owned(),
+                    _ => format!("{program} prints gigabytes with --block-size=G"),
+                },
+            ),
+        };
+        let picked_by_size = if human && unit != SizeUnit::HumanReadable {
+            "; -h picks a unit by size"
+        } else {
+            ""
+        };
+        (!shown).then(|| format!("{hint}{picked_by_size}"))
+    })
+}
+
+/// `commands` and the commands they run: `find -exec`'s, and those of `sh -c '...'`.
+fn with_inner_commands(commands: Vec<SimpleCommand>) -> Vec<SimpleCommand> {
+    let mut all = Vec::new();
+    for command in commands {
+        let program = base(&command.program);
+        if program == "find" {
+            let mut args = command.args.iter();
+            while args.any(|a| matches!(a.as_str(), "-exec" | "-execdir" | "-ok" | "-okdir")) {
+                let inner: Vec<String> = args
+                    .by_ref()
+                    .take_while(|a| !matches!(a.as_str(), ";" | "+"))
+                    .cloned()
+                    .collect();
+                if let Some((program, args)) = inner.split_first() {
+                    all.push(SimpleCommand {
+                        program: program.clone(),
+                        args: args.to_vec(),
+                        wrappers: vec!["find".to_owned()],
+                    });
+                }
+            }
+        } else if matches!(program, "sh" | "bash" | "zsh" | "dash")
+            && let Some(at) = command.args.iter().position(|a| a == "-c")
+            && let Some(inner) = command.args.get(at + 1).and_then(|s| simple_commands(s))
+        {
+            all.extend(inner);
+        }
+        all.push(command);
+    }
+    all
+}
+
+/// `program` without its directory.
+fn base(program: &str) -> &str {
+    program.rsplit('/').next().unwrap_or(program)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether `request` asks for `asked` and `command` leaves it out.
+    fn flagged(request: &str, command: &str) -> Option<Asked> {
+        unheeded(request, command).map(|(asked, _)| asked)
+    }
+
+    #[test]
+    fn ignoring_case_is_asked_in_many_words() {
+        for request in [
+            "find files named readme ignoring case",
+            "search for 'error' in app.log, case-insensitive",
+            "grep for todo in src case insensitively",
+            "list lines containing warning regardless of case",
+            "find all .jpg files, any capitalization",
+            "count lines with fail in them, upper or lower case",
+            "sort names.txt alphabetically, ignore case",
+            "remove duplicate lines from list.txt, case doesn't matter",
+            "Search notes for Paris (Case-Insensitive)",
+        ] {
+            assert_eq!(Asked::in_request(request), [Asked::IgnoreCase], "{request}");
+        }
+        for request in [
+            "find files named README, case-sensitive",
+            "convert the file names to lower case",
+            "uppercase every line of notes.txt",
+            "in any case, list the files",
+            "list files",
+        ] {
+            assert!(
+                !Asked::in_request(request).contains(&Asked::IgnoreCase),
+                "{request}"
+            );
+        }
+    }
+
+    #[test]
+    fn commands_that_ignore_case_and_commands_that_do_not() {
+        let request = "find the word error, ignoring case";
+        for heeds in [
+            "grep -i error app.log",
+            "grep -ri todo src",
+            "grep -rin todo src",
+            "grep -iE 'a|b' f",
+            "grep -y error f",
+            "grep --ignore-case x f",
+            "find . -iname readme",
+            "find . -ipath '*x*'",
+            "find . -type f -exec grep -il error {} +",
+            "sort -f names.txt",
+            "sort -uf names.txt",
+            "sort names.txt | uniq -i",
+            "awk 'tolower($0) ~ /warning/' f",
+            "sed -n '/warning/Ip' f",
+            "sed -i 's/colour/color/gI' f",
+            "sed 's/colour/color/i' f",
+            "grep -P '(?i)warning' f",
+            "find . -name '*.[Jj][Pp][Gg]'",
+            "ls | grep [Nn]otes",
+            "rg -i x",
+            "tr '[:upper:]' '[:lower:]' < f | sort -u",
+            "shopt -s nocaseglob; ls *.jpg",
+            "sh -c 'grep -i x f'",
+            "perl -ne 'print if /foo/i' f",
+        ] {
+            assert_eq!(flagged(request, heeds), None, "{heeds}");
+        }
+        for leaves in [
+            "grep error app.log",
+            "find . -name readme",
+            "grep -r todo src",
+            "grep -c fail f",
+            "grep -v x f",
+            "grep -rl --include='*.py' x .",
+            "sort names.txt",
+            "sort -i names.txt",
+            "uniq list.txt",
+            "sed -i 's/foo/bar/g' f.txt",
+            "sed 's/x/in/' /tmp/file",
+            "find . -name '*.jpg' -o -name '*.JPG'",
+            "ls *notes*",
+            "find . -type f -exec grep -l error {} +",
+        ] {
+            assert_eq!(
+                flagged(request, leaves),
+                Some(Asked::IgnoreCase),
+                "{leaves}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_hint_names_what_the_program_takes() {
+        let why = |command| Asked::IgnoreCase.unheeded_by(command).unwrap();
+        assert!(why("find . -name readme").contains("-iname"));
+        assert!(why("grep -r todo src").contains("-i"));
+        assert!(why("sed -i 's/a/b/' f").contains("I flag"));
+        assert!(why("sort f").contains("-f"));
+        assert_eq!(why("cat f"), "nothing in it ignores case");
+    }
+
+    #[test]
+    fn an_exit_status_asked_to_be_shown() {
+        for request in [
+            "search notes.txt for eggs and show grep's exit status",
+            "run make and print its exit code",
+            "run ./test.sh and tell me the return code",
+            "ping the host once and echo the exit status",
+            "run every .sh script in checks/ and print each script's path followed by its exit code",
+            "start a long sleep in the background, kill it, and report the exit status it ended with",
+        ] {
+            assert!(
+                Asked::in_request(request).contains(&Asked::ExitStatus),
+                "{request}"
+            );
+        }
+        for request in [
+            "print ok if the exit status is 0",
+            "exit with status 1 if the file is missing",
+            "show the HTTP status code of example.com",
+            "run make; if its exit code is not zero, print failed",
+            "print the files. Then exit with the return code of ls",
+        ] {
+            assert!(
+                !Asked::in_request(request).contains(&Asked::ExitStatus),
+                "{request}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_exit_status_printed_or_not() {
+        let request = "run make and print its exit code";
+        for heeds in [
+            "make; echo $?",
+            "make; echo \"exit code $?\"",
+            "make || echo \"failed with ${?}\"",
+            "make; echo ${PIPESTATUS[0]}",
+            "make; echo $status",
+            "sleep 30 & kill $!; wait $!; echo $?",
+        ] {
+            assert_eq!(flagged(request, heeds), None, "{heeds}");
+        }
+        for leaves in [
+            "make",
+            "make; echo 'exit code $?'",
+            "make && echo done",
+            "make; echo \\$?",
+            "make && echo $?",
+        ] {
+            assert_eq!(
+                flagged(request, leaves),
+                Some(Asked::ExitStatus),
+                "{leaves}"
+            );
+        }
+    }
+
+    #[test]
+    fn texts_asked_to_be_printed_word_for_word() {
+        let texts = |request| -> Vec<String> {
+            Asked::in_request(request)
+                .into_iter()
+                .filter_map(|a| match a {
+                    Asked::Text(t) => Some(t),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(
+            texts("run ./slow.sh for at most 1 second; if it had to be stopped, print 'timed out'"),
+            ["timed out"]
+        );
+        assert_eq!(
+            texts("start three workers, wait for all of them, then print 'all done'"),
+            ["all done"]
+        );
+        assert_eq!(
+            texts("echo \"hello world\" to greeting.txt"),
+            ["hello world"]
+        );
+        assert_eq!(
+            texts("say 'backup finished' when the copy is done"),
+            ["backup finished"]
+        );
+        assert_eq!(texts("write 'abc123' into token.txt"), ["abc123"]);
+        assert_eq!(
+            texts("print the message 'it's done' at the end"),
+            ["it's done"]
+        );
+        assert_eq!(
+            texts("print 'up' if it answers, otherwise print 'down'"),
+            ["up", "down"]
+        );
+        for none in [
+            "count the log levels and print lines like 'ERROR 2'",
+            "if it fails, print 'exit code N' with its real exit code",
+            "print 'METHOD count' lines",
+            "print the time as 'HH:MM:SS'",
+            "for every file print 'name: size'",
+            "print each name as 'x.txt'",
+            "print 'a' for each line",
+            "show owner and group as 'user:group path' lines",
+            "search for 'todo' in src",
+            "print 'date ...' lines",
+            "don't print 'x'",
+        ] {
+            let found = texts(none);
+            // "don't print 'x'" asks for nothing printed; 'x' is taken as a placeholder.
+            assert!(found.is_empty(), "{none}: {found:?}");
+        }
+    }
+
+    #[test]
+    fn a_text_printed_or_not() {
+        let request =
+            "run ./slow.sh but stop it after 1 second; if it had to be stopped, print 'timed out'";
+        for heeds in [
+            "timeout 1 ./slow.sh || echo 'timed out'",
+            "timeout 1 ./slow.sh || echo timed out",
+            "timeout 1 ./slow.sh; [ $? -eq 124 ] && printf 'timed out\\n'",
+        ] {
+            assert_eq!(flagged(request, heeds), None, "{heeds}");
+        }
+        for leaves in [
+            "timeout 1 ./slow.sh",
+            "timeout 1 ./slow.sh || echo 'Timed out'",
+        ] {
+            assert_eq!(
+                flagged(request, leaves),
+                Some(Asked::Text("timed out".to_owned())),
+                "{leaves}"
+            );
+        }
+        assert_eq!(
+            flagged("print 'it's done' when finished", "make; echo it\\'s done"),
+            None
+        );
+    }
+
+    #[test]
+    fn originals_asked_to_be_kept() {
+        for request in [
+            "compress big.log with gzip but keep the original",
+            "gzip every .txt file here, keeping the originals",
+            "decompress data.gz and don't delete the .gz file",
+            "xz-compress dump.sql without removing dump.sql",
+            "compress the logs, but leave the uncompressed files alone",
+        ] {
+            assert!(
+                Asked::in_request(request).contains(&Asked::KeepOriginal),
+                "{request}"
+            );
+        }
+        for request in [
+            "gzip big.log",
+            "keep only the last 10 lines of log.txt",
+            "compress big.log and delete the original",
+            "remove the .gz files",
+            "keep running the server",
+        ] {
+            assert!(
+                !Asked::in_request(request).contains(&Asked::KeepOriginal),
+                "{request}"
+            );
+        }
+    }
+
+    #[test]
+    fn compressors_that_keep_their_input_or_not() {
+        let request = "gzip big.log, keeping the original";
+        for heeds in [
+            "gzip -k big.log",
+            "gzip -9k big.log",
+            "gzip --keep big.log",
+            "gzip -c big.log > big.log.gz",
+            "gzip < big.log > big.log.gz",
+            "cat big.log | gzip > big.log.gz",
+            "xz -dk archive.xz",
+            "tar czf logs.tar.gz logs",
+            "zcat data.gz > data",
+            "find . -name '*.txt' -exec gzip -k {} \\;",
+        ] {
+            assert_eq!(flagged(request, heeds), None, "{heeds}");
+        }
+        for leaves in [
+            "gzip big.log",
+            "gzip -9 big.log",
+            "gunzip data.gz",
+            "xz dump.sql",
+            "bzip2 -z report.txt",
+            "find . -name '*.txt' -exec gzip {} \\;",
+            "ls *.txt | xargs gzip",
+            "for f in *.log; do gzip \"$f\"; done",
+        ] {
+            assert_eq!(
+                flagged(request, leaves),
+                Some(Asked::KeepOriginal),
+                "{leaves}"
+            );
+        }
+        assert!(
+            Asked::KeepOriginal
+                .unheeded_by("gunzip data.gz")
+                .unwrap()
+                .contains("gunzip -k")
+        );
+    }
+
+    #[test]
+    fn hidden_files_asked_for_or_left_out() {
+        for request in [
+            "empty the build folder: remove everything inside it, hidden files too",
+            "names of the regular files here, hidden ones included",
+            "copy everything in src to dest, including dotfiles",
+            "list the hidden files in my home folder",
+            "count the files here, dot files as well",
+        ] {
+            assert!(
+                Asked::in_request(request).contains(&Asked::Hidden),
+                "{request}"
+            );
+        }
+        for request in [
+            "list the files here, skip hidden ones",
+            "list the regular files (not hidden ones)",
+            "show the non-hidden files",
+            "list the files, ignoring hidden files",
+            "hide the file secret.txt",
+        ] {
+            assert!(
+                !Asked::in_request(request).contains(&Asked::Hidden),
+                "{request}"
+            );
+        }
+        let request = "remove everything in build, hidden files too";
+        for heeds in [
+            "find build -mindepth 1 -delete",
+            "rm -rf build/* build/.[!.]*",
+            "shopt -s dotglob; rm -rf build/*",
+            "ls -A build",
+            "ls -la",
+            "rm -rf build && mkdir build",
+            "find . -name '*' -type f",
+        ] {
+            assert_eq!(flagged(request, heeds), None, "{heeds}");
+        }
+        for leaves in [
+            "rm -rf build/*",
+            "ls build",
+            "ls -l",
+            "for f in *; do rm -r \"$f\"; done",
+        ] {
+            assert_eq!(flagged(request, leaves), Some(Asked::Hidden), "{leaves}");
+        }
+    }
+
+    #[test]
+    fn folders_inside_asked_for_or_left_out() {
+        for request in [
+            "search for todo in src recursively",
+            "make every .sh file under scripts executable, including the ones in subfolders",
+            "list everything in docs and its subdirectories",
+            "copy the whole tree under src to backup",
+        ] {
+            assert!(
+                Asked::in_request(request).contains(&Asked::Recursive),
+                "{request}"
+            );
+        }
+        for request in [
+            "which files in the current directory (not subfolders) can others not read?",
+            "move the files sitting directly in logs (not in its subfolders)",
+            "list the files here, non-recursively",
+            "list the files in src, without subfolders",
+            "search for todo in src",
+        ] {
+            assert!(
+                !Asked::in_request(request).contains(&Asked::Recursive),
+                "{request}"
+            );
+        }
+        let request = "search for todo in src and its subfolders";
+        for heeds in [
+            "grep -r todo src",
+            "grep -Rn todo src",
+            "grep --recursive todo src",
+            "find src -type f -exec grep -l todo {} +",
+            "find src -name '*.py' | xargs grep todo",
+            "shopt -s globstar; grep todo src/**/*.py",
+            "rg todo src",
+            "ls -R src",
+            "chmod -R +x scripts",
+            "cp -a src backup",
+        ] {
+            assert_eq!(flagged(request, heeds), None, "{heeds}");
+        }
+        for leaves in [
+            "grep todo src/*",
+            "ls src",
+            "chmod +x scripts/*.sh",
+            "cp src backup",
+        ] {
+            assert_eq!(flagged(request, leaves), Some(Asked::Recursive), "{leaves}");
+        }
+    }
+
+    #[test]
+    fn sizes_in_a_unit() {
+        let unit = |request| {
+            Asked::in_request(request)
+                .into_iter()
+                .find_map(|a| match a {
+                    Asked::Unit(u) => Some(u),
+                    _ => None,
+                })
+        };
+        assert_eq!(
+            unit("how much space is free on / in megabytes?"),
+            Some(SizeUnit::Mega)
+        );
+        assert_eq!(unit("show the free memory in MB"), Some(SizeUnit::Mega));
+        assert_eq!(unit("disk usage of logs, in GiB"), Some(SizeUnit::Giga));
+        assert_eq!(
+            unit("size of each folder here (in KB)"),
+            Some(SizeUnit::Kilo)
+        );
+        assert_eq!(
+            unit("disk usage of data, human-readable"),
+            Some(SizeUnit::HumanReadable)
+        );
+        assert_eq!(unit("find files over 100MB in /var"), None);
+        assert_eq!(unit("files bigger than 1 MB in src"), None);
+        assert_eq!(unit("list the files in m"), None);
+
+        let mega = "how much space is free on each file system, in megabytes?";
+        for heeds in [
+            "df -m",
+            "df -BM",
+            "df --block-size=M",
+            "df --block-size=1M",
+            "free -m",
+            "du -sm logs",
+            "du -s --block-size=MB logs",
+            "ls -l --block-size=M",
+            "df | awk '{print $4/1024}'",
+            "stat -c %s f",
+            "ls",
+        ] {
+            assert_eq!(flagged(mega, heeds), None, "{heeds}");
+        }
+        for leaves in ["df -h", "free -h", "du -sh logs", "df", "ls -lh", "free -g"] {
+            assert_eq!(
+                flagged(mega, leaves),
+                Some(Asked::Unit(SizeUnit::Mega)),
+                "{leaves}"
+            );
+        }
+        assert_eq!(
+            Asked::Unit(SizeUnit::Mega).unheeded_by("df -h").unwrap(),
+            "df prints megabytes with --block-size=M; -h picks a unit by size"
+        );
+        let giga = "show the memory in GB";
+        assert_eq!(flagged(giga, "free -g"), None);
+        assert_eq!(flagged(giga, "free -h"), Some(Asked::Unit(SizeUnit::Giga)));
+        let kilo = "size of the logs folder in KB";
+        for heeds in ["du -s logs", "du -sk logs", "du -s -BK logs"] {
+            assert_eq!(flagged(kilo, heeds), None, "{heeds}");
+        }
+        assert_eq!(
+            flagged(kilo, "du -sh logs"),
+            Some(Asked::Unit(SizeUnit::Kilo))
+        );
+        let human = "how big is each folder here? human readable";
+        assert_eq!(flagged(human, "du -sh *"), None);
+        assert_eq!(flagged(human, "df -H"), None);
+        assert_eq!(
+            flagged(human, "du -s *"),
+            Some(Asked::Unit(SizeUnit::HumanReadable))
+        );
+        assert_eq!(
+            flagged(human, "ls -l"),
+            Some(Asked::Unit(SizeUnit::HumanReadable))
+        );
+    }
+
+    #[test]
+    fn small_repairs_where_they_are_known() {
+        let repair = |request: &str, command: &str| {
+            let (asked, _) = unheeded(request, command).expect(command);
+            let repaired = asked.repair(command)?;
+            assert_eq!(
+                unheeded(request, &repaired),
+                None,
+                "{command} -> {repaired}"
+            );
+            Some(repaired)
+        };
+        let case = "find notes, ignoring case";
+        for (command, repaired) in [
+            (
+                "find . -name '*notes*' -type f",
+                "find . -iname '*notes*' -type f",
+            ),
+            (
+                "find . -name '*.jpg' -o -name '*.png'",
+                "find . -iname '*.jpg' -o -iname '*.png'",
+            ),
+            ("grep -r todo src", "grep -i -r todo src"),
+            ("cat f | grep todo | wc -l", "cat f | grep -i todo | wc -l"),
+            (
+                "find . -type f | xargs -0 grep -l x",
+                "find . -type f | xargs -0 grep -i -l x",
+            ),
+            ("sort names.txt | uniq -c", "sort -f names.txt | uniq -c"),
+        ] {
+            assert_eq!(
+                repair(case, command).as_deref(),
+                Some(repaired),
+                "{command}"
+            );
+        }
+        assert_eq!(repair(case, "sed 's/a/b/' f"), None);
+        assert_eq!(repair(case, "echo grep | cat"), None);
+
+        let keep = "gzip the logs, keep the originals";
+        assert_eq!(
+            repair(keep, "gzip logs/*.log").as_deref(),
+            Some("gzip -k logs/*.log")
+        );
+        assert_eq!(
+            repair(keep, "find . -name '*.log' -exec gzip {} \\;").as_deref(),
+            Some("find . -name '*.log' -exec gzip -k {} \\;")
+        );
+        assert_eq!(
+            repair(keep, "for f in *.log; do gzip \"$f\"; done").as_deref(),
+            Some("for f in *.log; do gzip -k \"$f\"; done")
+        );
+
+        let status = "search notes.txt for eggs and show grep's exit status";
+        assert_eq!(
+            repair(status, "grep eggs notes.txt").as_deref(),
+            Some("grep eggs notes.txt; echo $?")
+        );
+        assert_eq!(
+            repair(status, "grep eggs notes.txt | head -n 1").as_deref(),
+            Some("grep eggs notes.txt | head -n 1; echo $?")
+        );
+        assert_eq!(
+            repair(status, "for f in *; do grep eggs \"$f\"; done"),
+            None
+        );
+        assert_eq!(repair(status, "grep -q eggs notes.txt && echo found"), None);
+
+        assert_eq!(
+            repair(status, "grep eggs notes.txt && echo $?").as_deref(),
+            Some("grep eggs notes.txt; echo $?")
+        );
+        assert_eq!(
+            repair(status, "grep eggs notes.txt && echo \"status: $?\"").as_deref(),
+            Some("grep eggs notes.txt; echo \"status: $?\"")
+        );
+        let recursive = "search src and its subfolders for todo";
+        assert_eq!(
+            repair(recursive, "grep todo src/*").as_deref(),
+            Some("grep -r todo src/*")
+        );
+        assert_eq!(
+            repair(recursive, "chmod +x scripts").as_deref(),
+            Some("chmod -R +x scripts")
+        );
+        let hidden = "list the files here, hidden ones too";
+        assert_eq!(repair(hidden, "ls -l").as_deref(), Some("ls -A -l"));
+        assert_eq!(repair(hidden, "rm -rf build/*"), None);
+
+        let mega = "how much space is free on each file system, in megabytes?";
+        for (command, repaired) in [
+            ("df -h", "df --block-size=M"),
+            ("df -hT", "df --block-size=M -T"),
+            ("du -sh logs", "du --block-size=M -s logs"),
+            ("free -h", "free -m"),
+            ("df", "df --block-size=M"),
+            ("df -h | tail -n +2", "df --block-size=M | tail -n +2"),
+        ] {
+            assert_eq!(
+                repair(mega, command).as_deref(),
+                Some(repaired),
+                "{command}"
+            );
+        }
+        assert_eq!(
+            repair("the memory in GB", "free -h --si").as_deref(),
+            Some("free -g")
+        );
+        assert_eq!(
+            repair("sizes of the folders here, human readable", "du -s *").as_deref(),
+            Some("du -h -s *")
+        );
+        assert_eq!(repair("print 'done' at the end", "make"), None);
+    }
+
+    #[test]
+    fn commands_split_into_words_and_operators() {
+        let raw = |command| -> Vec<String> { tokens(command).into_iter().map(|t| t.raw).collect() };
+        assert_eq!(
+            raw("grep -r 'a b' src|wc -l"),
+            ["grep", "-r", "'a b'", "src", "|", "wc", "-l"]
+        );
+        assert_eq!(
+            raw("a && b || c; d &"),
+            ["a", "&&", "b", "||", "c", ";", "d", "&"]
+        );
+        assert_eq!(
+            raw("echo \"$(ls | wc -l) x\" >> f"),
+            ["echo", "\"$(ls | wc -l) x\"", ">>", "f"]
+        );
+        assert_eq!(raw("echo $(ls) ${x:-a b}"), ["echo", "$(ls)", "${x:-a b}"]);
+        assert_eq!(
+            raw("a\\ b 'it''s' \"q\\\"x\""),
+            ["a\\ b", "'it''s'", "\"q\\\"x\""]
+        );
+        assert_eq!(raw("ls\nwc"), ["ls", "\n", "wc"]);
+        assert_eq!(raw("echo 'open"), ["echo", "'open"]);
+    }
+
+    #[test]
+    fn nothing_asked_nothing_flagged() {
+        for (request, command) in [
+            ("list all files", "ls"),
+            ("find large files", "find . -size +100M"),
+            ("compress big.log", "gzip big.log"),
+            ("search for todo in src", "grep -r todo src"),
+        ] {
+            assert_eq!(unheeded(request, command), None, "{request}");
+        }
+        // A command the shell cannot read is a flaw of its own.
+        assert_eq!(
+            unheeded("find readme, ignoring case", "find . -name 'x"),
+            None
+        );
+    }
+}

@@ -32,6 +32,9 @@ pub enum Asked {
     Recursive,
     /// Sizes in a unit: "in megabytes", "(in GB)", "human-readable".
     Unit(SizeUnit),
+    /// One archive for each of several things: "a tarball per folder", "zip each file
+    /// separately".
+    ArchiveEach,
 }
 
 /// A unit for sizes a request can ask for.
@@ -60,6 +63,7 @@ impl fmt::Display for Asked {
             Asked::Unit(SizeUnit::Mega) => f.write_str("for sizes in megabytes"),
             Asked::Unit(SizeUnit::Giga) => f.write_str("for sizes in gigabytes"),
             Asked::Unit(SizeUnit::HumanReadable) => f.write_str("for human-readable sizes"),
+            Asked::ArchiveEach => f.write_str("for one archive each"),
         }
     }
 }
@@ -86,6 +90,9 @@ impl Asked {
             asked.push(Asked::Recursive);
         }
         asked.extend(unit_asked(&spaced).map(Asked::Unit));
+        if asks_for_an_archive_each(&spaced) {
+            asked.push(Asked::ArchiveEach);
+        }
         asked
     }
 
@@ -113,6 +120,7 @@ impl Asked {
             Asked::Hidden => hides_dot_files(command, &commands),
             Asked::Recursive => stays_at_the_top(command, &commands),
             Asked::Unit(unit) => other_unit(*unit, command, &commands),
+            Asked::ArchiveEach => one_archive(&commands, &tokens(command)),
             Asked::KeepOriginal => commands.iter().find_map(|c| {
                 let program = deletes_its_input(c)?;
                 Some(format!(
@@ -254,7 +262,7 @@ impl Asked {
                 }
                 Some(insert(&repaired, &tokens[at], option))
             }
-            Asked::Text(_) => None,
+            Asked::Text(_) | Asked::ArchiveEach => None,
         }
     }
 }
@@ -1055,6 +1063,82 @@ fn other_unit(unit: SizeUnit, command: &str, commands: &[SimpleCommand]) -> Opti
     })
 }
 
+/// Words for archives, and words that ask for one of something for each of several things.
+const ARCHIVES: &[&str] = &[
+    "tarball", "tarballs", "archive", "archives", "tar", "zip", "zips", "tgz",
+];
+const EACH: &[&str] = &[
+    "per",
+    "for each",
+    "for every",
+    "its own",
+    "their own",
+    "separate",
+    "separately",
+    "individually",
+    "one each",
+    "each its",
+];
+
+/// Whether `spaced` asks for an archive of each of several things: a word for archives and
+/// one for "each" ("a tarball per folder", "zip every file separately", "each folder into
+/// its own archive"). "each" or "every" alone does not ("a tarball of every log file" is one
+/// archive).
+fn asks_for_an_archive_each(spaced: &str) -> bool {
+    let words: Vec<&str> = spaced
+        .split(|c: char| !(c.is_alphanumeric() || c == '.'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let archive = words.iter().any(|w| {
+        ARCHIVES.contains(w)
+            || w.starts_with("tar.")
+            || [".tar", ".tgz", ".zip"].iter().any(|e| w.contains(e))
+    });
+    let joined = words.join(" ");
+    archive
+        && EACH.iter().any(|each| {
+            joined.match_indices(each).any(|(at, _)| {
+                let starts = joined[..at].chars().next_back().is_none_or(|c| c == ' ');
+                let ends = joined[at + each.len()..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| c == ' ');
+                starts && ends
+            })
+        })
+}
+
+/// Why `commands` make one archive where one for each thing was asked for: `tar` creating
+/// one, or `zip`, run once, with no loop, `find -exec`, `xargs` or `parallel` around it.
+fn one_archive(commands: &[SimpleCommand], tokens: &[Token]) -> Option<String> {
+    let repeats = tokens.iter().any(|t| {
+        matches!(
+            t.raw.as_str(),
+            "for" | "while" | "until" | "-exec" | "-execdir" | "xargs" | "parallel"
+        )
+    });
+    let creates = commands.iter().find(|c| match base(&c.program) {
+        "zip" => true,
+        "tar" => c.args.iter().any(|a| {
+            a == "--create"
+                || (!a.starts_with("--")
+                    && a.trim_start_matches('-')
+                        .chars()
+                        .all(|c| c.is_ascii_alphabetic())
+                    && a.trim_start_matches('-').contains('c')
+                    && (a.starts_with('-') || c.args.first() == Some(a)))
+        }),
+        _ => false,
+    })?;
+    (!repeats).then(|| {
+        format!(
+            "{} runs once and makes one archive of them all; a loop (`for d in */; do ... \
+             done`) makes one each",
+            base(&creates.program)
+        )
+    })
+}
+
 /// `commands` and the commands they run: `find -exec`'s, and those of `sh -c '...'`.
 fn with_inner_commands(commands: Vec<SimpleCommand>) -> Vec<SimpleCommand> {
     let mut all = Vec::new();
@@ -1717,6 +1801,55 @@ mod tests {
         );
         assert_eq!(raw("ls\nwc"), ["ls", "\n", "wc"]);
         assert_eq!(raw("echo 'open"), ["echo", "'open"]);
+    }
+
+    #[test]
+    fn an_archive_each() {
+        for request in [
+            "make a tarball per folder here",
+            "zip every .txt file separately",
+            "put each folder into its own tar.gz",
+            "create a separate archive for each month",
+            "for each directory in projects, make a .tar.gz of it",
+        ] {
+            assert!(
+                Asked::in_request(request).contains(&Asked::ArchiveEach),
+                "{request}"
+            );
+        }
+        for request in [
+            "make a tarball of every log file",
+            "extract each archive here",
+            "archive the logs folder",
+            "compress each file with gzip",
+            "zip the folder and keep the original",
+        ] {
+            assert!(
+                !Asked::in_request(request).contains(&Asked::ArchiveEach),
+                "{request}"
+            );
+        }
+        let request = "make a tarball per folder here";
+        for heeds in [
+            "for d in */; do tar czf \"${d%/}.tar.gz\" \"$d\"; done",
+            "find . -mindepth 1 -maxdepth 1 -type d -exec tar czf {}.tar.gz {} \\;",
+            "ls -d */ | xargs -I{} tar czf {}.tar.gz {}",
+            "tar xzf a.tar.gz",
+        ] {
+            assert_eq!(flagged(request, heeds), None, "{heeds}");
+        }
+        for leaves in [
+            "tar czf folders.tar.gz */",
+            "tar -czf all.tgz a b",
+            "zip -r all.zip */",
+            "tar --create -f x.tar a b",
+        ] {
+            assert_eq!(
+                flagged(request, leaves),
+                Some(Asked::ArchiveEach),
+                "{leaves}"
+            );
+        }
     }
 
     #[test]

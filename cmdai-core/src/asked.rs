@@ -873,7 +873,10 @@ fn mentions(spaced: &str, terms: &[&str]) -> bool {
 /// Why `command` leaves out names that start with a dot, if it does: `ls` without `-a` or
 /// `-A`, or a `*` outside quotes with nothing that matches dot names beside it.
 fn hides_dot_files(command: &str, commands: &[SimpleCommand]) -> Option<String> {
-    if commands.iter().any(|c| base(&c.program) == "find") {
+    let dot_names = ["dotglob", "GLOBIGNORE", ".*", ".[", ".?", "(D)"]
+        .iter()
+        .any(|sign| command.contains(sign));
+    if dot_names || commands.iter().any(|c| base(&c.program) == "find") {
         return None;
     }
     let ls = commands.iter().find(|c| base(&c.program) == "ls");
@@ -886,10 +889,7 @@ fn hides_dot_files(command: &str, commands: &[SimpleCommand]) -> Option<String> 
     {
         return Some("ls leaves out names that start with a dot unless given -A".to_owned());
     }
-    let dot_names = ["dotglob", "GLOBIGNORE", ".*", ".[", ".?", "(D)"]
-        .iter()
-        .any(|sign| command.contains(sign));
-    (unquoted_star(command) && !dot_names).then(|| {
+    unquoted_star(command).then(|| {
         "`*` does not match names that start with a dot; `shopt -s dotglob` first, or find, does"
             .to_owned()
     })
@@ -1520,6 +1520,7 @@ mod tests {
             "shopt -s dotglob; rm -rf build/*",
             "ls -A build",
             "ls -la",
+            "ls -d .*",
             "rm -rf build && mkdir build",
             "find . -name '*' -type f",
         ] {

@@ -24,6 +24,14 @@ pub enum Asked {
     ExitStatus,
     /// A text printed word for word: "print 'timed out'", "then echo \"all done\"".
     Text(String),
+    /// A text printed when a command fails ("if it had to be stopped, print 'timed out'"), or
+    /// when it succeeds (`false`): not after `&&`, or `||`, which run it the other way round.
+    TextWhen {
+        /// The text.
+        text: String,
+        /// Whether it is printed on failure.
+        failed: bool,
+    },
     /// The files a compressor replaces kept: "keep the original", "without removing dump.sql".
     KeepOriginal,
     /// Hidden files seen too: "hidden files too", "including dotfiles".
@@ -56,6 +64,15 @@ impl fmt::Display for Asked {
             Asked::IgnoreCase => f.write_str("to ignore case"),
             Asked::ExitStatus => f.write_str("for the exit status"),
             Asked::Text(text) => write!(f, "to print '{text}'"),
+            Asked::TextWhen { text, failed: true } => {
+                write!(f, "to print '{text}' when the command fails")
+            }
+            Asked::TextWhen {
+                text,
+                failed: false,
+            } => {
+                write!(f, "to print '{text}' when the command succeeds")
+            }
             Asked::KeepOriginal => f.write_str("to keep the original files"),
             Asked::Hidden => f.write_str("for hidden files too"),
             Asked::Recursive => f.write_str("for the folders inside too"),
@@ -79,7 +96,12 @@ impl Asked {
         if asks_for_exit_status(&spaced) {
             asked.push(Asked::ExitStatus);
         }
-        asked.extend(texts_to_print(request).into_iter().map(Asked::Text));
+        for (text, failed) in texts_to_print(request) {
+            asked.push(Asked::Text(text.clone()));
+            if let Some(failed) = failed {
+                asked.push(Asked::TextWhen { text, failed });
+            }
+        }
         if asks_to_keep_originals(&spaced) {
             asked.push(Asked::KeepOriginal);
         }
@@ -116,6 +138,9 @@ impl Asked {
             Asked::Text(text) => {
                 let unescaped = command.replace('\\', "");
                 (!unescaped.contains(text.as_str())).then(|| "it never does".to_owned())
+            }
+            Asked::TextWhen { text, failed } => {
+                wrong_branch(&tokens(command), text, *failed).map(|(_, why)| why)
             }
             Asked::Hidden => hides_dot_files(command, &commands),
             Asked::Recursive => stays_at_the_top(command, &commands),
@@ -261,6 +286,12 @@ impl Asked {
                     }
                 }
                 Some(insert(&repaired, &tokens[at], option))
+            }
+            Asked::TextWhen { text, failed } => {
+                let (at, _) = wrong_branch(&tokens, text, *failed)?;
+                let mut repaired = command.to_owned();
+                repaired.replace_range(tokens[at].span.clone(), if *failed { "||" } else { "&&" });
+                Some(repaired)
             }
             Asked::Text(_) | Asked::ArchiveEach => None,
         }
@@ -655,7 +686,7 @@ const TEMPLATE_WORDS: &[&str] = &[
 /// for showing (`print 'timed out'`, `then echo "all done"`, `print the message 'ok'`).
 /// Not a pattern of lines: nothing with a placeholder (`'exit code N'`, `'METHOD count'`,
 /// `'name: size'`, `'...'`), nor one followed by "lines" or asked for each of several things.
-fn texts_to_print(request: &str) -> Vec<String> {
+fn texts_to_print(request: &str) -> Vec<(String, Option<bool>)> {
     let lower = request.to_lowercase();
     if lower
         .split(|c: char| !c.is_alphanumeric())
@@ -696,11 +727,78 @@ fn texts_to_print(request: &str) -> Vec<String> {
             })
             || rest.starts_with("line")
             || rest.starts_with("as ");
-        if shown && !template && !text.trim().is_empty() && !texts.iter().any(|t| t == text) {
-            texts.push(text.to_owned());
+        if shown && !template && !text.trim().is_empty() && !texts.iter().any(|(t, _)| t == text) {
+            let clause_start = before.rfind(['.', ';', '?', '!']).map_or(0, |at| at + 1);
+            let clause_end = after[end..]
+                .find(['.', ';', '?', '!'])
+                .map_or(after.len(), |at| end + at);
+            let clause = format!(
+                "{} {}",
+                &before[clause_start..],
+                &after[end + close.len_utf8()..clause_end]
+            );
+            texts.push((text.to_owned(), outcome(&spaced(&clause))));
         }
     }
     texts
+}
+
+/// Phrases that say a command failed, and that it succeeded.
+const FAILED: &[&str] = &[
+    "fail",
+    "had to be stopped",
+    "was stopped",
+    "gets stopped",
+    "had to be killed",
+    "was killed",
+    "times out",
+    "timed out",
+    "time out",
+    "unsuccessful",
+    "not succeed",
+    "doesn't succeed",
+    "didn't succeed",
+    "errors out",
+];
+const SUCCEEDED: &[&str] = &["succeeds", "succeeded", "successful", "on success"];
+
+/// Whether `clause` makes what it prints depend on a command failing (`Some(true)`) or
+/// succeeding (`Some(false)`), if it says one of them only.
+fn outcome(clause: &str) -> Option<bool> {
+    let failed = FAILED.iter().any(|p| clause.contains(p));
+    let succeeded = SUCCEEDED.iter().any(|p| clause.contains(p));
+    (failed != succeeded).then_some(failed)
+}
+
+/// Where `text` is printed (by `echo` or `printf`) right after `&&` though it is asked for
+/// when the command fails, or after `||` though asked for when it succeeds: the operator's
+/// index in `tokens`, and why. Not judged where the command negates (`!`) or tests in an `if`.
+fn wrong_branch(tokens: &[Token], text: &str, failed: bool) -> Option<(usize, String)> {
+    if tokens
+        .iter()
+        .any(|t| matches!(t.raw.as_str(), "!" | "if" | "then" | "[" | "test" | "[["))
+    {
+        return None;
+    }
+    let (wrong, right) = if failed { ("&&", "||") } else { ("||", "&&") };
+    tokens.iter().enumerate().find_map(|(at, token)| {
+        let printer = tokens.get(at + 1)?;
+        let prints = tokens[at + 2..]
+            .iter()
+            .take_while(|t| !t.is_operator())
+            .map(|t| t.raw.replace(['\'', '"', '\\'], ""))
+            .collect::<Vec<_>>()
+            .join(" ")
+            .contains(text);
+        (token.raw == wrong && matches!(printer.raw.as_str(), "echo" | "printf") && prints).then(|| {
+            let when = if failed { "succeeds" } else { "fails" };
+            let other = if failed { "fails" } else { "succeeds" };
+            (
+                at,
+                format!("`{wrong}` prints it when what comes before {when}; `{right}` prints it when that {other}"),
+            )
+        })
+    })
 }
 
 /// Where the quote `close` that ends a text starting at `after` is: the first one followed by
@@ -1802,6 +1900,60 @@ mod tests {
         );
         assert_eq!(raw("ls\nwc"), ["ls", "\n", "wc"]);
         assert_eq!(raw("echo 'open"), ["echo", "'open"]);
+    }
+
+    #[test]
+    fn a_text_for_failure_or_success_after_the_right_operator() {
+        let request =
+            "run ./slow.sh but stop it after 1 second; if it had to be stopped, print 'timed out'";
+        assert!(Asked::in_request(request).contains(&Asked::TextWhen {
+            text: "timed out".to_owned(),
+            failed: true
+        }));
+        for heeds in [
+            "timeout 1 ./slow.sh || echo 'timed out'",
+            "if ! timeout 1 ./slow.sh; then echo 'timed out'; fi",
+            "timeout 1 ./slow.sh; [ $? -eq 124 ] && echo 'timed out'",
+        ] {
+            assert_eq!(flagged(request, heeds), None, "{heeds}");
+        }
+        let wrong = "timeout 1 ./slow.sh && echo 'timed out'";
+        let (asked, why) = unheeded(request, wrong).unwrap();
+        assert_eq!(
+            why,
+            "`&&` prints it when what comes before succeeds; `||` prints it when that fails"
+        );
+        assert_eq!(
+            asked.repair(wrong).as_deref(),
+            Some("timeout 1 ./slow.sh || echo 'timed out'")
+        );
+
+        let success = "copy a to b and print \"copied\" if it succeeded";
+        assert_eq!(
+            unheeded(success, "cp a b || echo copied")
+                .and_then(|(a, _)| a.repair("cp a b || echo copied"))
+                .as_deref(),
+            Some("cp a b && echo copied")
+        );
+        assert_eq!(unheeded(success, "cp a b && echo copied"), None);
+        for neither in [
+            "print 'up' if it answers, otherwise print 'down'",
+            "print 'done' at the end",
+            "print 'ok' if the file is not empty",
+        ] {
+            assert!(
+                !Asked::in_request(neither)
+                    .iter()
+                    .any(|a| matches!(a, Asked::TextWhen { .. })),
+                "{neither}"
+            );
+        }
+        // The quoted text itself is not the condition.
+        assert!(
+            !Asked::in_request("print 'timed out' at the end")
+                .iter()
+                .any(|a| matches!(a, Asked::TextWhen { .. }))
+        );
     }
 
     #[test]

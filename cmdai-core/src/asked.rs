@@ -2006,6 +2006,199 @@ mod tests {
     }
 
     #[test]
+    /// Written apart from the rules, before them, and run against them once they were done
+    /// (all right the first time).
+    fn phrasings_written_apart_from_the_rules() {
+        let cases: &[(&str, &str, bool)] = &[
+            (
+                "show the lines in notes.txt that mention Paris, ignoring upper/lower case",
+                "grep Paris notes.txt",
+                true,
+            ),
+            (
+                "show the lines in notes.txt that mention Paris, ignoring upper/lower case",
+                "grep -i paris notes.txt",
+                false,
+            ),
+            (
+                "find directories called build under src, case insensitive",
+                "find src -type d -name build",
+                true,
+            ),
+            (
+                "find directories called build under src, case insensitive",
+                "find src -type d -iname build",
+                false,
+            ),
+            (
+                "which files contain the word password? match it in any letter case",
+                "grep -rl password .",
+                true,
+            ),
+            (
+                "which files contain the word password? match it in any letter case",
+                "grep -rli password .",
+                false,
+            ),
+            (
+                "list the unique words in words.txt without regard to case",
+                "sort -u words.txt",
+                true,
+            ),
+            (
+                "list the unique words in words.txt without regard to case",
+                "sort -fu words.txt",
+                false,
+            ),
+            (
+                "look for timeout in the logs folder; the case doesn't matter",
+                "grep -r timeout logs",
+                true,
+            ),
+            (
+                "look for timeout in the logs folder; the case doesn't matter",
+                "grep -r -i timeout logs",
+                false,
+            ),
+            (
+                "find pdf files whatever the case of the extension",
+                "find . -name '*.pdf'",
+                true,
+            ),
+            (
+                "find pdf files whatever the case of the extension",
+                "find . -iname '*.pdf'",
+                false,
+            ),
+            (
+                "replace colour with color in essay.txt, in place, case-insensitively",
+                "sed -i 's/colour/color/g' essay.txt",
+                true,
+            ),
+            (
+                "replace colour with color in essay.txt, in place, case-insensitively",
+                "sed -i 's/colour/color/gI' essay.txt",
+                false,
+            ),
+            (
+                "find files named Makefile, case-sensitive",
+                "find . -name Makefile",
+                false,
+            ),
+            (
+                "convert names.txt to lower case",
+                "tr A-Z a-z < names.txt",
+                false,
+            ),
+            (
+                "check whether config.yml exists with test -f and print the exit status",
+                "test -f config.yml",
+                true,
+            ),
+            (
+                "check whether config.yml exists with test -f and print the exit status",
+                "test -f config.yml; echo $?",
+                false,
+            ),
+            (
+                "run the backup script, then display what exit code it returned",
+                "./backup.sh",
+                true,
+            ),
+            (
+                "start sleep 5 with a 1 second timeout and report its exit status",
+                "timeout 1 sleep 5; echo \"$?\"",
+                false,
+            ),
+            (
+                "start sleep 5 with a 1 second timeout and report its exit status",
+                "timeout 1 sleep 5 && echo 'status $?'",
+                true,
+            ),
+            (
+                "print done if make's exit status is zero",
+                "make && echo done",
+                false,
+            ),
+            (
+                "if the folder build exists print 'found', otherwise print 'missing'",
+                "[ -d build ] && echo found",
+                true,
+            ),
+            (
+                "if the folder build exists print 'found', otherwise print 'missing'",
+                "[ -d build ] && echo found || echo missing",
+                false,
+            ),
+            (
+                "display the message \"disk full\" when usage of / is above 90%",
+                "df /",
+                true,
+            ),
+            (
+                "output the text 'ready' once the file done.flag appears",
+                "while [ ! -e done.flag ]; do sleep 1; done; echo ready",
+                false,
+            ),
+            (
+                "print 'N files' for the number of files here",
+                "ls | wc -l",
+                false,
+            ),
+            (
+                "for every file print 'name: size'",
+                "stat -c '%n %s' *",
+                false,
+            ),
+            (
+                "bzip2 report.txt, leaving the original in place",
+                "bzip2 report.txt",
+                true,
+            ),
+            (
+                "bzip2 report.txt, leaving the original in place",
+                "bzip2 -k report.txt",
+                false,
+            ),
+            (
+                "unpack archive.xz but leave the compressed file there",
+                "unxz archive.xz",
+                true,
+            ),
+            (
+                "unpack archive.xz but leave the compressed file there",
+                "xz -dk archive.xz",
+                false,
+            ),
+            (
+                "compress each log in logs with gzip; do not remove the uncompressed files",
+                "gzip logs/*.log",
+                true,
+            ),
+            (
+                "compress each log in logs with gzip; do not remove the uncompressed files",
+                "for f in logs/*.log; do gzip -c \"$f\" > \"$f.gz\"; done",
+                false,
+            ),
+            (
+                "keep only the last 10 lines of log.txt",
+                "tail -n 10 log.txt > t && mv t log.txt",
+                false,
+            ),
+        ];
+        let mut wrong = Vec::new();
+        for (request, command, flag) in cases {
+            if unheeded(request, command).is_some() != *flag {
+                wrong.push(format!(
+                    "{request} | {command} | expected flag={flag}, got {:?}",
+                    unheeded(request, command)
+                ));
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
+    }
+
+    #[test]
     fn nothing_asked_nothing_flagged() {
         for (request, command) in [
             ("list all files", "ls"),

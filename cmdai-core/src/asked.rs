@@ -43,6 +43,13 @@ pub enum Asked {
     /// One archive for each of several things: "a tarball per folder", "zip each file
     /// separately".
     ArchiveEach,
+    /// Lines around each match: "with 3 lines after each", "2 lines of context".
+    Context {
+        /// grep's option for them: `A` (after), `B` (before) or `C` (both).
+        option: char,
+        /// How many.
+        lines: usize,
+    },
 }
 
 /// A unit for sizes a request can ask for.
@@ -81,6 +88,14 @@ impl fmt::Display for Asked {
             Asked::Unit(SizeUnit::Giga) => f.write_str("for sizes in gigabytes"),
             Asked::Unit(SizeUnit::HumanReadable) => f.write_str("for human-readable sizes"),
             Asked::ArchiveEach => f.write_str("for one archive each"),
+            Asked::Context { option, lines } => {
+                let side = match option {
+                    'A' => "after",
+                    'B' => "before",
+                    _ => "around",
+                };
+                write!(f, "for {lines} lines {side} each match")
+            }
         }
     }
 }
@@ -115,6 +130,9 @@ impl Asked {
         if asks_for_an_archive_each(&spaced) {
             asked.push(Asked::ArchiveEach);
         }
+        if let Some((option, lines)) = context_asked(&spaced) {
+            asked.push(Asked::Context { option, lines });
+        }
         asked
     }
 
@@ -146,6 +164,14 @@ impl Asked {
             Asked::Recursive => stays_at_the_top(command, &commands),
             Asked::Unit(unit) => other_unit(*unit, command, &commands),
             Asked::ArchiveEach => one_archive(&commands, &tokens(command)),
+            Asked::Context { option, lines } => {
+                let grep = commands
+                    .iter()
+                    .find(|c| GREPS.contains(&base(&c.program)))?;
+                (!has_context(grep, *option, *lines)).then(|| {
+                    format!("grep prints the matching lines alone unless given -{option} {lines}")
+                })
+            }
             Asked::KeepOriginal => commands.iter().find_map(|c| {
                 let program = deletes_its_input(c)?;
                 Some(format!(
@@ -292,6 +318,17 @@ impl Asked {
                 let mut repaired = command.to_owned();
                 repaired.replace_range(tokens[at].span.clone(), if *failed { "||" } else { "&&" });
                 Some(repaired)
+            }
+            Asked::Context { option, lines } => {
+                let (at, _) = program_token(&tokens, &GREPS)?;
+                let own = tokens[at + 1..].iter().take_while(|t| !t.is_operator());
+                let has_any = own.clone().any(|t| {
+                    t.raw.starts_with(['-'])
+                        && !t.raw.starts_with("--")
+                        && t.raw[1..].contains(['A', 'B', 'C'])
+                        || t.raw.contains("context")
+                });
+                (!has_any).then(|| insert(command, &tokens[at], &format!(" -{option} {lines}")))
             }
             Asked::Text(_) | Asked::ArchiveEach => None,
         }
@@ -501,6 +538,11 @@ fn ignores_case(command: &str, commands: &[SimpleCommand]) -> bool {
             }
         })
 }
+
+/// grep and its relatives for compressed files.
+const GREPS: &[&str] = &[
+    "grep", "egrep", "fgrep", "zgrep", "zegrep", "zfgrep", "bzgrep", "xzgrep",
+];
 
 /// Programs whose `-i` ignores case.
 const GREP_LIKE: &[&str] = &[
@@ -1237,6 +1279,59 @@ fn one_archive(commands: &[SimpleCommand], tokens: &[Token]) -> Option<String> {
     })
 }
 
+/// Number words a request may use for a few lines.
+const SMALL_NUMBERS: &[&str] = &[
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+];
+
+/// The lines around each match `spaced` asks for, as grep's option and a count: "3 lines
+/// after each", "two lines before it", "5 lines of context", "the line after each match".
+fn context_asked(spaced: &str) -> Option<(char, usize)> {
+    let words: Vec<&str> = spaced
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    words.windows(3).find_map(|w| {
+        let lines = match w[0] {
+            "the" | "next" | "previous" | "following" | "preceding" if w[1] == "line" => 1,
+            number => number
+                .parse()
+                .ok()
+                .or_else(|| SMALL_NUMBERS.iter().position(|n| *n == number))?,
+        };
+        if !matches!(w[1], "line" | "lines") || lines == 0 {
+            return None;
+        }
+        let option = match w[2] {
+            "after" | "following" | "below" => 'A',
+            "before" | "preceding" | "above" => 'B',
+            "around" | "of" if w[2] == "around" || words.contains(&"context") => 'C',
+            _ => return None,
+        };
+        Some((option, lines))
+    })
+}
+
+/// Whether `grep` is given `lines` lines of context on the side `option` names (`-A 3`,
+/// `-A3`, `--after-context=3`; `-C 3` serves either side).
+fn has_context(grep: &SimpleCommand, option: char, lines: usize) -> bool {
+    let long = |c: char| match c {
+        'A' => "--after-context",
+        'B' => "--before-context",
+        _ => "--context",
+    };
+    let serves = |c: char| c == option || c == 'C';
+    let n = lines.to_string();
+    grep.args.iter().enumerate().any(|(at, arg)| {
+        ['A', 'B', 'C'].into_iter().filter(|c| serves(*c)).any(|c| {
+            let short = format!("-{c}");
+            (arg == &short && grep.args.get(at + 1) == Some(&n))
+                || *arg == format!("{short}{n}")
+                || *arg == format!("{}={n}", long(c))
+        })
+    })
+}
+
 /// `commands` and the commands they run: `find -exec`'s, and those of `sh -c '...'`.
 fn with_inner_commands(commands: Vec<SimpleCommand>) -> Vec<SimpleCommand> {
     let mut all = Vec::new();
@@ -1954,6 +2049,75 @@ mod tests {
                 .iter()
                 .any(|a| matches!(a, Asked::TextWhen { .. }))
         );
+    }
+
+    #[test]
+    fn lines_of_context() {
+        let context = |request| {
+            Asked::in_request(request)
+                .into_iter()
+                .find_map(|a| match a {
+                    Asked::Context { option, lines } => Some((option, lines)),
+                    _ => None,
+                })
+        };
+        assert_eq!(
+            context("find ERROR in app.log and show the 3 lines after each"),
+            Some(('A', 3))
+        );
+        assert_eq!(
+            context("grep for fail in log.txt with two lines before it"),
+            Some(('B', 2))
+        );
+        assert_eq!(
+            context("search for panic with 5 lines of context"),
+            Some(('C', 5))
+        );
+        assert_eq!(
+            context("show each TODO and the line after it"),
+            Some(('A', 1))
+        );
+        assert_eq!(context("print the first 3 lines of app.log"), None);
+        assert_eq!(
+            context("delete the 2 lines after the header in f.txt"),
+            Some(('A', 2))
+        );
+        let request = "find ERROR in app.log and show the 3 lines after each";
+        for heeds in [
+            "grep -A 3 ERROR app.log",
+            "grep -A3 ERROR app.log",
+            "grep --after-context=3 ERROR app.log",
+            "grep -C 3 ERROR app.log",
+            "sed -n '/ERROR/,+3p' app.log",
+        ] {
+            assert_eq!(flagged(request, heeds), None, "{heeds}");
+        }
+        for leaves in [
+            "grep ERROR app.log",
+            "grep -B 3 ERROR app.log",
+            "grep -A 2 ERROR app.log",
+        ] {
+            assert_eq!(
+                flagged(request, leaves),
+                Some(Asked::Context {
+                    option: 'A',
+                    lines: 3
+                }),
+                "{leaves}"
+            );
+        }
+        let repair = |command| {
+            Asked::Context {
+                option: 'A',
+                lines: 3,
+            }
+            .repair(command)
+        };
+        assert_eq!(
+            repair("grep ERROR app.log").as_deref(),
+            Some("grep -A 3 ERROR app.log")
+        );
+        assert_eq!(repair("grep -A 2 ERROR app.log"), None);
     }
 
     #[test]

@@ -320,7 +320,7 @@ impl Asked {
                 Some(repaired)
             }
             Asked::Context { option, lines } => {
-                let (at, _) = program_token(&tokens, &GREPS)?;
+                let (at, _) = program_token(&tokens, GREPS)?;
                 let own = tokens[at + 1..].iter().take_while(|t| !t.is_operator());
                 let has_any = own.clone().any(|t| {
                     t.raw.starts_with(['-'])

@@ -1291,24 +1291,27 @@ fn context_asked(spaced: &str) -> Option<(char, usize)> {
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .collect();
-    words.windows(3).find_map(|w| {
-        let lines = match w[0] {
-            "the" | "next" | "previous" | "following" | "preceding" if w[1] == "line" => 1,
+    (0..words.len().saturating_sub(2)).find_map(|at| {
+        let lines = match words[at] {
+            "the" | "next" | "previous" | "following" | "preceding" if words[at + 1] == "line" => 1,
             number => number
                 .parse()
                 .ok()
                 .or_else(|| SMALL_NUMBERS.iter().position(|n| *n == number))?,
         };
-        if !matches!(w[1], "line" | "lines") || lines == 0 {
+        if !matches!(words[at + 1], "line" | "lines") || lines == 0 {
             return None;
         }
-        let option = match w[2] {
-            "after" | "following" | "below" => 'A',
-            "before" | "preceding" | "above" => 'B',
-            "around" | "of" if w[2] == "around" || words.contains(&"context") => 'C',
-            _ => return None,
-        };
-        Some((option, lines))
+        // "3 lines after", "3 lines that follow it", "3 lines of surrounding context".
+        words[at + 2..].iter().take(3).find_map(|word| {
+            let option = match *word {
+                "after" | "following" | "below" | "follow" | "follows" => 'A',
+                "before" | "preceding" | "above" | "precede" | "precedes" => 'B',
+                "around" | "context" => 'C',
+                _ => return None,
+            };
+            Some((option, lines))
+        })
     })
 }
 
@@ -2078,6 +2081,15 @@ mod tests {
             Some(('A', 1))
         );
         assert_eq!(context("print the first 3 lines of app.log"), None);
+        assert_eq!(
+            context("show each ERROR line with the 3 lines that follow it"),
+            Some(('A', 3))
+        );
+        assert_eq!(
+            context("grep for x with 2 lines of surrounding context"),
+            Some(('C', 2))
+        );
+        assert_eq!(context("print lines 2 to 4 of app.log"), None);
         assert_eq!(
             context("delete the 2 lines after the header in f.txt"),
             Some(('A', 2))

@@ -43,6 +43,9 @@ pub enum Asked {
     /// One archive for each of several things: "a tarball per folder", "zip each file
     /// separately".
     ArchiveEach,
+    /// A file, folder or extension the request names, used word for word: "the .conf and
+    /// .json files", "give deploy.sh the permissions of run.sh".
+    Name(String),
     /// Lines around each match: "with 3 lines after each", "2 lines of context".
     Context {
         /// grep's option for them: `A` (after), `B` (before) or `C` (both).
@@ -88,6 +91,7 @@ impl fmt::Display for Asked {
             Asked::Unit(SizeUnit::Giga) => f.write_str("for sizes in gigabytes"),
             Asked::Unit(SizeUnit::HumanReadable) => f.write_str("for human-readable sizes"),
             Asked::ArchiveEach => f.write_str("for one archive each"),
+            Asked::Name(name) => write!(f, "about `{name}`"),
             Asked::Context { option, lines } => {
                 let side = match option {
                     'A' => "after",
@@ -130,6 +134,7 @@ impl Asked {
         if asks_for_an_archive_each(&spaced) {
             asked.push(Asked::ArchiveEach);
         }
+        asked.extend(names(request).into_iter().map(Asked::Name));
         if let Some((option, lines)) = context_asked(&spaced) {
             asked.push(Asked::Context { option, lines });
         }
@@ -164,6 +169,9 @@ impl Asked {
             Asked::Recursive => stays_at_the_top(command, &commands),
             Asked::Unit(unit) => other_unit(*unit, command, &commands),
             Asked::ArchiveEach => one_archive(&commands, &tokens(command)),
+            Asked::Name(name) => {
+                (!names_it(command, name)).then(|| "the command never names it".to_owned())
+            }
             Asked::Context { option, lines } => {
                 let grep = commands
                     .iter()
@@ -330,7 +338,7 @@ impl Asked {
                 });
                 (!has_any).then(|| insert(command, &tokens[at], &format!(" -{option} {lines}")))
             }
-            Asked::Text(_) | Asked::ArchiveEach => None,
+            Asked::Text(_) | Asked::ArchiveEach | Asked::Name(_) => None,
         }
     }
 }
@@ -1279,6 +1287,101 @@ fn one_archive(commands: &[SimpleCommand], tokens: &[Token]) -> Option<String> {
     })
 }
 
+/// Placeholders that make a name a pattern (`reports-YYYY-MM.tar.gz`), and words after which
+/// a name is an example (`paths like ./x`).
+const PLACEHOLDERS: &[&str] = &[
+    "YYYY", "YY", "MM", "DD", "HH", "SS", "NN", "XXX", "NAME", "EXT",
+];
+const EXAMPLE_WORDS: &[&str] = &["like", "as", "e.g.", "eg", "example", "such"];
+
+/// The files, folders and extensions `request` names: words with an extension
+/// (`deploy.sh`, `config/app.conf`, `.json`, `*.py`) or a path (`/etc/passwd`, `src/`),
+/// not examples ("paths like ./x", "files named a.log, b.log and so on"), patterns
+/// (`reports-YYYY-MM.tar.gz`) or numbers (`1.5`, `22.04`).
+fn names(request: &str) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    let lower = request.to_lowercase();
+    let clauses = request.split(['?', '!', ';']).flat_map(|c| c.split(". "));
+    for clause in clauses {
+        let clause_lower = clause.to_lowercase();
+        if ["and so on", " etc", "...", "and the like"]
+            .iter()
+            .any(|w| clause_lower.contains(w))
+        {
+            continue;
+        }
+        let words: Vec<&str> = clause.split_whitespace().collect();
+        for (at, word) in words.iter().enumerate() {
+            let name = word
+                .trim_start_matches(['(', '\'', '"', '`', '['])
+                .trim_end_matches([')', '\'', '"', '`', ']', ',', ':', '.', '?', '!']);
+            let example = words[at.saturating_sub(3)..at].iter().any(|w| {
+                EXAMPLE_WORDS.contains(
+                    &w.trim_matches(|c: char| !c.is_alphanumeric() && c != '.')
+                        .to_lowercase()
+                        .as_str(),
+                )
+            });
+            if example || !is_name(name) || found.iter().any(|f| f == name) {
+                continue;
+            }
+            found.push(name.to_owned());
+        }
+    }
+    // A request that says how a name is not to be written ("not `foo.txt`") is not naming it.
+    found.retain(|name| !lower.contains(&format!("not `{}", name.to_lowercase())));
+    found
+}
+
+/// Whether `word` is a file, folder or extension as [`names`] reads them.
+fn is_name(word: &str) -> bool {
+    if word.len() < 2
+        || word.contains(['{', '<', '$', '=', '|'])
+        || word.trim_start_matches('*').contains('*')
+        || PLACEHOLDERS.iter().any(|p| {
+            word.split(|c: char| !c.is_alphanumeric())
+                .any(|part| part == *p)
+        })
+    {
+        return false;
+    }
+    let base = word
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(word);
+    let extension = base.rsplit_once('.').map(|(_, ext)| ext).filter(|ext| {
+        (1..=6).contains(&ext.len())
+            && ext.chars().all(|c| c.is_ascii_alphanumeric())
+            && ext.chars().any(|c| c.is_ascii_alphabetic())
+    });
+    let path = word.contains('/')
+        && word.chars().any(|c| c.is_alphanumeric())
+        && (word.starts_with(['/', '.', '~']) || word.ends_with('/'));
+    let lower = word.to_lowercase();
+    (extension.is_some() || path) && !matches!(lower.as_str(), "e.g" | "i.e" | "etc")
+}
+
+/// Whether `command` names `name`: its last part (`app.conf` of `config/app.conf`), or for
+/// an extension (`.json`, `*.py`) the extension as a word (`*.json`, `\.(md|txt)$`), quotes
+/// and case aside.
+fn names_it(command: &str, name: &str) -> bool {
+    let plain = command.replace(['\\', '\'', '"'], "").to_lowercase();
+    let name = name.to_lowercase();
+    let name = name.trim_end_matches('/');
+    if let Some(extension) = name.trim_start_matches('*').strip_prefix('.')
+        && !extension.contains(['.', '/'])
+    {
+        return plain.match_indices(extension).any(|(at, _)| {
+            let before = plain[..at].chars().next_back();
+            let after = plain[at + extension.len()..].chars().next();
+            before.is_some_and(|c| !c.is_alphanumeric())
+                && after.is_none_or(|c| !c.is_alphanumeric())
+        });
+    }
+    plain.contains(name.rsplit('/').next().unwrap_or(name))
+}
+
 /// Number words a request may use for a few lines.
 const SMALL_NUMBERS: &[&str] = &[
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
@@ -1376,9 +1479,21 @@ fn base(program: &str) -> &str {
 mod tests {
     use super::*;
 
-    /// Whether `request` asks for `asked` and `command` leaves it out.
+    /// What `request` asks for that `command` leaves out first, names aside (the requests
+    /// and commands of a test need not name the same files).
     fn flagged(request: &str, command: &str) -> Option<Asked> {
-        unheeded(request, command).map(|(asked, _)| asked)
+        Asked::in_request(request)
+            .into_iter()
+            .filter(|asked| !matches!(asked, Asked::Name(_)))
+            .find(|asked| asked.unheeded_by(command).is_some())
+    }
+
+    /// [`Asked::in_request`], names aside.
+    fn asked_in(request: &str) -> Vec<Asked> {
+        Asked::in_request(request)
+            .into_iter()
+            .filter(|asked| !matches!(asked, Asked::Name(_)))
+            .collect()
     }
 
     #[test]
@@ -1394,7 +1509,7 @@ mod tests {
             "remove duplicate lines from list.txt, case doesn't matter",
             "Search notes for Paris (Case-Insensitive)",
         ] {
-            assert_eq!(Asked::in_request(request), [Asked::IgnoreCase], "{request}");
+            assert_eq!(asked_in(request), [Asked::IgnoreCase], "{request}");
         }
         for request in [
             "find files named README, case-sensitive",
@@ -1403,10 +1518,7 @@ mod tests {
             "in any case, list the files",
             "list files",
         ] {
-            assert!(
-                !Asked::in_request(request).contains(&Asked::IgnoreCase),
-                "{request}"
-            );
+            assert!(!asked_in(request).contains(&Asked::IgnoreCase), "{request}");
         }
     }
 
@@ -1485,10 +1597,7 @@ mod tests {
             "run every .sh script in checks/ and print each script's path followed by its exit code",
             "start a long sleep in the background, kill it, and report the exit status it ended with",
         ] {
-            assert!(
-                Asked::in_request(request).contains(&Asked::ExitStatus),
-                "{request}"
-            );
+            assert!(asked_in(request).contains(&Asked::ExitStatus), "{request}");
         }
         for request in [
             "print ok if the exit status is 0",
@@ -1497,10 +1606,7 @@ mod tests {
             "run make; if its exit code is not zero, print failed",
             "print the files. Then exit with the return code of ls",
         ] {
-            assert!(
-                !Asked::in_request(request).contains(&Asked::ExitStatus),
-                "{request}"
-            );
+            assert!(!asked_in(request).contains(&Asked::ExitStatus), "{request}");
         }
     }
 
@@ -1535,7 +1641,7 @@ mod tests {
     #[test]
     fn texts_asked_to_be_printed_word_for_word() {
         let texts = |request| -> Vec<String> {
-            Asked::in_request(request)
+            asked_in(request)
                 .into_iter()
                 .filter_map(|a| match a {
                     Asked::Text(t) => Some(t),
@@ -1624,7 +1730,7 @@ mod tests {
             "compress the logs, but leave the uncompressed files alone",
         ] {
             assert!(
-                Asked::in_request(request).contains(&Asked::KeepOriginal),
+                asked_in(request).contains(&Asked::KeepOriginal),
                 "{request}"
             );
         }
@@ -1636,7 +1742,7 @@ mod tests {
             "keep running the server",
         ] {
             assert!(
-                !Asked::in_request(request).contains(&Asked::KeepOriginal),
+                !asked_in(request).contains(&Asked::KeepOriginal),
                 "{request}"
             );
         }
@@ -1692,10 +1798,7 @@ mod tests {
             "list the hidden files in my home folder",
             "count the files here, dot files as well",
         ] {
-            assert!(
-                Asked::in_request(request).contains(&Asked::Hidden),
-                "{request}"
-            );
+            assert!(asked_in(request).contains(&Asked::Hidden), "{request}");
         }
         for request in [
             "list the files here, skip hidden ones",
@@ -1704,10 +1807,7 @@ mod tests {
             "list the files, ignoring hidden files",
             "hide the file secret.txt",
         ] {
-            assert!(
-                !Asked::in_request(request).contains(&Asked::Hidden),
-                "{request}"
-            );
+            assert!(!asked_in(request).contains(&Asked::Hidden), "{request}");
         }
         let request = "remove everything in build, hidden files too";
         for heeds in [
@@ -1740,10 +1840,7 @@ mod tests {
             "list everything in docs and its subdirectories",
             "copy the whole tree under src to backup",
         ] {
-            assert!(
-                Asked::in_request(request).contains(&Asked::Recursive),
-                "{request}"
-            );
+            assert!(asked_in(request).contains(&Asked::Recursive), "{request}");
         }
         for request in [
             "which files in the current directory (not subfolders) can others not read?",
@@ -1752,10 +1849,7 @@ mod tests {
             "list the files in src, without subfolders",
             "search for todo in src",
         ] {
-            assert!(
-                !Asked::in_request(request).contains(&Asked::Recursive),
-                "{request}"
-            );
+            assert!(!asked_in(request).contains(&Asked::Recursive), "{request}");
         }
         let request = "search for todo in src and its subfolders";
         for heeds in [
@@ -1785,12 +1879,10 @@ mod tests {
     #[test]
     fn sizes_in_a_unit() {
         let unit = |request| {
-            Asked::in_request(request)
-                .into_iter()
-                .find_map(|a| match a {
-                    Asked::Unit(u) => Some(u),
-                    _ => None,
-                })
+            asked_in(request).into_iter().find_map(|a| match a {
+                Asked::Unit(u) => Some(u),
+                _ => None,
+            })
         };
         assert_eq!(
             unit("how much space is free on / in megabytes?"),
@@ -2004,7 +2096,7 @@ mod tests {
     fn a_text_for_failure_or_success_after_the_right_operator() {
         let request =
             "run ./slow.sh but stop it after 1 second; if it had to be stopped, print 'timed out'";
-        assert!(Asked::in_request(request).contains(&Asked::TextWhen {
+        assert!(asked_in(request).contains(&Asked::TextWhen {
             text: "timed out".to_owned(),
             failed: true
         }));
@@ -2040,7 +2132,7 @@ mod tests {
             "print 'ok' if the file is not empty",
         ] {
             assert!(
-                !Asked::in_request(neither)
+                !asked_in(neither)
                     .iter()
                     .any(|a| matches!(a, Asked::TextWhen { .. })),
                 "{neither}"
@@ -2048,7 +2140,7 @@ mod tests {
         }
         // The quoted text itself is not the condition.
         assert!(
-            !Asked::in_request("print 'timed out' at the end")
+            !asked_in("print 'timed out' at the end")
                 .iter()
                 .any(|a| matches!(a, Asked::TextWhen { .. }))
         );
@@ -2057,12 +2149,10 @@ mod tests {
     #[test]
     fn lines_of_context() {
         let context = |request| {
-            Asked::in_request(request)
-                .into_iter()
-                .find_map(|a| match a {
-                    Asked::Context { option, lines } => Some((option, lines)),
-                    _ => None,
-                })
+            asked_in(request).into_iter().find_map(|a| match a {
+                Asked::Context { option, lines } => Some((option, lines)),
+                _ => None,
+            })
         };
         assert_eq!(
             context("find ERROR in app.log and show the 3 lines after each"),
@@ -2133,6 +2223,92 @@ mod tests {
     }
 
     #[test]
+    fn names_the_request_gives() {
+        let named_flag = |request: &str, command: &str| unheeded(request, command).map(|(a, _)| a);
+        let named = |request| -> Vec<String> {
+            Asked::in_request(request)
+                .into_iter()
+                .filter_map(|a| match a {
+                    Asked::Name(n) => Some(n),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(
+            named("copy all the .conf and .json files from config into backup/"),
+            [".conf", ".json", "backup/"]
+        );
+        assert_eq!(
+            named("give deploy.sh the same permissions that run.sh has"),
+            ["deploy.sh", "run.sh"]
+        );
+        assert_eq!(
+            named("show the last lines of config/app.conf."),
+            ["config/app.conf"]
+        );
+        assert_eq!(
+            named("which lines of /etc/passwd mention bash?"),
+            ["/etc/passwd"]
+        );
+        assert_eq!(
+            named("find *.py files (not in ./venv/)"),
+            ["*.py", "./venv/"]
+        );
+        for none in [
+            "split access.log into files named status-200.log, status-404.log and so on",
+            "one reports-YYYY-MM.tar.gz per month",
+            "print the version, like 1.0.0",
+            "paths like ./x",
+            "is this ubuntu 22.04 or later?",
+            "search for upper/lower case words, e.g. this",
+            "print it as 'name: size'",
+        ] {
+            let found = named(none);
+            assert!(
+                found.is_empty() || (none.starts_with("split") && found == ["access.log"]),
+                "{none}: {found:?}"
+            );
+        }
+        let request = "copy all the .conf and .json files from config into config-backup";
+        for heeds in [
+            "mkdir config-backup && cp config/*.conf config/*.json config-backup/",
+            "cp config/*.{conf,json} config-backup",
+            "find config -name '*.conf' -o -name '*.JSON' | xargs cp -t config-backup",
+            "find config -regex '.*\\.\\(conf\\|json\\)' -exec cp {} config-backup \\;",
+        ] {
+            assert_eq!(named_flag(request, heeds), None, "{heeds}");
+        }
+        assert_eq!(
+            named_flag(
+                request,
+                "mkdir config-backup; cp config/*.conf config-backup/"
+            ),
+            Some(Asked::Name(".json".to_owned()))
+        );
+        assert_eq!(
+            named_flag(request, "cp config/*.conf config/*.jsonl config-backup/"),
+            Some(Asked::Name(".json".to_owned()))
+        );
+        let request = "give deploy.sh the same permissions that run.sh has";
+        assert_eq!(
+            named_flag(request, "chmod --reference=run.sh deploy.sh"),
+            None
+        );
+        assert_eq!(
+            named_flag(request, "chmod +x deploy.sh"),
+            Some(Asked::Name("run.sh".to_owned()))
+        );
+        assert_eq!(
+            named_flag("show config/app.conf", "cd config && cat app.conf"),
+            None
+        );
+        assert_eq!(
+            named_flag("move my file.txt into docs", "mv 'my file.txt' docs/"),
+            None
+        );
+    }
+
+    #[test]
     fn an_archive_each() {
         for request in [
             "make a tarball per folder here",
@@ -2141,10 +2317,7 @@ mod tests {
             "create a separate archive for each month",
             "for each directory in projects, make a .tar.gz of it",
         ] {
-            assert!(
-                Asked::in_request(request).contains(&Asked::ArchiveEach),
-                "{request}"
-            );
+            assert!(asked_in(request).contains(&Asked::ArchiveEach), "{request}");
         }
         for request in [
             "make a tarball of every log file",
@@ -2154,7 +2327,7 @@ mod tests {
             "zip the folder and keep the original",
         ] {
             assert!(
-                !Asked::in_request(request).contains(&Asked::ArchiveEach),
+                !asked_in(request).contains(&Asked::ArchiveEach),
                 "{request}"
             );
         }

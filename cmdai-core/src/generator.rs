@@ -207,6 +207,11 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
         let revision = self.prompt.build_revision(&earlier, &follow_up, context);
         let mut last_flaw = flaw.clone();
         let mut spent = (first.generated_tokens, first.timings);
+        // An answer that runs but leaves out a word of the request beats a first answer that
+        // fails or cannot run: the first of them, if the first answer's flaw is of that kind.
+        let mut runs = None;
+        let unheeded = |flaw: &Flaw| matches!(flaw, Flaw::Unheeded { .. });
+        let first_runs = unheeded(&flaw);
         for conversation in [&restated, &revision] {
             let Some(time_limit) = remaining(self.params.time_limit, started) else {
                 break;
@@ -236,15 +241,23 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
                         let answer = GeneratedCommand { command, ..answer };
                         return Ok(with_spent(answer, spent, started));
                     }
-                    None => last_flaw = flaw,
+                    None => {
+                        if runs.is_none() && unheeded(&flaw) && !first_runs {
+                            runs = Some(GeneratedCommand {
+                                flaw: Some(flaw.clone()),
+                                ..answer
+                            });
+                        }
+                        last_flaw = flaw;
+                    }
                 },
             }
         }
-        let first = GeneratedCommand {
+        let kept = runs.unwrap_or(GeneratedCommand {
             flaw: Some(flaw),
             ..first
-        };
-        Ok(with_spent(first, spent, started))
+        });
+        Ok(with_spent(kept, spent, started))
     }
 
     /// Generates a changed command: `request` is a follow-up ("only .txt files") to the
@@ -832,6 +845,29 @@ mod tests {
                 "(not `timeout 1 ./slow.sh`: the request asks to print 'timed out', but it never does)"
             ),
             "{restated}"
+        );
+    }
+
+    #[test]
+    fn an_answer_that_only_leaves_out_a_word_beats_one_that_fails() {
+        // The first answer cannot be read; the others read but leave out the case.
+        let mut backend = Scripted::new(r#"{"cmd": "grep 'todo src"}"#);
+        backend.then = Some((
+            r#"{"cmd": "sed -n '/todo/p' notes.txt"}"#,
+            StopReason::EndOfGeneration,
+        ));
+        let mut generator = Generator::new(backend, CommandPrompt::default());
+        let command = generator
+            .generate(
+                "show the todo lines of notes.txt, ignoring case",
+                &context(),
+            )
+            .unwrap();
+        assert_eq!(command.command, "sed -n '/todo/p' notes.txt");
+        assert!(
+            matches!(command.flaw, Some(Flaw::Unheeded { .. })),
+            "{:?}",
+            command.flaw
         );
     }
 

@@ -53,6 +53,35 @@ pub enum Asked {
         /// How many.
         lines: usize,
     },
+    /// Entries of one kind: "only the folders", "regular files", "empty directories", or
+    /// files where the request names nothing else ("the .log files older than a week").
+    Only(Entry),
+    /// A sorted list one way round: "largest first", "in descending order", "oldest first".
+    Order(Direction),
+    /// Nothing printed for each file handled: the request asks to see none of the work
+    /// ("unpack site.tar.gz into /srv"), so no `tar -v`, `cp -v`, `rm -v`.
+    Quiet,
+    /// Paths without a long listing: the request asks for no details of the files found
+    /// ("find the .tmp files under build"), so no `-exec ls -l {} \;`.
+    PathsAlone,
+}
+
+/// A kind of entry of a file system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    /// Regular files.
+    File,
+    /// Directories.
+    Directory,
+}
+
+/// Which way round a sorted list runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// The largest, newest, most or last in the alphabet first.
+    Descending,
+    /// The smallest, oldest, least or first in the alphabet first.
+    Ascending,
 }
 
 /// A unit for sizes a request can ask for.
@@ -100,6 +129,16 @@ impl fmt::Display for Asked {
                 };
                 write!(f, "for {lines} lines {side} each match")
             }
+            Asked::Only(Entry::File) => f.write_str("for files only, not folders"),
+            Asked::Only(Entry::Directory) => f.write_str("for folders only"),
+            Asked::Order(Direction::Descending) => {
+                f.write_str("for the largest (or newest, or most) first")
+            }
+            Asked::Order(Direction::Ascending) => {
+                f.write_str("for the smallest (or oldest, or least) first")
+            }
+            Asked::Quiet => f.write_str("to see no line for each file handled"),
+            Asked::PathsAlone => f.write_str("for paths without details"),
         }
     }
 }
@@ -137,6 +176,15 @@ impl Asked {
         asked.extend(names(request).into_iter().map(Asked::Name));
         if let Some((option, lines)) = context_asked(&spaced) {
             asked.push(Asked::Context { option, lines });
+        }
+        asked.extend(entry_asked(&spaced).map(Asked::Only));
+        asked.extend(order_asked(&spaced).map(Asked::Order));
+        let words = request_words(&spaced);
+        if !words.iter().any(|w| TO_SEE.contains(&w.as_str())) {
+            asked.push(Asked::Quiet);
+        }
+        if !words.iter().any(|w| DETAILS.contains(&w.as_str())) {
+            asked.push(Asked::PathsAlone);
         }
         asked
     }
@@ -180,6 +228,20 @@ impl Asked {
                     format!("grep prints the matching lines alone unless given -{option} {lines}")
                 })
             }
+            Asked::Only(entry) => finds_of_other_kinds(&tokens(command), *entry)
+                .first()
+                .map(|(_, why)| why.clone()),
+            Asked::Order(direction) => {
+                let stage = sorted(&tokens(command))?;
+                (stage.direction != *direction).then(|| stage.why(*direction))
+            }
+            Asked::Quiet => verbose_option(&tokens(command)).map(|(_, program)| {
+                format!(
+                    "{program} -v prints a line for each file, which the request does not ask for"
+                )
+            }),
+            Asked::PathsAlone => long_listing(&tokens(command))
+                .map(|_| "ls -l prints a long listing, not the paths alone".to_owned()),
             Asked::KeepOriginal => commands.iter().find_map(|c| {
                 let program = deletes_its_input(c)?;
                 Some(format!(
@@ -337,6 +399,50 @@ impl Asked {
                         || t.raw.contains("context")
                 });
                 (!has_any).then(|| insert(command, &tokens[at], &format!(" -{option} {lines}")))
+            }
+            Asked::Only(entry) => {
+                let mut repaired = command.to_owned();
+                // From the last, so that the places of those before stay where they were.
+                let finds = finds_of_other_kinds(&tokens, *entry);
+                for ((range, text), _) in finds.iter().rev() {
+                    repaired.replace_range(range.clone(), text);
+                }
+                (!finds.is_empty()).then_some(repaired)
+            }
+            Asked::Order(direction) => {
+                let stage = sorted(&tokens)?;
+                (stage.direction != *direction && stage.turnable).then_some(())?;
+                let mut repaired = command.to_owned();
+                match &stage.reversed_by {
+                    Some(Reversal::Letter(at)) => {
+                        repaired.remove(*at);
+                    }
+                    Some(Reversal::Word(range)) => cut_word(&mut repaired, range.clone()),
+                    None => match stage.key_letters_end {
+                        Some(at) => repaired.insert(at, 'r'),
+                        None => repaired.insert_str(stage.program.end, " -r"),
+                    },
+                }
+                Some(repaired)
+            }
+            Asked::Quiet => {
+                let mut repaired = command.to_owned();
+                match verbose_option(&tokens)?.0 {
+                    Reversal::Letter(at) => {
+                        repaired.remove(at);
+                    }
+                    Reversal::Word(range) => cut_word(&mut repaired, range),
+                }
+                Some(repaired)
+            }
+            Asked::PathsAlone => {
+                let (listing, print0) = long_listing(&tokens)?;
+                let mut repaired = command.to_owned();
+                cut_word(&mut repaired, listing);
+                if let Some(print0) = print0 {
+                    cut_word(&mut repaired, print0);
+                }
+                Some(repaired)
             }
             Asked::Text(_) | Asked::ArchiveEach | Asked::Name(_) => None,
         }
@@ -1470,6 +1576,689 @@ fn with_inner_commands(commands: Vec<SimpleCommand>) -> Vec<SimpleCommand> {
     all
 }
 
+/// The request's words, split at anything but letters and digits, with "sub" joined to the
+/// folder word after it ("sub-folders" reads as "subfolders").
+fn request_words(spaced: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    for word in spaced
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        match words.last_mut() {
+            Some(last) if last == "sub" && is_folder_word(word) => *last = format!("sub{word}"),
+            _ => words.push(word.to_owned()),
+        }
+    }
+    words
+}
+
+/// Whether `word` names folders, one or more ("folder", "directories", "dirs").
+fn is_folder_word(word: &str) -> bool {
+    matches!(
+        word,
+        "folder" | "folders" | "directory" | "directories" | "dir" | "dirs"
+    )
+}
+
+/// Whether `word` names folders as things to list or change: plural, or inside others
+/// ("subfolder"), and not as where to look ("in the current directory").
+fn is_folders(word: &str) -> bool {
+    matches!(
+        word,
+        "folders" | "directories" | "dirs" | "subfolders" | "subdirectories" | "subdirs"
+    )
+}
+
+/// Words that may stand between "only" and what it is about ("only the empty folders").
+const BEFORE_THE_KIND: &[&str] = &[
+    "the", "all", "any", "empty", "hidden", "top", "level", "those", "its", "their",
+];
+
+/// Words that name other entries than files and folders, or all of them.
+const OTHER_ENTRIES: &[&str] = &[
+    "link",
+    "links",
+    "symlink",
+    "symlinks",
+    "symbolic",
+    "socket",
+    "sockets",
+    "fifo",
+    "fifos",
+    "device",
+    "devices",
+    "entries",
+    "entry",
+    "everything",
+    "anything",
+    "items",
+    "item",
+    "contents",
+    "whatever",
+];
+
+/// The one kind of entry `spaced` asks for: folders where it says so ("only the folders",
+/// "empty directories", "count the folders in src"); files where it says so ("regular files",
+/// "files, not folders") or where it speaks of files and names neither folders nor other
+/// entries as things to find ("the .log files older than a week").
+fn entry_asked(spaced: &str) -> Option<Entry> {
+    let words = request_words(spaced);
+    let word = |at: usize| words.get(at).map_or("", String::as_str);
+    let is_files = |at: usize| matches!(word(at), "file" | "files");
+    // "files and folders", "a file or a directory": both kinds.
+    let both = (0..words.len()).any(|at| {
+        let (a, b) = if matches!(word(at + 2), "a" | "an" | "the") {
+            (at, at + 3)
+        } else {
+            (at, at + 2)
+        };
+        let folders = |w: &str| is_folder_word(w) || is_folders(w);
+        matches!(word(at + 1), "and" | "or")
+            && (is_files(a) && folders(word(b)) || folders(word(a)) && is_files(b))
+    });
+    if both {
+        return None;
+    }
+    // The word `from` or after, past words that may stand before a kind, if it is `kind`.
+    let kind_at = |from: usize, kind: &dyn Fn(&str) -> bool| {
+        (from..words.len())
+            .take(4)
+            .take_while(|&at| kind(word(at)) || BEFORE_THE_KIND.contains(&word(at)))
+            .any(|at| kind(word(at)))
+    };
+    let plural_files = |w: &str| w == "files";
+    for at in 0..words.len() {
+        let next = at + 1;
+        let folders_named = match word(at) {
+            "only" | "just" => kind_at(next, &is_folders),
+            "empty" => is_folder_word(word(next)) || is_folders(word(next)),
+            "list" | "find" | "show" | "count" | "print" | "locate" | "delete" | "remove"
+            | "display" => kind_at(next, &is_folders),
+            "names" if word(next) == "of" => kind_at(next + 1, &is_folders),
+            "many" if at > 0 && word(at - 1) == "how" => kind_at(next, &is_folders),
+            w => is_folders(w) && word(next) == "only",
+        };
+        if folders_named {
+            return Some(Entry::Directory);
+        }
+    }
+    let negation = |w: &str| {
+        matches!(
+            w,
+            "not" | "no" | "excluding" | "except" | "without" | "skip" | "skipping" | "ignoring"
+        )
+    };
+    let files_named = (0..words.len()).any(|at| match word(at) {
+        "regular" | "empty" => is_files(at + 1),
+        "only" | "just" => kind_at(at + 1, &plural_files),
+        "files" => word(at + 1) == "only",
+        w if negation(w) => (at + 1..words.len()).take(4).any(|later| {
+            is_folders(word(later))
+                && !word(later).starts_with("sub")
+                && (at + 1..later).all(|between| {
+                    BEFORE_THE_KIND.contains(&word(between))
+                        || matches!(word(between), "or" | "and" | "links" | "ones")
+                })
+        }),
+        _ => false,
+    });
+    let any_files = (0..words.len()).any(|at| {
+        is_files(at)
+            && !matches!(
+                word(at + 1),
+                "system" | "systems" | "descriptor" | "descriptors" | "handle" | "handles"
+            )
+    });
+    if files_named && any_files {
+        return Some(Entry::File);
+    }
+    let folders_too = (0..words.len()).any(|at| {
+        is_folders(word(at)) && !word(at).starts_with("sub")
+            || is_folder_word(word(at))
+                && at > 0
+                && matches!(word(at - 1), "every" | "each" | "any" | "all" | "empty")
+    });
+    let others = words.iter().any(|w| OTHER_ENTRIES.contains(&w.as_str()));
+    (any_files && !folders_too && !others).then_some(Entry::File)
+}
+
+/// `command` without the words at `range`, nor the blanks before them.
+fn cut_word(command: &mut String, range: std::ops::Range<usize>) {
+    let from = command[..range.start].trim_end().len();
+    command.replace_range(from..range.end, "");
+}
+
+/// An edit of a command: what to put in place of a range of it.
+type Edit = (std::ops::Range<usize>, String);
+
+/// The `find`s run at the top of `tokens` that list other entries than `entry`, each with the
+/// edit that makes it list only those and why: no `-type`, or for folders, a `-type` of
+/// another kind. A `find` with alternatives (`-o`) outside parentheses is left alone: a test
+/// added in front would bind to the first of them only.
+fn finds_of_other_kinds(tokens: &[Token], entry: Entry) -> Vec<(Edit, String)> {
+    let (letter, kind, other) = match entry {
+        Entry::File => ("f", "files", "folders"),
+        Entry::Directory => ("d", "folders", "files"),
+    };
+    let mut found = Vec::new();
+    for (at, token) in tokens.iter().enumerate() {
+        if base(&token.raw) != "find" || !in_command_position(tokens, at) {
+            continue;
+        }
+        let own: Vec<&Token> = tokens[at + 1..]
+            .iter()
+            .take_while(|t| !t.is_operator())
+            .collect();
+        let mut depth = 0usize;
+        let alternatives = own.iter().any(|t| {
+            match t.raw.as_str() {
+                "\\(" | "'('" | "\"(\"" => depth += 1,
+                "\\)" | "')'" | "\")\"" => depth = depth.saturating_sub(1),
+                "-o" | "-or" => return depth == 0,
+                _ => {}
+            }
+            false
+        });
+        if alternatives {
+            continue;
+        }
+        let types: Vec<&Token> = own
+            .windows(2)
+            .filter(|pair| matches!(pair[0].raw.as_str(), "-type" | "-xtype"))
+            .map(|pair| pair[1])
+            .collect();
+        if types.iter().any(|t| t.raw.contains(letter)) {
+            continue;
+        }
+        if let Some(first) = types.first() {
+            if entry == Entry::Directory {
+                found.push((
+                    (first.span.clone(), letter.to_owned()),
+                    format!(
+                        "find -type {} lists {other}; folders are -type d",
+                        first.raw
+                    ),
+                ));
+            }
+            continue;
+        }
+        // After the options, the starting points and the global options.
+        let mut last = token;
+        let mut rest = own.iter().peekable();
+        while let Some(t) = rest.next_if(|t| matches!(t.raw.as_str(), "-H" | "-L" | "-P")) {
+            last = t;
+        }
+        while let Some(t) = rest.next_if(|t| {
+            !t.raw.starts_with('-')
+                && !matches!(
+                    t.raw.as_str(),
+                    "!" | "\\!" | "'!'" | "\"!\"" | "\\(" | "'('" | "\"(\""
+                )
+        }) {
+            last = t;
+        }
+        loop {
+            let takes = match rest.peek().map(|t| t.raw.as_str()) {
+                Some("-maxdepth" | "-mindepth" | "-regextype") => 2,
+                Some(
+                    "-depth"
+                    | "-xdev"
+                    | "-mount"
+                    | "-daystart"
+                    | "-follow"
+                    | "-noleaf"
+                    | "-ignore_readdir_race",
+                ) => 1,
+                _ => break,
+            };
+            for _ in 0..takes {
+                last = rest.next().copied().unwrap_or(last);
+            }
+        }
+        found.push((
+            (last.span.end..last.span.end, format!(" -type {letter}")),
+            format!("find lists {other} as well as {kind} unless given -type {letter}"),
+        ));
+    }
+    found
+}
+
+/// Words that put the large, the new or the many first, and those that put them last.
+const DESCENDING: &[&str] = &[
+    "largest", "biggest", "newest", "latest", "highest", "heaviest", "longest", "greatest", "most",
+];
+const ASCENDING: &[&str] = &[
+    "smallest", "tiniest", "oldest", "earliest", "lowest", "shortest", "lightest", "least",
+    "fewest",
+];
+
+/// The order `spaced` asks a list to be in, where it says so: "largest first", "newest ones
+/// first", "most common on top", "from biggest to smallest", "in descending order", "reverse
+/// alphabetical order". `None` where it says nothing of the kind, or both ways.
+fn order_asked(spaced: &str) -> Option<Direction> {
+    let words = request_words(spaced);
+    let word = |at: usize| words.get(at).map_or("", String::as_str);
+    let before = |at: usize| at.checked_sub(1).map_or("", word);
+    let direction = |w: &str| {
+        if DESCENDING.contains(&w) {
+            Some(Direction::Descending)
+        } else if ASCENDING.contains(&w) {
+            Some(Direction::Ascending)
+        } else {
+            None
+        }
+    };
+    let mut asked = Vec::new();
+    for at in 0..words.len() {
+        let one = match word(at) {
+            "descending" => Some(Direction::Descending),
+            "ascending" => Some(Direction::Ascending),
+            "decreasing" if word(at + 1) == "order" || before(at) == "in" => {
+                Some(Direction::Descending)
+            }
+            "increasing" if word(at + 1) == "order" || before(at) == "in" => {
+                Some(Direction::Ascending)
+            }
+            "reverse" | "reversed"
+                if matches!(
+                    word(at + 1),
+                    "alphabetical" | "alphabetic" | "numerical" | "numeric" | "sorted" | "sort"
+                ) || at >= 2
+                    && matches!(word(at - 2), "sort" | "sorted")
+                    && word(at - 1) == "in" =>
+            {
+                Some(Direction::Descending)
+            }
+            "z" if word(at + 1) == "to" && word(at + 2) == "a" => Some(Direction::Descending),
+            "from" => {
+                let from = at + 1 + usize::from(word(at + 1) == "the");
+                let from_most = from + usize::from(matches!(word(from), "most" | "least"));
+                let to = (from_most + 1..words.len())
+                    .take(3)
+                    .find(|&t| word(t) == "to");
+                direction(word(from)).filter(|_| to.is_some())
+            }
+            w => direction(w).filter(|_| {
+                // The adjective ("most" with its word), up to four words of what it is about
+                // ("lines of access.log"), then "first" or "on top".
+                let from = at + 1 + usize::from(matches!(w, "most" | "least"));
+                (from..words.len())
+                    .take(5)
+                    .take_while(|&after| !matches!(word(after), "and" | "then" | "but" | "or"))
+                    .any(|after| {
+                        word(after) == "first"
+                            || word(after) == "on" && word(after + 1) == "top"
+                            || word(after) == "at"
+                                && word(after + 1) == "the"
+                                && word(after + 2) == "top"
+                    })
+            }),
+        };
+        asked.extend(one);
+    }
+    let first = *asked.first()?;
+    asked.iter().all(|d| *d == first).then_some(first)
+}
+
+/// How the last sorting of a command runs: `sort`, or `ls` sorting by size or time.
+struct Sorting {
+    /// The program's word.
+    program: std::ops::Range<usize>,
+    /// Which way round its output comes out, after any `tac`.
+    direction: Direction,
+    /// What turns it round, if it is: an `r` in a cluster of letters or a key, or a word.
+    reversed_by: Option<Reversal>,
+    /// The end of the letters of sort's first key where it has any (`-k2,2n`): there a `-r`
+    /// in front is not heeded, so the key takes the `r`.
+    key_letters_end: Option<usize>,
+    /// Whether adding or taking away an `r` turns the output round: not after `tac`, nor with
+    /// a `tail` after it, which keeps the other end.
+    turnable: bool,
+    /// `sort` or `ls`.
+    name: &'static str,
+}
+
+/// What turns a sorting round.
+enum Reversal {
+    /// An `r` in a word of letters, where it is in the command.
+    Letter(usize),
+    /// A word of its own (`-r`, `--reverse`).
+    Word(std::ops::Range<usize>),
+}
+
+impl Sorting {
+    /// Why its output is not in `wanted`'s order.
+    fn why(&self, wanted: Direction) -> String {
+        match (self.name, wanted, self.turnable) {
+            (_, _, false) => "the list comes out the other way round".to_owned(),
+            ("ls", _, _) => {
+                "ls -S and -t put the largest and newest first; -r turns that round".to_owned()
+            }
+            (_, Direction::Descending, _) => {
+                "sort puts the smallest, oldest and first in the alphabet first unless given -r"
+                    .to_owned()
+            }
+            (_, Direction::Ascending, _) => "sort -r puts the largest first".to_owned(),
+        }
+    }
+}
+
+/// The last sorting at the top of `tokens`, where a command has one.
+fn sorted(tokens: &[Token]) -> Option<Sorting> {
+    let mut last: Option<Sorting> = None;
+    for (at, token) in tokens.iter().enumerate() {
+        if !in_command_position(tokens, at) {
+            continue;
+        }
+        let own: Vec<&Token> = tokens[at + 1..]
+            .iter()
+            .take_while(|t| !t.is_operator())
+            .collect();
+        match base(&token.raw) {
+            "sort" => last = Some(sort_order(token, &own)),
+            "ls" => {
+                if let Some(sorting) = ls_order(token, &own) {
+                    last = Some(sorting);
+                }
+            }
+            "tac" => {
+                if let Some(sorting) = last.as_mut() {
+                    sorting.direction = match sorting.direction {
+                        Direction::Descending => Direction::Ascending,
+                        Direction::Ascending => Direction::Descending,
+                    };
+                    sorting.turnable = false;
+                }
+            }
+            "tail" => {
+                if let Some(sorting) = last.as_mut() {
+                    sorting.turnable = false;
+                }
+            }
+            // Counts come out in the order of the lines counted, not by how many.
+            "uniq"
+                if own.iter().any(|w| {
+                    w.raw == "--count"
+                        || w.raw.strip_prefix('-').is_some_and(|l| {
+                            !l.starts_with('-')
+                                && l.chars().all(|c| c.is_ascii_alphabetic())
+                                && l.contains('c')
+                        })
+                }) =>
+            {
+                last = None;
+            }
+            _ => {}
+        }
+    }
+    last
+}
+
+/// What in `word` turns a sorting round: the word itself (`-r`, `--reverse`), or an `r` among
+/// its letters (a cluster of short options) before any letter that takes the rest of the word
+/// as its value.
+fn r_in_cluster(word: &Token, valued: &[char]) -> Option<Reversal> {
+    if word.raw == "-r" || word.raw == "--reverse" {
+        return Some(Reversal::Word(word.span.clone()));
+    }
+    let letters = word.raw.strip_prefix('-')?;
+    if letters.starts_with('-') || !letters.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return None;
+    }
+    let before_value = letters.find(valued).unwrap_or(letters.len());
+    letters[..before_value]
+        .find('r')
+        .map(|at| Reversal::Letter(word.span.start + 1 + at))
+}
+
+/// Which way `sort` with these words runs.
+fn sort_order(program: &Token, own: &[&Token]) -> Sorting {
+    let valued = ['k', 't', 'o', 'S', 'T'];
+    let mut reversed_by = None;
+    let mut key: Option<(&Token, usize)> = None;
+    for (at, word) in own.iter().enumerate() {
+        if let Some(reversal) = r_in_cluster(word, &valued) {
+            reversed_by.get_or_insert(reversal);
+        }
+        if key.is_some() {
+            continue;
+        }
+        if word.raw == "-k" || word.raw == "--key" {
+            key = own.get(at + 1).map(|value| (*value, 0));
+        } else if let Some(cluster) = word.raw.strip_prefix('-')
+            && !cluster.starts_with('-')
+            && let Some(k) = cluster.find('k')
+            && cluster[..k].chars().all(|c| c.is_ascii_alphabetic())
+        {
+            key = Some((word, 1 + k + 1));
+        } else if let Some(value) = word.raw.strip_prefix("--key=") {
+            key = Some((word, word.raw.len() - value.len()));
+        }
+    }
+    // A key with letters of its own (`-k2,2n`) is not turned round by `-r`.
+    let key_letters = key.and_then(|(word, from)| {
+        let spec = &word.raw[from.min(word.raw.len())..];
+        let letters_from = spec.rfind(|c: char| c.is_ascii_digit() || c == ',' || c == '.')?;
+        let letters = &spec[letters_from + 1..];
+        (!letters.is_empty() && letters.chars().all(|c| c.is_ascii_alphabetic())).then(|| {
+            let start = word.span.start + from + letters_from + 1;
+            (letters.find('r').map(|r| start + r), start + letters.len())
+        })
+    });
+    let (reversed_by, key_letters_end) = match key_letters {
+        Some((r, end)) => (r.map(Reversal::Letter), Some(end)),
+        None => (reversed_by, None),
+    };
+    Sorting {
+        program: program.span.clone(),
+        direction: if reversed_by.is_some() {
+            Direction::Descending
+        } else {
+            Direction::Ascending
+        },
+        reversed_by,
+        key_letters_end,
+        turnable: true,
+        name: "sort",
+    }
+}
+
+/// Which way `ls` with these words runs, where it sorts by size or time (largest and newest
+/// first, unless turned round); `None` where it sorts by name.
+fn ls_order(program: &Token, own: &[&Token]) -> Option<Sorting> {
+    let by_size_or_time = own.iter().any(|word| {
+        word.raw
+            .strip_prefix('-')
+            .is_some_and(|l| !l.starts_with('-') && l.contains(['S', 't']))
+            || matches!(word.raw.as_str(), "--sort=size" | "--sort=time")
+    });
+    if !by_size_or_time {
+        return None;
+    }
+    let reversed_by = own
+        .iter()
+        .find_map(|word| r_in_cluster(word, &['w', 'T', 'I']));
+    Some(Sorting {
+        program: program.span.clone(),
+        direction: if reversed_by.is_some() {
+            Direction::Ascending
+        } else {
+            Direction::Descending
+        },
+        reversed_by,
+        key_letters_end: None,
+        turnable: true,
+        name: "ls",
+    })
+}
+
+/// Words with which a request asks to see what a command does as it goes ("show each file
+/// copied", "with progress", "verbosely"), or asks for output at all.
+const TO_SEE: &[&str] = &[
+    "verbose",
+    "verbosely",
+    "progress",
+    "show",
+    "showing",
+    "shows",
+    "list",
+    "listing",
+    "print",
+    "printing",
+    "prints",
+    "display",
+    "displaying",
+    "report",
+    "reporting",
+    "tell",
+    "echo",
+    "see",
+    "output",
+    "watch",
+    "which",
+    "names",
+];
+
+/// Programs that print a line for each file they handle when given `-v`.
+const VERBOSE: &[&str] = &[
+    "tar", "cp", "mv", "rm", "mkdir", "rmdir", "chmod", "chown", "chgrp", "ln", "gzip", "gunzip",
+    "bzip2", "bunzip2", "xz", "unxz", "rsync", "install",
+];
+
+/// The `v` of a program in [`VERBOSE`] that `tokens` run, or its `--verbose`: where it is, and
+/// the program. tar's `v` counts only where it makes or unpacks an archive (`tar -tvf` lists
+/// one, with details).
+fn verbose_option(tokens: &[Token]) -> Option<(Reversal, &'static str)> {
+    tokens.iter().enumerate().find_map(|(at, token)| {
+        let program = VERBOSE.iter().find(|p| **p == base(&token.raw))?;
+        if !in_command_position(tokens, at) {
+            return None;
+        }
+        let own = tokens[at + 1..].iter().take_while(|t| !t.is_operator());
+        let mut found = None;
+        for (i, word) in own.enumerate() {
+            let letters = match word.raw.strip_prefix('-') {
+                // tar's first word may leave out the `-` (`tar xzvf`).
+                None if *program == "tar" && i == 0 => word.raw.as_str(),
+                None => continue,
+                Some("-verbose") => {
+                    found.get_or_insert(Reversal::Word(word.span.clone()));
+                    continue;
+                }
+                Some(letters) if letters.starts_with('-') => continue,
+                Some(letters) => letters,
+            };
+            if !letters.chars().all(|c| c.is_ascii_alphanumeric()) {
+                continue;
+            }
+            if *program == "tar" && letters.contains('t') {
+                return None;
+            }
+            // Letters after one that takes a value are the value (`-f` names the archive).
+            let before_value = match *program {
+                "tar" => letters.find(['f', 'C']),
+                _ => None,
+            }
+            .unwrap_or(letters.len());
+            if let Some(v) = letters[..before_value].find('v') {
+                let start = word.span.end - letters.len();
+                found.get_or_insert(if letters == "v" && word.raw.starts_with('-') {
+                    Reversal::Word(word.span.clone())
+                } else {
+                    Reversal::Letter(start + v)
+                });
+            }
+        }
+        found.map(|f| (f, *program))
+    })
+}
+
+/// Words with which a request asks for more about each file than its path.
+const DETAILS: &[&str] = &[
+    "detail",
+    "details",
+    "detailed",
+    "size",
+    "sizes",
+    "permission",
+    "permissions",
+    "owner",
+    "owners",
+    "ownership",
+    "group",
+    "groups",
+    "mode",
+    "modes",
+    "long",
+    "date",
+    "dates",
+    "timestamp",
+    "timestamps",
+    "time",
+    "times",
+    "ls",
+    "information",
+    "info",
+    "attributes",
+    "stats",
+    "properties",
+    "metadata",
+];
+
+/// Where a `find` at the top of `tokens` hands what it finds to `ls -l` (`-exec ls -l {} \;`,
+/// `| xargs ls -la`): the range of the command that does it, and where its `-print0` is.
+fn long_listing(
+    tokens: &[Token],
+) -> Option<(std::ops::Range<usize>, Option<std::ops::Range<usize>>)> {
+    let long = |word: &Token| {
+        word.raw
+            .strip_prefix('-')
+            .is_some_and(|l| !l.starts_with('-') && l.contains('l'))
+    };
+    let (at, _) = program_token(tokens, &["find"])?;
+    let own = &tokens[at + 1..];
+    let end = own.iter().position(Token::is_operator).unwrap_or(own.len());
+    let own = &own[..end];
+    let print0 = own
+        .iter()
+        .find(|t| t.raw == "-print0")
+        .map(|t| t.span.clone());
+    // `-exec ls -l {} \;`
+    for (i, word) in own.iter().enumerate() {
+        if !matches!(word.raw.as_str(), "-exec" | "-execdir")
+            || own.get(i + 1).is_none_or(|p| base(&p.raw) != "ls")
+        {
+            continue;
+        }
+        let rest = &own[i + 2..];
+        let close = rest
+            .iter()
+            .position(|t| matches!(t.raw.as_str(), "\\;" | "';'" | "\";\"" | "+"))?;
+        if !rest[..close].iter().any(long) {
+            return None;
+        }
+        return Some((word.span.start..rest[close].span.end, None));
+    }
+    // `| xargs ... ls -l`
+    let pipe = tokens.get(at + 1 + end).filter(|t| t.raw == "|")?;
+    let stage = &tokens[at + 2 + end..];
+    let stage_end = stage
+        .iter()
+        .position(Token::is_operator)
+        .unwrap_or(stage.len());
+    let stage = &stage[..stage_end];
+    stage.first().filter(|t| base(&t.raw) == "xargs")?;
+    let ls = stage.iter().position(|t| base(&t.raw) == "ls")?;
+    (stage[1..ls].iter().all(|t| t.raw.starts_with('-')) && stage[ls + 1..].iter().any(long)).then(
+        || {
+            (
+                pipe.span.start..stage.last().map_or(pipe.span.end, |t| t.span.end),
+                print0,
+            )
+        },
+    )
+}
+
 /// `program` without its directory.
 fn base(program: &str) -> &str {
     program.rsplit('/').next().unwrap_or(program)
@@ -1488,11 +2277,18 @@ mod tests {
             .find(|asked| asked.unheeded_by(command).is_some())
     }
 
-    /// [`Asked::in_request`], names aside.
+    /// [`Asked::in_request`], names aside, and files only, which any mention of files asks
+    /// for, and the kinds that most requests ask for by saying nothing (no line for each
+    /// file, no details).
     fn asked_in(request: &str) -> Vec<Asked> {
         Asked::in_request(request)
             .into_iter()
-            .filter(|asked| !matches!(asked, Asked::Name(_)))
+            .filter(|asked| {
+                !matches!(
+                    asked,
+                    Asked::Name(_) | Asked::Only(Entry::File) | Asked::Quiet | Asked::PathsAlone
+                )
+            })
             .collect()
     }
 
@@ -2274,7 +3070,7 @@ mod tests {
             "mkdir config-backup && cp config/*.conf config/*.json config-backup/",
             "cp config/*.{conf,json} config-backup",
             "find config -name '*.conf' -o -name '*.JSON' | xargs cp -t config-backup",
-            "find config -regex '.*\\.\\(conf\\|json\\)' -exec cp {} config-backup \\;",
+            "find config -type f -regex '.*\\.\\(conf\\|json\\)' -exec cp {} config-backup \\;",
         ] {
             assert_eq!(named_flag(request, heeds), None, "{heeds}");
         }
@@ -2350,6 +3146,340 @@ mod tests {
                 flagged(request, leaves),
                 Some(Asked::ArchiveEach),
                 "{leaves}"
+            );
+        }
+    }
+
+    #[test]
+    fn one_kind_of_entry_asked_for() {
+        let entry = |request| {
+            Asked::in_request(request)
+                .into_iter()
+                .find_map(|a| match a {
+                    Asked::Only(e) => Some(e),
+                    _ => None,
+                })
+        };
+        for folders in [
+            "show only the folders in /srv",
+            "list just the directories under build",
+            "delete the empty dirs in cache",
+            "how many subdirectories does src have?",
+            "print the names of the folders in here",
+            "find folders called node_modules",
+            "list directories only, in the home folder",
+        ] {
+            assert_eq!(entry(folders), Some(Entry::Directory), "{folders}");
+        }
+        for files in [
+            "list the regular files in /tmp",
+            "count the files in src, not the folders",
+            "show the empty files in logs",
+            "which files under docs were changed in the last hour?",
+            "delete the .tmp files older than two days",
+            "find the largest file in the current directory",
+            "list only the files in the build folder",
+        ] {
+            assert_eq!(entry(files), Some(Entry::File), "{files}");
+        }
+        for neither in [
+            "list all files and folders in /opt",
+            "delete the files and subfolders in tmp",
+            "is data.bin a file or a directory?",
+            "find broken symbolic links in /usr/lib",
+            "remove everything in the tmp folder",
+            "how much space does each file system have left?",
+            "show the disk usage of the directories in /var",
+            "list the entries in this folder",
+            "print hello",
+        ] {
+            assert_eq!(entry(neither), None, "{neither}");
+        }
+    }
+
+    #[test]
+    fn finds_that_list_other_kinds_of_entry() {
+        let files = Asked::Only(Entry::File);
+        let folders = Asked::Only(Entry::Directory);
+        for heeds in [
+            "find . -type f -name '*.tmp' -mtime +2 -delete",
+            "find src -xtype f",
+            "ls -l",
+            "find . -path ./data -prune -o -name '*.c' -print",
+            "find . -type f,l -newer x",
+        ] {
+            assert_eq!(files.unheeded_by(heeds), None, "{heeds}");
+        }
+        assert_eq!(
+            files.unheeded_by("find . -mmin -60").unwrap(),
+            "find lists folders as well as files unless given -type f"
+        );
+        assert_eq!(folders.unheeded_by("find /srv -maxdepth 1 -type d"), None);
+        assert_eq!(
+            folders
+                .unheeded_by("find cache -type f -empty -delete")
+                .unwrap(),
+            "find -type f lists files; folders are -type d"
+        );
+        for (asked, command, repaired) in [
+            (&files, "find . -mmin -60", "find . -type f -mmin -60"),
+            (
+                &files,
+                "find -L a b -maxdepth 2 -name '*.c' | wc -l",
+                "find -L a b -maxdepth 2 -type f -name '*.c' | wc -l",
+            ),
+            (
+                &files,
+                "find ./docs -mindepth 1 -depth \\( -name x -o -name y \\) -print",
+                "find ./docs -mindepth 1 -depth -type f \\( -name x -o -name y \\) -print",
+            ),
+            (&files, "find", "find -type f"),
+            (
+                &files,
+                "find \"$HOME/my docs\" '!' -name x",
+                "find \"$HOME/my docs\" -type f '!' -name x",
+            ),
+            (
+                &folders,
+                "find /srv -maxdepth 1 && find cache -empty -delete",
+                "find /srv -maxdepth 1 -type d && find cache -type d -empty -delete",
+            ),
+            (
+                &folders,
+                "find cache -type f -empty",
+                "find cache -type d -empty",
+            ),
+        ] {
+            assert_eq!(
+                asked.repair(command).as_deref(),
+                Some(repaired),
+                "{command}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_order_asked_for() {
+        let order = |request| {
+            asked_in(request).into_iter().find_map(|a| match a {
+                Asked::Order(d) => Some(d),
+                _ => None,
+            })
+        };
+        for descending in [
+            "show the folders by size, biggest first",
+            "list the logs, newest ones first",
+            "count each word of words.txt, most frequent first",
+            "sort the scores from highest to lowest",
+            "sort the names in descending order",
+            "sort the lines of list.txt in reverse alphabetical order",
+            "print the processes with the most memory on top",
+            "sort ids.txt numerically in decreasing order",
+        ] {
+            assert_eq!(
+                order(descending),
+                Some(Direction::Descending),
+                "{descending}"
+            );
+        }
+        for ascending in [
+            "list the files by date, oldest first",
+            "sort the sizes from smallest to largest",
+            "order the rows by the 2nd column, ascending",
+            "show the least used commands first",
+        ] {
+            assert_eq!(order(ascending), Some(Direction::Ascending), "{ascending}");
+        }
+        for neither in [
+            "show the 3 largest files here",
+            "find the newest file in logs",
+            "print the file backwards, last line first",
+            "sort names.txt alphabetically",
+            "reverse the order of the lines in a.txt",
+            "first, list the most recent commits",
+        ] {
+            assert_eq!(order(neither), None, "{neither}");
+        }
+    }
+
+    #[test]
+    fn sortings_one_way_round_or_the_other() {
+        let descending = Asked::Order(Direction::Descending);
+        let ascending = Asked::Order(Direction::Ascending);
+        for heeds in [
+            "du -s * | sort -rn",
+            "sort -n -r nums",
+            "sort --reverse names",
+            "sort -t, -k3,3nr data.csv",
+            "sort -k2nr f",
+            "ls -lt",
+            "ls -S --color=never",
+            "sort -n nums | tac",
+            "sort -rn nums | head -3",
+            "ps aux --sort=-%mem",
+            "sort words | uniq -c",
+            "echo hi",
+        ] {
+            assert_eq!(descending.unheeded_by(heeds), None, "{heeds}");
+        }
+        for leaves in [
+            "du -s * | sort -n",
+            "sort -r -k2,2n data",
+            "ls -ltr",
+            "ls -l --sort=size --reverse",
+            "sort -rn nums | tac",
+            "sort -n nums | tail -3",
+        ] {
+            assert!(descending.unheeded_by(leaves).is_some(), "{leaves}");
+        }
+        for heeds in ["sort -n nums", "ls -Sr", "ls -ltr", "sort -k2,2n f"] {
+            assert_eq!(ascending.unheeded_by(heeds), None, "{heeds}");
+        }
+        for leaves in ["sort -nr nums", "ls -lt", "sort -k2,2nr f"] {
+            assert!(ascending.unheeded_by(leaves).is_some(), "{leaves}");
+        }
+        assert_eq!(
+            descending.unheeded_by("du -sh * | sort -h").unwrap(),
+            "sort puts the smallest, oldest and first in the alphabet first unless given -r"
+        );
+        for (asked, command, repaired) in [
+            (&descending, "du -sh * | sort -h", "du -sh * | sort -r -h"),
+            (&descending, "sort -r -k2,2n data", "sort -r -k2,2nr data"),
+            (&descending, "sort -k 2n data", "sort -k 2nr data"),
+            (&descending, "ls -ltr", "ls -lt"),
+            (&descending, "ls -l -r -S", "ls -l -S"),
+            (&descending, "ls -lS --reverse", "ls -lS"),
+            (&ascending, "ls -lt", "ls -r -lt"),
+            (&ascending, "sort -nr nums | head", "sort -n nums | head"),
+            (
+                &ascending,
+                "sort -t: -k3,3nr /etc/passwd",
+                "sort -t: -k3,3n /etc/passwd",
+            ),
+        ] {
+            assert_eq!(
+                asked.repair(command).as_deref(),
+                Some(repaired),
+                "{command}"
+            );
+        }
+        assert_eq!(descending.repair("sort -n nums | tail -3"), None);
+        assert_eq!(descending.repair("sort -rn nums | tac"), None);
+    }
+
+    #[test]
+    fn a_line_for_each_file_where_none_is_asked_for() {
+        let quiet = |request| Asked::in_request(request).contains(&Asked::Quiet);
+        for asks_none in [
+            "extract logs.tar.gz into /tmp/logs",
+            "copy the config folder to config.bak",
+            "remove the build directory",
+            "make an archive old.tar.bz2 of the old folder",
+            "extract backup.tar.gz here, but skip the .log files in it",
+        ] {
+            assert!(quiet(asks_none), "{asks_none}");
+        }
+        for asks_to_see in [
+            "copy config to config.bak verbosely",
+            "extract logs.tar.gz and list what comes out",
+            "remove the build directory, showing each file removed",
+            "sync photos to /mnt/usb with progress",
+            "print the names of the files in logs.tar.gz",
+        ] {
+            assert!(!quiet(asks_to_see), "{asks_to_see}");
+        }
+        for chatty in [
+            "tar -xvzf logs.tar.gz -C /tmp/logs",
+            "tar xvf logs.tar",
+            "cp -av config config.bak",
+            "rm -r -v build",
+            "mkdir -p x && rsync --verbose -a a/ b/",
+        ] {
+            assert!(Asked::Quiet.unheeded_by(chatty).is_some(), "{chatty}");
+        }
+        for silent in [
+            "tar -xzf logs.tar.gz -C /tmp/logs",
+            "tar -tvf logs.tar",
+            "tar -cf v.tar v",
+            "tar -czf archive.tgz -C /var/log .",
+            "cp -a config config.bak",
+            "grep -v x f",
+            "sort -V versions.txt",
+        ] {
+            assert_eq!(Asked::Quiet.unheeded_by(silent), None, "{silent}");
+        }
+        assert_eq!(
+            Asked::Quiet.unheeded_by("cp -rv a b").unwrap(),
+            "cp -v prints a line for each file, which the request does not ask for"
+        );
+        for (chatty, repaired) in [
+            ("tar -xvzf a.tgz -C /tmp", "tar -xzf a.tgz -C /tmp"),
+            ("tar xvf a.tar", "tar xf a.tar"),
+            ("rm -r -v build && echo ok", "rm -r build && echo ok"),
+            ("rsync --verbose -a a/ b/", "rsync -a a/ b/"),
+        ] {
+            assert_eq!(
+                Asked::Quiet.repair(chatty).as_deref(),
+                Some(repaired),
+                "{chatty}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_long_listing_where_paths_are_asked_for() {
+        let bare = |request| Asked::in_request(request).contains(&Asked::PathsAlone);
+        assert!(bare("find the core dumps under /var"));
+        assert!(bare(
+            "which .conf files changed in the last day? paths from ./"
+        ));
+        for details in [
+            "find the core dumps under /var with their sizes",
+            "list the .conf files with details",
+            "show the permissions of the scripts in bin",
+            "list the logs in long format",
+        ] {
+            assert!(!bare(details), "{details}");
+        }
+        for long in [
+            "find /var -name 'core*' -exec ls -l {} \\;",
+            "find . -name '*.conf' -mtime -1 -exec ls -lh {} +",
+            "find . -name '*.conf' | xargs ls -la",
+            "find . -name '*.conf' -print0 | xargs -0 ls -l | sort",
+        ] {
+            assert_eq!(
+                Asked::PathsAlone.unheeded_by(long).as_deref(),
+                Some("ls -l prints a long listing, not the paths alone"),
+                "{long}"
+            );
+        }
+        for plain in [
+            "find /var -name 'core*'",
+            "find . -exec ls -d {} \\;",
+            "ls -l",
+            "find . -name x | xargs rm",
+            "find . -name x | xargs grep -l y",
+        ] {
+            assert_eq!(Asked::PathsAlone.unheeded_by(plain), None, "{plain}");
+        }
+        for (long, repaired) in [
+            (
+                "find /var -name 'core*' -exec ls -l {} \\;",
+                "find /var -name 'core*'",
+            ),
+            (
+                "find . -mtime -1 -exec ls -lh {} + | head",
+                "find . -mtime -1 | head",
+            ),
+            (
+                "find . -name '*.conf' -print0 | xargs -0 ls -l | sort",
+                "find . -name '*.conf' | sort",
+            ),
+        ] {
+            assert_eq!(
+                Asked::PathsAlone.repair(long).as_deref(),
+                Some(repaired),
+                "{long}"
             );
         }
     }
@@ -2535,6 +3665,14 @@ mod tests {
                 false,
             ),
         ];
+        // Of the kinds they were written for: kinds of entry and orders came later, with
+        // phrasings of their own.
+        let unheeded = |request, command| {
+            Asked::in_request(request)
+                .into_iter()
+                .filter(|asked| !matches!(asked, Asked::Only(_) | Asked::Order(_)))
+                .find_map(|asked| asked.unheeded_by(command))
+        };
         let mut wrong = Vec::new();
         for (request, command, flag) in cases {
             if unheeded(request, command).is_some() != *flag {
@@ -2551,7 +3689,7 @@ mod tests {
     fn nothing_asked_nothing_flagged() {
         for (request, command) in [
             ("list all files", "ls"),
-            ("find large files", "find . -size +100M"),
+            ("find large files", "find . -type f -size +100M"),
             ("compress big.log", "gzip big.log"),
             ("search for todo in src", "grep -r todo src"),
         ] {

@@ -720,7 +720,7 @@ mod tests {
         let mut backend = Scripted::new(r#"{"cmd": "find . -perm -o -2 -o -7 -o -4 -o"#);
         backend.stop_reason = StopReason::Length;
         backend.then = Some((
-            r#"{"cmd": "find . -perm -go+w"}"#,
+            r#"{"cmd": "find . -type f -perm -go+w"}"#,
             StopReason::EndOfGeneration,
         ));
         let mut generator = Generator::new(backend, CommandPrompt::default());
@@ -733,10 +733,10 @@ mod tests {
                 &CancelToken::new(),
             )
             .unwrap();
-        assert_eq!(command.command, "find . -perm -go+w");
+        assert_eq!(command.command, "find . -type f -perm -go+w");
         assert_eq!(
             (sink.restarts, sink.text.as_str()),
-            (1, r#"{"cmd": "find . -perm -go+w"}"#)
+            (1, r#"{"cmd": "find . -type f -perm -go+w"}"#)
         );
         let params = &generator.backend().params;
         assert_eq!(params.len(), 2);

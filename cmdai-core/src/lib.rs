@@ -53,7 +53,7 @@ mod parse;
 mod prompt;
 pub mod safety;
 
-pub use asked::{Asked, SizeUnit, unheeded};
+pub use asked::{Asked, Direction, Entry, SizeUnit, unheeded};
 pub use backend::{
     BackendError, CancelToken, GenerationOutput, GenerationParams, InferenceBackend, ModelInfo,
     NullSink, Restart, StopReason, TokenSink,

@@ -106,8 +106,10 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
     }
 
     /// `command` changed as little as it takes to do what `flaw` says it leaves out of
-    /// `request` ([`Asked::repair`](crate::Asked::repair)), and again while the change leaves out something else that
-    /// way, if that ends in a command with no finding at all (the trial included).
+    /// `request` ([`Asked::repair`](crate::Asked::repair),
+    /// [`OutputForm::repair`](crate::OutputForm::repair)), and again while the change leaves
+    /// out something else that way, if that ends in a command with no finding at all (the
+    /// trial included).
     fn repaired(
         &self,
         request: &str,
@@ -117,12 +119,13 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
     ) -> Option<String> {
         let mut command = command.to_owned();
         let mut flaw = flaw.clone();
-        // Each kind is repaired at most once; there are fewer than eight.
+        // Each kind is repaired at most once, and a command leaves out few.
         for _ in 0..8 {
-            let Flaw::Unheeded { asked, .. } = &flaw else {
-                return None;
+            command = match &flaw {
+                Flaw::Unheeded { asked, .. } => asked.repair(&command)?,
+                Flaw::Output { asked, .. } => asked.repair(&command)?,
+                _ => return None,
             };
-            command = asked.repair(&command)?;
             match self.finding(request, &command, context) {
                 None => return Some(command),
                 Some(next) => flaw = next,

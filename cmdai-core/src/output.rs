@@ -130,6 +130,45 @@ impl OutputForm {
         }
     }
 
+    /// `command` changed as little as it takes to print this form, where a small change is
+    /// known: for a number, the name `du -s` and `wc` print after it left out (`du -sh data |
+    /// cut -f1`, `wc -l < app.log`). `None` otherwise.
+    pub fn repair(&self, command: &str) -> Option<String> {
+        if *self != OutputForm::Number {
+            return None;
+        }
+        let last = crate::safety::simple_commands(command)?.pop()?;
+        let program = last.program.rsplit('/').next().unwrap_or(&last.program);
+        let (options, operands): (Vec<&String>, Vec<&String>) =
+            last.args.iter().partition(|a| a.starts_with('-'));
+        let [operand] = operands[..] else {
+            return None;
+        };
+        let command = command.trim_end();
+        let letters = |allowed: &str| {
+            options.iter().all(|o| {
+                o.len() > 1 && !o.starts_with("--") && o[1..].chars().all(|c| allowed.contains(c))
+            })
+        };
+        match program {
+            "du" if options
+                .iter()
+                .any(|o| *o == "--summarize" || !o.starts_with("--") && o.contains('s'))
+                && command.ends_with(operand.as_str()) =>
+            {
+                Some(format!("{command} | cut -f1"))
+            }
+            "wc" if !options.is_empty()
+                && letters("lcwm")
+                && command.ends_with(&format!(" {operand}")) =>
+            {
+                let at = command.len() - operand.len();
+                Some(format!("{}< {operand}", &command[..at]))
+            }
+            _ => None,
+        }
+    }
+
     /// The first line of `stdout` that shows it does not have this form, if one does.
     pub fn misfit(&self, stdout: &str) -> Option<String> {
         if self.fits(stdout) {
@@ -441,6 +480,38 @@ fn is_long_listing(line: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_number_printed_with_a_name_repaired() {
+        let number = OutputForm::Number;
+        for (command, repaired) in [
+            ("du -sh data", "du -sh data | cut -f1"),
+            (
+                "du -s --block-size=M logs/",
+                "du -s --block-size=M logs/ | cut -f1",
+            ),
+            ("cd src && du -sb .", "cd src && du -sb . | cut -f1"),
+            ("wc -l app.log", "wc -l < app.log"),
+            ("wc -w notes.txt ", "wc -w < notes.txt"),
+        ] {
+            assert_eq!(
+                number.repair(command).as_deref(),
+                Some(repaired),
+                "{command}"
+            );
+        }
+        for command in [
+            "du -h data",
+            "du -sh data logs",
+            "wc -l a b",
+            "wc app.log",
+            "wc -l 'my file.txt'",
+            "grep -c x f",
+        ] {
+            assert_eq!(number.repair(command), None, "{command}");
+        }
+        assert_eq!(OutputForm::Names.repair("du -sh data"), None);
+    }
 
     #[test]
     fn the_form_is_read_from_the_words_of_the_request() {

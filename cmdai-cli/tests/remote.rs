@@ -13,7 +13,7 @@ use support::{Answer, Server, command_reply, delta, text_reply};
 #[test]
 fn a_request_goes_to_the_server_and_comes_back_analysed() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(vec![command_reply("find . -name '*.log' -size +100M")]);
+    let server = Server::start(vec![command_reply("find . -type f -name '*.log' -size +100M")]);
     let output = common::succeed(
         cmdai_in(dir.path())
             .args(["--backend", "openai", "--remote-url", &server.url()])
@@ -22,7 +22,7 @@ fn a_request_goes_to_the_server_and_comes_back_analysed() {
             .env("CMDAI_API_KEY", "sk-cli-secret"),
     );
     let value: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(value["command"], "find . -name '*.log' -size +100M");
+    assert_eq!(value["command"], "find . -type f -name '*.log' -size +100M");
     assert_eq!(value["backend"], "openai");
     assert_eq!(value["model"], "qwen2.5-coder-32b");
     assert_eq!(value["risk"]["level"], "safe");

@@ -1577,11 +1577,23 @@ fn with_inner_commands(commands: Vec<SimpleCommand>) -> Vec<SimpleCommand> {
 }
 
 /// The request's words, split at anything but letters and digits, with "sub" joined to the
-/// folder word after it ("sub-folders" reads as "subfolders").
+/// folder word after it ("sub-folders" reads as "subfolders"), and a `|` where a sentence or a
+/// clause ends ("... and its subfolders? Only the number" is not "subfolders only").
 fn request_words(spaced: &str) -> Vec<String> {
+    let mut marked = String::with_capacity(spaced.len());
+    let mut chars = spaced.chars().peekable();
+    while let Some(c) = chars.next() {
+        let ends = matches!(c, '?' | '!' | ';' | ':' | '(' | ')')
+            || matches!(c, '.' | ',') && chars.peek().is_none_or(|n| n.is_whitespace());
+        if ends {
+            marked.push_str(" | ");
+        } else {
+            marked.push(c);
+        }
+    }
     let mut words: Vec<String> = Vec::new();
-    for word in spaced
-        .split(|c: char| !c.is_alphanumeric())
+    for word in marked
+        .split(|c: char| !(c.is_alphanumeric() || c == '|'))
         .filter(|w| !w.is_empty())
     {
         match words.last_mut() {
@@ -1667,6 +1679,7 @@ fn entry_asked(spaced: &str) -> Option<Entry> {
             .any(|at| kind(word(at)))
     };
     let plural_files = |w: &str| w == "files";
+    let mut folders = false;
     for at in 0..words.len() {
         let next = at + 1;
         let folders_named = match word(at) {
@@ -1679,7 +1692,7 @@ fn entry_asked(spaced: &str) -> Option<Entry> {
             w => is_folders(w) && word(next) == "only",
         };
         if folders_named {
-            return Some(Entry::Directory);
+            folders = true;
         }
     }
     let negation = |w: &str| {
@@ -1709,8 +1722,12 @@ fn entry_asked(spaced: &str) -> Option<Entry> {
                 "system" | "systems" | "descriptor" | "descriptors" | "handle" | "handles"
             )
     });
-    if files_named && any_files {
-        return Some(Entry::File);
+    // Both said ("the regular files ... folders only"): neither is sure.
+    match (folders, files_named && any_files) {
+        (true, true) => return None,
+        (true, false) => return Some(Entry::Directory),
+        (false, true) => return Some(Entry::File),
+        (false, false) => {}
     }
     let folders_too = (0..words.len()).any(|at| {
         is_folders(word(at)) && !word(at).starts_with("sub")
@@ -3179,6 +3196,8 @@ mod tests {
             "delete the .tmp files older than two days",
             "find the largest file in the current directory",
             "list only the files in the build folder",
+            "how many files are in src and its subfolders? only the number",
+            "count the regular files in src and its subfolders? only the number",
         ] {
             assert_eq!(entry(files), Some(Entry::File), "{files}");
         }

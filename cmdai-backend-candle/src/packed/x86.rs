@@ -224,7 +224,7 @@ unsafe fn broadcast4(at: *const i8) -> __m256i {
     _mm256_set1_epi32(unsafe { at.cast::<i32>().read_unaligned() })
 }
 
-/// [`q4k_dots`] with 256-bit registers: rows 0-7, then 8-15. `vpmaddubsw` multiplies the
+/// [`q4k_dots`] with 256-bit registers: each tile's rows 0-7, then 8-15. `vpmaddubsw` multiplies the
 /// 4-bit values by the input bytes in 16-bit pairs (at most 2 · 15 · 128 = 3,840, so a
 /// sub-block's eight steps add up in 16 bits without saturating), one `vpmaddwd` per
 /// sub-block makes them 32-bit.
@@ -240,12 +240,13 @@ pub unsafe fn q4k_dots_avx2<const R: usize>(
 ) {
     let low4 = _mm256_set1_epi8(0xF);
     let ones = _mm256_set1_epi16(1);
-    for half in 0..2 {
-        let mut acc = [_mm256_setzero_ps(); R];
-        for (b, tile) in tiles.iter().enumerate() {
-            if let (0, Some(ahead)) = (half, ahead.get(b)) {
-                prefetch(ahead);
-            }
+    // Both halves of a tile before the next, so that the memory stays in flight all through.
+    let mut halves = [[_mm256_setzero_ps(); R]; 2];
+    for (b, tile) in tiles.iter().enumerate() {
+        if let Some(ahead) = ahead.get(b) {
+            prefetch(ahead);
+        }
+        for (half, acc) in halves.iter_mut().enumerate() {
             let mut sumi = [_mm256_setzero_si256(); R];
             for c in 0..4 {
                 let mut lo = [_mm256_setzero_si256(); R];
@@ -304,6 +305,8 @@ pub unsafe fn q4k_dots_avx2<const R: usize>(
                     _mm256_fnmadd_ps(_mm256_mul_ps(dmin, yd), _mm256_cvtepi32_ps(mins), acc[r]);
             }
         }
+    }
+    for (half, acc) in halves.iter().enumerate() {
         for r in 0..R {
             // SAFETY: 8 floats from 8 * half, inside the row of 16.
             unsafe { _mm256_storeu_ps(out[r].as_mut_ptr().add(8 * half), acc[r]) };
@@ -311,7 +314,7 @@ pub unsafe fn q4k_dots_avx2<const R: usize>(
     }
 }
 
-/// [`q6k_dots`] with 256-bit registers: rows 0-7, then 8-15. The 6-bit values reach 63, so
+/// [`q6k_dots`] with 256-bit registers: each tile's rows 0-7, then 8-15. The 6-bit values reach 63, so
 /// each `vpmaddubsw` pair sum (at most 2 · 63 · 128) is widened by `vpmaddwd` at once.
 ///
 /// # Safety
@@ -328,12 +331,13 @@ pub unsafe fn q6k_dots_avx2<const R: usize>(
     let bits23 = _mm256_set1_epi8(0x0C);
     let bits45 = _mm256_set1_epi8(0x30);
     let ones = _mm256_set1_epi16(1);
-    for half in 0..2 {
-        let mut acc = [_mm256_setzero_ps(); R];
-        for (b, tile) in tiles.iter().enumerate() {
-            if let (0, Some(ahead)) = (half, ahead.get(b)) {
-                prefetch(ahead);
-            }
+    // Both halves of a tile before the next, so that the memory stays in flight all through.
+    let mut halves = [[_mm256_setzero_ps(); R]; 2];
+    for (b, tile) in tiles.iter().enumerate() {
+        if let Some(ahead) = ahead.get(b) {
+            prefetch(ahead);
+        }
+        for (half, acc) in halves.iter_mut().enumerate() {
             let mut sumi = [_mm256_setzero_si256(); R];
             let mut offset = [_mm256_setzero_si256(); R];
             for n in 0..2 {
@@ -404,6 +408,8 @@ pub unsafe fn q6k_dots_avx2<const R: usize>(
                 );
             }
         }
+    }
+    for (half, acc) in halves.iter().enumerate() {
         for r in 0..R {
             // SAFETY: 8 floats from 8 * half, inside the row of 16.
             unsafe { _mm256_storeu_ps(out[r].as_mut_ptr().add(8 * half), acc[r]) };

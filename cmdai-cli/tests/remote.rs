@@ -13,7 +13,9 @@ use support::{Answer, Server, command_reply, delta, text_reply};
 #[test]
 fn a_request_goes_to_the_server_and_comes_back_analysed() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(vec![command_reply("find . -type f -name '*.log' -size +100M")]);
+    let server = Server::start(vec![command_reply(
+        "find . -type f -name '*.log' -size +100M",
+    )]);
     let output = common::succeed(
         cmdai_in(dir.path())
             .args(["--backend", "openai", "--remote-url", &server.url()])

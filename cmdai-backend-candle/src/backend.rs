@@ -699,7 +699,7 @@ impl CandleBackend {
                 // The last token chosen is pending (a confirmed draft leaves a row behind).
                 let limit = (budget - generated)
                     .saturating_sub(1)
-                    .min(crate::attention::FEW.saturating_sub(pending.len()));
+                    .min(crate::draft::MOST_CHECKED.saturating_sub(pending.len()));
                 let drafting_started = Instant::now();
                 let draft = match &mut drafter {
                     Some(drafter) if limit > 0 => {

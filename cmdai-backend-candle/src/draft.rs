@@ -12,6 +12,10 @@ use crate::error::Result;
 use crate::sampling::{Sampler, greedy};
 use crate::{PromptCache, Transformer};
 
+/// The most tokens one pass that checks drafts runs (the pending token and the drafts): a
+/// longer draft is rarely all confirmed, and a rejected one wastes its pass's work.
+pub(crate) const MOST_CHECKED: usize = 16;
+
 /// Where speculative decoding's drafted tokens come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Draft {

@@ -670,10 +670,17 @@ impl Transformer {
         if self.spec.arch.traits().scaled_embeddings {
             x = (x * (self.spec.embedding_length as f64).sqrt())?;
         }
-        let mask = causal_mask(seq_len, self.position, None, &self.device)?;
+        // The CPU attends row by row and needs no mask (`attention.rs`).
+        let on_gpu = !self.device.is_cpu();
+        let mask = match on_gpu {
+            true => causal_mask(seq_len, self.position, None, &self.device)?,
+            false => None,
+        };
         let local_mask = match self.spec.sliding_window {
-            Some(window) => causal_mask(seq_len, self.position, Some(window), &self.device)?,
-            None => None,
+            Some(window) if on_gpu => {
+                causal_mask(seq_len, self.position, Some(window), &self.device)?
+            }
+            _ => None,
         };
         for block in &mut self.blocks {
             let (rope, mask) = match (block.local, &self.rope_local) {
@@ -843,8 +850,8 @@ impl Block {
     }
 
     /// Attention over the cache and `x`'s new tokens, which see what `visible` says: the
-    /// additive mask for candle's products, or the sliding window (if any) for the row-wise
-    /// attention of a few tokens (`attention.rs`).
+    /// additive mask for candle's products (on a GPU), or the sliding window (if any) for the
+    /// row-wise attention of the CPU (`attention.rs`).
     fn attention(
         &mut self,
         x: &Tensor,
@@ -877,12 +884,9 @@ impl Block {
         )?;
         let v = split_heads(self.v.add_bias(v)?, kv_heads, &None)?.contiguous()?;
         let (k, v) = self.cache.append(&k, &v)?;
-        if seq_len <= crate::attention::FEW && x.device().is_cpu() && batch == 1 {
+        if x.device().is_cpu() && batch == 1 {
             let scale = (1.0 / (head_dim as f64).sqrt()) as f32;
             let out = crate::attention::attend(&q.contiguous()?, &k, &v, offset, window, scale)?;
-            let out = out
-                .transpose(1, 2)?
-                .reshape((batch, seq_len, heads * head_dim))?;
             return self.o.forward(&out);
         }
 

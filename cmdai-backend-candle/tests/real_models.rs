@@ -314,6 +314,63 @@ fn packed_weights_agree_with_the_file_and_a_damaged_copy_is_rebuilt() {
     assert_ne!(std::fs::read(file).unwrap()[20], bytes[20]);
 }
 
+/// A prompt gives the same logits, bit for bit, however it is cut into forward passes: whole,
+/// after a prefix run on its own (the prompt cache, a KV cache kept from the last request), or
+/// token by token (decode steps), and a pass that returns every position's logits (a check of
+/// drafts) gives each the logits of its own pass. Otherwise a request could get another reply
+/// with a warm cache than with a cold one, and speculative decoding another reply than plain
+/// decoding. On the default model (grouped-query attention) and Gemma 3 (a sliding window).
+#[test]
+fn a_prompt_gives_the_same_logits_however_it_is_cut() {
+    for id in ["qwen2.5-coder-1.5b", "gemma3-270m"] {
+        let Some(path) = model_path(id) else {
+            continue;
+        };
+        let mut file = GgufFile::open(&path).unwrap();
+        let spec = ModelSpec::from_gguf(&file.content).unwrap();
+        let window = spec.sliding_window;
+        let mut model = Transformer::load(spec, &mut file, &Device::Cpu, 1024).unwrap();
+        // Longer than the sliding window where the model has one.
+        let length = window.map_or(300, |window| window + 60);
+        let tokens: Vec<u32> = (0..length as u32)
+            .map(|i| 200 + (i * 7919) % 5000)
+            .collect();
+        let bits = |logits: candle_core::Tensor| -> Vec<u32> {
+            let logits: Vec<f32> = logits.to_vec1().unwrap();
+            logits.iter().map(|v| v.to_bits()).collect()
+        };
+        let whole = bits(model.forward(&tokens).unwrap());
+        // The keys and values of the whole pass, then the rest in one pass or token by token.
+        model.truncate(length - 50).unwrap();
+        let after_prefix = bits(model.forward(&tokens[length - 50..]).unwrap());
+        assert_eq!(after_prefix, whole, "{id}: the last 50 after the others");
+        model.truncate(length - 20).unwrap();
+        let mut last = None;
+        for token in &tokens[length - 20..] {
+            last = Some(model.forward(&[*token]).unwrap());
+        }
+        assert_eq!(bits(last.unwrap()), whole, "{id}: the last 20 one by one");
+        // Every position's logits from one pass: each as from a pass of its own.
+        model.truncate(length - 10).unwrap();
+        let all = model.forward_all(&tokens[length - 10..]).unwrap();
+        for row in 0..10 {
+            model.truncate(length - 10 + row).unwrap();
+            let alone = bits(model.forward(&tokens[length - 10 + row..][..1]).unwrap());
+            assert_eq!(bits(all.get(row).unwrap()), alone, "{id}: row {row} of ten");
+        }
+        // Keys and values computed anew, in passes cut elsewhere.
+        model.reset();
+        let mut start = 0;
+        let mut last = None;
+        for end in [37, length / 2, length - 3, length] {
+            last = Some(model.forward(&tokens[start..end]).unwrap());
+            start = end;
+        }
+        assert_eq!(bits(last.unwrap()), whole, "{id}: four passes");
+        eprintln!("{id}: the same logits for every cut (window {window:?})");
+    }
+}
+
 /// How many tokens have a higher logit than `id`.
 fn rank(logits: &[f32], id: u32) -> usize {
     logits.iter().filter(|&&l| l > logits[id as usize]).count()

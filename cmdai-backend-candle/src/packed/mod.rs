@@ -357,6 +357,45 @@ mod tests {
         }
     }
 
+    /// Each row of a product of several rows is, bit for bit, that row's product alone (as
+    /// speculative decoding needs: see `prefill`'s test of the same).
+    fn rows_are_independent<T: Packed>(scales: &[usize]) {
+        let Some(best) = best_level() else {
+            eprintln!("skipped: this CPU has no AVX2");
+            return;
+        };
+        let levels: &[Level] = match best {
+            Level::Avx512Vnni => &[Level::Avx512Vnni, Level::Avx2],
+            Level::Avx2 => &[Level::Avx2],
+        };
+        let (k, n) = (1536, 48);
+        let tiles = pack::<T>(&random_blocks::<T>(n * k / BLOCK, scales, 11), n);
+        for &level in levels {
+            for m in [2, 3, 4, 5, 6, 7, 8, 9, 17] {
+                let lhs: Vec<f32> = (0..m * k)
+                    .map(|i| ((i * 53 % 211) as f32 - 105.0) / 40.0)
+                    .collect();
+                let mut together = vec![f32::NAN; m * n];
+                matmul(level, (m, k, n), &lhs, &tiles, &mut together);
+                for (row, (input, got)) in lhs.chunks(k).zip(together.chunks(n)).enumerate() {
+                    let mut alone = vec![f32::NAN; n];
+                    matmul(level, (1, k, n), input, &tiles, &mut alone);
+                    let (got, alone): (Vec<u32>, Vec<u32>) = (
+                        got.iter().map(|v| v.to_bits()).collect(),
+                        alone.iter().map(|v| v.to_bits()).collect(),
+                    );
+                    assert_eq!(got, alone, "{:?} {level:?} m={m}: row {row}", T::DTYPE);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_row_is_computed_as_if_alone() {
+        rows_are_independent::<Q4KTile>(&[0, 2]);
+        rows_are_independent::<Q6KTile>(&[208]);
+    }
+
     #[test]
     fn packed_q4k_products_match_the_plain_layout() {
         agrees_with_the_plain_layout::<Q4KTile>(&[0, 2]);

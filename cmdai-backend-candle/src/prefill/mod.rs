@@ -397,6 +397,45 @@ mod tests {
         every_row_count::<BlockQ8_0>(GgmlDType::Q8_0, 4864);
     }
 
+    /// Each row of a product of several rows is, bit for bit, that row's product alone:
+    /// speculative decoding checks drafted tokens in one pass of several rows and must
+    /// reproduce the one-row passes of plain decoding exactly.
+    fn rows_are_independent(dtype: GgmlDType, k: usize) {
+        if !available() {
+            return;
+        }
+        let n = 24;
+        let weights = values(n * k, 3);
+        let quantized = QTensor::quantize(
+            &Tensor::from_vec(weights, (n, k), &Device::Cpu).unwrap(),
+            dtype,
+        )
+        .unwrap();
+        let bytes = quantized.data().unwrap();
+        for m in [2, 3, 4, 5, 6, 7, 8, 9, 17] {
+            let lhs = values(m * k, 4 + m as u64);
+            let mut together = vec![f32::NAN; m * n];
+            assert!(matmul(dtype, (m, k, n), &lhs, &bytes, &mut together));
+            for (row, (input, got)) in lhs.chunks(k).zip(together.chunks(n)).enumerate() {
+                let mut alone = vec![f32::NAN; n];
+                assert!(matmul(dtype, (1, k, n), input, &bytes, &mut alone));
+                let (got, alone): (Vec<u32>, Vec<u32>) = (
+                    got.iter().map(|v| v.to_bits()).collect(),
+                    alone.iter().map(|v| v.to_bits()).collect(),
+                );
+                assert_eq!(got, alone, "{dtype:?} m={m}: row {row}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_row_is_computed_as_if_alone() {
+        rows_are_independent(GgmlDType::Q4K, 1536);
+        rows_are_independent(GgmlDType::Q6K, 1536);
+        rows_are_independent(GgmlDType::Q5_0, 896);
+        rows_are_independent(GgmlDType::Q8_0, 896);
+    }
+
     #[test]
     fn other_cases_are_left_to_candle() {
         let lhs = vec![0.5f32; 2 * 256];

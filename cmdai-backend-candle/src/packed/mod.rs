@@ -225,10 +225,15 @@ unsafe fn run_item<T: Packed>(
     let groups = n / ROWS;
     let (row_tile, group) = (item / groups, item % groups);
     let weights = &tiles[group * per_row..(group + 1) * per_row];
-    // The tiles a few places on in the same row group: the kernels ask for them early. (Asking
-    // for the next row group's first tiles too made decode slower; see docs/PERFORMANCE.md,
-    // "Figures that were code comments".)
-    let ahead = weights.get(PREFETCH_TILES..).unwrap_or(&[]);
+    // The tiles a few places on: the kernels ask for them early. The AVX-512 kernels stay in
+    // the row group (asking for the next row group's first tiles too made decode slower on
+    // the Xeons); the AVX2 kernels go on into the next row group's tiles, which lie right
+    // after (decode +10-20% on a Zen 3). See docs/PERFORMANCE.md, "Figures that were code
+    // comments" and "Prefetching across row groups".
+    let ahead = match level {
+        Level::Avx2 => tiles.get(group * per_row + PREFETCH_TILES..).unwrap_or(&[]),
+        Level::Avx512Vnni => weights.get(PREFETCH_TILES..).unwrap_or(&[]),
+    };
     let row_of = |r: usize| &input[r * per_row..(r + 1) * per_row];
     let mut row = row_tile * TILE_M;
     let end = m.min(row + TILE_M);

@@ -228,7 +228,7 @@ unsafe fn run_item<T: Packed>(
     // The tiles a few places on: the kernels ask for them early. The AVX-512 kernels stay in
     // the row group (asking for the next row group's first tiles too made decode slower on
     // the Xeons); the AVX2 kernels go on into the next row group's tiles, which lie right
-    // after (decode +10-20% on a Zen 3). See docs/PERFORMANCE.md, "Figures that were code
+    // after (decode faster in four of five rounds on a Zen 3, -2% to +20%). See docs/PERFORMANCE.md, "Figures that were code
     // comments" and "Prefetching across row groups".
     let ahead = match level {
         Level::Avx2 => tiles.get(group * per_row + PREFETCH_TILES..).unwrap_or(&[]),

@@ -15,8 +15,13 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{CandleError, Result};
 
-/// Layout version of the files; part of the key.
-const FORMAT: &str = "cmdai-prompt-cache-v1";
+/// Version of the files' layout and of the arithmetic that fills them; part of the key. v2:
+/// prompts attend row by row on the CPU (`attention.rs`), so keys and values saved by an older
+/// build are other roundings of the same prefix and would give another reply than a cold start.
+const FORMAT: &str = "cmdai-prompt-cache-v2";
+/// The end of this version's file names; files of older versions (`<digest>.safetensors`) are
+/// removed when this version saves one.
+const SUFFIX: &str = ".v2.safetensors";
 
 /// Saved prompt prefixes for one model on one device.
 #[derive(Debug, Clone)]
@@ -43,7 +48,7 @@ impl PromptCache {
             hasher.update(token.to_le_bytes());
         }
         let digest = hex::encode(hasher.finalize());
-        self.dir.join(format!("{}.safetensors", &digest[..40]))
+        self.dir.join(format!("{}{SUFFIX}", &digest[..40]))
     }
 
     /// The saved state of `prefix`, if a valid one exists; an invalid file is removed.
@@ -93,7 +98,22 @@ impl PromptCache {
             tempfile::NamedTempFile::new_in(path.parent().unwrap_or(Path::new("."))).map_err(io)?;
         candle_core::safetensors::save(&tensors, partial.path())?;
         partial.persist(&path).map_err(|e| io(e.error))?;
+        self.remove_older_versions();
         Ok(())
+    }
+
+    /// Removes the files an older version of the cache wrote: they are never read again.
+    fn remove_older_versions(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.ends_with(".safetensors") && !name.ends_with(SUFFIX) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 }
 

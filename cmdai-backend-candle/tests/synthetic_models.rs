@@ -255,12 +255,18 @@ fn prompt_cache_skips_the_shared_prefix_without_changing_output() {
             .unwrap_or(0)
     };
 
+    // A file an older version of the cache wrote (named by its digest alone) goes when the
+    // new one is saved.
+    std::fs::create_dir_all(&cache_dir).unwrap();
+    let older = cache_dir.join(format!("{}.safetensors", "0a".repeat(20)));
+    std::fs::write(&older, b"keys and values of an older version").unwrap();
     let mut first = CandleBackend::load(&path, &options).unwrap();
     let out = greedy(&mut first, "ls -la");
     assert_eq!(
         (out.text.as_str(), out.cached_prompt_tokens),
         (expected[0].as_str(), 0)
     );
+    assert!(!older.exists(), "an older version's file is left");
     assert_eq!(files(), 1, "the shared prefix is saved once computed");
     // Same process, next request: the prefix is still in the KV cache.
     let out = greedy(&mut first, "show disk usage");

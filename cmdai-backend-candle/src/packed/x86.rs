@@ -197,16 +197,18 @@ pub unsafe fn q6k_dots<const R: usize>(
         unsafe { _mm512_storeu_ps(out[r].as_mut_ptr(), acc[r]) };
     }
 }
-/// The first eight or last eight (`half` 0 or 1) of a tile row's sixteen bytes, widened to
-/// 32-bit lanes: unsigned, or signed with `signed`.
+/// The first eight or last eight (`half` 0 or 1) of a tile row's sixteen bytes, each twice as
+/// 16-bit values (unsigned, or signed with `signed`): 32-bit lane `r` holds `row[r]` in both
+/// halves, so that one `vpmaddwd` multiplies a lane's two 16-bit sums by it and adds them.
 #[target_feature(enable = "avx2,fma,f16c")]
-fn widen8(row: &[u8; ROWS], half: usize, signed: bool) -> __m256i {
+fn pairs8(row: &[u8; ROWS], half: usize, signed: bool) -> __m256i {
     // SAFETY: 8 bytes from 8 * half <= 8, inside the 16.
     let bytes = unsafe { _mm_loadl_epi64(row.as_ptr().add(8 * half).cast()) };
+    let twice = _mm_unpacklo_epi8(bytes, bytes);
     if signed {
-        _mm256_cvtepi8_epi32(bytes)
+        _mm256_cvtepi8_epi16(twice)
     } else {
-        _mm256_cvtepu8_epi32(bytes)
+        _mm256_cvtepu8_epi16(twice)
     }
 }
 
@@ -227,7 +229,9 @@ unsafe fn broadcast4(at: *const i8) -> __m256i {
 /// [`q4k_dots`] with 256-bit registers: each tile's rows 0-7, then 8-15. `vpmaddubsw` multiplies the
 /// 4-bit values by the input bytes in 16-bit pairs (at most 2 · 15 · 128 = 3,840, so a
 /// sub-block's eight steps add up in 16 bits without saturating), one `vpmaddwd` per
-/// sub-block makes them 32-bit.
+/// sub-block multiplies them by the sub-block's scale and makes them 32-bit (and one per
+/// sub-block the input's sums by its minimum), as ggml's Q4_K dot product does: no 32-bit
+/// multiplies.
 ///
 /// # Safety
 /// The CPU has AVX2, FMA and F16C; every input row has `tiles.len()` blocks.
@@ -239,7 +243,6 @@ pub unsafe fn q4k_dots_avx2<const R: usize>(
     out: &mut [[f32; ROWS]; super::GROUP],
 ) {
     let low4 = _mm256_set1_epi8(0xF);
-    let ones = _mm256_set1_epi16(1);
     // Both halves of a tile before the next, so that the memory stays in flight all through.
     let mut halves = [[_mm256_setzero_ps(); R]; 2];
     for (b, tile) in tiles.iter().enumerate() {
@@ -271,33 +274,30 @@ pub unsafe fn q4k_dots_avx2<const R: usize>(
                         hi[r] = _mm256_add_epi16(hi[r], _mm256_maddubs_epi16(q_hi, y_hi));
                     }
                 }
-                let scale_lo = widen8(&tile.scales[2 * c], half, false);
-                let scale_hi = widen8(&tile.scales[2 * c + 1], half, false);
+                let scale_lo = pairs8(&tile.scales[2 * c], half, false);
+                let scale_hi = pairs8(&tile.scales[2 * c + 1], half, false);
                 for r in 0..R {
-                    let lo = _mm256_madd_epi16(lo[r], ones);
-                    let hi = _mm256_madd_epi16(hi[r], ones);
                     sumi[r] = _mm256_add_epi32(
                         sumi[r],
                         _mm256_add_epi32(
-                            _mm256_mullo_epi32(lo, scale_lo),
-                            _mm256_mullo_epi32(hi, scale_hi),
+                            _mm256_madd_epi16(lo[r], scale_lo),
+                            _mm256_madd_epi16(hi[r], scale_hi),
                         ),
                     );
                 }
             }
             let (d, dmin) = (halves8(&tile.d, half), halves8(&tile.dmin, half));
+            let min_pairs: [__m256i; 8] =
+                std::array::from_fn(|j| pairs8(&tile.mins[j], half, false));
             for r in 0..R {
                 let y = &rows[r][b];
                 let mut mins = _mm256_setzero_si256();
-                for j in 0..8 {
-                    let sum = i32::from(y.bsums[2 * j]) + i32::from(y.bsums[2 * j + 1]);
-                    mins = _mm256_add_epi32(
-                        mins,
-                        _mm256_mullo_epi32(
-                            widen8(&tile.mins[j], half, false),
-                            _mm256_set1_epi32(sum),
-                        ),
-                    );
+                for (j, &min) in min_pairs.iter().enumerate() {
+                    // The two input sums of sub-block j (16 values each), side by side.
+                    // SAFETY: 2j + 2 <= 16, the length of `bsums`.
+                    let sums =
+                        unsafe { y.bsums.as_ptr().add(2 * j).cast::<i32>().read_unaligned() };
+                    mins = _mm256_add_epi32(mins, _mm256_madd_epi16(min, _mm256_set1_epi32(sums)));
                 }
                 let yd = _mm256_set1_ps(y.d);
                 acc[r] = _mm256_fmadd_ps(_mm256_mul_ps(d, yd), _mm256_cvtepi32_ps(sumi[r]), acc[r]);
@@ -315,7 +315,8 @@ pub unsafe fn q4k_dots_avx2<const R: usize>(
 }
 
 /// [`q6k_dots`] with 256-bit registers: each tile's rows 0-7, then 8-15. The 6-bit values reach 63, so
-/// each `vpmaddubsw` pair sum (at most 2 · 63 · 128) is widened by `vpmaddwd` at once.
+/// each `vpmaddubsw` pair sum (at most 2 · 63 · 128) is widened at once, by a `vpmaddwd` that
+/// also multiplies it by the sub-block's scale (as ggml's Q6_K dot product does).
 ///
 /// # Safety
 /// The CPU has AVX2, FMA and F16C; every input row has `tiles.len()` blocks.
@@ -330,7 +331,6 @@ pub unsafe fn q6k_dots_avx2<const R: usize>(
     let bits01 = _mm256_set1_epi8(0x03);
     let bits23 = _mm256_set1_epi8(0x0C);
     let bits45 = _mm256_set1_epi8(0x30);
-    let ones = _mm256_set1_epi16(1);
     // Both halves of a tile before the next, so that the memory stays in flight all through.
     let mut halves = [[_mm256_setzero_ps(); R]; 2];
     for (b, tile) in tiles.iter().enumerate() {
@@ -343,7 +343,14 @@ pub unsafe fn q6k_dots_avx2<const R: usize>(
             for n in 0..2 {
                 for i in 0..4 {
                     for part in 0..2 {
-                        let mut dot = [_mm256_setzero_si256(); R];
+                        let j = 8 * n + 2 * i + part;
+                        // The scales are signed bytes.
+                        let scale = pairs8(
+                            // SAFETY: i8 and u8 have the same layout.
+                            unsafe { &*tile.scales[j].as_ptr().cast::<[u8; ROWS]>() },
+                            half,
+                            true,
+                        );
                         for g in 4 * part..4 * part + 4 {
                             // SAFETY: word indices below 32 (`ql`) and 16 (`qh`); 8 words
                             // from 8 * half, inside the rows of 16.
@@ -376,24 +383,16 @@ pub unsafe fn q6k_dots_avx2<const R: usize>(
                                 let y = unsafe {
                                     broadcast4(rows[r][b].qs.as_ptr().add(128 * n + 32 * i + 4 * g))
                                 };
-                                dot[r] = _mm256_add_epi32(
-                                    dot[r],
-                                    _mm256_madd_epi16(_mm256_maddubs_epi16(q, y), ones),
+                                sumi[r] = _mm256_add_epi32(
+                                    sumi[r],
+                                    _mm256_madd_epi16(_mm256_maddubs_epi16(q, y), scale),
                                 );
                             }
                         }
-                        let j = 8 * n + 2 * i + part;
-                        // The scales are signed bytes.
-                        let scale = widen8(
-                            // SAFETY: i8 and u8 have the same layout.
-                            unsafe { &*tile.scales[j].as_ptr().cast::<[u8; ROWS]>() },
-                            half,
-                            true,
-                        );
                         for r in 0..R {
-                            sumi[r] = _mm256_add_epi32(sumi[r], _mm256_mullo_epi32(dot[r], scale));
-                            let sum = _mm256_set1_epi32(i32::from(rows[r][b].bsums[j]));
-                            offset[r] = _mm256_add_epi32(offset[r], _mm256_mullo_epi32(scale, sum));
+                            // The input's sum in the low 16 bits of each lane, zero above.
+                            let sum = _mm256_set1_epi32(i32::from(rows[r][b].bsums[j] as u16));
+                            offset[r] = _mm256_add_epi32(offset[r], _mm256_madd_epi16(scale, sum));
                         }
                     }
                 }

@@ -64,11 +64,12 @@ pub(crate) fn attend(
             let (row, kv_head) = (item / kv_heads, item % kv_heads);
             let position = offset + row;
             let first = window.map_or(0, |window| (position + 1).saturating_sub(window));
-            let query = |head: usize| &queries[(head * seq + row) * dim..][..dim];
-            let heads = kv_head * group..(kv_head + 1) * group;
+            let group_queries: Vec<&[f32]> = (kv_head * group..(kv_head + 1) * group)
+                .map(|head| &queries[(head * seq + row) * dim..][..dim])
+                .collect();
             let mut target = items[item].lock().unwrap_or_else(PoisonError::into_inner);
             attend_row(
-                heads.map(query),
+                &group_queries,
                 first..=position,
                 |p| key(kv_head, p),
                 |p| value(kv_head, p),
@@ -90,7 +91,7 @@ pub(crate) fn attend(
 /// (one `dim` stretch per query): softmax of each one's scores over `positions`, weighting the
 /// values there. `scores` is scratch space.
 fn attend_row<'a>(
-    queries: impl ExactSizeIterator<Item = &'a [f32]>,
+    queries: &[&[f32]],
     positions: std::ops::RangeInclusive<usize>,
     key: impl Fn(usize) -> &'a [f32],
     value: impl Fn(usize) -> &'a [f32],
@@ -98,7 +99,6 @@ fn attend_row<'a>(
     scores: &mut Vec<f32>,
     out: &mut [f32],
 ) {
-    let queries: Vec<&[f32]> = queries.collect();
     let count = positions.clone().count();
     let dim = out.len() / queries.len().max(1);
     // Scores of query `i` at `scores[i * count..][..count]`, four queries per key at a time.

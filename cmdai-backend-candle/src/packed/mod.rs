@@ -228,8 +228,9 @@ unsafe fn run_item<T: Packed>(
     // The tiles a few places on: the kernels ask for them early. The AVX-512 kernels stay in
     // the row group (asking for the next row group's first tiles too made decode slower on
     // the Xeons); the AVX2 kernels go on into the next row group's tiles, which lie right
-    // after (decode faster in four of five rounds on a Zen 3, -2% to +20%). See docs/PERFORMANCE.md, "Figures that were code
-    // comments" and "Prefetching across row groups".
+    // after (decode faster in four of five rounds on a Zen 3, -2% to +20%). See
+    // docs/PERFORMANCE.md, "Figures that were code comments" and "Prefetching across row
+    // groups".
     let ahead = match level {
         Level::Avx2 => tiles.get(group * per_row + PREFETCH_TILES..).unwrap_or(&[]),
         Level::Avx512Vnni => weights.get(PREFETCH_TILES..).unwrap_or(&[]),
@@ -316,14 +317,19 @@ mod tests {
             .collect()
     }
 
-    /// Products through the tiles against `prefill`'s on the GGUF layout, for input row
-    /// counts that take every kernel width and more than one worker tile.
-    fn agrees_with_the_plain_layout<T: Packed>(scales: &[usize]) {
-        let levels: &[Level] = match best_level() {
+    /// The kernel levels this CPU runs: the AVX2 kernels too where it has AVX-512 VNNI.
+    fn levels_here() -> &'static [Level] {
+        match best_level() {
             Some(Level::Avx512Vnni) => &[Level::Avx512Vnni, Level::Avx2],
             Some(Level::Avx2) => &[Level::Avx2],
             None => &[],
-        };
+        }
+    }
+
+    /// Products through the tiles against `prefill`'s on the GGUF layout, for input row
+    /// counts that take every kernel width and more than one worker tile.
+    fn agrees_with_the_plain_layout<T: Packed>(scales: &[usize]) {
+        let levels = levels_here();
         if levels.is_empty() || !crate::prefill::available() {
             eprintln!("skipped: this CPU has no AVX2");
             return;
@@ -365,14 +371,11 @@ mod tests {
     /// Each row of a product of several rows is, bit for bit, that row's product alone (as
     /// speculative decoding needs: see `prefill`'s test of the same).
     fn rows_are_independent<T: Packed>(scales: &[usize]) {
-        let Some(best) = best_level() else {
+        let levels = levels_here();
+        if levels.is_empty() {
             eprintln!("skipped: this CPU has no AVX2");
             return;
-        };
-        let levels: &[Level] = match best {
-            Level::Avx512Vnni => &[Level::Avx512Vnni, Level::Avx2],
-            Level::Avx2 => &[Level::Avx2],
-        };
+        }
         let (k, n) = (1536, 48);
         let tiles = pack::<T>(&random_blocks::<T>(n * k / BLOCK, scales, 11), n);
         for &level in levels {

@@ -43,9 +43,10 @@ enum PackedFileError {
 }
 
 /// The first bytes of a packed-weights file; the number is the format's version. Version 3
-/// records each matrix's type as its GGML type id (version 2 wrote candle's name for it), so a
-/// file of version 2 no longer matches the header it is compared with, and is rebuilt.
-const MAGIC: &[u8; 8] = b"CMDAIPK3";
+/// records each matrix's type as its GGML type id (version 2 wrote candle's name for it);
+/// version 4 puts a tile's scales before its values. A file of an older version no longer
+/// matches the header it is compared with, and is rebuilt.
+const MAGIC: &[u8; 8] = b"CMDAIPK4";
 /// Hashed into the file name with the model's identity. It is version 2's magic, and stays so
 /// when the format changes: a file written by an older build is then found at the same path,
 /// rejected by its header and replaced, rather than left behind beside the new one.
@@ -372,11 +373,19 @@ mod tests {
         header
     }
 
+    /// The header builds of format 3 wrote: today's but for the version (their tiles had the
+    /// scales after the values).
+    fn format_3_header(shapes: &[Shape]) -> Vec<u8> {
+        let mut header = header(shapes);
+        header[..MAGIC.len()].copy_from_slice(b"CMDAIPK3");
+        header
+    }
+
     #[test]
     fn the_header_records_ggml_type_ids_and_round_trips() {
         let shapes = shapes();
         let header = header(&shapes);
-        assert_eq!(&header[..8], b"CMDAIPK3");
+        assert_eq!(&header[..8], b"CMDAIPK4");
         // The first matrix's type id follows the count, its name's length and its name.
         let at = 8 + 8 + 8 + shapes[0].name.len();
         assert_eq!(header[at..at + 4], 12u32.to_le_bytes(), "Q4_K is type 12");
@@ -466,41 +475,54 @@ mod tests {
     /// A packed-weights file left by a build of format 2 is replaced by one of this format, in
     /// the same place, rather than mapped.
     #[test]
-    fn a_file_of_format_2_is_rebuilt() {
+    fn files_of_older_formats_are_rebuilt() {
         if level(CpuKernels::Best).is_none() {
             eprintln!("skipped: this CPU has no AVX2");
             return;
         }
         let shapes = shapes();
-        let dir = tempfile::tempdir().unwrap();
-        let model = dir.path().join("model.gguf");
-        write_model(&model, &shapes);
-        let gguf = crate::GgufFile::open(&model).unwrap();
-        let file = MappedFile::new(&std::fs::File::open(&model).unwrap()).unwrap();
-        let packing = Packing {
-            dir: dir.path().join("packed"),
-            identity: "test".into(),
-        };
-        std::fs::create_dir_all(&packing.dir).unwrap();
-        let stale = file_with(&format_2_header(&shapes), &shapes);
-        std::fs::write(packing.file(), &stale).unwrap();
+        for (format, stale_header) in [(2, format_2_header(&shapes)), (3, format_3_header(&shapes))]
+        {
+            let dir = tempfile::tempdir().unwrap();
+            let model = dir.path().join("model.gguf");
+            write_model(&model, &shapes);
+            let gguf = crate::GgufFile::open(&model).unwrap();
+            let file = MappedFile::new(&std::fs::File::open(&model).unwrap()).unwrap();
+            let packing = Packing {
+                dir: dir.path().join("packed"),
+                identity: "test".into(),
+            };
+            std::fs::create_dir_all(&packing.dir).unwrap();
+            let stale = file_with(&stale_header, &shapes);
+            std::fs::write(packing.file(), &stale).unwrap();
 
-        let names: Vec<String> = shapes.iter().map(|s| s.name.clone()).collect();
-        let weights =
-            PackedWeights::open_or_build(&packing, CpuKernels::Best, &file, &gguf.content, &names);
-        assert!(weights.is_some(), "rebuilt and mapped");
-        let none = PackedWeights::open_or_build(
-            &packing,
-            CpuKernels::FileLayout,
-            &file,
-            &gguf.content,
-            &names,
-        );
-        assert!(none.is_none(), "the file's layout was asked for");
-        let written = std::fs::read(packing.file()).unwrap();
-        let header = header(&shapes);
-        assert_eq!(written[..header.len()], header[..]);
-        assert_eq!(written.len(), stale.len(), "same tiles, same length");
-        assert_eq!(std::fs::read_dir(&packing.dir).unwrap().count(), 1);
+            let names: Vec<String> = shapes.iter().map(|s| s.name.clone()).collect();
+            let weights = PackedWeights::open_or_build(
+                &packing,
+                CpuKernels::Best,
+                &file,
+                &gguf.content,
+                &names,
+            );
+            assert!(weights.is_some(), "format {format}: rebuilt and mapped");
+            let none = PackedWeights::open_or_build(
+                &packing,
+                CpuKernels::FileLayout,
+                &file,
+                &gguf.content,
+                &names,
+            );
+            assert!(none.is_none(), "the file's layout was asked for");
+            let written = std::fs::read(packing.file()).unwrap();
+            let header = header(&shapes);
+            assert_eq!(written[..header.len()], header[..], "format {format}");
+            assert_ne!(
+                written,
+                file_with(&header, &shapes),
+                "format {format}: tiles written"
+            );
+            assert_eq!(written.len(), header.len() + tiles_len(&shapes));
+            assert_eq!(std::fs::read_dir(&packing.dir).unwrap().count(), 1);
+        }
     }
 }

@@ -32,37 +32,40 @@ pub(crate) trait Packed: Copy + Send + Sync + 'static {
     );
 }
 
-/// One Q4_K superblock of sixteen rows.
+/// One Q4_K superblock of sixteen rows: its scales first, then its values, the order a kernel
+/// reads them in, so that memory streamed in order arrives in the order it is needed (with the
+/// scales after the values, a quarter of a decode profile's kernel samples on a Zen 3 waited
+/// for them: "Tiles streamed in the order they are read" in docs/PERFORMANCE.md).
 #[derive(Clone, Copy)]
 #[repr(C, align(64))]
 pub(crate) struct Q4KTile {
-    /// Word `w` of each row's 128 bytes of 4-bit values: `qs[w][r]` holds values `64c + 4g ..
-    /// 64c + 4g + 4` of row `r` in its low nibbles and values `64c + 32 + 4g ..` in its high
-    /// ones, for `w = 8c + g`.
-    pub(super) qs: [[u32; ROWS]; BLOCK / 8],
     /// Each row's superblock scale and minimum scale.
     pub(super) d: [half::f16; ROWS],
     pub(super) dmin: [half::f16; ROWS],
     /// The 6-bit scale and minimum of sub-block `j` (32 values) of each row.
     pub(super) scales: [[u8; ROWS]; 8],
     pub(super) mins: [[u8; ROWS]; 8],
+    /// Word `w` of each row's 128 bytes of 4-bit values: `qs[w][r]` holds values `64c + 4g ..
+    /// 64c + 4g + 4` of row `r` in its low nibbles and values `64c + 32 + 4g ..` in its high
+    /// ones, for `w = 8c + g`. At byte 320, a multiple of 64.
+    pub(super) qs: [[u32; ROWS]; BLOCK / 8],
 }
 
 const _: () = assert!(std::mem::size_of::<Q4KTile>() == 2368);
 
-/// One Q6_K superblock of sixteen rows.
+/// One Q6_K superblock of sixteen rows, its scales first (as [`Q4KTile`]).
 #[derive(Clone, Copy)]
 #[repr(C, align(64))]
 pub(crate) struct Q6KTile {
-    /// Word `w` of each row's 128 bytes of low 4 bits (`ql` in GGUF), side by side.
-    pub(super) ql: [[u32; ROWS]; BLOCK / 8],
-    /// Word `w` of each row's 64 bytes of high 2 bits (`qh`).
-    pub(super) qh: [[u32; ROWS]; BLOCK / 16],
     /// The 8-bit scale of sub-block `j` (16 values) of each row.
     pub(super) scales: [[i8; ROWS]; BLOCK / 16],
     pub(super) d: [half::f16; ROWS],
     /// Zeros, to a multiple of 64 bytes.
     padding: [u8; 32],
+    /// Word `w` of each row's 128 bytes of low 4 bits (`ql` in GGUF), side by side, at byte 320.
+    pub(super) ql: [[u32; ROWS]; BLOCK / 8],
+    /// Word `w` of each row's 64 bytes of high 2 bits (`qh`).
+    pub(super) qh: [[u32; ROWS]; BLOCK / 16],
 }
 
 const _: () = assert!(std::mem::size_of::<Q6KTile>() == 3392);

@@ -11,10 +11,21 @@ use super::{BlockQ8K, Q4KTile, Q6KTile, ROWS};
 /// ahead made decode faster (see docs/PERFORMANCE.md, "Figures that were code comments").
 #[target_feature(enable = "avx2,fma,f16c")]
 fn prefetch<T>(tile: &T) {
-    let at = (tile as *const T).cast::<i8>();
     for line in 0..std::mem::size_of::<T>() / 64 {
+        prefetch_line(tile, line);
+    }
+}
+
+/// Asks for cache line `line` of `tile`, if it has that many. The AVX2 kernels ask for a tile
+/// ahead one line per step of their work on one input row (decode), rather than all its lines
+/// at once: on a Zen 3 the burst filled the core's queue of misses and stalled it (decode
+/// 20-27% faster with the lines spread, no change on a Sapphire Rapids: "Tiles streamed in the
+/// order they are read" in docs/PERFORMANCE.md).
+#[target_feature(enable = "avx2,fma,f16c")]
+fn prefetch_line<T>(tile: &T, line: usize) {
+    if line < std::mem::size_of::<T>() / 64 {
         // SAFETY: a prefetch reads nothing; the address is inside the tile.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(at.add(64 * line)) };
+        unsafe { _mm_prefetch::<_MM_HINT_T0>((tile as *const T).cast::<i8>().add(64 * line)) };
     }
 }
 
@@ -246,7 +257,9 @@ pub unsafe fn q4k_dots_avx2<const R: usize>(
     // Both halves of a tile before the next, so that the memory stays in flight all through.
     let mut halves = [[_mm256_setzero_ps(); R]; 2];
     for (b, tile) in tiles.iter().enumerate() {
-        if let Some(ahead) = ahead.get(b) {
+        // Prompts ask for the whole tile ahead at once, one row a line of it a step.
+        let ahead = ahead.get(b);
+        if let Some(ahead) = ahead.filter(|_| R > 1) {
             prefetch(ahead);
         }
         for (half, acc) in halves.iter_mut().enumerate() {
@@ -255,6 +268,9 @@ pub unsafe fn q4k_dots_avx2<const R: usize>(
                 let mut lo = [_mm256_setzero_si256(); R];
                 let mut hi = [_mm256_setzero_si256(); R];
                 for g in 0..8 {
+                    if let Some(ahead) = ahead.filter(|_| R == 1) {
+                        prefetch_line(ahead, 32 * half + 8 * c + g);
+                    }
                     // SAFETY: 8 words from 8 * half, inside the row of 16.
                     let bits = unsafe {
                         _mm256_loadu_si256(tile.qs[8 * c + g].as_ptr().add(8 * half).cast())
@@ -334,7 +350,9 @@ pub unsafe fn q6k_dots_avx2<const R: usize>(
     // Both halves of a tile before the next, so that the memory stays in flight all through.
     let mut halves = [[_mm256_setzero_ps(); R]; 2];
     for (b, tile) in tiles.iter().enumerate() {
-        if let Some(ahead) = ahead.get(b) {
+        // Prompts ask for the whole tile ahead at once, one row a line of it a step.
+        let ahead = ahead.get(b);
+        if let Some(ahead) = ahead.filter(|_| R > 1) {
             prefetch(ahead);
         }
         for (half, acc) in halves.iter_mut().enumerate() {
@@ -352,6 +370,9 @@ pub unsafe fn q6k_dots_avx2<const R: usize>(
                             true,
                         );
                         for g in 4 * part..4 * part + 4 {
+                            if let Some(ahead) = ahead.filter(|_| R == 1) {
+                                prefetch_line(ahead, 64 * half + 32 * n + 8 * i + g);
+                            }
                             // SAFETY: word indices below 32 (`ql`) and 16 (`qh`); 8 words
                             // from 8 * half, inside the rows of 16.
                             let (low, high) = unsafe {

@@ -16,11 +16,11 @@ fn prefetch<T>(tile: &T) {
     }
 }
 
-/// Asks for cache line `line` of `tile`, if it has that many. The AVX2 kernels ask for a tile
-/// ahead one line per step of their work on one input row (decode), rather than all its lines
-/// at once: on a Zen 3 the burst filled the core's queue of misses and stalled it (decode
-/// 20-27% faster with the lines spread, no change on a Sapphire Rapids: "Tiles streamed in the
-/// order they are read" in docs/PERFORMANCE.md).
+/// Asks for cache line `line` of `tile`, if it has that many. For one input row (decode) the
+/// kernels ask for a tile ahead a line or two per step of their work on the present one, rather
+/// than all its lines at once: on a Zen 3 the burst filled the core's queue of misses and
+/// stalled it (AVX2 decode 20-27% faster with the lines spread, no change on a Sapphire Rapids:
+/// "Tiles streamed in the order they are read" in docs/PERFORMANCE.md).
 #[target_feature(enable = "avx2,fma,f16c")]
 fn prefetch_line<T>(tile: &T, line: usize) {
     if line < std::mem::size_of::<T>() / 64 {
@@ -43,7 +43,9 @@ pub unsafe fn q4k_dots<const R: usize>(
     let low4 = _mm512_set1_epi8(0xF);
     let mut acc = [_mm512_setzero_ps(); R];
     for (b, tile) in tiles.iter().enumerate() {
-        if let Some(ahead) = ahead.get(b) {
+        // Prompts ask for the whole tile ahead at once, one row a line or two of it a step.
+        let ahead = ahead.get(b);
+        if let Some(ahead) = ahead.filter(|_| R > 1) {
             prefetch(ahead);
         }
         let mut sumi = [_mm512_setzero_si512(); R];
@@ -51,6 +53,10 @@ pub unsafe fn q4k_dots<const R: usize>(
             let mut lo = [_mm512_setzero_si512(); R];
             let mut hi = [_mm512_setzero_si512(); R];
             for g in 0..8 {
+                if let Some(ahead) = ahead.filter(|_| R == 1) {
+                    prefetch_line(ahead, 2 * (8 * c + g));
+                    prefetch_line(ahead, 2 * (8 * c + g) + 1);
+                }
                 // SAFETY: `qs` has 32 rows of 64 bytes, aligned to 64 (the tile is).
                 let bits = unsafe { _mm512_load_si512(tile.qs[8 * c + g].as_ptr().cast()) };
                 let q_lo = _mm512_and_si512(bits, low4);
@@ -133,7 +139,9 @@ pub unsafe fn q6k_dots<const R: usize>(
     let bits45 = _mm512_set1_epi8(0x30);
     let mut acc = [_mm512_setzero_ps(); R];
     for (b, tile) in tiles.iter().enumerate() {
-        if let Some(ahead) = ahead.get(b) {
+        // Prompts ask for the whole tile ahead at once, one row a line of it a step.
+        let ahead = ahead.get(b);
+        if let Some(ahead) = ahead.filter(|_| R > 1) {
             prefetch(ahead);
         }
         let mut sumi = [_mm512_setzero_si512(); R];
@@ -145,6 +153,9 @@ pub unsafe fn q6k_dots<const R: usize>(
                 for half in 0..2 {
                     let mut dot = [_mm512_setzero_si512(); R];
                     for g in 4 * half..4 * half + 4 {
+                        if let Some(ahead) = ahead.filter(|_| R == 1) {
+                            prefetch_line(ahead, 32 * n + 8 * i + g);
+                        }
                         // SAFETY: word indices below 32 (`ql`) and 16 (`qh`); the rows are
                         // 64 bytes, aligned to 64 (the tile is).
                         let (low, high) = unsafe {

@@ -25,8 +25,12 @@ enum PackedFileError {
     /// The file could not be created, written, opened or mapped.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// The file was written by an older build, in another version of the format: expected
+    /// once after an upgrade, not a fault.
+    #[error("it was written in format {0}, this build writes format {current}", current = MAGIC[7] as char)]
+    OlderFormat(char),
     /// The header is not the one these matrices would have: another model's, another set of
-    /// matrices, or a file of an older format.
+    /// matrices, or a damaged file.
     #[error("its header is not that of this model's matrices")]
     Header,
     /// The file is longer or shorter than its header and tiles.
@@ -162,6 +166,10 @@ impl PackedWeights {
         if path.is_file() {
             match Self::read(&path, &shapes, level) {
                 Ok(weights) => return Some(weights),
+                Err(reason @ PackedFileError::OlderFormat(_)) => {
+                    tracing::info!("rewriting {}: {reason}", path.display());
+                    let _ = std::fs::remove_file(&path);
+                }
                 Err(reason) => {
                     tracing::warn!("rebuilding {}: {reason}", path.display());
                     let _ = std::fs::remove_file(&path);
@@ -239,6 +247,12 @@ impl PackedWeights {
         // place whole, and removed rather than rewritten when invalid).
         let map = Arc::new(unsafe { Mmap::map(&file) }?);
         let expected = header(shapes);
+        if map.len() >= MAGIC.len()
+            && map[..MAGIC.len() - 1] == MAGIC[..MAGIC.len() - 1]
+            && map[MAGIC.len() - 1] != MAGIC[MAGIC.len() - 1]
+        {
+            return Err(PackedFileError::OlderFormat(map[MAGIC.len() - 1] as char));
+        }
         if map.len() < expected.len() || map[..expected.len()] != expected[..] {
             return Err(PackedFileError::Header);
         }
@@ -406,17 +420,23 @@ mod tests {
         }
     }
 
-    /// Format 2 wrote the type as text where format 3 writes a number: a file of the old format
-    /// read with the new offsets would be garbage, so it must be refused.
+    /// Format 2 wrote the type as text where format 3 writes a number, and format 3 had the
+    /// scales after the values: a file of an old format read as the new one would be garbage,
+    /// so it must be refused, as an older format (rebuilt without a warning).
     #[test]
-    fn a_format_2_header_is_stale() {
+    fn headers_of_older_formats_are_stale() {
         let shapes = shapes();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("model.packed");
         std::fs::write(&path, file_with(&format_2_header(&shapes), &shapes)).unwrap();
         assert!(matches!(
             PackedWeights::read(&path, &shapes, Level::Avx2),
-            Err(PackedFileError::Header)
+            Err(PackedFileError::OlderFormat('2'))
+        ));
+        std::fs::write(&path, file_with(&format_3_header(&shapes), &shapes)).unwrap();
+        assert!(matches!(
+            PackedWeights::read(&path, &shapes, Level::Avx2),
+            Err(PackedFileError::OlderFormat('3'))
         ));
     }
 

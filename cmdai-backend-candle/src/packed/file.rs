@@ -48,8 +48,8 @@ enum PackedFileError {
 
 /// The first bytes of a packed-weights file; the number is the format's version. Version 3
 /// records each matrix's type as its GGML type id (version 2 wrote candle's name for it);
-/// version 4 puts a tile's scales before its values. A file of an older version no longer
-/// matches the header it is compared with, and is rebuilt.
+/// version 4 puts a tile's scales before its values. A file of an older version is told from a
+/// damaged one by this magic's last byte, and is rebuilt either way.
 const MAGIC: &[u8; 8] = b"CMDAIPK4";
 /// Hashed into the file name with the model's identity. It is version 2's magic, and stays so
 /// when the format changes: a file written by an older build is then found at the same path,
@@ -166,12 +166,14 @@ impl PackedWeights {
         if path.is_file() {
             match Self::read(&path, &shapes, level) {
                 Ok(weights) => return Some(weights),
-                Err(reason @ PackedFileError::OlderFormat(_)) => {
-                    tracing::info!("rewriting {}: {reason}", path.display());
-                    let _ = std::fs::remove_file(&path);
-                }
                 Err(reason) => {
-                    tracing::warn!("rebuilding {}: {reason}", path.display());
+                    // An older build's file is expected once after an upgrade; anything else
+                    // is worth a warning.
+                    if matches!(reason, PackedFileError::OlderFormat(_)) {
+                        tracing::info!("rewriting {}: {reason}", path.display());
+                    } else {
+                        tracing::warn!("rebuilding {}: {reason}", path.display());
+                    }
                     let _ = std::fs::remove_file(&path);
                 }
             }
@@ -247,11 +249,13 @@ impl PackedWeights {
         // place whole, and removed rather than rewritten when invalid).
         let map = Arc::new(unsafe { Mmap::map(&file) }?);
         let expected = header(shapes);
-        if map.len() >= MAGIC.len()
-            && map[..MAGIC.len() - 1] == MAGIC[..MAGIC.len() - 1]
-            && map[MAGIC.len() - 1] != MAGIC[MAGIC.len() - 1]
+        // The magic's last byte is the version.
+        let (name, version) = MAGIC.split_at(MAGIC.len() - 1);
+        if let Some([stale]) = map.get(name.len()..MAGIC.len())
+            && map.starts_with(name)
+            && *stale != version[0]
         {
-            return Err(PackedFileError::OlderFormat(map[MAGIC.len() - 1] as char));
+            return Err(PackedFileError::OlderFormat(*stale as char));
         }
         if map.len() < expected.len() || map[..expected.len()] != expected[..] {
             return Err(PackedFileError::Header);
@@ -492,8 +496,8 @@ mod tests {
         gguf_file::write(&mut out, &[], &refs).unwrap();
     }
 
-    /// A packed-weights file left by a build of format 2 is replaced by one of this format, in
-    /// the same place, rather than mapped.
+    /// A packed-weights file left by a build of format 2 or 3 is replaced by one of this format,
+    /// in the same place, rather than mapped.
     #[test]
     fn files_of_older_formats_are_rebuilt() {
         if level(CpuKernels::Best).is_none() {

@@ -105,7 +105,7 @@ fn model(c: &mut Criterion) {
 }
 
 /// Constrained decoding: compiling the vocabulary (once per process), and what holding a reply
-/// to cmdai's response schema costs per generated token (mask, then accept).
+/// to the reply format of cmdai's prompt costs per generated token (mask, then accept).
 fn constraint(c: &mut Criterion) {
     use cmdai_backend_candle::constrain::Grammars;
 
@@ -115,7 +115,7 @@ fn constraint(c: &mut Criterion) {
     let spec = ModelSpec::from_gguf(&file.content).unwrap();
     let mut tokenizer = GgufTokenizer::from_metadata(&file.content.metadata).unwrap();
     let end = tokenizer.eos.unwrap_or(0);
-    let schema = CommandPrompt::default().response_schema().unwrap();
+    let format = CommandPrompt::default().reply_format().unwrap();
 
     let mut group = c.benchmark_group("constraint");
     group.sample_size(10);
@@ -123,10 +123,9 @@ fn constraint(c: &mut Criterion) {
         b.iter(|| Grammars::new(&tokenizer, spec.vocab_size, end).unwrap())
     });
     let grammars = Grammars::new(&tokenizer, spec.vocab_size, end).unwrap();
-    // The reply after the tokens the grammar forces (`{"cmd":`; the model picks ` "` itself,
-    // as a token of its own or merged with what follows).
-    let reply = r#"{"cmd": "find . -name '*.log' -size +100M -mtime -7"}"#;
-    let forced = grammars.constrain(&schema).unwrap().forced();
+    // The reply after the tokens the grammar forces (the opening fence and its newline).
+    let reply = "```bash\nfind . -name '*.log' -size +100M -mtime -7\n```";
+    let forced = grammars.constrain(&format).unwrap().forced();
     let forced_text = tokenizer.decode(&forced).unwrap();
     let body = tokenizer
         .encode(&reply[forced_text.len()..], false)
@@ -135,7 +134,7 @@ fn constraint(c: &mut Criterion) {
     group.throughput(criterion::Throughput::Elements(body.len() as u64));
     group.bench_function("per_token", |b| {
         b.iter(|| {
-            let mut constraint = grammars.constrain(&schema).unwrap();
+            let mut constraint = grammars.constrain(&format).unwrap();
             constraint.forced();
             for &token in &body {
                 constraint.mask(&mut logits).unwrap();

@@ -8,7 +8,7 @@ use candle_core::quantized::gguf_file::Value;
 use candle_core::{Device, Tensor};
 use cmdai_core::{
     BackendError, CancelToken, Conversation, GenerationOutput, GenerationParams, InferenceBackend,
-    ModelInfo, StopReason, TokenSink,
+    ModelInfo, ReplyFormat, StopReason, TokenSink,
 };
 
 use crate::constrain::{Constraint, Grammars};
@@ -64,7 +64,7 @@ pub struct LoadOptions {
     pub packed_weights_dir: Option<PathBuf>,
     /// Prepare constrained decoding while loading: the vocabulary is compiled on a thread of
     /// its own (about 0.2 s of CPU for 150,000 tokens), beside the tokenizer's construction.
-    /// Off, that happens on the first request with a response schema.
+    /// Off, that happens on the first request with a reply format.
     pub constrained_decoding: bool,
     /// Which of cmdai's own kernels run the model; the default takes the fastest this machine
     /// has.
@@ -120,7 +120,7 @@ pub struct CandleBackend {
     /// The tokens whose keys and values are in the model's KV cache, in order.
     cached_tokens: Vec<u32>,
     prompt_cache: Option<PromptCache>,
-    /// The response-schema compiler: built on a thread of its own, started while the model
+    /// The reply-format compiler: built on a thread of its own, started while the model
     /// loads (or on the first constrained request when `LoadOptions::constrained_decoding` is
     /// off).
     grammars: GrammarState,
@@ -366,7 +366,7 @@ impl CandleBackend {
         Ok((tokens, stable))
     }
 
-    /// Starts building the response-schema compiler on a thread of its own, unless it is
+    /// Starts building the reply-format compiler on a thread of its own, unless it is
     /// built or on its way (or [`LoadOptions::constrained_decoding`] was off).
     fn start_grammars(&mut self) {
         if !matches!(self.grammars, GrammarState::NotStarted) {
@@ -384,7 +384,7 @@ impl CandleBackend {
         self.grammars = GrammarState::start(words, end);
     }
 
-    /// Whether the response-schema compiler is built (or known to be unavailable), so that
+    /// Whether the reply-format compiler is built (or known to be unavailable), so that
     /// [`constraint`](Self::constraint) will not wait.
     fn grammars_ready(&self) -> bool {
         match &self.grammars {
@@ -393,9 +393,10 @@ impl CandleBackend {
         }
     }
 
-    /// A constraint for `schema`, waiting for the compiler if it is still being built. `None`
-    /// (with a warning) when that or the schema fails: the reply is then parsed as it comes.
-    fn constraint(&mut self, schema: &serde_json::Value) -> Option<Constraint> {
+    /// A constraint for `format`, waiting for the compiler if it is still being built. `None`
+    /// (with a warning) when that or the format's grammar fails: the reply is then parsed as it
+    /// comes.
+    fn constraint(&mut self, format: &ReplyFormat) -> Option<Constraint> {
         self.start_grammars();
         if let GrammarState::Building(_) = self.grammars {
             let GrammarState::Building(handle) =
@@ -421,7 +422,7 @@ impl CandleBackend {
             return None;
         };
         grammars
-            .constrain(schema)
+            .constrain(format)
             .map_err(|error| tracing::warn!("{error}; this reply is not constrained"))
             .ok()
     }
@@ -580,15 +581,15 @@ impl CandleBackend {
 
         let started = Instant::now();
         // When the grammar is already compiled (usually: it is built while the model loads),
-        // the tokens it forces at the start of the reply (`{"cmd":`) go into the prefill's
+        // the tokens it forces at the start of the reply (```` ```bash ````) go into the prefill's
         // forward pass; otherwise it is built during the prefill and they get a pass of their own.
         let mut constraint = None;
         let mut input = prompt[reused..].to_vec();
         let mut forced = Vec::new();
-        if let Some(schema) = &params.response_schema {
+        if let Some(format) = &params.reply_format {
             self.start_grammars();
             if self.grammars_ready() {
-                constraint = self.constraint(schema);
+                constraint = self.constraint(format);
                 forced = constraint
                     .as_mut()
                     .map(Constraint::forced)
@@ -607,9 +608,9 @@ impl CandleBackend {
 
         let decode_started = Instant::now();
         if constraint.is_none()
-            && let Some(schema) = &params.response_schema
+            && let Some(format) = &params.reply_format
         {
-            constraint = self.constraint(schema);
+            constraint = self.constraint(format);
         }
         let mut constraint_time = Duration::ZERO;
         let mut sampler = Sampler::new(params.temperature, params.top_p, params.seed);
@@ -621,8 +622,8 @@ impl CandleBackend {
             reply.push(&self.tokenizer, sink, token).map_err(failed)?;
         }
         // Tokens chosen but not yet run through the model. A token is run only when the
-        // next one is the model's choice: after `"` of `{"cmd": "ls"` the grammar forces the
-        // closing `}` and the reply ends, with no forward pass for either.
+        // next one is the model's choice: the closing fence after a command ends the reply
+        // with no forward pass for it (nor, with a JSON schema, for the `}` forced after `"`).
         let mut pending: Vec<u32> = Vec::new();
         // Speculative decoding (draft.rs): drafted tokens run in the same pass as the pending
         // ones, and each is kept while it is the token the model picks after those before it
@@ -900,7 +901,7 @@ impl Reply {
     }
 }
 
-/// Where the response-schema compiler is.
+/// Where the reply-format compiler is.
 #[derive(Debug)]
 enum GrammarState {
     NotStarted,

@@ -1,10 +1,12 @@
-//! Constrained decoding: the reply is held to the prompt's JSON schema token by token, so it
-//! always parses. llguidance compiles the schema into a grammar and computes, at each step, which
-//! tokens of the model's own vocabulary may come next; tokens the grammar forces (the `{"cmd":`
-//! that opens every reply) are fed to the model without sampling, in one forward pass.
+//! Constrained decoding: the reply is held to the prompt's reply format (a code block, or JSON
+//! of a schema) token by token, so it always parses. llguidance compiles the format into a
+//! grammar and computes, at each step, which tokens of the model's own vocabulary may come next;
+//! tokens the grammar forces (the ```` ```bash ```` line that opens every reply) are fed to the
+//! model without sampling, in one forward pass.
 
 use std::sync::Arc;
 
+use cmdai_core::ReplyFormat;
 use llguidance::api::TopLevelGrammar;
 use llguidance::toktrie::{InferenceCapabilities, TokEnv, TokRxInfo, TokTrie, TokenizerEnv};
 use llguidance::{Matcher, ParserFactory};
@@ -94,10 +96,24 @@ impl Grammars {
     /// `\"`, `\\` and the like, and a model that means the shell's `\;` (`find -exec ... \;`)
     /// is then pushed into `\"` and a broken command; `parse_response` reads such backslashes
     /// as written. Any other schema is compiled as JSON Schema.
-    pub fn constrain(&self, schema: &Value) -> Result<Constraint> {
-        let grammar = match single_string_field(schema) {
-            Some(field) => TopLevelGrammar::from_lark(command_grammar(field)),
-            None => TopLevelGrammar::from_json_schema(schema.clone()),
+    ///
+    /// A code block gets the same rules for the command in it, written as the shell reads it
+    /// (no JSON escapes): [`code_block_grammar`].
+    pub fn constrain(&self, format: &ReplyFormat) -> Result<Constraint> {
+        let grammar = match format {
+            ReplyFormat::Json(schema) => match single_string_field(schema) {
+                Some(field) => TopLevelGrammar::from_lark(command_grammar(field)),
+                None => TopLevelGrammar::from_json_schema(schema.clone()),
+            },
+            ReplyFormat::CodeBlock(info) => {
+                let simple = info.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+                if !simple {
+                    return Err(constraint_error(format!(
+                        "a code block's info string must be a word, not {info:?}"
+                    )));
+                }
+                TopLevelGrammar::from_lark(code_block_grammar(info))
+            }
         };
         let parser = self
             .factory
@@ -165,6 +181,38 @@ fn command_grammar(field: &str) -> String {
     format!(
         r#"start: "{{\"{field}\": \"" TEXT "\"}}"
 TEXT: /({unit})*({last})/
+"#
+    )
+}
+
+/// ```` ```INFO ````, a newline, a command, a newline and ```` ``` ````: the command is held to
+/// the rules of [`command_grammar`] as the shell reads it (quotes it opens closed, braces
+/// outside quotes closed to a depth of three, no blank at the end), over one line or several.
+/// A backtick is the start or end of a one-line command substitution, so the command cannot
+/// hold three in a row and the closing fence is never ambiguous: it is part of the one
+/// terminal, which the reply ends with.
+fn code_block_grammar(info: &str) -> String {
+    // Outside quotes: anything printable but quotes, braces, backticks and the backslash, and a
+    // newline; a backslash before any printable character or a newline. Inside single quotes:
+    // anything but `'`. Inside double quotes: anything, escapes included, up to the closing `"`.
+    const PLAIN: &str = r#"[^"\\'{}\x60\x00-\x09\x0B-\x1F\x7F]"#;
+    const VISIBLE: &str = r#"[^"\\'{}\x60\x00-\x20\x7F]"#;
+    const ESCAPE: &str = r#"\\[\x20-\x7E\n]"#;
+    const VISIBLE_ESCAPE: &str = r#"\\[\x21-\x7E]"#;
+    const SINGLE: &str = r#"'[^'\x00-\x09\x0B-\x1F\x7F]*'"#;
+    const DOUBLE: &str = r#""([^"\\\x00-\x09\x0B-\x1F\x7F]|\\[\x20-\x7E\n])*""#;
+    const BACKTICKS: &str = r#"\x60[^\x60\x00-\x1F\x7F]+\x60"#;
+    let quoted = format!("{SINGLE}|{DOUBLE}|{BACKTICKS}");
+    let mut unit = format!("{PLAIN}|{ESCAPE}|{quoted}");
+    let mut last = format!("{VISIBLE}|{VISIBLE_ESCAPE}|{quoted}");
+    for _ in 0..BRACE_DEPTH {
+        let group = format!(r"\{{({unit})*\}}");
+        unit = format!("{unit}|{group}");
+        last = format!("{last}|{group}");
+    }
+    format!(
+        r#"start: "```{info}\n" BLOCK
+BLOCK: /({unit})*({last})\n\x60\x60\x60/
 "#
     )
 }
@@ -299,19 +347,34 @@ mod tests {
         assert_eq!(bytes.byte('\u{0143}'), 0xAD);
     }
 
-    /// Whether the command grammar takes `{"cmd": "<text>"}`, fed one byte at a time through a
-    /// vocabulary of the 256 bytes (token 256 ends the reply).
+    /// Whether the command grammar takes `{"cmd": "<text>"}`.
     fn takes(text: &str) -> bool {
-        let mut words: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b]).collect();
-        words.push(vec![TokTrie::SPECIAL_TOKEN_MARKER, b'e']);
-        let grammars = Grammars::from_words(words, 256).unwrap();
         let schema = serde_json::json!({
             "type": "object",
             "properties": { "cmd": { "type": "string" } },
             "required": ["cmd"],
         });
-        let mut constraint = grammars.constrain(&schema).unwrap();
-        let reply = format!("{{\"cmd\": \"{text}\"}}");
+        accepts(
+            &ReplyFormat::Json(schema),
+            &format!("{{\"cmd\": \"{text}\"}}"),
+        )
+    }
+
+    /// Whether the code-block grammar takes the command `text` in a `bash` block.
+    fn takes_block(text: &str) -> bool {
+        accepts(
+            &ReplyFormat::CodeBlock("bash".into()),
+            &format!("```bash\n{text}\n```"),
+        )
+    }
+
+    /// Whether `format`'s grammar takes all of `reply` and is done there, fed one byte at a time
+    /// through a vocabulary of the 256 bytes (token 256 ends the reply).
+    fn accepts(format: &ReplyFormat, reply: &str) -> bool {
+        let mut words: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b]).collect();
+        words.push(vec![TokTrie::SPECIAL_TOKEN_MARKER, b'e']);
+        let grammars = Grammars::from_words(words, 256).unwrap();
+        let mut constraint = grammars.constrain(format).unwrap();
         let mut bytes = reply.bytes().map(u32::from).peekable();
         while let Some(byte) = bytes.peek().copied() {
             let forced = constraint.forced();
@@ -322,6 +385,9 @@ mod tests {
                     }
                 }
                 continue;
+            }
+            if constraint.is_done() {
+                return false;
             }
             let mut logits = vec![0.0; 257];
             constraint.mask(&mut logits).unwrap();
@@ -383,6 +449,38 @@ mod tests {
         ] {
             assert!(!takes(stray), "{stray}");
         }
+    }
+
+    #[test]
+    fn a_code_block_holds_a_command_as_the_shell_reads_it() {
+        for good in [
+            "ls -la",
+            r"find . -name '*.log' -exec rm {} \;",
+            r#"awk '{print $2 " x " $3}' data.csv"#,
+            r#"grep -c "don't" notes.txt"#,
+            r"echo 'it'\''s'",
+            r#"for f in *.jpeg; do mv -- "$f" "${f%.jpeg}.jpg"; done"#,
+            r#"echo "$(nproc) x `uname -m`""#,
+            "mkdir -p out\ntar -xzf a.tar.gz -C out",
+            "find . -type f \\\n  -name '*.c'",
+            r#"printf '%s\n' "a\"b""#,
+        ] {
+            assert!(takes_block(good), "{good}");
+        }
+        for bad in [
+            r"awk '{print $2 ",
+            r#"echo "half"#,
+            "ls }",
+            "echo x ",
+            "ls\n",
+            "ls ``` more",
+        ] {
+            assert!(!takes_block(bad), "{bad:?}");
+        }
+        // The reply ends at the closing fence: nothing may follow it.
+        let block = ReplyFormat::CodeBlock("bash".into());
+        assert!(!accepts(&block, "```bash\nls\n```\nmore"));
+        assert!(!accepts(&block, "ls"));
     }
 
     #[test]

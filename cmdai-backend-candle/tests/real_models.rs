@@ -436,10 +436,10 @@ fn qwen_prompt_tokens_equal_the_whole_rendering() {
     }
 }
 
-/// Constrained decoding: SmolLM2-135M often answers in prose, but held to cmdai's response
-/// schema every reply is `{"cmd": "..."}` and parses, even for requests that are not about a
-/// command. The one way left to fail is running out of tokens (this model often repeats itself:
-/// 2 of these 6 with command-v3): that is reported as such, never as prose or broken JSON.
+/// Constrained decoding: SmolLM2-135M often answers in prose, but held to cmdai's reply format
+/// every reply is one code block and parses, even for requests that are not about a command.
+/// The one way left to fail is running out of tokens (this model often repeats itself: 2 of
+/// these 6 with command-v3): that is reported as such, never as prose or a broken block.
 #[test]
 fn every_constrained_reply_parses() {
     use cmdai_core::{
@@ -520,7 +520,7 @@ fn assert_drafts_change_nothing(
     let command = |request: &str| prompt.build(request, &context);
     let free = |text: &str| Conversation::new().with(Role::User, text);
     let constrained = GenerationParams {
-        response_schema: prompt.response_schema(),
+        reply_format: prompt.reply_format(),
         ..GenerationParams::default()
     };
     let cases: Vec<(&str, Conversation, GenerationParams)> = vec![
@@ -548,7 +548,7 @@ fn assert_drafts_change_nothing(
             ),
             GenerationParams {
                 max_tokens: 48,
-                response_schema: None,
+                reply_format: None,
                 ..GenerationParams::default()
             },
         ),
@@ -559,7 +559,7 @@ fn assert_drafts_change_nothing(
             ),
             GenerationParams {
                 max_tokens: 13,
-                response_schema: None,
+                reply_format: None,
                 ..GenerationParams::default()
             },
         ),
@@ -570,15 +570,15 @@ fn assert_drafts_change_nothing(
             ),
             GenerationParams {
                 max_tokens: 48,
-                response_schema: None,
+                reply_format: None,
                 stop: vec!["gamma delta,".into()],
                 ..GenerationParams::default()
             },
         ),
     ];
     assert!(
-        constrained.response_schema.is_some(),
-        "the command prompt has a response schema"
+        constrained.reply_format.is_some(),
+        "the command prompt has a reply format"
     );
     let mut confirmed = 0;
     for (name, conversation, params) in &cases {
@@ -636,7 +636,7 @@ fn a_draft_model_samples_and_must_share_the_vocabulary() {
         &ShellContext::new("Linux", "bash", "/home/user"),
     );
     let params = GenerationParams {
-        response_schema: prompt.response_schema(),
+        reply_format: prompt.reply_format(),
         temperature: 0.7,
         seed: 5,
         ..GenerationParams::default()
@@ -673,7 +673,11 @@ fn a_draft_model_samples_and_must_share_the_vocabulary() {
             "seed {seed}: {:?}, {confirmed} of {drafted} drafts kept",
             output.text
         );
-        assert!(output.text.contains("\"cmd\""), "{:?}", output.text);
+        assert!(
+            output.text.starts_with("```bash\n") && output.text.ends_with("\n```"),
+            "{:?}",
+            output.text
+        );
         assert!(confirmed <= drafted);
         kept += confirmed;
     }

@@ -1,8 +1,8 @@
 //! [`InferenceBackend`] over an OpenAI-compatible chat-completions server: vLLM, llama.cpp's
 //! `llama-server`, Ollama, or OpenAI itself.
 //!
-//! Replies are streamed (server-sent events) into the [`TokenSink`]. When the prompt gives a
-//! response schema, the server is asked to follow it (`response_format` with `json_schema`, which
+//! Replies are streamed (server-sent events) into the [`TokenSink`]. When the prompt asks for
+//! JSON of a schema, the server is asked to follow it (`response_format` with `json_schema`, which
 //! vLLM, llama-server, Ollama and OpenAI all accept); a server that rejects that gets the plain
 //! request, and the reply is parsed like local output either way. Connection errors, 429 and 5xx
 //! are retried with backoff; 401 and 404 say which setting to fix.
@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use cmdai_core::{
     BackendError, CancelToken, Conversation, GenerationOutput, GenerationParams, InferenceBackend,
-    ModelInfo, StopReason, TokenSink,
+    ModelInfo, ReplyFormat, StopReason, TokenSink,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -235,14 +235,15 @@ impl OpenAiBackend {
         if !params.stop.is_empty() {
             body["stop"] = json!(params.stop);
         }
-        match (self.format, &params.response_schema) {
-            (Format::JsonSchema, Some(schema)) => {
+        // A code block is asked for in the prompt only: no server constrains to one.
+        match (self.format, &params.reply_format) {
+            (Format::JsonSchema, Some(ReplyFormat::Json(schema))) => {
                 body["response_format"] = json!({
                     "type": "json_schema",
                     "json_schema": { "name": "reply", "schema": schema, "strict": true },
                 });
             }
-            (Format::JsonObject, Some(schema)) => {
+            (Format::JsonObject, Some(ReplyFormat::Json(schema))) => {
                 body["response_format"] = json!({ "type": "json_object", "schema": schema });
             }
             _ => {}

@@ -8,7 +8,7 @@ use std::time::Duration;
 use cmdai_backend_openai::{ApiKey, OpenAiBackend, OpenAiOptions};
 use cmdai_core::{
     BackendError, CancelToken, CommandPrompt, Conversation, GenerateError, GenerationParams,
-    Generator, InferenceBackend, PromptBuilder, Role, ShellContext, StopReason,
+    Generator, InferenceBackend, PromptBuilder, ReplyFormat, Role, ShellContext, StopReason,
 };
 use serde_json::json;
 use support::{Answer, Server, delta, finish, usage};
@@ -46,6 +46,28 @@ fn generate(backend: &mut OpenAiBackend) -> Result<String, BackendError> {
 
 fn context() -> ShellContext {
     ShellContext::new("linux", "bash", "/home/me")
+}
+
+/// A prompt that asks for `{"cmd": "..."}`, as another application's prompt may: its schema is
+/// what a server's structured-output mode is given. (cmdai's own asks for a code block.)
+struct JsonPrompt;
+
+impl PromptBuilder for JsonPrompt {
+    fn version(&self) -> &str {
+        "json-test"
+    }
+
+    fn build(&self, request: &str, context: &ShellContext) -> Conversation {
+        CommandPrompt::default().build(request, context)
+    }
+
+    fn reply_format(&self) -> Option<ReplyFormat> {
+        Some(ReplyFormat::Json(json!({
+            "type": "object",
+            "properties": { "cmd": { "type": "string", "minLength": 1 } },
+            "required": ["cmd"],
+        })))
+    }
 }
 
 #[test]
@@ -95,8 +117,24 @@ fn a_full_generation_streams_the_reply_and_sends_what_the_server_needs() {
             .unwrap()
             .starts_with("list all files")
     );
-    // The prompt's schema goes to the server as a structured-output request.
-    let format = &body["response_format"];
+    // cmdai's prompt asks for a code block, which no server can be held to: no
+    // `response_format`. (A JSON reply, as here, is read all the same.)
+    assert!(
+        messages[0]["content"].as_str().unwrap().contains("```bash"),
+        "{}",
+        messages[0]["content"]
+    );
+    assert!(body.get("response_format").is_none());
+}
+
+#[test]
+fn a_prompt_that_asks_for_json_sends_its_schema_as_a_structured_output_request() {
+    let server = Server::start(vec![ls_reply()]);
+    let backend = OpenAiBackend::connect(test_options(&server)).unwrap();
+    let mut generator = Generator::new(backend, JsonPrompt);
+    let command = generator.generate("list all files", &context()).unwrap();
+    assert_eq!(command.command, "ls -la");
+    let format = &server.seen()[0].body["response_format"];
     assert_eq!(format["type"], "json_schema");
     assert_eq!(format["json_schema"]["schema"]["required"], json!(["cmd"]));
 }
@@ -258,7 +296,7 @@ fn a_server_without_structured_output_is_asked_again_without_it() {
     };
     let server = Server::start(vec![rejected(), rejected(), ls_reply(), ls_reply()]);
     let backend = OpenAiBackend::connect(test_options(&server)).unwrap();
-    let mut generator = Generator::new(backend, CommandPrompt::default());
+    let mut generator = Generator::new(backend, JsonPrompt);
     for _ in 0..2 {
         assert_eq!(
             generator
@@ -284,7 +322,7 @@ fn a_validation_error_about_response_format_is_not_retried_but_answered_with_ano
     let mut backend = OpenAiBackend::connect(test_options(&server)).unwrap();
     let conversation = Conversation::new().with(Role::User, "list files");
     let params = GenerationParams {
-        response_schema: CommandPrompt::default().response_schema(),
+        reply_format: JsonPrompt.reply_format(),
         ..GenerationParams::default()
     };
     backend

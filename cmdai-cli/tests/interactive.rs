@@ -83,7 +83,7 @@ fn revise_regenerates_with_the_conversation_then_runs() {
     assert_eq!(
         tail,
         [
-            ("assistant", r#"{"cmd": "ls"}"#),
+            ("assistant", "```bash\nls\n```"),
             ("user", "list files, only .txt files")
         ]
     );

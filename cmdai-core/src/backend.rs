@@ -50,11 +50,11 @@ pub struct GenerationParams {
     pub seed: u64,
     /// Extra strings that end generation when they appear in the output.
     pub stop: Vec<String>,
-    /// A JSON schema the reply must follow, from the prompt
-    /// ([`PromptBuilder::response_schema`](crate::PromptBuilder::response_schema)). Backends that
-    /// can constrain their output (a server's structured-output mode) use it; the reply is parsed
-    /// the same way either way.
-    pub response_schema: Option<serde_json::Value>,
+    /// The shape the reply must have, from the prompt
+    /// ([`PromptBuilder::reply_format`](crate::PromptBuilder::reply_format)). Backends that can
+    /// constrain their output (a grammar, a server's structured-output mode) use it; the reply
+    /// is parsed the same way either way. `None`: free text.
+    pub reply_format: Option<ReplyFormat>,
     /// The most time generation may take, prompt included; it stops there with
     /// [`StopReason::TimeLimit`]. `None`: no limit.
     pub time_limit: Option<Duration>,
@@ -76,11 +76,22 @@ impl Default for GenerationParams {
             top_p: 0.95,
             seed: 42,
             stop: Vec::new(),
-            response_schema: None,
+            reply_format: None,
             time_limit: None,
             keep_prompt_prefix: true,
         }
     }
+}
+
+/// The shape of a reply a prompt asks for, which a backend that can constrain its output holds
+/// the reply to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReplyFormat {
+    /// One JSON value that follows this JSON schema.
+    Json(serde_json::Value),
+    /// One fenced code block and nothing else: three backticks and this info string (`bash`)
+    /// on the first line, the code, then three backticks on a line of their own.
+    CodeBlock(String),
 }
 
 /// Receives generated text piece by piece, as it is produced.

@@ -75,11 +75,11 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
         .with_params(GenerationParams::default())
     }
 
-    /// Replaces the generation parameters. Without a response schema of their own, they get
-    /// the prompt's.
+    /// Replaces the generation parameters. Without a reply format of their own, they get the
+    /// prompt's.
     pub fn with_params(mut self, mut params: GenerationParams) -> Self {
-        if params.response_schema.is_none() {
-            params.response_schema = self.prompt.response_schema();
+        if params.reply_format.is_none() {
+            params.reply_format = self.prompt.reply_format();
         }
         self.params = params;
         self
@@ -312,7 +312,7 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
         let command = non_empty(command)?;
         let conversation = self.prompt.build_explanation(command, context);
         let params = GenerationParams {
-            response_schema: None,
+            reply_format: None,
             ..self.params.clone()
         };
         let output = self
@@ -921,7 +921,7 @@ mod tests {
         };
         assert_eq!(
             (shown.role, shown.content.as_str()),
-            (Role::Assistant, r#"{"cmd": "awk '{print $2"}"#)
+            (Role::Assistant, "```bash\nawk '{print $2\n```")
         );
         assert!(
             follow_up
@@ -1107,11 +1107,11 @@ mod tests {
         assert!(
             asked
                 .iter()
-                .any(|m| m.role == Role::Assistant && m.content.contains("\"ls\""))
+                .any(|m| m.role == Role::Assistant && m.content == "```bash\nls\n```")
         );
         assert!(asked.last().unwrap().content == "list files, only .txt files");
         assert!(!backend.params[0].keep_prompt_prefix);
-        assert!(backend.params[0].response_schema.is_some());
+        assert!(backend.params[0].reply_format.is_some());
     }
 
     #[test]
@@ -1124,7 +1124,7 @@ mod tests {
             .explain_streaming("ls -1", &context(), &mut NullSink, &CancelToken::new())
             .unwrap();
         assert_eq!(text, "Lists the files, one per line.");
-        assert!(generator.backend().params[0].response_schema.is_none());
+        assert!(generator.backend().params[0].reply_format.is_none());
         let mut silent = Generator::new(Scripted::new(" \n"), CommandPrompt::default());
         let error = silent
             .explain_streaming("ls", &context(), &mut NullSink, &CancelToken::new())

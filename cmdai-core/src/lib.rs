@@ -56,7 +56,7 @@ pub mod safety;
 pub use asked::{Asked, Direction, Entry, SizeUnit, unheeded};
 pub use backend::{
     BackendError, CancelToken, GenerationOutput, GenerationParams, InferenceBackend, ModelInfo,
-    NullSink, Restart, StopReason, TokenSink,
+    NullSink, ReplyFormat, Restart, StopReason, TokenSink,
 };
 pub use conversation::{Conversation, Message, Role};
 pub use error::GenerateError;

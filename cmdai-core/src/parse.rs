@@ -35,6 +35,12 @@ pub enum ParseError {
         /// The reply, shortened for display.
         received: String,
     },
+    /// The reply opens a code block and ends before closing it (generation was cut off).
+    #[error("the model's reply ends inside its code block: {received}")]
+    IncompleteBlock {
+        /// The reply, shortened for display.
+        received: String,
+    },
     /// The reply was prose or several lines, not a command.
     #[error("the model's reply is not a command: {received}")]
     NotACommand {
@@ -60,6 +66,19 @@ pub fn parse_response(reply: &str) -> Result<ParsedCommand, ParseError> {
     if reply.is_empty() {
         return Err(ParseError::Empty);
     }
+    // The reply format of cmdai's own prompt: the command alone in a code block. Read as a
+    // block first, so that a command that holds JSON (`echo '{"a": 1}'`) is not taken for it.
+    if reply.starts_with("```")
+        && let Some(block) = first_fenced_block(reply)
+        && !block_body(reply).trim_start().starts_with('{')
+    {
+        return match block {
+            Ok(block) => command_from_block(block).ok_or_else(|| not_a_command(reply)),
+            Err(Unclosed) => Err(ParseError::IncompleteBlock {
+                received: shorten(reply),
+            }),
+        };
+    }
     if let Some(object) = first_json_object(reply) {
         return command_from_json(&object, reply);
     }
@@ -72,12 +91,19 @@ pub fn parse_response(reply: &str) -> Result<ParsedCommand, ParseError> {
         return Err(incomplete());
     }
     if let Some(block) = first_fenced_block(reply) {
-        if let Some(object) = first_json_object(block) {
+        // JSON in a block, closed or not, is read as JSON.
+        let body = block
+            .as_ref()
+            .map_or_else(|_| block_body(reply), |block| *block);
+        if let Some(object) = first_json_object(body) {
             return command_from_json(&object, reply);
         }
-        if block.trim_start().starts_with('{') {
+        if body.trim_start().starts_with('{') {
             return Err(incomplete());
         }
+        let block = block.map_err(|Unclosed| ParseError::IncompleteBlock {
+            received: shorten(reply),
+        })?;
         return command_from_block(block).ok_or_else(|| not_a_command(reply));
     }
     command_from_line(reply).ok_or_else(|| not_a_command(reply))
@@ -150,15 +176,26 @@ fn command_from_json(
 }
 
 /// The contents of the first ``` fenced block, without its info string.
-fn first_fenced_block(text: &str) -> Option<&str> {
-    let open = text.find("```")?;
+fn first_fenced_block(text: &str) -> Option<Result<&str, Unclosed>> {
+    text.find("```")?;
+    let body = block_body(text);
+    Some(body.find("```").map(|end| &body[..end]).ok_or(Unclosed))
+}
+
+/// Everything after the opening line of the first code block in `text` (all of `text` if it
+/// has none).
+fn block_body(text: &str) -> &str {
+    let Some(open) = text.find("```") else {
+        return text;
+    };
     let after_fence = &text[open + 3..];
     // The info string (`bash`, `sh`, `json`) runs to the end of the opening line.
     let body_start = after_fence.find('\n').map_or(after_fence.len(), |i| i + 1);
-    let body = &after_fence[body_start..];
-    let end = body.find("```").unwrap_or(body.len());
-    Some(&body[..end])
+    &after_fence[body_start..]
 }
+
+/// A code block that is opened and never closed: the reply was cut off inside it.
+struct Unclosed;
 
 /// A command from the lines of a code block: prompts (`$ `) and comment lines removed.
 fn command_from_block(block: &str) -> Option<ParsedCommand> {
@@ -243,6 +280,38 @@ mod tests {
                 assert!(message.contains(fragment), "{message:?} lacks {fragment:?}");
             }
             (got, expected) => panic!("reply {reply:?}: got {got:?}, expected {expected:?}"),
+        }
+    }
+
+    #[test]
+    fn a_code_block_is_read_as_the_shell_reads_it() {
+        for (reply, command) in [
+            ("```bash\nls -la\n```", "ls -la"),
+            (
+                "```bash\necho '{\"cmd\": 1}' > a.json\n```",
+                "echo '{\"cmd\": 1}' > a.json",
+            ),
+            (
+                "```bash\nmkdir -p out\ntar -xzf a.tar.gz -C out\n```",
+                "mkdir -p out\ntar -xzf a.tar.gz -C out",
+            ),
+            (
+                "```bash\nawk '{print $1}' data.csv\n```",
+                "awk '{print $1}' data.csv",
+            ),
+        ] {
+            assert_eq!(parse_response(reply).unwrap().command, command, "{reply}");
+        }
+        for cut in [
+            "```bash\nfind . -name '*.lo",
+            "```bash\n",
+            "Here: ```sh\nls -",
+        ] {
+            assert!(
+                matches!(parse_response(cut), Err(ParseError::IncompleteBlock { .. })),
+                "{cut:?}: {:?}",
+                parse_response(cut)
+            );
         }
     }
 

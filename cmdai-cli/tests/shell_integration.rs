@@ -128,9 +128,10 @@ fn exercise(mut session: PtySession, setup_line: &str, history: &str, expected: 
     leave(session);
 }
 
-/// A command that fails (GNU ls: exit status 2), the hint typed for the fix key, and what the
-/// fix key and the key on an empty line must give.
-const FAILING: &str = "ls --sort=size --reverse no-such-dir";
+/// A command that fails (GNU ls: exit status 2) with a mistake in the command itself, so that
+/// the fix is another command (for `ls ... no-such-dir`, the command is as meant and the model
+/// gives it back, asked twice), and the hint typed for the fix key.
+const FAILING: &str = "ls --sort=size --reverze";
 const HINT: &str = "count the files instead";
 
 /// Runs the failing command, types the hint and presses the fix key (Alt-j), runs the result;
@@ -145,7 +146,7 @@ fn exercise_fix(mut session: PtySession, setup_line: &str, history: &str, expect
     session.exp_string("PROMPT> ").unwrap();
     for with_hint in [true, false] {
         session.send_line(FAILING).unwrap();
-        session.exp_string("no-such-dir").unwrap();
+        session.exp_string("unrecognized option").unwrap();
         session.exp_string("PROMPT> ").unwrap();
         if with_hint {
             session.send(HINT).unwrap();

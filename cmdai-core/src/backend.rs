@@ -111,6 +111,9 @@ pub enum Restart {
     OutOfTokens,
     /// The command has this flaw; the model is asked once more, with the flaw named.
     Flaw(crate::Flaw),
+    /// The fix of a failed command is that command again; the model is asked once more, told
+    /// so.
+    Unchanged,
     /// The command leaves out something the request asks for, and a small change to it
     /// ([`Asked::repair`](crate::Asked::repair)) does it: this command, asked for no more.
     Repaired {
@@ -128,6 +131,9 @@ impl std::fmt::Display for Restart {
                 f.write_str("the reply ran out of tokens; trying again with sampling")
             }
             Restart::Flaw(flaw) => write!(f, "that command looks wrong: {flaw}; asking once more"),
+            Restart::Unchanged => {
+                f.write_str("the fix is the command that failed; asking once more")
+            }
             Restart::Repaired { flaw, command } => {
                 write!(
                     f,

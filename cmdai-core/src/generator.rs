@@ -296,7 +296,49 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
         let started = Instant::now();
         non_empty(&fix.command)?;
         let conversation = self.prompt.build_fix(fix, context);
-        let fixed = self.command(&conversation, &self.params.clone(), sink, cancel, started)?;
+        let mut fixed = self.command(&conversation, &self.params.clone(), sink, cancel, started)?;
+        // The failed command again is no fix (a small model given a command tends to copy it):
+        // asked once more, told not to, and sampled: told, greedy decoding gave it again.
+        let failed = fix.status != Some(0);
+        if failed
+            && same_words(&fixed.command, &fix.command)
+            && let Some(time_limit) = remaining(self.params.time_limit, started)
+        {
+            sink.restart(&Restart::Unchanged);
+            let warned = format!(
+                "Not `{}` again: that is the command that failed.",
+                fix.command.trim()
+            );
+            let hint = match &fix.hint {
+                Some(hint) if !hint.trim().is_empty() => format!("{} {warned}", hint.trim()),
+                _ => warned,
+            };
+            let again = FixRequest {
+                hint: Some(hint),
+                ..fix.clone()
+            };
+            let conversation = self.prompt.build_fix(&again, context);
+            let params = GenerationParams {
+                keep_prompt_prefix: false,
+                time_limit,
+                temperature: self.params.temperature.max(RETRY_TEMPERATURE),
+                ..self.params.clone()
+            };
+            let mut spent = (fixed.generated_tokens, fixed.timings);
+            match self.command(&conversation, &params, sink, cancel, started) {
+                Ok(answer) => {
+                    spent.0 += answer.generated_tokens;
+                    spent.1.prefill += answer.timings.prefill;
+                    spent.1.decode += answer.timings.decode;
+                    if !same_words(&answer.command, &fix.command) {
+                        fixed = answer;
+                    }
+                }
+                Err(GenerateError::Parse { .. }) => {}
+                Err(error) => return Err(error),
+            }
+            fixed = with_spent(fixed, spent, started);
+        }
         Ok(with_static_flaw(fixed, context))
     }
 
@@ -493,6 +535,11 @@ fn with_static_flaw(command: GeneratedCommand, context: &ShellContext) -> Genera
 /// leave a loop, the value the alternatives use too.
 const RETRIES: u64 = 2;
 const RETRY_TEMPERATURE: f32 = 0.7;
+
+/// Whether two commands are the same words (white space aside).
+fn same_words(a: &str, b: &str) -> bool {
+    a.split_whitespace().eq(b.split_whitespace())
+}
 
 /// `command` with the tokens and time of all the answers it took (`spent`), since `started`.
 fn with_spent(
@@ -1112,6 +1159,50 @@ mod tests {
         assert!(asked.last().unwrap().content == "list files, only .txt files");
         assert!(!backend.params[0].keep_prompt_prefix);
         assert!(backend.params[0].reply_format.is_some());
+    }
+
+    #[test]
+    fn a_fix_that_is_the_failed_command_is_asked_for_once_more() {
+        let failing = "ls --sort=size  no-such-dir";
+        let fix = FixRequest {
+            status: Some(2),
+            ..FixRequest::new(failing)
+        };
+        let mut backend = Scripted::new("```bash\nls --sort=size no-such-dir\n```");
+        backend.then = Some(("```bash\nls -S .\n```", StopReason::EndOfGeneration));
+        let mut generator = Generator::new(backend, CommandPrompt::default());
+        let fixed = generator
+            .fix_streaming(&fix, &context(), &mut NullSink, &CancelToken::new())
+            .unwrap();
+        assert_eq!(fixed.command, "ls -S .");
+        let seen = &generator.backend().seen;
+        assert_eq!(seen.len(), 2);
+        let asked = &seen[1].messages.last().unwrap().content;
+        assert!(
+            asked.contains("Not `ls --sort=size  no-such-dir` again"),
+            "{asked}"
+        );
+
+        // The same again: the first answer stays, asked for no more.
+        let backend = Scripted::new("```bash\nls --sort=size no-such-dir\n```");
+        let mut generator = Generator::new(backend, CommandPrompt::default());
+        let fixed = generator
+            .fix_streaming(&fix, &context(), &mut NullSink, &CancelToken::new())
+            .unwrap();
+        assert_eq!(fixed.command, "ls --sort=size no-such-dir");
+        assert_eq!(generator.backend().seen.len(), 2);
+
+        // A command that worked may come back unchanged (a hint may ask for what it does).
+        let worked = FixRequest {
+            status: Some(0),
+            ..FixRequest::new("ls -S")
+        };
+        let backend = Scripted::new("```bash\nls -S\n```");
+        let mut generator = Generator::new(backend, CommandPrompt::default());
+        generator
+            .fix_streaming(&worked, &context(), &mut NullSink, &CancelToken::new())
+            .unwrap();
+        assert_eq!(generator.backend().seen.len(), 1);
     }
 
     #[test]

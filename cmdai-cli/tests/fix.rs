@@ -118,7 +118,7 @@ fn the_last_command_comes_from_the_history_file_of_each_shell() {
     .unwrap();
     let server = Server::start(vec![
         command_reply("grep -rn TODO --include='*.rs' ."),
-        command_reply("tar -xzf a.tgz -C out"),
+        command_reply("mkdir -p out && tar -xzf a.tgz -C out"),
         command_reply("chmod 755 run.sh"),
     ]);
     for (index, (shell, last)) in [

@@ -230,9 +230,7 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
                 Err(GenerateError::Parse { .. }) => continue,
                 Err(error) => return Err(error),
             };
-            spent.0 += answer.generated_tokens;
-            spent.1.prefill += answer.timings.prefill;
-            spent.1.decode += answer.timings.decode;
+            add_spent(&mut spent, &answer);
             match self.finding(request, &answer.command, context) {
                 None => return Ok(with_spent(answer, spent, started)),
                 Some(flaw) => match self.repaired(request, &answer.command, &flaw, context) {
@@ -327,9 +325,7 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
             let mut spent = (fixed.generated_tokens, fixed.timings);
             match self.command(&conversation, &params, sink, cancel, started) {
                 Ok(answer) => {
-                    spent.0 += answer.generated_tokens;
-                    spent.1.prefill += answer.timings.prefill;
-                    spent.1.decode += answer.timings.decode;
+                    add_spent(&mut spent, &answer);
                     if !same_words(&answer.command, &fix.command) {
                         fixed = answer;
                     }
@@ -539,6 +535,13 @@ const RETRY_TEMPERATURE: f32 = 0.7;
 /// Whether two commands are the same words (white space aside).
 fn same_words(a: &str, b: &str) -> bool {
     a.split_whitespace().eq(b.split_whitespace())
+}
+
+/// `spent` (tokens, timings) with the tokens and the prefill and decode time of `answer` added.
+fn add_spent(spent: &mut (usize, Timings), answer: &GeneratedCommand) {
+    spent.0 += answer.generated_tokens;
+    spent.1.prefill += answer.timings.prefill;
+    spent.1.decode += answer.timings.decode;
 }
 
 /// `command` with the tokens and time of all the answers it took (`spent`), since `started`.

@@ -98,7 +98,7 @@ impl Grammars {
     /// as written. Any other schema is compiled as JSON Schema.
     ///
     /// A code block gets the same rules for the command in it, written as the shell reads it
-    /// (no JSON escapes): [`code_block_grammar`].
+    /// (no JSON escapes): `code_block_grammar`.
     pub fn constrain(&self, format: &ReplyFormat) -> Result<Constraint> {
         let grammar = match format {
             ReplyFormat::Json(schema) => match single_string_field(schema) {

@@ -259,7 +259,10 @@ fn output_misfit(request: &str, report: &Report) -> Option<Flaw> {
     // '^Thread' | awk ...` for "just the number") misses it too.
     let ended = match report.status {
         Status::Exited { code: 0 } => true,
-        Status::Exited { .. } => matches!(asked, OutputForm::Choice(_) | OutputForm::Number),
+        Status::Exited { .. } => matches!(
+            asked,
+            OutputForm::Choice(_) | OutputForm::Number | OutputForm::Value { .. }
+        ),
         _ => false,
     };
     if !ended || report.limit.is_some() {

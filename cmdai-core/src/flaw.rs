@@ -38,6 +38,13 @@ pub enum Flaw {
         /// The destination as written, e.g. `*.jpg`.
         destination: String,
     },
+    /// An answer where a command belongs: `0755` for "the permissions of run.sh in octal",
+    /// `builtin` for "is echo a builtin or a file?". The model answered from what it knows, not
+    /// from this system.
+    Answer {
+        /// The reply, e.g. `0755`.
+        text: String,
+    },
     /// A program that is not on the user's `PATH` (nor a shell builtin).
     NotInstalled {
         /// The program, e.g. `rename`.
@@ -104,6 +111,11 @@ impl fmt::Display for Flaw {
                 f,
                 "{program} takes its last argument, {destination}, as one destination, not a \
                  pattern: {program} cannot change names by a pattern; do it file by file, in a loop"
+            ),
+            Flaw::Answer { text } => write!(
+                f,
+                "`{text}` is an answer, not a command: write a command that finds it out on \
+                 this system and prints it"
             ),
             Flaw::NotInstalled { program } => {
                 write!(f, "{program} is not installed on this system")
@@ -181,6 +193,44 @@ pub fn flaw(command: &str, context: &ShellContext) -> Option<Flaw> {
                     tools: "GNU",
                 })
             })
+    })
+}
+
+/// What `type -t` says a command is: words that do nothing as a command of their own.
+const KINDS_OF_COMMAND: &[&str] = &["builtin", "function", "alias", "keyword"];
+
+/// [`Flaw::Answer`] when `command`, written for `request`, is an answer rather than a command:
+/// it starts with a number, an address or a version (`0755`, `192.168.1.10`, `5.2.21`), or it
+/// is one word of the request that is not a program here (`no` for "answer yes or no", where
+/// the `PATH` is known) or that names a kind of command (`builtin`).
+pub fn answered(request: &str, command: &str, context: &ShellContext) -> Option<Flaw> {
+    let commands = simple_commands(command)?;
+    let first = commands.first()?;
+    let program = first.program.as_str();
+    let numeric = program.chars().any(|c| c.is_ascii_digit())
+        && !program.chars().any(|c| c.is_ascii_alphabetic())
+        && is_program_name(program);
+    let in_request = || {
+        request
+            .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_'))
+            .any(|word| word.eq_ignore_ascii_case(program))
+    };
+    let not_a_program = || {
+        KINDS_OF_COMMAND.contains(&program)
+            || context.programs.as_ref().is_some_and(|programs| {
+                !programs.contains(program)
+                    && !SHELL_WORDS.contains(&program)
+                    && is_program_name(program)
+            })
+    };
+    let lone_word = commands.len() == 1
+        && first.args.is_empty()
+        && first.wrappers.is_empty()
+        && command.trim() == program
+        && in_request()
+        && not_a_program();
+    (numeric || lone_word).then(|| Flaw::Answer {
+        text: command.trim().to_owned(),
     })
 }
 
@@ -609,6 +659,62 @@ mod tests {
         assert_eq!(
             flaw("tree", &here).unwrap().to_string(),
             "tree is not installed on this system"
+        );
+    }
+
+    #[test]
+    fn an_answer_written_in_place_of_a_command_is_named() {
+        let programs = ["ls", "stat", "echo", "type", "bash", "file", "uname"];
+        let here = ShellContext::new("Linux", "bash", "/")
+            .with_programs(programs.iter().map(|p| p.to_string()));
+        let unknown = ShellContext::new("Linux", "bash", "/");
+        for (request, reply) in [
+            ("what are the permissions of run.sh in octal?", "0755"),
+            ("what is my IP address on the LAN", "192.168.1.10"),
+            ("which version of bash is this", "5.2.21"),
+            ("how many cores does this machine have", "8"),
+            (
+                "is echo a builtin, a function or a file here? one word",
+                "builtin",
+            ),
+        ] {
+            for context in [&here, &unknown] {
+                let flaw = answered(request, reply, context);
+                assert_eq!(
+                    flaw,
+                    Some(Flaw::Answer {
+                        text: reply.to_owned()
+                    }),
+                    "{reply}"
+                );
+            }
+        }
+        // A word of the request that is no program on the PATH, where the PATH is known.
+        let no = Some(Flaw::Answer { text: "no".into() });
+        assert_eq!(answered("answer yes or no: is swap on", "no", &here), no);
+        assert_eq!(
+            answered("answer yes or no: is swap on", "no", &unknown),
+            None
+        );
+        for (request, command) in [
+            ("list the files", "ls"),
+            ("run uname", "uname"),
+            ("what system is this", "uname -a"),
+            ("permissions of run.sh in octal", "stat -c %a run.sh"),
+            ("print 42", "echo 42"),
+            ("go up one folder", "cd .."),
+            ("run the script in this folder", "./run.sh"),
+            ("show the variable", "$EDITOR"),
+            ("repeat the last command", "!!"),
+        ] {
+            assert_eq!(answered(request, command, &here), None, "{command}");
+        }
+        assert_eq!(
+            answered("octal permissions of x", "0755", &here)
+                .unwrap()
+                .to_string(),
+            "`0755` is an answer, not a command: write a command that finds it out on this \
+             system and prints it"
         );
     }
 

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::asked::unheeded;
-use crate::flaw::{Flaw, Trial, flaw};
+use crate::flaw::{Flaw, Trial, answered, flaw};
 use crate::{
     BackendError, CancelToken, Conversation, Exchange, FixRequest, GenerateError, GenerationOutput,
     GenerationParams, InferenceBackend, NullSink, ParseError, PromptBuilder, Restart, ShellContext,
@@ -92,12 +92,13 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
         self
     }
 
-    /// What is wrong with `command`, written for `request`: a [`Flaw`] that shows without
-    /// running it, else its failure in the trial, else something the request asks for in so
+    /// What is wrong with `command`, written for `request`: an answer in place of a command,
+    /// a [`Flaw`] that shows without running it, else its failure in the trial, else something the request asks for in so
     /// many words that it leaves out. A failure comes first: it says more about what to write
     /// instead (`gzip -d *.gz` with no such files is wrong before it deletes them).
     fn finding(&self, request: &str, command: &str, context: &ShellContext) -> Option<Flaw> {
-        flaw(command, context)
+        answered(request, command, context)
+            .or_else(|| flaw(command, context))
             .or_else(|| self.trial.as_ref()?.finding(request, command, context))
             .or_else(|| {
                 let (asked, why) = unheeded(request, command)?;

@@ -61,7 +61,7 @@ pub use backend::{
 pub use conversation::{Conversation, Message, Role};
 pub use error::GenerateError;
 pub use files::describe_named_files;
-pub use flaw::{Flaw, Trial, flaw};
+pub use flaw::{Flaw, Trial, answered, flaw};
 pub use generator::{Candidate, GeneratedCommand, Generator, Timings};
 pub use output::{OutputForm, asks_for_changes_in_place};
 pub use parse::{ParseError, ParsedCommand, parse_response};

@@ -25,12 +25,65 @@ pub enum OutputForm {
     /// separators (`:`, `=`, `,`, `;`, `|`), a number where it has a number, no fewer fields and
     /// no white space before the first where it has none.
     Like(String),
+    /// One value on each line, as printed: no label before it (`Codename:\tjammy`, `PORT=8080`),
+    /// no quotes around it (`"1.0.0"`), no table with a header. "just the version", "only the
+    /// date", "in one word", "print the date as YYYY-MM-DD". Printing nothing is not it.
+    Value {
+        /// One word a line: the request names a value that is one (a version, an address, a
+        /// checksum) or asks for one word.
+        one_word: bool,
+        /// An example of the value, not quoted ("like 1.0.0", "as YYYY-MM-DD"): each line has
+        /// as many words, and its punctuation where it has any.
+        example: Option<String>,
+    },
 }
 
 /// Words that name one number.
 const NUMBER_NOUNS: &[&str] = &["number", "count", "total", "sum", "size"];
 /// Words that name names.
 const NAME_NOUNS: &[&str] = &["name", "names", "path", "paths", "filename", "filenames"];
+/// Words that name one value that is one word: "just the version", "only the IP address".
+const ONE_WORD_NOUNS: &[&str] = &[
+    "version",
+    "codename",
+    "type",
+    "ip",
+    "address",
+    "checksum",
+    "hash",
+    "id",
+    "uid",
+    "gid",
+    "pid",
+    "port",
+    "hostname",
+    "owner",
+    "user",
+    "username",
+    "group",
+    "shell",
+    "encoding",
+    "charset",
+    "architecture",
+    "arch",
+    "mode",
+    "word",
+    "target",
+    "extension",
+    "release",
+    "uuid",
+    "branch",
+];
+/// Words that name one value that may have several words: "only the date", "just the value".
+const VALUE_NOUNS: &[&str] = &[
+    "value",
+    "date",
+    "time",
+    "timestamp",
+    "model",
+    "answer",
+    "result",
+];
 /// Words that may stand between "just" or "only" and what it is about ("only the
 /// human-readable size", "just their file names").
 const BETWEEN: &[&str] = &[
@@ -71,6 +124,7 @@ impl OutputForm {
         Self::number_or_names(&lower, per_item)
             .or_else(|| choice(&lower, per_item).map(OutputForm::Choice))
             .or_else(|| example_line(request).map(OutputForm::Like))
+            .or_else(|| value(request, &lower, per_item))
     }
 
     /// [`Number`](Self::Number) or [`Names`](Self::Names), if `lower` asks for one.
@@ -127,13 +181,28 @@ impl OutputForm {
                 .lines()
                 .filter(|line| !line.trim().is_empty())
                 .all(|line| shaped_like(line, example)),
+            OutputForm::Value { one_word, example } => {
+                !lines.is_empty()
+                    && !is_table(&lines)
+                    && lines.iter().all(|line| {
+                        !is_labelled(line)
+                            && !is_quoted(line)
+                            && (!one_word || line.split_whitespace().count() == 1)
+                            && example.as_deref().is_none_or(|e| like_example(line, e))
+                    })
+            }
         }
     }
 
     /// `command` changed as little as it takes to print this form, where a small change is
     /// known: for a number, the name `du -s` and `wc` print after it left out (`du -sh data |
     /// cut -f1`, `wc -l < app.log`). `None` otherwise.
+    /// For a value, jq's `-r` (no quotes) where jq prints it, else the label before each line
+    /// cut off (`Codename:\tjammy`, `PORT=8080`).
     pub fn repair(&self, command: &str) -> Option<String> {
+        if let OutputForm::Value { .. } = self {
+            return repair_value(command);
+        }
         if *self != OutputForm::Number {
             return None;
         }
@@ -211,6 +280,20 @@ impl fmt::Display for OutputForm {
                 f.write_str(" as the request asks")
             }
             OutputForm::Like(example) => write!(f, "lines like `{example}` as the request asks"),
+            OutputForm::Value {
+                example: Some(example),
+                ..
+            } => write!(
+                f,
+                "only a value like {example}, as the request asks, without a label or quotes"
+            ),
+            OutputForm::Value { one_word, .. } => {
+                let words = if *one_word { ", one word" } else { "" };
+                write!(
+                    f,
+                    "only the value the request asks for{words}, without a label or quotes"
+                )
+            }
         }
     }
 }
@@ -287,6 +370,200 @@ fn choice(lower: &str, per_item: bool) -> Option<Vec<String>> {
         }
     }
     None
+}
+
+/// Phrases that ask for one word.
+const ONE_WORD: &[&str] = &["one word", "single word"];
+/// Words after a noun for a value that add another value to it ("just the version and the
+/// date").
+const AND: &[&str] = &["and", "with", "plus", "followed"];
+
+/// [`OutputForm::Value`], if `request` asks for one value: "just" or "only" before a word for
+/// one ("just the version", "only the IP address", "just the sha256 checksum"), "in one word",
+/// or an example of a format ("as YYYY-MM-DD", "in the form HH:MM"). Not when it asks about
+/// each of several things, nor for a value and more ("just the version and the date").
+fn value(request: &str, lower: &str, per_item: bool) -> Option<OutputForm> {
+    if per_item {
+        return None;
+    }
+    let spaced = lower.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut one_word = None;
+    for clause in lower.split(['.', ',', ';', ':', '?', '!', '(', ')']) {
+        let clause: Vec<&str> = words(clause).collect();
+        for (i, word) in clause.iter().enumerate() {
+            if !matches!(*word, "just" | "only") {
+                continue;
+            }
+            // The first two words that are not a filler ("just the sha256 checksum").
+            let nouns = clause[i + 1..]
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| !BETWEEN.contains(w))
+                .take(2);
+            for (at, noun) in nouns {
+                let found = if ONE_WORD_NOUNS.contains(noun) {
+                    Some(true)
+                } else if VALUE_NOUNS.contains(noun) {
+                    Some(false)
+                } else {
+                    None
+                };
+                let more = clause
+                    .get(i + 1 + at + 1)
+                    .is_some_and(|next| AND.contains(next));
+                if let Some(found) = found.filter(|_| !more) {
+                    one_word = Some(found);
+                    break;
+                }
+            }
+        }
+    }
+    if ONE_WORD.iter().any(|phrase| spaced.contains(phrase)) {
+        one_word = Some(true);
+    }
+    let example = value_example(request);
+    match (one_word, example) {
+        (Some(one_word), example) => Some(OutputForm::Value { one_word, example }),
+        (None, Some(example)) if example.split_whitespace().all(is_placeholder) => {
+            Some(OutputForm::Value {
+                one_word: false,
+                example: Some(example),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// An example of a value `request` writes without quotes after "like", "as", "e.g." or "in the
+/// form": words with a digit (`1.0.0`, `ext4`, but not a bare count like `3`) or of a format's
+/// letters (`YYYY-MM-DD`, `HH:MM`), as many as follow one another.
+fn value_example(request: &str) -> Option<String> {
+    let tokens: Vec<&str> = request.split_whitespace().collect();
+    fn bare(t: &str) -> &str {
+        t.trim_end_matches([',', ';', ':', '?', '!', ')', '.'])
+            .trim_start_matches('(')
+    }
+    let example_like = |t: &str| {
+        let t = bare(t);
+        let digit = t.chars().any(|c| c.is_ascii_digit());
+        let integer = t.chars().all(|c| c.is_ascii_digit());
+        (digit && !integer && !t.contains(['\'', '"', '`'])) || is_placeholder(t)
+    };
+    for (i, token) in tokens.iter().enumerate() {
+        let lower = token.to_lowercase();
+        let introduces = EXAMPLE_BEFORE.contains(&bare(&lower)) || bare(&lower) == "e.g";
+        if !introduces {
+            continue;
+        }
+        let example: Vec<&str> = tokens[i + 1..]
+            .iter()
+            .take_while(|t| example_like(t))
+            .map(|t| bare(t))
+            .collect();
+        if !example.is_empty() {
+            return Some(example.join(" "));
+        }
+    }
+    None
+}
+
+/// A format's placeholder: `YYYY-MM-DD`, `HH:MM:SS`, `DD/MM/YYYY`, `YYYYMMDD`.
+fn is_placeholder(word: &str) -> bool {
+    let letters = word.chars().filter(|c| c.is_ascii_alphabetic()).count();
+    let separated = word.contains(['-', ':', '/', '.', '_']);
+    word.chars().all(|c| "YMDHS-:/._".contains(c)) && letters >= 2 && (separated || letters >= 6)
+}
+
+/// `Codename:\tjammy`, `Model name:   AMD EPYC`, `PORT=8080`, `version = 1.2`: a label, then a
+/// value. Not `root:root`, `fe80::1`, `http://x`, `dGVzdA==`: a colon is followed by white
+/// space, and what stands before `=` is a name.
+fn is_labelled(line: &str) -> bool {
+    let Some(at) = line.find([':', '=']) else {
+        return false;
+    };
+    let (head, rest) = (line[..at].trim(), &line[at + 1..]);
+    if rest.trim().is_empty() || rest.starts_with([':', '=']) {
+        return false;
+    }
+    if line[at..].starts_with('=') {
+        let mut chars = head.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    } else {
+        rest.starts_with([' ', '\t'])
+            && head.starts_with(|c: char| c.is_alphabetic())
+            && head.len() <= 40
+            && head.split_whitespace().count() <= 4
+            && head
+                .chars()
+                .all(|c| c.is_alphanumeric() || " _-()./".contains(c))
+    }
+}
+
+/// `"1.0.0"`, `'jammy'`.
+fn is_quoted(line: &str) -> bool {
+    line.len() >= 2
+        && ['"', '\'']
+            .iter()
+            .any(|&q| line.starts_with(q) && line.ends_with(q))
+}
+
+/// A table: a first line of column names (`Filesystem Type ...`, `PID TTY TIME CMD`), then
+/// more lines.
+fn is_table(lines: &[&str]) -> bool {
+    let Some(first) = lines.first().filter(|_| lines.len() >= 2) else {
+        return false;
+    };
+    let words: Vec<&str> = first.split_whitespace().collect();
+    let capitalised = words
+        .iter()
+        .filter(|w| w.starts_with(|c: char| c.is_uppercase()))
+        .count();
+    words.len() >= 2
+        && capitalised >= 2
+        && capitalised * 2 > words.len()
+        && !words.iter().any(|w| w.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// Whether `line` has the words of `example`, and its punctuation where it has any.
+fn like_example(line: &str, example: &str) -> bool {
+    let punctuation = |text: &str| -> String {
+        text.chars()
+            .filter(|c| !c.is_alphanumeric() && !c.is_whitespace())
+            .collect()
+    };
+    let marks = punctuation(example);
+    line.split_whitespace().count() == example.split_whitespace().count()
+        && (marks.is_empty() || punctuation(line) == marks)
+}
+
+/// What cuts the label off each line a command prints (`Codename:\tjammy` -> `jammy`).
+const STRIP_LABEL: &str = " | sed 's/^[^:=]*[:=][[:space:]]*//'";
+
+/// `command` with jq's `-r` where jq prints quoted strings, else with the label before each
+/// line it prints cut off; `None` once that is done.
+fn repair_value(command: &str) -> Option<String> {
+    let command = command.trim_end();
+    let commands = crate::safety::simple_commands(command)?;
+    let raw = |arg: &String| {
+        arg == "--raw-output"
+            || (arg.starts_with('-') && !arg.starts_with("--") && arg.contains('r'))
+    };
+    let jq_quotes = commands
+        .iter()
+        .any(|c| c.program == "jq" && !c.args.iter().any(raw));
+    if jq_quotes {
+        let at = command.match_indices("jq ").map(|(at, _)| at).find(|&at| {
+            command[..at]
+                .chars()
+                .next_back()
+                .is_none_or(|c| c.is_whitespace() || "|;&(".contains(c))
+        })?;
+        return Some(format!("{}jq -r {}", &command[..at], &command[at + 3..]));
+    }
+    (!command.ends_with(STRIP_LABEL)).then(|| format!("{command}{STRIP_LABEL}"))
 }
 
 /// Words before a quoted example that make it the form of a line ("like 'ERROR 2'", "in the
@@ -746,6 +1023,182 @@ mod tests {
         ] {
             assert!(!asks_for_changes_in_place(not), "{not}");
         }
+    }
+
+    fn value(one_word: bool, example: Option<&str>) -> Option<OutputForm> {
+        Some(OutputForm::Value {
+            one_word,
+            example: example.map(str::to_owned),
+        })
+    }
+
+    #[test]
+    fn one_value_is_read_from_the_words_of_the_request() {
+        let cases = [
+            (
+                "which kernel release is this? just the version",
+                value(true, None),
+            ),
+            ("show only the IP address of eth0", value(true, None)),
+            (
+                "print just the sha256 checksum of image.iso",
+                value(true, None),
+            ),
+            (
+                "when was the last commit? only the date",
+                value(false, None),
+            ),
+            (
+                "what is DEBUG set to in .env? just the value",
+                value(false, None),
+            ),
+            (
+                "which user owns backup.sh? only the owner",
+                value(true, None),
+            ),
+            (
+                "in one word: is ls an alias, a builtin or a file?",
+                value(true, None),
+            ),
+            (
+                "answer with a single word: which shell is this",
+                value(true, None),
+            ),
+            (
+                "what file system is /home on? print just the type, like btrfs2 or zfs",
+                value(true, Some("btrfs2")),
+            ),
+            (
+                "which python is installed? just the version, e.g. 3.12.1",
+                value(true, Some("3.12.1")),
+            ),
+            (
+                "when did backup.tar change? print the date as YYYY-MM-DD",
+                value(false, Some("YYYY-MM-DD")),
+            ),
+            (
+                "print the current time in the form HH:MM",
+                value(false, Some("HH:MM")),
+            ),
+            (
+                "when was x.log changed? only the time, like 2026-01-05 12:00",
+                value(false, Some("2026-01-05 12:00")),
+            ),
+            // Other forms come first; the words alone ask for no value.
+            (
+                "how many users are there? just the number, like 5.1",
+                Some(OutputForm::Number),
+            ),
+            ("find files named like report-2024.csv", None),
+            ("make a copy of notes.txt called like notes-2.txt", None),
+            ("I'd like 3 copies of a.txt", None),
+            ("show only the lines with errors", None),
+            ("keep only the last 3 lines of the log", None),
+            ("what type of files are in src", None),
+            ("print the version of every package", None),
+        ];
+        for (request, form) in cases {
+            assert_eq!(OutputForm::asked_in(request), form, "{request}");
+        }
+    }
+
+    #[test]
+    fn a_value_is_printed_without_a_label_quotes_or_a_table() {
+        let word = OutputForm::Value {
+            one_word: true,
+            example: None,
+        };
+        for fits in [
+            "jammy\n",
+            "5.2.21",
+            "192.168.1.5\n10.0.0.2\n",
+            "x86_64",
+            "fe80::1",
+        ] {
+            assert!(word.fits(fits), "{fits:?}");
+        }
+        for misfit in [
+            "Codename:\tjammy",
+            "VERSION_CODENAME=jammy",
+            "\"1.0.0\"",
+            "Filesystem     Type\n/dev/sda1      ext4",
+            "GNU bash, version 5.2.21(1)-release",
+            "version = 1.2",
+            "",
+        ] {
+            assert!(!word.fits(misfit), "{misfit:?}");
+        }
+        let value = OutputForm::Value {
+            one_word: false,
+            example: None,
+        };
+        for fits in [
+            "Thu Dec  4 18:00:00 UTC 2026",
+            "AMD EPYC 7B13",
+            "root:root",
+            "aa:bb:cc:dd:ee:ff",
+            "http://example.com/a=b",
+            "dGVzdA==",
+        ] {
+            assert!(value.fits(fits), "{fits:?}");
+        }
+        for misfit in [
+            "Model name:          AMD EPYC 7B13",
+            "Last modified: 2026-01-01",
+            "PORT=8080",
+            "  PID TTY          TIME CMD\n    1 ?        00:00:01 init",
+        ] {
+            assert!(!value.fits(misfit), "{misfit:?}");
+        }
+        assert_eq!(value.misfit("PORT=8080\n").as_deref(), Some("PORT=8080"));
+    }
+
+    #[test]
+    fn a_value_like_an_example_has_its_words_and_punctuation() {
+        let like = |example: &str| OutputForm::Value {
+            one_word: false,
+            example: Some(example.to_owned()),
+        };
+        let cases = [
+            ("1.0.0", "2.3.10", true),
+            ("1.0.0", "\"2.3.10\"", false),
+            ("1.0.0", "5.2.21(1)-release", false),
+            ("1.0.0", "2 3 10", false),
+            ("YYYY-MM-DD", "2026-12-04", true),
+            ("YYYY-MM-DD", "2026-12-04 18:43:23.000000000 +0000", false),
+            ("YYYY-MM-DD", "12/04/2026", false),
+            ("btrfs2", "xfs", true),
+            ("btrfs2", "ext2/ext3", true),
+            ("btrfs2", "Filesystem Type\noverlay overlay", false),
+            ("2026-01-05 12:00", "2026-12-04 18:43", true),
+            ("2026-01-05 12:00", "2026-12-04", false),
+        ];
+        for (example, printed, fits) in cases {
+            assert_eq!(like(example).fits(printed), fits, "{example} {printed:?}");
+        }
+    }
+
+    #[test]
+    fn a_labelled_or_quoted_value_repaired() {
+        let value = OutputForm::Value {
+            one_word: true,
+            example: None,
+        };
+        let strip = " | sed 's/^[^:=]*[:=][[:space:]]*//'";
+        assert_eq!(
+            value.repair("jq .version package.json").as_deref(),
+            Some("jq -r .version package.json")
+        );
+        assert_eq!(
+            value.repair("lsb_release -c").as_deref(),
+            Some(format!("lsb_release -c{strip}").as_str())
+        );
+        assert_eq!(
+            value.repair("jq -r .version package.json").as_deref(),
+            Some(format!("jq -r .version package.json{strip}").as_str())
+        );
+        // Once is enough.
+        assert_eq!(value.repair(&format!("lsb_release -c{strip}")), None);
     }
 
     #[test]

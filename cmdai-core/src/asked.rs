@@ -64,6 +64,10 @@ pub enum Asked {
     /// Paths without a long listing: the request asks for no details of the files found
     /// ("find the .tmp files under build"), so no `-exec ls -l {} \;`.
     PathsAlone,
+    /// Nothing changed, only shown what would be: "do a dry run", "without actually deleting
+    /// them", "which files would git clean remove?". So `make -n`, `rsync --dry-run`, `find`
+    /// without `-delete`; no `rm`, `mv`, `sed -i`.
+    DryRun,
 }
 
 /// A kind of entry of a file system.
@@ -139,6 +143,7 @@ impl fmt::Display for Asked {
             }
             Asked::Quiet => f.write_str("to see no line for each file handled"),
             Asked::PathsAlone => f.write_str("for paths without details"),
+            Asked::DryRun => f.write_str("to change nothing, only to show what would change"),
         }
     }
 }
@@ -180,11 +185,16 @@ impl Asked {
         asked.extend(entry_asked(&spaced).map(Asked::Only));
         asked.extend(order_asked(&spaced).map(Asked::Order));
         let words = request_words(&spaced);
-        if !words.iter().any(|w| TO_SEE.contains(&w.as_str())) {
+        let dry_run = asks_for_a_dry_run(&spaced);
+        // A dry run is there to see the work (`rsync -avn`).
+        if !dry_run && !words.iter().any(|w| TO_SEE.contains(&w.as_str())) {
             asked.push(Asked::Quiet);
         }
         if !words.iter().any(|w| DETAILS.contains(&w.as_str())) {
             asked.push(Asked::PathsAlone);
+        }
+        if dry_run {
+            asked.push(Asked::DryRun);
         }
         asked
     }
@@ -242,6 +252,7 @@ impl Asked {
             }),
             Asked::PathsAlone => long_listing(&tokens(command))
                 .map(|_| "ls -l prints a long listing, not the paths alone".to_owned()),
+            Asked::DryRun => changes(&commands).first().map(|change| change.why.clone()),
             Asked::KeepOriginal => commands.iter().find_map(|c| {
                 let program = deletes_its_input(c)?;
                 Some(format!(
@@ -443,6 +454,28 @@ impl Asked {
                     cut_word(&mut repaired, print0);
                 }
                 Some(repaired)
+            }
+            Asked::DryRun => {
+                let commands = with_inner_commands(simple_commands(command)?);
+                let [change] = &changes(&commands)[..] else {
+                    return None;
+                };
+                let repair = change.repair?;
+                let at = tokens.iter().enumerate().position(|(at, token)| {
+                    base(&token.raw) == change.program && in_command_position(&tokens, at)
+                })?;
+                match repair {
+                    DryRepair::Insert(option) => {
+                        let after = at + usize::from(change.program == "git");
+                        Some(insert(command, tokens.get(after)?, option))
+                    }
+                    DryRepair::PrintForDelete => {
+                        let delete = tokens[at..].iter().find(|t| t.raw == "-delete")?;
+                        let mut repaired = command.to_owned();
+                        repaired.replace_range(delete.span.clone(), "-print");
+                        Some(repaired)
+                    }
+                }
             }
             Asked::Text(_) | Asked::ArchiveEach | Asked::Name(_) => None,
         }
@@ -1058,6 +1091,214 @@ fn deletes_its_input(command: &SimpleCommand) -> Option<&str> {
             .iter()
             .any(|w| matches!(base(w), "xargs" | "parallel"));
     (!keeps && given_files).then_some(program)
+}
+
+/// Phrases (as [`spaced`] writes them) that ask for nothing to be changed, only shown.
+const DRY_RUN: &[&str] = &[
+    "dry run",
+    "dryrun",
+    "without actually",
+    "don't actually",
+    "dont actually",
+    "do not actually",
+    "without running it",
+    "without running them",
+    "without executing it",
+    "without changing anything",
+    "without touching anything",
+    "without deleting anything",
+    "without removing anything",
+    "without making any changes",
+    "without making changes",
+    "don't change anything",
+    "do not change anything",
+    "don't delete anything",
+    "do not delete anything",
+    "don't remove anything",
+    "do not remove anything",
+    "change nothing",
+    "simulate",
+    "simulating",
+];
+/// Verbs that, within three words after "would", ask what a command would do ("which files
+/// would git clean remove", "what would be copied").
+const WOULD_DO: &[&str] = &[
+    "delete",
+    "deleted",
+    "remove",
+    "removed",
+    "copy",
+    "copied",
+    "move",
+    "moved",
+    "change",
+    "changed",
+    "transfer",
+    "transferred",
+    "install",
+    "installed",
+    "upgrade",
+    "upgraded",
+    "clean",
+    "cleaned",
+    "run",
+    "do",
+    "overwrite",
+    "overwritten",
+    "sync",
+    "synced",
+    "rename",
+    "renamed",
+];
+
+/// Whether `spaced` asks for a dry run: one of [`DRY_RUN`], or "would" followed within three
+/// words by a verb of [`WOULD_DO`].
+fn asks_for_a_dry_run(spaced: &str) -> bool {
+    if DRY_RUN.iter().any(|phrase| spaced.contains(phrase)) {
+        return true;
+    }
+    let words: Vec<&str> = spaced
+        .split(' ')
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
+        .collect();
+    words.iter().enumerate().any(|(at, word)| {
+        *word == "would" && words[at + 1..].iter().take(3).any(|w| WOULD_DO.contains(w))
+    })
+}
+
+/// Programs that only show what they would do when given an option: the program, the
+/// subcommands that have it (none: the program itself), the option's letter, its long
+/// spellings, and the option a repair adds.
+const DRY_RUN_OPTIONS: &[(&str, &[&str], Option<char>, &[&str], Option<&str>)] = &[
+    (
+        "make",
+        &[],
+        Some('n'),
+        &["--just-print", "--dry-run", "--recon"],
+        Some(" -n"),
+    ),
+    (
+        "gmake",
+        &[],
+        Some('n'),
+        &["--just-print", "--dry-run", "--recon"],
+        Some(" -n"),
+    ),
+    ("rsync", &[], Some('n'), &["--dry-run"], Some(" --dry-run")),
+    (
+        "git",
+        &["clean", "rm", "add", "mv", "push"],
+        Some('n'),
+        &["--dry-run"],
+        Some(" -n"),
+    ),
+    (
+        "apt-get",
+        &[],
+        Some('s'),
+        &[
+            "--simulate",
+            "--dry-run",
+            "--just-print",
+            "--no-act",
+            "--recon",
+        ],
+        Some(" -s"),
+    ),
+    (
+        "apt",
+        &[],
+        Some('s'),
+        &[
+            "--simulate",
+            "--dry-run",
+            "--just-print",
+            "--no-act",
+            "--recon",
+        ],
+        Some(" -s"),
+    ),
+    ("dnf", &[], None, &["--assumeno"], None),
+    ("yum", &[], None, &["--assumeno"], None),
+    ("pip", &[], None, &["--dry-run"], None),
+    ("pip3", &[], None, &["--dry-run"], None),
+    ("npm", &[], None, &["--dry-run"], None),
+];
+/// Programs that change files whatever they are given, and have no dry run.
+const CHANGERS: &[&str] = &[
+    "rm", "rmdir", "mv", "cp", "mkdir", "touch", "chmod", "chown", "chgrp", "ln", "truncate",
+    "shred", "unlink", "rename", "dd", "zip", "gzip", "gunzip", "bzip2", "bunzip2", "xz", "unxz",
+];
+
+/// How a command that changes something is made to show it instead.
+#[derive(Debug, Clone, Copy)]
+enum DryRepair {
+    /// The dry-run option after the program (after git's subcommand).
+    Insert(&'static str),
+    /// find's `-delete` made `-print`.
+    PrintForDelete,
+}
+
+/// A command that changes something where a dry run is asked for.
+struct Change {
+    /// Its program.
+    program: String,
+    /// Why it changes something.
+    why: String,
+    /// How it is made to show it, where a small change does.
+    repair: Option<DryRepair>,
+}
+
+/// The commands of `commands` that change files or run what they would only show.
+fn changes(commands: &[SimpleCommand]) -> Vec<Change> {
+    commands
+        .iter()
+        .filter_map(|command| {
+            let program = base(&command.program);
+            if let Some((_, subcommands, letter, long, repair)) =
+                DRY_RUN_OPTIONS.iter().find(|(p, ..)| *p == program)
+            {
+                let (name, args) = match subcommands[..] {
+                    [] => (program.to_owned(), &command.args[..]),
+                    _ => {
+                        let (sub, args) = command.args.split_first()?;
+                        if !subcommands.contains(&sub.as_str()) {
+                            return None;
+                        }
+                        (format!("{program} {sub}"), args)
+                    }
+                };
+                let dry = letter.is_some_and(|letter| has_short(args, letter))
+                    || args.iter().any(|a| long.contains(&a.as_str()));
+                if dry {
+                    return None;
+                }
+                let option = repair.map_or(long[0], str::trim);
+                return Some(Change {
+                    program: program.to_owned(),
+                    why: format!("{name} runs what it would only show: {name} {option} shows it"),
+                    repair: repair.map(DryRepair::Insert),
+                });
+            }
+            let edits_in_place = matches!(program, "sed" | "perl")
+                && command
+                    .args
+                    .iter()
+                    .any(|a| a.starts_with("-i") || a == "--in-place" || a.starts_with("-pi"));
+            if program == "find" && command.args.iter().any(|a| a == "-delete") {
+                return Some(Change {
+                    program: program.to_owned(),
+                    why: "find -delete deletes what it finds: find -print lists it".to_owned(),
+                    repair: Some(DryRepair::PrintForDelete),
+                });
+            }
+            (CHANGERS.contains(&program) || edits_in_place).then(|| Change {
+                program: program.to_owned(),
+                why: format!("{program} changes files: list what it would change instead"),
+                repair: None,
+            })
+        })
+        .collect()
 }
 
 /// Words (as [`spaced`] writes them) for hidden files, and for folders inside folders.
@@ -2307,6 +2548,86 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn a_dry_run_asked_for_in_many_words() {
+        for request in [
+            "which files would git clean remove? don't delete anything",
+            "do a dry run of syncing src/ to backup/ with rsync",
+            "rsync photos to /mnt/usb, dry-run first",
+            "list the .tmp files rm would delete, but don't actually delete them",
+            "simulate upgrading the packages with apt-get",
+            "show what the Makefile's install target would do without running it",
+            "without changing anything, show which lines sed would change in a.conf",
+            "what would be removed if I cleaned the build folder? do not actually remove it",
+        ] {
+            assert!(asked_in(request).contains(&Asked::DryRun), "{request}");
+        }
+        for request in [
+            "run make",
+            "delete the .tmp files",
+            "copy a.txt to backup without overwriting anything",
+            "list the files without an extension",
+            "show the processes, without the header",
+            "rsync src/ to backup/",
+            "what would you use to count lines? count them in a.txt",
+        ] {
+            assert!(!asked_in(request).contains(&Asked::DryRun), "{request}");
+        }
+    }
+
+    #[test]
+    fn commands_that_change_nothing_or_only_say_what_they_would() {
+        let request = "do a dry run: what would be cleaned up";
+        for heeds in [
+            "make -n",
+            "make --dry-run install",
+            "make -n clean",
+            "rsync -avn src/ backup/",
+            "rsync -a --dry-run src/ backup/",
+            "git clean -n -d",
+            "git clean -fdn",
+            "apt-get -s upgrade",
+            "apt upgrade --simulate",
+            "find . -name '*.tmp'",
+            "find build -type f -print",
+            "ls build",
+            "sed 's/a/b/' a.conf",
+            "du -sh build",
+        ] {
+            assert_eq!(flagged(request, heeds), None, "{heeds}");
+        }
+        for (changes, repaired) in [
+            ("make", Some("make -n")),
+            ("make install", Some("make -n install")),
+            (
+                "rsync -av src/ backup/",
+                Some("rsync --dry-run -av src/ backup/"),
+            ),
+            ("git clean -fd", Some("git clean -n -fd")),
+            ("apt-get upgrade", Some("apt-get -s upgrade")),
+            (
+                "find . -name '*.tmp' -delete",
+                Some("find . -name '*.tmp' -print"),
+            ),
+            ("rm -rf build", None),
+            ("find . -name '*.tmp' -exec rm {} \\;", None),
+            ("sed -i 's/a/b/' a.conf", None),
+            ("cp -n a.txt backup/", None),
+            ("make clean && make", None),
+        ] {
+            assert_eq!(flagged(request, changes), Some(Asked::DryRun), "{changes}");
+            assert_eq!(
+                Asked::DryRun.repair(changes).as_deref(),
+                repaired,
+                "{changes}"
+            );
+        }
+        assert_eq!(
+            Asked::DryRun.unheeded_by("make").unwrap(),
+            "make runs what it would only show: make -n shows it"
+        );
     }
 
     #[test]

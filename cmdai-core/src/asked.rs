@@ -1166,63 +1166,107 @@ fn asks_for_a_dry_run(spaced: &str) -> bool {
     })
 }
 
-/// Programs that only show what they would do when given an option: the program, the
-/// subcommands that have it (none: the program itself), the option's letter, its long
-/// spellings, and the option a repair adds.
-const DRY_RUN_OPTIONS: &[(&str, &[&str], Option<char>, &[&str], Option<&str>)] = &[
-    (
-        "make",
-        &[],
-        Some('n'),
-        &["--just-print", "--dry-run", "--recon"],
-        Some(" -n"),
-    ),
-    (
-        "gmake",
-        &[],
-        Some('n'),
-        &["--just-print", "--dry-run", "--recon"],
-        Some(" -n"),
-    ),
-    ("rsync", &[], Some('n'), &["--dry-run"], Some(" --dry-run")),
-    (
-        "git",
-        &["clean", "rm", "add", "mv", "push"],
-        Some('n'),
-        &["--dry-run"],
-        Some(" -n"),
-    ),
-    (
-        "apt-get",
-        &[],
-        Some('s'),
-        &[
-            "--simulate",
-            "--dry-run",
-            "--just-print",
-            "--no-act",
-            "--recon",
-        ],
-        Some(" -s"),
-    ),
-    (
-        "apt",
-        &[],
-        Some('s'),
-        &[
-            "--simulate",
-            "--dry-run",
-            "--just-print",
-            "--no-act",
-            "--recon",
-        ],
-        Some(" -s"),
-    ),
-    ("dnf", &[], None, &["--assumeno"], None),
-    ("yum", &[], None, &["--assumeno"], None),
-    ("pip", &[], None, &["--dry-run"], None),
-    ("pip3", &[], None, &["--dry-run"], None),
-    ("npm", &[], None, &["--dry-run"], None),
+/// A program that only shows what it would do when given an option.
+struct DryRunOption {
+    program: &'static str,
+    /// The subcommands that have it; none: the program itself.
+    subcommands: &'static [&'static str],
+    /// The option's letter.
+    letter: Option<char>,
+    /// Its long spellings.
+    long: &'static [&'static str],
+    /// The option a repair adds.
+    repair: Option<&'static str>,
+}
+
+const MAKE_DRY: &[&str] = &["--just-print", "--dry-run", "--recon"];
+const APT_DRY: &[&str] = &[
+    "--simulate",
+    "--dry-run",
+    "--just-print",
+    "--no-act",
+    "--recon",
+];
+
+/// Programs with a dry run.
+const DRY_RUN_OPTIONS: &[DryRunOption] = &[
+    DryRunOption {
+        program: "make",
+        subcommands: &[],
+        letter: Some('n'),
+        long: MAKE_DRY,
+        repair: Some(" -n"),
+    },
+    DryRunOption {
+        program: "gmake",
+        subcommands: &[],
+        letter: Some('n'),
+        long: MAKE_DRY,
+        repair: Some(" -n"),
+    },
+    DryRunOption {
+        program: "rsync",
+        subcommands: &[],
+        letter: Some('n'),
+        long: &["--dry-run"],
+        repair: Some(" --dry-run"),
+    },
+    DryRunOption {
+        program: "git",
+        subcommands: &["clean", "rm", "add", "mv", "push"],
+        letter: Some('n'),
+        long: &["--dry-run"],
+        repair: Some(" -n"),
+    },
+    DryRunOption {
+        program: "apt-get",
+        subcommands: &[],
+        letter: Some('s'),
+        long: APT_DRY,
+        repair: Some(" -s"),
+    },
+    DryRunOption {
+        program: "apt",
+        subcommands: &[],
+        letter: Some('s'),
+        long: APT_DRY,
+        repair: Some(" -s"),
+    },
+    DryRunOption {
+        program: "dnf",
+        subcommands: &[],
+        letter: None,
+        long: &["--assumeno"],
+        repair: None,
+    },
+    DryRunOption {
+        program: "yum",
+        subcommands: &[],
+        letter: None,
+        long: &["--assumeno"],
+        repair: None,
+    },
+    DryRunOption {
+        program: "pip",
+        subcommands: &[],
+        letter: None,
+        long: &["--dry-run"],
+        repair: None,
+    },
+    DryRunOption {
+        program: "pip3",
+        subcommands: &[],
+        letter: None,
+        long: &["--dry-run"],
+        repair: None,
+    },
+    DryRunOption {
+        program: "npm",
+        subcommands: &[],
+        letter: None,
+        long: &["--dry-run"],
+        repair: None,
+    },
 ];
 /// Programs that change files whatever they are given, and have no dry run.
 const CHANGERS: &[&str] = &[
@@ -1255,8 +1299,13 @@ fn changes(commands: &[SimpleCommand]) -> Vec<Change> {
         .iter()
         .filter_map(|command| {
             let program = base(&command.program);
-            if let Some((_, subcommands, letter, long, repair)) =
-                DRY_RUN_OPTIONS.iter().find(|(p, ..)| *p == program)
+            if let Some(DryRunOption {
+                subcommands,
+                letter,
+                long,
+                repair,
+                ..
+            }) = DRY_RUN_OPTIONS.iter().find(|o| o.program == program)
             {
                 let (name, args) = match subcommands[..] {
                     [] => (program.to_owned(), &command.args[..]),

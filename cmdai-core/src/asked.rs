@@ -91,6 +91,8 @@ pub enum Direction {
 /// A unit for sizes a request can ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SizeUnit {
+    /// Bytes.
+    Byte,
     /// Kilobytes or kibibytes.
     Kilo,
     /// Megabytes or mebibytes.
@@ -119,6 +121,7 @@ impl fmt::Display for Asked {
             Asked::KeepOriginal => f.write_str("to keep the original files"),
             Asked::Hidden => f.write_str("for hidden files too"),
             Asked::Recursive => f.write_str("for the folders inside too"),
+            Asked::Unit(SizeUnit::Byte) => f.write_str("for sizes in bytes"),
             Asked::Unit(SizeUnit::Kilo) => f.write_str("for sizes in kilobytes"),
             Asked::Unit(SizeUnit::Mega) => f.write_str("for sizes in megabytes"),
             Asked::Unit(SizeUnit::Giga) => f.write_str("for sizes in gigabytes"),
@@ -351,6 +354,9 @@ impl Asked {
             Asked::Unit(unit) => {
                 let (at, program) = program_token(&tokens, SIZED)?;
                 let option = match (unit, program) {
+                    (SizeUnit::Byte, "ls") => "",
+                    (SizeUnit::Byte, "df") => " -B1",
+                    (SizeUnit::Byte, _) => " -b",
                     (SizeUnit::HumanReadable, _) => " -h",
                     (SizeUnit::Kilo, "ls") => " --block-size=K",
                     (SizeUnit::Kilo, _) => " -k",
@@ -392,7 +398,8 @@ impl Asked {
                         _ => {}
                     }
                 }
-                Some(insert(&repaired, &tokens[at], option))
+                let repaired = insert(&repaired, &tokens[at], option);
+                (repaired != command).then_some(repaired)
             }
             Asked::TextWhen { text, failed } => {
                 let (at, _) = wrong_branch(&tokens, text, *failed)?;
@@ -1495,6 +1502,7 @@ fn stays_at_the_top(command: &str, commands: &[SimpleCommand]) -> Option<String>
 
 /// Words for each unit, after "in" or "as" ("in MB", "as gigabytes").
 const UNITS: &[(SizeUnit, &[&str])] = &[
+    (SizeUnit::Byte, &["bytes", "byte"]),
     (SizeUnit::Kilo, &["kb", "kib", "kilobytes", "kibibytes"]),
     (
         SizeUnit::Mega,
@@ -1566,6 +1574,21 @@ fn other_unit(unit: SizeUnit, command: &str, commands: &[SimpleCommand]) -> Opti
             || (program != "ls" && has_short(&c.args, 'H'))
             || long(&["--human-readable", "--si", "--human"]);
         let (shown, hint) = match unit {
+            SizeUnit::Byte => (
+                match program {
+                    "ls" => !human && !has_short(&c.args, 's') && !long(&["--kibibytes"]),
+                    "free" => short('b') || long(&["--bytes"]),
+                    _ => {
+                        (program == "du" && short('b'))
+                            || long(&["--bytes", "-B1", "--block-size=1"])
+                    }
+                },
+                match program {
+                    "ls" => "ls -l prints bytes without -h or -s".to_owned(),
+                    "df" => "df prints bytes with -B1".to_owned(),
+                    _ => format!("{program} prints bytes with -b"),
+                },
+            ),
             SizeUnit::HumanReadable => (
                 human,
                 format!("{program} prints human-readable sizes with -h"),
@@ -3122,6 +3145,48 @@ mod tests {
         assert_eq!(
             flagged(kilo, "du -sh logs"),
             Some(Asked::Unit(SizeUnit::Kilo))
+        );
+        let bytes = "the total size of the cache folder in bytes";
+        assert_eq!(unit(bytes), Some(SizeUnit::Byte));
+        assert_eq!(unit("how big is a.iso, as bytes"), Some(SizeUnit::Byte));
+        assert_eq!(unit("the first 20 bytes of a.bin"), None);
+        for heeds in [
+            "du -sb cache",
+            "du -s --bytes cache",
+            "du -s -B1 cache",
+            "du -s --block-size=1 cache",
+            "df -B1 .",
+            "free -b",
+            "free --bytes",
+            "ls -l cache",
+            "stat -c %s a.iso",
+            "wc -c < a.iso",
+        ] {
+            assert_eq!(flagged(bytes, heeds), None, "{heeds}");
+        }
+        for leaves in [
+            "du -sh cache",
+            "du -s cache",
+            "df .",
+            "free -m",
+            "ls -lh",
+            "ls -s",
+        ] {
+            assert_eq!(
+                flagged(bytes, leaves),
+                Some(Asked::Unit(SizeUnit::Byte)),
+                "{leaves}"
+            );
+        }
+        assert_eq!(
+            Asked::Unit(SizeUnit::Byte)
+                .repair("du -sh cache")
+                .as_deref(),
+            Some("du -b -s cache")
+        );
+        assert_eq!(
+            Asked::Unit(SizeUnit::Byte).repair("ls -lh").as_deref(),
+            Some("ls -l")
         );
         let human = "how big is each folder here? human readable";
         assert_eq!(flagged(human, "du -sh *"), None);

@@ -30,6 +30,15 @@ pub enum Flaw {
         /// The action or test that applies to one alternative only, e.g. `-exec`.
         applies: String,
     },
+    /// A test of `find` that does not do what it says, as written: `-name` with a `/` (it
+    /// matches a file's own name, never a path), GNU find's `-perm +MODE` (gone; not "any of
+    /// these bits").
+    FindTest {
+        /// The test and its argument, e.g. `-name config/app.conf`.
+        test: String,
+        /// Why, and what does it.
+        why: &'static str,
+    },
     /// `mv` or `cp` with a pattern as the destination (`mv *.jpeg *.jpg`): the last argument is
     /// one destination, so this does not rename by a pattern.
     PatternDestination {
@@ -104,6 +113,7 @@ impl fmt::Display for Flaw {
                 "find's -o joins less tightly than the tests and actions written beside it, so \
                  {applies} applies to one alternative only: put the alternatives in \\( ... \\)"
             ),
+            Flaw::FindTest { test, why } => write!(f, "find's `{test}` {why}"),
             Flaw::PatternDestination {
                 program,
                 destination,
@@ -184,6 +194,7 @@ pub fn flaw(command: &str, context: &ShellContext) -> Option<Flaw> {
         }
         unended_exec(command)
             .or_else(|| ungrouped_find(command))
+            .or_else(|| misread_find_test(command, options.is_some()))
             .or_else(|| pattern_destination(command))
             .or_else(|| {
                 let option = options?.unknown_option(command)?;
@@ -193,6 +204,34 @@ pub fn flaw(command: &str, context: &ShellContext) -> Option<Flaw> {
                     tools: "GNU",
                 })
             })
+    })
+}
+
+/// [`Flaw::FindTest`] for a test of `command`, if it is `find`: `-name` or `-iname` with a
+/// `/` in its pattern, and, with GNU's tools, `-perm +MODE`.
+fn misread_find_test(command: &SimpleCommand, gnu: bool) -> Option<Flaw> {
+    if command.program.rsplit('/').next() != Some("find") {
+        return None;
+    }
+    command.args.windows(2).find_map(|pair| {
+        let [test, argument] = pair else {
+            return None;
+        };
+        let why = match test.as_str() {
+            "-name" | "-iname" if argument.contains('/') && argument != "/" => {
+                "never matches: it matches a file's own name, which has no `/`; -path \
+                 matches the path"
+            }
+            "-perm" if gnu && argument.starts_with('+') => {
+                "is not \"any of these bits\" in GNU find: -perm /MODE is (and -perm -MODE \
+                 is all of them)"
+            }
+            _ => return None,
+        };
+        Some(Flaw::FindTest {
+            test: format!("{test} {argument}"),
+            why,
+        })
     })
 }
 
@@ -716,6 +755,36 @@ mod tests {
             "`0755` is an answer, not a command: write a command that finds it out on this \
              system and prints it"
         );
+    }
+
+    #[test]
+    fn find_tests_that_never_match_as_written() {
+        let test_of = |command: &str, context: &ShellContext| match flaw(command, context) {
+            Some(Flaw::FindTest { test, .. }) => Some(test),
+            _ => None,
+        };
+        for (command, test) in [
+            ("find . -name 'config/app.conf'", "-name config/app.conf"),
+            ("find src -type f -iname 'lib/*.rs'", "-iname lib/*.rs"),
+            ("find . -type f -perm +x", "-perm +x"),
+            ("find . -perm +111 -print", "-perm +111"),
+        ] {
+            assert_eq!(test_of(command, &gnu()).as_deref(), Some(test), "{command}");
+        }
+        for command in [
+            "find . -name '*.conf'",
+            "find . -path './config/*.conf'",
+            "find . -type f -perm /111",
+            "find . -type f -perm -u+x",
+            "find . -perm 644",
+            "grep -r name/x .",
+        ] {
+            assert_eq!(test_of(command, &gnu()), None, "{command}");
+        }
+        // BSD find has -perm +MODE (any of the bits).
+        let macos = ShellContext::new("macOS", "zsh", "/Users/me").with_utilities("BSD utilities");
+        assert_eq!(test_of("find . -perm +111", &macos), None);
+        assert!(test_of("find . -name 'a/b'", &macos).is_some());
     }
 
     #[test]

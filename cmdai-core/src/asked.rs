@@ -68,6 +68,9 @@ pub enum Asked {
     /// them", "which files would git clean remove?". So `make -n`, `rsync --dry-run`, `find`
     /// without `-delete`; no `rm`, `mv`, `sed -i`.
     DryRun,
+    /// The output saved to a file and shown as well: "save the output to build.log while still
+    /// showing it", "log it to out.txt and show it on screen". So `| tee`.
+    SavedAndShown,
 }
 
 /// A kind of entry of a file system.
@@ -147,6 +150,7 @@ impl fmt::Display for Asked {
             Asked::Quiet => f.write_str("to see no line for each file handled"),
             Asked::PathsAlone => f.write_str("for paths without details"),
             Asked::DryRun => f.write_str("to change nothing, only to show what would change"),
+            Asked::SavedAndShown => f.write_str("to save the output and show it as well"),
         }
     }
 }
@@ -198,6 +202,9 @@ impl Asked {
         }
         if dry_run {
             asked.push(Asked::DryRun);
+        }
+        if asks_to_save_and_show(&spaced) {
+            asked.push(Asked::SavedAndShown);
         }
         asked
     }
@@ -256,6 +263,12 @@ impl Asked {
             Asked::PathsAlone => long_listing(&tokens(command))
                 .map(|_| "ls -l prints a long listing, not the paths alone".to_owned()),
             Asked::DryRun => changes(&commands).first().map(|change| change.why.clone()),
+            Asked::SavedAndShown => program_token(&tokens(command), &["tee"]).is_none().then(
+                || {
+                    "nothing in it shows the output as well as saving it: `| tee FILE` does both"
+                        .to_owned()
+                },
+            ),
             Asked::KeepOriginal => commands.iter().find_map(|c| {
                 let program = deletes_its_input(c)?;
                 Some(format!(
@@ -483,6 +496,29 @@ impl Asked {
                         Some(repaired)
                     }
                 }
+            }
+            Asked::SavedAndShown => {
+                // Only a redirection of standard output that ends the command.
+                let redirections: Vec<usize> = (0..tokens.len())
+                    .filter(|&at| {
+                        let start = tokens[at].span.start;
+                        matches!(tokens[at].raw.as_str(), ">" | ">>")
+                            && !command[..start].ends_with(|c: char| c.is_ascii_digit() || c == '&')
+                    })
+                    .collect();
+                let [at] = redirections[..] else {
+                    return None;
+                };
+                let file = tokens.get(at + 1).filter(|t| !t.is_operator())?;
+                if at + 2 != tokens.len() {
+                    return None;
+                }
+                let append = if tokens[at].raw == ">>" { "-a " } else { "" };
+                Some(format!(
+                    "{}| tee {append}{}",
+                    &command[..tokens[at].span.start],
+                    file.raw
+                ))
             }
             Asked::Text(_) | Asked::ArchiveEach | Asked::Name(_) => None,
         }
@@ -1098,6 +1134,68 @@ fn deletes_its_input(command: &SimpleCommand) -> Option<&str> {
             .iter()
             .any(|w| matches!(base(w), "xargs" | "parallel"));
     (!keeps && given_files).then_some(program)
+}
+
+/// Verbs for saving output to a file.
+const SAVE: &[&str] = &[
+    "save",
+    "saving",
+    "write",
+    "writing",
+    "log",
+    "logging",
+    "store",
+    "storing",
+    "capture",
+    "capturing",
+    "record",
+    "recording",
+    "copy",
+    "copying",
+];
+/// Phrases (as [`spaced`] writes them) that ask to see output as well.
+const SHOWN: &[&str] = &[
+    "on screen",
+    "on the screen",
+    "on my screen",
+    "on the terminal",
+    "in the terminal",
+    "while showing",
+    "while still showing",
+    "while displaying",
+    "while printing",
+    "and show it",
+    "and also show",
+    "also show",
+    "and display it",
+    "also display",
+    "as well as show",
+    "still see",
+    "see it too",
+    "also want to see",
+    "also see",
+    "watch it",
+];
+
+/// Whether `spaced` asks for output saved to a file and shown as well: a verb of [`SAVE`]
+/// with "to", "into" or "in" within six words after it ("log in" is no saving), and a phrase of
+/// [`SHOWN`].
+fn asks_to_save_and_show(spaced: &str) -> bool {
+    let words: Vec<&str> = spaced
+        .split(' ')
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
+        .collect();
+    let saves = words.iter().enumerate().any(|(at, word)| {
+        let logs_in =
+            *word == "log" && matches!(words.get(at + 1), Some(&("in" | "into" | "on" | "out")));
+        SAVE.contains(word)
+            && !logs_in
+            && words[at + 1..]
+                .iter()
+                .take(6)
+                .any(|w| matches!(*w, "to" | "into" | "in"))
+    });
+    saves && SHOWN.iter().any(|phrase| spaced.contains(phrase))
 }
 
 /// Phrases (as [`spaced`] writes them) that ask for nothing to be changed, only shown.
@@ -2700,6 +2798,61 @@ mod tests {
             Asked::DryRun.unheeded_by("make").unwrap(),
             "make runs what it would only show: make -n shows it"
         );
+    }
+
+    #[test]
+    fn output_saved_and_shown_asks_for_tee() {
+        for request in [
+            "run ./build.sh and save its output to build.log while still showing it",
+            "run the tests, log the output to test.log and show it on screen too",
+            "capture what make prints into make.log, but I also want to see it",
+            "write the output of df to disk.txt and display it",
+        ] {
+            assert!(
+                asked_in(request).contains(&Asked::SavedAndShown),
+                "{request}"
+            );
+        }
+        for request in [
+            "save the output of df to disk.txt",
+            "show the disk usage on screen",
+            "show the end of app.log on screen",
+            "log in to the server and show it the key",
+            "list the files and show them",
+        ] {
+            assert!(
+                !asked_in(request).contains(&Asked::SavedAndShown),
+                "{request}"
+            );
+        }
+        let request = "run ./build.sh and save its output to build.log while still showing it";
+        for heeds in [
+            "./build.sh | tee build.log",
+            "./build.sh 2>&1 | tee -a build.log",
+        ] {
+            assert_eq!(flagged(request, heeds), None, "{heeds}");
+        }
+        for (leaves, repaired) in [
+            ("./build.sh > build.log", Some("./build.sh | tee build.log")),
+            (
+                "./build.sh >> build.log",
+                Some("./build.sh | tee -a build.log"),
+            ),
+            ("./build.sh > build.log 2>&1", None),
+            ("./build.sh 2> build.log", None),
+            ("./build.sh", None),
+        ] {
+            assert_eq!(
+                flagged(request, leaves),
+                Some(Asked::SavedAndShown),
+                "{leaves}"
+            );
+            assert_eq!(
+                Asked::SavedAndShown.repair(leaves).as_deref(),
+                repaired,
+                "{leaves}"
+            );
+        }
     }
 
     #[test]

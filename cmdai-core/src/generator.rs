@@ -903,6 +903,28 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_in_place_of_a_command_is_asked_for_again_as_a_command() {
+        let mut backend = Scripted::new(r#"{"cmd": "0755"}"#);
+        backend.then = Some((
+            r#"{"cmd": "stat -c %a run.sh"}"#,
+            StopReason::EndOfGeneration,
+        ));
+        let mut generator = Generator::new(backend, CommandPrompt::default());
+        let request = "what are the permissions of run.sh in octal?";
+        let command = generator.generate(request, &context()).unwrap();
+        assert_eq!(command.command, "stat -c %a run.sh");
+        assert_eq!(command.flaw, None);
+        let restated = &generator.backend().seen[1].messages.last().unwrap().content;
+        assert!(
+            restated.ends_with(
+                "(not `0755`: `0755` is an answer, not a command: write a command that finds it \
+                 out on this system and prints it)"
+            ),
+            "{restated}"
+        );
+    }
+
+    #[test]
     fn an_answer_that_only_leaves_out_a_word_beats_one_that_fails() {
         // The first answer cannot be read; the others read but leave out the case.
         let mut backend = Scripted::new(r#"{"cmd": "grep 'todo src"}"#);

@@ -46,7 +46,6 @@ const NAME_NOUNS: &[&str] = &["name", "names", "path", "paths", "filename", "fil
 const ONE_WORD_NOUNS: &[&str] = &[
     "version",
     "codename",
-    "type",
     "ip",
     "address",
     "checksum",
@@ -70,12 +69,14 @@ const ONE_WORD_NOUNS: &[&str] = &[
     "word",
     "target",
     "extension",
-    "release",
     "uuid",
     "branch",
 ];
-/// Words that name one value that may have several words: "only the date", "just the value".
+/// Words that name one value that may have several words: "only the date", "just the value"
+/// ("ASCII text" is a file's type, "Ubuntu 22.04 LTS" a release).
 const VALUE_NOUNS: &[&str] = &[
+    "type",
+    "release",
     "value",
     "date",
     "time",
@@ -1057,6 +1058,10 @@ mod tests {
                 value(true, None),
             ),
             (
+                "what kind of file is blob.bin? just the type",
+                value(false, None),
+            ),
+            (
                 "in one word: is ls an alias, a builtin or a file?",
                 value(true, None),
             ),
@@ -1066,7 +1071,7 @@ mod tests {
             ),
             (
                 "what file system is /home on? print just the type, like btrfs2 or zfs",
-                value(true, Some("btrfs2")),
+                value(false, Some("btrfs2")),
             ),
             (
                 "which python is installed? just the version, e.g. 3.12.1",

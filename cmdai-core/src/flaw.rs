@@ -765,6 +765,10 @@ mod tests {
         };
         for (command, test) in [
             ("find . -name 'config/app.conf'", "-name config/app.conf"),
+            (
+                "find . -name 'config/app.conf' -newermt 'config/app.conf' -type f",
+                "-name config/app.conf",
+            ),
             ("find src -type f -iname 'lib/*.rs'", "-iname lib/*.rs"),
             ("find . -type f -perm +x", "-perm +x"),
             ("find . -perm +111 -print", "-perm +111"),

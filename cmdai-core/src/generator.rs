@@ -212,10 +212,15 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
         let mut last_flaw = flaw.clone();
         let mut spent = (first.generated_tokens, first.timings);
         // An answer that runs but leaves out a word of the request beats a first answer that
-        // fails or cannot run: the first of them, if the first answer's flaw is of that kind.
+        // fails or cannot run, and any command beats an answer in place of one (`0755`): the
+        // first such, if the first answer's flaw is of that kind.
         let mut runs = None;
         let unheeded = |flaw: &Flaw| matches!(flaw, Flaw::Unheeded { .. });
+        let answer = |flaw: &Flaw| matches!(flaw, Flaw::Answer { .. });
         let first_runs = unheeded(&flaw);
+        let first_answers = answer(&flaw);
+        let better =
+            |later: &Flaw| (unheeded(later) && !first_runs) || (first_answers && !answer(later));
         for conversation in [&restated, &revision] {
             let Some(time_limit) = remaining(self.params.time_limit, started) else {
                 break;
@@ -244,7 +249,7 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
                         return Ok(with_spent(answer, spent, started));
                     }
                     None => {
-                        if runs.is_none() && unheeded(&flaw) && !first_runs {
+                        if runs.is_none() && better(&flaw) {
                             runs = Some(GeneratedCommand {
                                 flaw: Some(flaw.clone()),
                                 ..answer
@@ -914,6 +919,22 @@ mod tests {
         let command = generator.generate(request, &context()).unwrap();
         assert_eq!(command.command, "stat -c %a run.sh");
         assert_eq!(command.flaw, None);
+
+        // A command with a flaw of its own still beats the answer.
+        let mut backend = Scripted::new(r#"{"cmd": "0755"}"#);
+        let later = "find . -name './run.sh' -printf '%m'";
+        backend.then = Some((
+            r#"{"cmd": "find . -name './run.sh' -printf '%m'"}"#,
+            StopReason::EndOfGeneration,
+        ));
+        let mut generator = Generator::new(backend, CommandPrompt::default());
+        let command = generator.generate(request, &context()).unwrap();
+        assert_eq!(command.command, later);
+        assert!(
+            matches!(command.flaw, Some(Flaw::FindTest { .. })),
+            "{:?}",
+            command.flaw
+        );
         let restated = &generator.backend().seen[1].messages.last().unwrap().content;
         assert!(
             restated.ends_with(

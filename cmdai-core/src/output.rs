@@ -50,6 +50,11 @@ const ONE_WORD_NOUNS: &[&str] = &[
     "address",
     "checksum",
     "hash",
+    "digest",
+    "md5",
+    "sha1",
+    "sha256",
+    "sha512",
     "id",
     "uid",
     "gid",
@@ -256,9 +261,16 @@ impl OutputForm {
         if first.is_empty() {
             return Some("nothing".into());
         }
-        let shown: String = first.chars().take(60).collect();
-        let more = shown.len() < first.len()
-            || (!matches!(self, OutputForm::Like(_)) && lines.next().is_some());
+        // A long line's end shows as much as its start (`<hash>  big.iso`).
+        let chars: Vec<char> = first.chars().collect();
+        let shown: String = if chars.len() > 60 {
+            let head: String = chars[..32].iter().collect();
+            let tail: String = chars[chars.len() - 24..].iter().collect();
+            format!("{head} ... {tail}")
+        } else {
+            first.to_owned()
+        };
+        let more = !matches!(self, OutputForm::Like(_)) && lines.next().is_some();
         Some(if more { format!("{shown} ...") } else { shown })
     }
 }
@@ -540,6 +552,18 @@ fn like_example(line: &str, example: &str) -> bool {
         && (marks.is_empty() || punctuation(line) == marks)
 }
 
+/// Programs that print a checksum, then the file's name.
+const CHECKSUMS: &[&str] = &[
+    "md5sum",
+    "sha1sum",
+    "sha224sum",
+    "sha256sum",
+    "sha384sum",
+    "sha512sum",
+    "b2sum",
+    "cksum",
+];
+
 /// What cuts the label off each line a command prints (`Codename:\tjammy` -> `jammy`).
 const STRIP_LABEL: &str = " | sed 's/^[^:=]*[:=][[:space:]]*//'";
 
@@ -555,6 +579,19 @@ fn repair_value(command: &str) -> Option<String> {
     let jq_quotes = commands
         .iter()
         .any(|c| c.program == "jq" && !c.args.iter().any(raw));
+    // A checksum program prints the file's name after the sum.
+    let summed = commands.last().is_some_and(|c| {
+        let program = c.program.rsplit('/').next().unwrap_or(&c.program);
+        CHECKSUMS.contains(&program)
+    }) || (commands.len() == 1
+        && commands[0].program == "find"
+        && commands[0]
+            .args
+            .iter()
+            .any(|a| CHECKSUMS.contains(&a.as_str())));
+    if summed {
+        return Some(format!("{command} | cut -d' ' -f1"));
+    }
     if jq_quotes {
         let at = command.match_indices("jq ").map(|(at, _)| at).find(|&at| {
             command[..at]
@@ -1156,6 +1193,11 @@ mod tests {
             assert!(!value.fits(misfit), "{misfit:?}");
         }
         assert_eq!(value.misfit("PORT=8080\n").as_deref(), Some("PORT=8080"));
+        let hash = "109bfd3dc6227d39b9bb9609bc8941208857a9f61379edf5e0923dcba5b0aa12  big.iso";
+        assert_eq!(
+            word.misfit(hash).as_deref(),
+            Some("109bfd3dc6227d39b9bb9609bc894120 ... 0923dcba5b0aa12  big.iso")
+        );
     }
 
     #[test]
@@ -1189,6 +1231,16 @@ mod tests {
             one_word: true,
             example: None,
         };
+        assert_eq!(
+            value.repair("sha256sum big.iso").as_deref(),
+            Some("sha256sum big.iso | cut -d' ' -f1")
+        );
+        assert_eq!(
+            value
+                .repair("find . -name '*.iso' -exec md5sum {} +")
+                .as_deref(),
+            Some("find . -name '*.iso' -exec md5sum {} + | cut -d' ' -f1")
+        );
         let strip = " | sed 's/^[^:=]*[:=][[:space:]]*//'";
         assert_eq!(
             value.repair("jq .version package.json").as_deref(),

@@ -1256,8 +1256,10 @@ const WOULD_DO: &[&str] = &[
     "renamed",
 ];
 
-/// Whether `spaced` asks for a dry run: one of [`DRY_RUN`], or "would" followed within three
-/// words by a verb of [`WOULD_DO`].
+/// Whether `spaced` asks for a dry run: one of [`DRY_RUN`], or "would" in a question about
+/// what a command would do: "what", "which", "how many" or "whether" within six words before
+/// it, and a verb of [`WOULD_DO`] within three words after ("which files would git clean
+/// remove", "show what would be copied"; not "I would like to delete ...").
 fn asks_for_a_dry_run(spaced: &str) -> bool {
     if DRY_RUN.iter().any(|phrase| spaced.contains(phrase)) {
         return true;
@@ -1267,7 +1269,16 @@ fn asks_for_a_dry_run(spaced: &str) -> bool {
         .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
         .collect();
     words.iter().enumerate().any(|(at, word)| {
-        *word == "would" && words[at + 1..].iter().take(3).any(|w| WOULD_DO.contains(w))
+        let asked = words[at.saturating_sub(6)..at]
+            .iter()
+            .any(|w| matches!(*w, "what" | "which" | "how" | "whether"));
+        *word == "would"
+            && asked
+            && !matches!(
+                words.get(at + 1),
+                Some(&("like" | "love" | "want" | "prefer"))
+            )
+            && words[at + 1..].iter().take(3).any(|w| WOULD_DO.contains(w))
     })
 }
 
@@ -2742,6 +2753,9 @@ mod tests {
             "show the processes, without the header",
             "rsync src/ to backup/",
             "what would you use to count lines? count them in a.txt",
+            "I would like to delete the .tmp files",
+            "where is the python3 that would run if I typed python3",
+            "it would be great to remove the old logs, which are in logs/",
         ] {
             assert!(!asked_in(request).contains(&Asked::DryRun), "{request}");
         }

@@ -193,7 +193,7 @@ impl OutputForm {
                     && lines.iter().all(|line| {
                         !is_labelled(line)
                             && !is_quoted(line)
-                            && (!one_word || line.split_whitespace().count() == 1)
+                            && (!one_word || one_word_each(line))
                             && example.as_deref().is_none_or(|e| like_example(line, e))
                     })
             }
@@ -387,9 +387,34 @@ fn choice(lower: &str, per_item: bool) -> Option<Vec<String>> {
 
 /// Phrases that ask for one word.
 const ONE_WORD: &[&str] = &["one word", "single word"];
-/// Words after a noun for a value that add another value to it ("just the version and the
-/// date").
-const AND: &[&str] = &["and", "with", "plus", "followed"];
+/// Words that may follow a noun for a value when it is the value asked for: "just the IP
+/// address of eth0", "only the version number", "just the user name, please". Any other word
+/// makes the noun a word for something else ("only the user processes"), and "and", "with"
+/// add another value ("just the version and the date").
+const AFTER_A_VALUE: &[&str] = &[
+    "of",
+    "in",
+    "for",
+    "from",
+    "on",
+    "at",
+    "as",
+    "that",
+    "which",
+    "please",
+    "like",
+    "e",
+    "eg",
+    "only",
+    "number",
+    "string",
+    "address",
+    "name",
+    "without",
+    "here",
+    "now",
+    "currently",
+];
 
 /// [`OutputForm::Value`], if `request` asks for one value: "just" or "only" before a word for
 /// one ("just the version", "only the IP address", "just the sha256 checksum"), "in one word",
@@ -421,10 +446,14 @@ fn value(request: &str, lower: &str, per_item: bool) -> Option<OutputForm> {
                 } else {
                     None
                 };
-                let more = clause
-                    .get(i + 1 + at + 1)
-                    .is_some_and(|next| AND.contains(next));
-                if let Some(found) = found.filter(|_| !more) {
+                // The noun is what is asked for, not a word for another ("the user processes"),
+                // and nothing more is asked with it ("the version and the date").
+                let own = clause.get(i + 1 + at + 1).is_none_or(|next| {
+                    AFTER_A_VALUE.contains(next)
+                        || ONE_WORD_NOUNS.contains(next)
+                        || VALUE_NOUNS.contains(next)
+                });
+                if let Some(found) = found.filter(|_| own) {
                     one_word = Some(found);
                     break;
                 }
@@ -513,6 +542,18 @@ fn is_labelled(line: &str) -> bool {
                 .chars()
                 .all(|c| c.is_alphanumeric() || " _-()./".contains(c))
     }
+}
+
+/// Whether `line` is one word, or several values of one shape (`10.0.0.2 172.17.0.1` from
+/// `hostname -I`): the same punctuation in each, and some.
+fn one_word_each(line: &str) -> bool {
+    let marks = |word: &str| -> String { word.chars().filter(|c| !c.is_alphanumeric()).collect() };
+    let mut words = line.split_whitespace();
+    let Some(first) = words.next() else {
+        return true;
+    };
+    let shape = marks(first);
+    words.all(|word| !shape.is_empty() && marks(word) == shape)
 }
 
 /// `"1.0.0"`, `'jammy'`.
@@ -1135,6 +1176,14 @@ mod tests {
             ("make a copy of notes.txt called like notes-2.txt", None),
             ("I'd like 3 copies of a.txt", None),
             ("show only the lines with errors", None),
+            ("show only the user processes", None),
+            ("list only the group members of docker", None),
+            ("print just the date column of data.csv", None),
+            ("just the user name, please", value(true, None)),
+            (
+                "which version of ssh? just the version number",
+                value(true, None),
+            ),
             ("keep only the last 3 lines of the log", None),
             ("what type of files are in src", None),
             ("print the version of every package", None),
@@ -1156,6 +1205,8 @@ mod tests {
             "192.168.1.5\n10.0.0.2\n",
             "x86_64",
             "fe80::1",
+            // Several values of one shape on a line (`hostname -I`).
+            "10.0.0.2 172.17.0.1 \n",
         ] {
             assert!(word.fits(fits), "{fits:?}");
         }
@@ -1166,6 +1217,8 @@ mod tests {
             "Filesystem     Type\n/dev/sda1      ext4",
             "GNU bash, version 5.2.21(1)-release",
             "version = 1.2",
+            "Python 3.12.1",
+            "3.12.1 big.iso",
             "",
         ] {
             assert!(!word.fits(misfit), "{misfit:?}");

@@ -1256,12 +1256,20 @@ const WOULD_DO: &[&str] = &[
     "renamed",
 ];
 
-/// Whether `spaced` asks for a dry run: one of [`DRY_RUN`], or "would" in a question about
-/// what a command would do: "what", "which", "how many" or "whether" within six words before
-/// it, and a verb of [`WOULD_DO`] within three words after ("which files would git clean
-/// remove", "show what would be copied"; not "I would like to delete ...").
+/// Whether `spaced` asks for a dry run: one of [`DRY_RUN`] (not followed by "else"), or
+/// "would" in a question about what a command would do: "what", "which", "how many" or
+/// "whether" within six words before it, and a verb of [`WOULD_DO`] within three words after
+/// ("which files would git clean remove", "show what would be copied"; not "I would like to
+/// delete ...").
 fn asks_for_a_dry_run(spaced: &str) -> bool {
-    if DRY_RUN.iter().any(|phrase| spaced.contains(phrase)) {
+    // "don't change anything else" keeps the rest as it is: the change asked for is made.
+    let said = |phrase: &&str| {
+        spaced.match_indices(*phrase).any(|(at, _)| {
+            let after = &spaced[at + phrase.len()..];
+            !after.trim_start().starts_with("else")
+        })
+    };
+    if DRY_RUN.iter().any(said) {
         return true;
     }
     let words: Vec<&str> = spaced
@@ -2754,6 +2762,8 @@ mod tests {
             "rsync src/ to backup/",
             "what would you use to count lines? count them in a.txt",
             "I would like to delete the .tmp files",
+            "let only the owner run x.sh; don't change anything else about its permissions",
+            "add a line to notes.txt without changing anything else in it",
             "where is the python3 that would run if I typed python3",
             "it would be great to remove the old logs, which are in logs/",
         ] {

@@ -37,6 +37,9 @@ for crate in "${crates[@]}"; do
     tar -xzf "$target_dir/package/$crate-$version.crate" -C "$packages"
     mv "$packages/$crate-$version" "$packages/$crate"
 done
+# The archives keep the files' old times: a target directory kept from an earlier run would
+# take the packages for the crates it checked then.
+find "$packages" -type f -exec touch {} +
 
 export CARGO_TARGET_DIR="$root/target"
 for crate in "${crates[@]}"; do

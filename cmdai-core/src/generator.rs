@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::asked::unheeded;
 use crate::flaw::{Flaw, Trial, answered, flaw};
+use crate::mend::mend_failure;
 use crate::{
     BackendError, CancelToken, Conversation, Exchange, FixRequest, GenerateError, GenerationOutput,
     GenerationParams, InferenceBackend, NullSink, ParseError, PromptBuilder, Restart, ShellContext,
@@ -108,9 +109,10 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
 
     /// `command` changed as little as it takes to do what `flaw` says it leaves out of
     /// `request` ([`Asked::repair`](crate::Asked::repair),
-    /// [`OutputForm::repair`](crate::OutputForm::repair)), and again while the change leaves
-    /// out something else that way, if that ends in a command with no finding at all (the
-    /// trial included).
+    /// [`OutputForm::repair`](crate::OutputForm::repair)) or to mend a failure of a known kind
+    /// (`mend.rs`: unsorted input to `comm`, a name written without its spaces), and again
+    /// while the change leaves something else out or fails that way, if that ends in a command
+    /// with no finding at all (the trial included).
     fn repaired(
         &self,
         request: &str,
@@ -124,7 +126,8 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
         for _ in 0..8 {
             command = match &flaw {
                 Flaw::Unheeded { asked, .. } => asked.repair(&command)?,
-                Flaw::Output { asked, .. } => asked.repair(&command)?,
+                Flaw::Output { asked, printed } => asked.repair(&command, printed)?,
+                Flaw::Failed { message } => mend_failure(request, &command, message, context)?,
                 _ => return None,
             };
             match self.finding(request, &command, context) {
@@ -1036,65 +1039,92 @@ mod tests {
         assert_eq!(generator.backend().seen.len(), 1);
     }
 
-    /// A trial in which commands with `sort` fail, as `comm` does on unsorted input here.
+    /// A trial in which a `tail` fails, as `tail -n +$(grep -n ...)` does with the line's text
+    /// after its number.
     #[derive(Debug, Default, Clone)]
-    struct NeedsSort {
+    struct TailFails {
         tried: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
     }
 
-    impl Trial for NeedsSort {
+    const TAIL_ERROR: &str = "tail: invalid number of lines: '+3:ERROR x'";
+
+    impl Trial for TailFails {
         fn finding(&self, request: &str, command: &str, _: &ShellContext) -> Option<Flaw> {
             let mut tried = self.tried.lock().unwrap();
             tried.push((request.to_owned(), command.to_owned()));
-            (!command.contains("sort")).then(|| Flaw::Failed {
+            command.contains("tail").then(|| Flaw::Failed {
+                message: TAIL_ERROR.to_owned(),
+            })
+        }
+    }
+
+    const FROM_ERROR: &str = "print app.log from the first ERROR line";
+    const TAIL: &str = "tail -n +$(grep -n ERROR app.log | head -1) app.log";
+    const TAIL_REPLY: &str = r#"{"cmd": "tail -n +$(grep -n ERROR app.log | head -1) app.log"}"#;
+
+    /// A trial in which `comm` fails on files it does not sort, as it does on unsorted input.
+    #[derive(Debug)]
+    struct CommNeedsSort;
+
+    impl Trial for CommNeedsSort {
+        fn finding(&self, _: &str, command: &str, _: &ShellContext) -> Option<Flaw> {
+            (command.contains("comm") && !command.contains("sort")).then(|| Flaw::Failed {
                 message: "comm: file 1 is not in sorted order".to_owned(),
             })
         }
     }
 
     #[test]
+    fn a_failure_of_a_known_kind_is_mended_without_asking_again() {
+        let backend = Scripted::new(r#"{"cmd": "comm -12 a.txt b.txt"}"#);
+        let mut generator =
+            Generator::new(backend, CommandPrompt::default()).with_trial(CommNeedsSort);
+        let command = generator
+            .generate("lines in both a.txt and b.txt", &context())
+            .unwrap();
+        assert_eq!(command.command, "comm -12 <(sort a.txt) <(sort b.txt)");
+        assert_eq!(command.flaw, None);
+        assert_eq!(generator.backend().seen.len(), 1, "the model is asked once");
+    }
+
+    #[test]
     fn a_command_that_fails_in_the_trial_is_asked_for_again_with_its_error() {
-        let mut backend = Scripted::new(r#"{"cmd": "comm -12 a b"}"#);
+        let mut backend = Scripted::new(TAIL_REPLY);
         backend.then = Some((
-            r#"{"cmd": "comm -12 <(sort a) <(sort b)"}"#,
+            r#"{"cmd": "sed -n '/ERROR/,$p' app.log"}"#,
             StopReason::EndOfGeneration,
         ));
-        let trial = NeedsSort::default();
+        let trial = TailFails::default();
         let mut generator =
             Generator::new(backend, CommandPrompt::default()).with_trial(trial.clone());
-        let command = generator
-            .generate("lines in both a and b", &context())
-            .unwrap();
-        assert_eq!(command.command, "comm -12 <(sort a) <(sort b)");
+        let command = generator.generate(FROM_ERROR, &context()).unwrap();
+        assert_eq!(command.command, "sed -n '/ERROR/,$p' app.log");
         assert_eq!(command.flaw, None);
         let tried = trial.tried.lock().unwrap().clone();
-        let request = "lines in both a and b".to_owned();
+        let request = FROM_ERROR.to_owned();
         assert_eq!(
             tried,
             [
-                (request.clone(), "comm -12 a b".to_owned()),
-                (request, "comm -12 <(sort a) <(sort b)".to_owned())
+                (request.clone(), TAIL.to_owned()),
+                (request, "sed -n '/ERROR/,$p' app.log".to_owned())
             ],
             "the first and the second answer are tried, with the request"
         );
         let restated = &generator.backend().seen[1].messages.last().unwrap().content;
         assert_eq!(
-            restated,
-            "lines in both a and b (not `comm -12 a b`: it failed when tried here: comm: file 1 \
-             is not in sorted order)"
+            *restated,
+            format!("{FROM_ERROR} (not `{TAIL}`: it failed when tried here: {TAIL_ERROR})")
         );
 
         // The second answer fails too: the first stays, with what is wrong with it.
-        let backend = Scripted::new(r#"{"cmd": "comm -12 a b"}"#);
-        let trial = NeedsSort::default();
+        let backend = Scripted::new(TAIL_REPLY);
+        let trial = TailFails::default();
         let mut generator = Generator::new(backend, CommandPrompt::default()).with_trial(trial);
-        let command = generator
-            .generate("lines in both a and b", &context())
-            .unwrap();
-        assert_eq!(command.command, "comm -12 a b");
+        let command = generator.generate(FROM_ERROR, &context()).unwrap();
+        assert_eq!(command.command, TAIL);
         assert_eq!(
-            command.flaw.map(|f| f.to_string()).as_deref(),
-            Some("it failed when tried here: comm: file 1 is not in sorted order")
+            command.flaw.map(|f| f.to_string()),
+            Some(format!("it failed when tried here: {TAIL_ERROR}"))
         );
         assert_eq!(
             generator.backend().seen.len(),
@@ -1104,7 +1134,7 @@ mod tests {
 
         // A flaw that shows without running the command is found without a trial.
         let backend = Scripted::new(r#"{"cmd": "awk '{print $2 "}"#);
-        let trial = NeedsSort::default();
+        let trial = TailFails::default();
         let mut generator =
             Generator::new(backend, CommandPrompt::default()).with_trial(trial.clone());
         generator.generate("second column", &context()).unwrap();

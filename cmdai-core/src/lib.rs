@@ -47,6 +47,7 @@ mod files;
 mod flaw;
 mod generator;
 pub mod highlight;
+mod mend;
 pub mod options;
 mod output;
 mod parse;

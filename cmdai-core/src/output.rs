@@ -127,7 +127,18 @@ impl OutputForm {
     pub fn asked_in(request: &str) -> Option<OutputForm> {
         let lower = request.to_lowercase();
         let per_item = words(&lower).any(|w| matches!(w, "each" | "every" | "per"));
-        Self::number_or_names(&lower, per_item)
+        let number = Self::number_or_names(&lower, per_item);
+        // "just the number, like 5.1.16": the example says more than "a number" does.
+        if number == Some(OutputForm::Number)
+            && let Some(example) = value_example(request)
+            && example.chars().filter(|c| c.is_ascii_punctuation()).count() >= 2
+        {
+            return Some(OutputForm::Value {
+                one_word: true,
+                example: Some(example),
+            });
+        }
+        number
             .or_else(|| choice(&lower, per_item).map(OutputForm::Choice))
             .or_else(|| example_line(request).map(OutputForm::Like))
             .or_else(|| value(request, &lower, per_item))
@@ -201,46 +212,23 @@ impl OutputForm {
     }
 
     /// `command` changed as little as it takes to print this form, where a small change is
-    /// known: for a number, the name `du -s` and `wc` print after it left out (`du -sh data |
-    /// cut -f1`, `wc -l < app.log`). `None` otherwise.
-    /// For a value, jq's `-r` (no quotes) where jq prints it, else the label before each line
-    /// cut off (`Codename:\tjammy`, `PORT=8080`).
-    pub fn repair(&self, command: &str) -> Option<String> {
-        if let OutputForm::Value { .. } = self {
-            return repair_value(command);
-        }
-        if *self != OutputForm::Number {
-            return None;
-        }
-        let last = crate::safety::simple_commands(command)?.pop()?;
-        let program = last.program.rsplit('/').next().unwrap_or(&last.program);
-        let (options, operands): (Vec<&String>, Vec<&String>) =
-            last.args.iter().partition(|a| a.starts_with('-'));
-        let [operand] = operands[..] else {
-            return None;
-        };
-        let command = command.trim_end();
-        let letters = |allowed: &str| {
-            options.iter().all(|o| {
-                o.len() > 1 && !o.starts_with("--") && o[1..].chars().all(|c| allowed.contains(c))
-            })
-        };
-        match program {
-            "du" if options
-                .iter()
-                .any(|o| *o == "--summarize" || !o.starts_with("--") && o.contains('s'))
-                && command.ends_with(operand.as_str()) =>
-            {
-                Some(format!("{command} | cut -f1"))
-            }
-            "wc" if !options.is_empty()
-                && letters("lcwm")
-                && command.ends_with(&format!(" {operand}")) =>
-            {
-                let at = command.len() - operand.len();
-                Some(format!("{}< {operand}", &command[..at]))
-            }
-            _ => None,
+    /// known, given `printed`, the line that showed it does not ([`misfit`](Self::misfit)).
+    /// `None` otherwise, and once the change is made.
+    /// - A number: the name `du -s` and `wc` print after it left out (`du -sh data | cut -f1`,
+    ///   `wc -l < app.log`).
+    /// - A value: jq's `-r` (no quotes) where jq prints it, the name after a checksum cut off,
+    ///   else the label before each line (`Codename:\tjammy`, `PORT=8080`).
+    /// - Lines like `word count`, where a count came first (`uniq -c`'s `      5 red`): the two
+    ///   turned round (`| awk '{print $2, $1}'`).
+    /// - One of two answers, where the command is a test whose status is the answer (`gzip -t`,
+    ///   `pgrep`, `grep -q`, `cmp`): `&& echo yes || echo no`, the "yes" of the two on success.
+    pub fn repair(&self, command: &str, printed: &str) -> Option<String> {
+        match self {
+            OutputForm::Number => repair_number(command),
+            OutputForm::Value { .. } => repair_value(command),
+            OutputForm::Like(example) => count_last(command, example, printed),
+            OutputForm::Choice(options) => answer_by_status(command, options),
+            OutputForm::Names => None,
         }
     }
 
@@ -309,6 +297,256 @@ impl fmt::Display for OutputForm {
             }
         }
     }
+}
+
+/// `command` with the name `du -s` and `wc` print after the number left out.
+fn repair_number(command: &str) -> Option<String> {
+    let last = crate::safety::simple_commands(command)?.pop()?;
+    let program = last.program.rsplit('/').next().unwrap_or(&last.program);
+    let (options, operands): (Vec<&String>, Vec<&String>) =
+        last.args.iter().partition(|a| a.starts_with('-'));
+    let [operand] = operands[..] else {
+        return None;
+    };
+    let command = command.trim_end();
+    let letters = |allowed: &str| {
+        options.iter().all(|o| {
+            o.len() > 1 && !o.starts_with("--") && o[1..].chars().all(|c| allowed.contains(c))
+        })
+    };
+    match program {
+        "du" if options
+            .iter()
+            .any(|o| *o == "--summarize" || !o.starts_with("--") && o.contains('s'))
+            && command.ends_with(operand.as_str()) =>
+        {
+            Some(format!("{command} | cut -f1"))
+        }
+        "wc" if !options.is_empty()
+            && letters("lcwm")
+            && command.ends_with(&format!(" {operand}")) =>
+        {
+            let at = command.len() - operand.len();
+            Some(format!("{}< {operand}", &command[..at]))
+        }
+        _ => None,
+    }
+}
+
+/// Words an example line has where a count goes: "print 'word count' lines", "'METHOD N'".
+const COUNT_WORDS: &[&str] = &[
+    "count",
+    "counts",
+    "n",
+    "num",
+    "number",
+    "total",
+    "times",
+    "occurrences",
+    "hits",
+    "lines",
+    "frequency",
+    "freq",
+];
+
+/// Whether `field` of an example line stands for a number: one (`2`, `22.04`) or a word for a
+/// count (`count`, `N`).
+fn stands_for_number(field: &str) -> bool {
+    let field = field.trim_matches(SEPARATORS);
+    is_plain_number(field) || COUNT_WORDS.contains(&field.to_lowercase().as_str())
+}
+
+/// `command` with each line's count moved after its word, where the request shows a word, then
+/// a count (`word count`, `ERROR: 2`) and `printed` starts with a count (`      5 red`, as
+/// `uniq -c` prints it).
+fn count_last(command: &str, example: &str, printed: &str) -> Option<String> {
+    let fields: Vec<&str> = example.split_whitespace().collect();
+    let [word, count] = fields[..] else {
+        return None;
+    };
+    if stands_for_number(word) || !stands_for_number(count) {
+        return None;
+    }
+    // What stands between the two in the example: `: ` after `LEVEL` in `LEVEL: 2`.
+    let bare = word.trim_end_matches(|c: char| !c.is_alphanumeric());
+    let between = &example[bare.len()..example.len() - count.len()];
+    if between.contains(['\'', '"', '\\', '%']) {
+        return None;
+    }
+    let got: Vec<&str> = printed.split_whitespace().collect();
+    if got.len() < 2 || !is_plain_number(got[0]) || is_plain_number(got[1]) {
+        return None;
+    }
+    let joined = |first: &str, second: &str| match between {
+        " " => format!("{first}, {second}"),
+        _ => format!("{first} \"{between}\" {second}"),
+    };
+    let program = if got.len() == 2 {
+        format!("{{print {}}}", joined("$2", "$1"))
+    } else {
+        // A name with spaces: everything after the count, then the count.
+        format!(
+            "{{n = $1; $1 = \"\"; print {}}}",
+            joined("substr($0, 2)", "n")
+        )
+    };
+    let repair = format!(" | awk '{program}'");
+    let command = command.trim_end();
+    let done = command.ends_with(" | awk '{print $2, $1}'") || command.ends_with(&repair);
+    (!done).then(|| format!("{command}{repair}"))
+}
+
+/// Words for the answer that means "yes" to a question, and for the one that means "no".
+const YES: &[&str] = &[
+    "yes",
+    "y",
+    "true",
+    "valid",
+    "ok",
+    "okay",
+    "set",
+    "present",
+    "exists",
+    "exist",
+    "found",
+    "running",
+    "up",
+    "open",
+    "on",
+    "enabled",
+    "active",
+    "installed",
+    "available",
+    "pass",
+    "passed",
+    "success",
+    "reachable",
+    "intact",
+    "good",
+    "same",
+    "identical",
+    "equal",
+    "match",
+    "matches",
+    "online",
+    "alive",
+    "listening",
+    "mounted",
+    "supported",
+    "healthy",
+];
+const NO: &[&str] = &[
+    "no",
+    "n",
+    "false",
+    "invalid",
+    "unset",
+    "missing",
+    "absent",
+    "down",
+    "closed",
+    "off",
+    "disabled",
+    "inactive",
+    "stopped",
+    "fail",
+    "failed",
+    "failure",
+    "error",
+    "broken",
+    "corrupt",
+    "corrupted",
+    "bad",
+    "different",
+    "differ",
+    "unreachable",
+    "offline",
+    "dead",
+    "unmounted",
+    "unsupported",
+    "unhealthy",
+    "none",
+    "notfound",
+];
+
+/// The "yes" and the "no" of two answers: one a word for each (`running`, `stopped`), or one
+/// the other with `un`, `in`, `non` or `not` before it (`set`, `unset`).
+fn yes_and_no(options: &[String]) -> Option<(&str, &str)> {
+    let [a, b] = options else {
+        return None;
+    };
+    let negates = |no: &str, yes: &str| {
+        ["un", "in", "non", "non-", "not", "not-", "not_"]
+            .iter()
+            .any(|prefix| no.strip_prefix(prefix) == Some(yes))
+    };
+    let is_yes =
+        |w: &str, other: &str| (YES.contains(&w) && NO.contains(&other)) || negates(other, w);
+    if is_yes(a, b) {
+        Some((a, b))
+    } else if is_yes(b, a) {
+        Some((b, a))
+    } else {
+        None
+    }
+}
+
+/// Whether `command`, one simple command, is a test whose exit status answers a question:
+/// `test`, `[`, `grep`, `pgrep`, `cmp`, an archive's or a checksum's test (`gzip -t`, `tar -t`,
+/// `sha256sum -c`), `command -v`, `id`, `getent`, `ping`.
+fn is_test(command: &crate::safety::SimpleCommand) -> bool {
+    let program = command
+        .program
+        .rsplit('/')
+        .next()
+        .unwrap_or(&command.program);
+    let short = |letter: char| {
+        command
+            .args
+            .iter()
+            .any(|a| a.starts_with('-') && !a.starts_with("--") && a.contains(letter))
+    };
+    let long = |name: &str| command.args.iter().any(|a| a == name);
+    let first = command.args.first().map(String::as_str).unwrap_or_default();
+    match program {
+        "test" | "[" | "[[" => !command
+            .args
+            .iter()
+            .any(|a| matches!(a.as_str(), "!" | "-z" | "!=" | "-ne")),
+        "grep" | "egrep" | "fgrep" => !short('v') && !long("--invert-match"),
+        "pgrep" | "pidof" | "cmp" | "diff" | "id" | "getent" | "ping" | "mountpoint" | "which"
+        | "command" | "type" | "hash" => true,
+        "gzip" | "gunzip" | "bzip2" | "xz" | "zstd" | "lz4" | "unzip" => {
+            short('t') || long("--test")
+        }
+        "zip" => short('T'),
+        "tar" => first.starts_with('t') || short('t') || long("--list"),
+        "md5sum" | "sha1sum" | "sha256sum" | "sha512sum" | "b2sum" => short('c') || long("--check"),
+        "systemctl" => first.starts_with("is-"),
+        _ => false,
+    }
+}
+
+/// `command` answering with one of two words by its exit status, where it is a test (its last
+/// simple command, alone or at the end of a pipeline) and prints neither word itself.
+fn answer_by_status(command: &str, options: &[String]) -> Option<String> {
+    let (yes, no) = yes_and_no(options)?;
+    let words = crate::safety::shell_words(command)?;
+    let joined = words
+        .iter()
+        .any(|w| matches!(w.as_str(), "&&" | "||" | ";" | "&" | "\n" | "!") || w.contains("echo"));
+    let commands = crate::safety::simple_commands(command)?;
+    let last = commands.last()?;
+    let prints = commands
+        .iter()
+        .any(|c| matches!(c.program.as_str(), "echo" | "printf"));
+    if joined || prints || !is_test(last) {
+        return None;
+    }
+    Some(format!(
+        "{} >/dev/null 2>&1 && echo {yes} || echo {no}",
+        command.trim_end()
+    ))
 }
 
 /// Verbs that, before "A or B", ask for one of two answers.
@@ -700,7 +938,8 @@ const SEPARATORS: &[char] = &[':', '=', ',', ';', '|'];
 
 /// Whether `line` (as printed) is shaped like `example`: no leading white space where the
 /// example has none, at least the example's fields and separators, and a number at each place
-/// where the example has one (counted from the nearer end, as names may have spaces).
+/// where the example has one or a word for a count (`word count`), counted from the nearer end,
+/// as names may have spaces.
 fn shaped_like(line: &str, example: &str) -> bool {
     if line.starts_with([' ', '\t']) && !example.starts_with([' ', '\t']) {
         return false;
@@ -722,7 +961,7 @@ fn shaped_like(line: &str, example: &str) -> bool {
         // Names may have spaces: a field is found counting from the nearer end.
         let (from_start, from_end) = (i, wanted.len() - 1 - i);
         let (head, tail) = (got[i], got[got.len() - wanted.len() + i]);
-        !number(field)
+        !stands_for_number(field)
             || match from_start.cmp(&from_end) {
                 std::cmp::Ordering::Less => number(head),
                 std::cmp::Ordering::Greater => number(tail),
@@ -851,7 +1090,7 @@ mod tests {
             ("wc -w notes.txt ", "wc -w < notes.txt"),
         ] {
             assert_eq!(
-                number.repair(command).as_deref(),
+                number.repair(command, "42 app.log").as_deref(),
                 Some(repaired),
                 "{command}"
             );
@@ -864,9 +1103,9 @@ mod tests {
             "wc -l 'my file.txt'",
             "grep -c x f",
         ] {
-            assert_eq!(number.repair(command), None, "{command}");
+            assert_eq!(number.repair(command, "42 app.log"), None, "{command}");
         }
-        assert_eq!(OutputForm::Names.repair("du -sh data"), None);
+        assert_eq!(OutputForm::Names.repair("du -sh data", "4.0K\tdata"), None);
     }
 
     #[test]
@@ -1084,6 +1323,200 @@ mod tests {
     }
 
     #[test]
+    fn a_number_with_an_example_of_its_shape_is_a_value_like_it() {
+        let like = |example: &str| {
+            Some(OutputForm::Value {
+                one_word: true,
+                example: Some(example.into()),
+            })
+        };
+        let cases = [
+            (
+                "what version of bash is this shell? just the number, like 5.1.16",
+                like("5.1.16"),
+            ),
+            (
+                "when does the certificate expire? only the number, as 2026-01-31",
+                like("2026-01-31"),
+            ),
+            // One mark says no more than a number with a unit.
+            (
+                "how big is the data folder? just the size, like 4.0K",
+                Some(OutputForm::Number),
+            ),
+            (
+                "how many lines in app.log? just the number",
+                Some(OutputForm::Number),
+            ),
+        ];
+        for (request, form) in cases {
+            assert_eq!(OutputForm::asked_in(request), form, "{request}");
+        }
+        let version = like("5.1.16").unwrap();
+        assert!(version.fits("5.2.15"));
+        assert!(!version.fits("5"));
+        assert!(!version.fits("5.2.15(1)-release"));
+    }
+
+    #[test]
+    fn a_count_in_an_example_line_is_a_number() {
+        let cases: &[(&str, &[&str], &[&str])] = &[
+            (
+                "word count",
+                &["red 5\nblue 3", "404 2"],
+                &["5 red", "      5 red", "red many"],
+            ),
+            ("METHOD count", &["GET 3\nPOST 1"], &["3 GET"]),
+            ("extension count", &["c 3\nh 1"], &["3 c"]),
+            ("ip count", &["10.0.0.1 4"], &["4 10.0.0.1"]),
+            ("name N", &["bob 2"], &["2 bob"]),
+            ("path lines", &["src/a.c 7"], &["7 src/a.c"]),
+            // Not a count: any word goes there.
+            ("name shell", &["root /bin/bash", "3 x"], &[]),
+        ];
+        for (example, fits, misfits) in cases {
+            let form = OutputForm::Like(example.to_string());
+            for fits in *fits {
+                assert!(form.fits(fits), "{example:?}: {fits:?}");
+            }
+            for misfit in *misfits {
+                assert!(!form.fits(misfit), "{example:?}: {misfit:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_count_printed_before_its_word_is_swapped() {
+        let like = |example: &str| OutputForm::Like(example.into());
+        let cases = [
+            (
+                "word count",
+                "sort words.txt | uniq -c | sort -rn",
+                "      5 red",
+                Some("sort words.txt | uniq -c | sort -rn | awk '{print $2, $1}'"),
+            ),
+            (
+                "ERROR 2",
+                "awk '{print $3}' app.log | sort | uniq -c | awk '{print $1 \" \" $2}'",
+                "2 ERROR",
+                Some(
+                    "awk '{print $3}' app.log | sort | uniq -c | awk '{print $1 \" \" $2}' \
+                     | awk '{print $2, $1}'",
+                ),
+            ),
+            (
+                "LEVEL: 2",
+                "cut -d' ' -f3 app.log | sort | uniq -c",
+                "   2 INFO",
+                Some("cut -d' ' -f3 app.log | sort | uniq -c | awk '{print $2 \": \" $1}'"),
+            ),
+            // A name with spaces stays whole.
+            (
+                "file count",
+                "ls | sort | uniq -c",
+                "   3 my file.txt",
+                Some("ls | sort | uniq -c | awk '{n = $1; $1 = \"\"; print substr($0, 2), n}'"),
+            ),
+            // Not a number first, or the example starts with one, or no count in the example.
+            ("word count", "cat words.txt", "red", None),
+            (
+                "1: text",
+                "awk '{print NR, $0}' README.md",
+                "1 # demo",
+                None,
+            ),
+            (
+                "name shell",
+                "cut -d: -f7 /etc/passwd | uniq -c",
+                "2 /bin/sh",
+                None,
+            ),
+            // Once.
+            (
+                "word count",
+                "sort w | uniq -c | awk '{print $2, $1}'",
+                "5 red",
+                None,
+            ),
+        ];
+        for (example, command, printed, repaired) in cases {
+            assert_eq!(
+                like(example).repair(command, printed).as_deref(),
+                repaired,
+                "{example:?} {command:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_yes_or_no_question_answered_by_a_test_is_repaired() {
+        let choice = |a: &str, b: &str| OutputForm::Choice(vec![a.into(), b.into()]);
+        let cases = [
+            (
+                choice("valid", "invalid"),
+                "gzip -t logs/old/x.log.gz",
+                Some("gzip -t logs/old/x.log.gz >/dev/null 2>&1 && echo valid || echo invalid"),
+            ),
+            (
+                choice("no", "yes"),
+                "pgrep -x nginx",
+                Some("pgrep -x nginx >/dev/null 2>&1 && echo yes || echo no"),
+            ),
+            (
+                choice("running", "stopped"),
+                "pgrep sshd",
+                Some("pgrep sshd >/dev/null 2>&1 && echo running || echo stopped"),
+            ),
+            (
+                choice("set", "unset"),
+                "[ -n \"$LANG\" ]",
+                Some("[ -n \"$LANG\" ] >/dev/null 2>&1 && echo set || echo unset"),
+            ),
+            (
+                choice("yes", "no"),
+                "lscpu | grep -q avx2",
+                Some("lscpu | grep -q avx2 >/dev/null 2>&1 && echo yes || echo no"),
+            ),
+            (
+                choice("same", "different"),
+                "cmp a.txt b.txt",
+                Some("cmp a.txt b.txt >/dev/null 2>&1 && echo same || echo different"),
+            ),
+            (
+                choice("intact", "corrupt"),
+                "tar -tzf backup.tar.gz",
+                Some("tar -tzf backup.tar.gz >/dev/null 2>&1 && echo intact || echo corrupt"),
+            ),
+            // Its status says nothing: echo, find, a gzip that does not test.
+            (choice("set", "unset"), "echo $LANG", None),
+            (choice("yes", "no"), "find . -name '*.log'", None),
+            (choice("yes", "no"), "gzip -d x.gz", None),
+            // No side is the "yes": not repaired.
+            (
+                choice("little", "big"),
+                "lscpu | grep -q 'Little Endian'",
+                None,
+            ),
+            // A negated test answers the other way round: not guessed.
+            (choice("yes", "no"), "[ ! -f config/app.conf ]", None),
+            (choice("yes", "no"), "grep -v x notes.txt", None),
+            // Already prints a word of its own.
+            (
+                choice("yes", "no"),
+                "grep -q x notes.txt && echo found",
+                None,
+            ),
+        ];
+        for (form, command, repaired) in cases {
+            assert_eq!(
+                form.repair(command, "nothing").as_deref(),
+                repaired,
+                "{form:?} {command:?}"
+            );
+        }
+    }
+
+    #[test]
     fn changes_in_place_are_asked_for_in_so_many_words() {
         for asks in [
             "strip the trailing whitespace from every line of draft.txt, in place",
@@ -1285,30 +1718,30 @@ mod tests {
             example: None,
         };
         assert_eq!(
-            value.repair("sha256sum big.iso").as_deref(),
+            value.repair("sha256sum big.iso", "x").as_deref(),
             Some("sha256sum big.iso | cut -d' ' -f1")
         );
         assert_eq!(
             value
-                .repair("find . -name '*.iso' -exec md5sum {} +")
+                .repair("find . -name '*.iso' -exec md5sum {} +", "x")
                 .as_deref(),
             Some("find . -name '*.iso' -exec md5sum {} + | cut -d' ' -f1")
         );
         let strip = " | sed 's/^[^:=]*[:=][[:space:]]*//'";
         assert_eq!(
-            value.repair("jq .version package.json").as_deref(),
+            value.repair("jq .version package.json", "x").as_deref(),
             Some("jq -r .version package.json")
         );
         assert_eq!(
-            value.repair("lsb_release -c").as_deref(),
+            value.repair("lsb_release -c", "x").as_deref(),
             Some(format!("lsb_release -c{strip}").as_str())
         );
         assert_eq!(
-            value.repair("jq -r .version package.json").as_deref(),
+            value.repair("jq -r .version package.json", "x").as_deref(),
             Some(format!("jq -r .version package.json{strip}").as_str())
         );
         // Once is enough.
-        assert_eq!(value.repair(&format!("lsb_release -c{strip}")), None);
+        assert_eq!(value.repair(&format!("lsb_release -c{strip}"), "x"), None);
     }
 
     #[test]

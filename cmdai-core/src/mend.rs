@@ -1,0 +1,460 @@
+//! Failures a trial shows ([`Flaw::Failed`](crate::Flaw)) that a small, known change mends, so
+//! that the model need not be asked again for what it got nearly right:
+//!
+//! - `comm` and `join` read sorted files: unsorted ones are sorted on the way in
+//!   (`comm -23 <(sort a.txt) <(sort b.txt)`), where the shell has process substitution.
+//! - GNU tar takes `--exclude` and its kin only before the files they apply to.
+//! - A file the request names with spaces (`my file.txt`) written without them (`myfile.txt`).
+//! - One of two answers asked for ("print valid or invalid") where the command is the test and
+//!   its failure is the answer (`gzip -t x.gz`): the answer printed by its exit status.
+//!
+//! Each change is kept only if the trial then finds nothing wrong.
+
+use crate::ShellContext;
+use crate::output::OutputForm;
+use crate::safety::{SimpleCommand, shell_words, simple_commands};
+
+/// `command` changed as little as it takes to mend the failure `message` it ended with when it
+/// was tried for `request`, where such a change is known; `None` otherwise.
+pub(crate) fn mend_failure(
+    request: &str,
+    command: &str,
+    message: &str,
+    context: &ShellContext,
+) -> Option<String> {
+    if let Some(form @ OutputForm::Choice(_)) = OutputForm::asked_in(request)
+        && let Some(answered) = form.repair(command, message)
+    {
+        return Some(answered);
+    }
+    let unsorted = message.contains("not in sorted order") || message.contains("is not sorted");
+    if unsorted && let Some(sorted) = sorted_inputs(command, &context.shell) {
+        return Some(sorted);
+    }
+    if message.contains("options were used after any non-optional arguments") {
+        return tar_options_first(command);
+    }
+    if message.contains("No such file") {
+        return spaced_name(request, command, message);
+    }
+    None
+}
+
+/// Shells with process substitution (`<(sort a.txt)`).
+const PROCESS_SUBSTITUTION: &[&str] = &["bash", "zsh", "ksh", "ksh93", "mksh"];
+
+/// `command` with the files its `comm` or `join` reads sorted on the way in: `comm -23
+/// <(sort a.txt) <(sort b.txt)`, and for `join` on the field it joins on (`<(sort -t, -k1,1
+/// users.csv)`).
+fn sorted_inputs(command: &str, shell: &str) -> Option<String> {
+    let shell = shell.rsplit('/').next().unwrap_or(shell);
+    if !PROCESS_SUBSTITUTION.contains(&shell) {
+        return None;
+    }
+    let simple = simple_commands(command)?
+        .into_iter()
+        .find(|c| matches!(c.program.as_str(), "comm" | "join"))?;
+    let (files, keys, separator) = inputs(&simple)?;
+    let sort = |key: Option<&str>| match (key, separator.as_deref()) {
+        (None, _) => "sort".to_owned(),
+        (Some(key), None) => format!("sort -k{key},{key}"),
+        (Some(key), Some(separator)) => format!("sort -t{separator} -k{key},{key}"),
+    };
+    let mut command = command.to_owned();
+    let mut changed = false;
+    // The second file first: it is the last word of the two.
+    for (file, key) in files.iter().zip(keys).rev() {
+        if file == "-" || file.starts_with("<(") {
+            continue;
+        }
+        let sorted = format!("<({} {})", sort(key.as_deref()), quoted(file)?);
+        command = replace_last_word(&command, file, &sorted)?;
+        changed = true;
+    }
+    changed.then_some(command)
+}
+
+/// The two files `comm` or `join` reads, the field each is joined on (`join` only) and the
+/// separator `join` splits fields at, written for `sort -t`.
+#[allow(clippy::type_complexity)]
+fn inputs(simple: &SimpleCommand) -> Option<([String; 2], [Option<String>; 2], Option<String>)> {
+    let join = simple.program == "join";
+    let mut operands = Vec::new();
+    let (mut first, mut second, mut separator) = (None, None, None);
+    let mut args = simple.args.iter();
+    while let Some(arg) = args.next() {
+        if arg == "-" || !arg.starts_with('-') {
+            operands.push(arg.clone());
+            continue;
+        }
+        if !join || arg.starts_with("--") {
+            continue;
+        }
+        // join's options with a value: `-t,` or `-t ,`, `-1 2`, `-j 1`, `-o 1.1,2.2`, `-e x`.
+        let Some((letter, attached)) = arg.get(1..2).zip(arg.get(2..)) else {
+            continue;
+        };
+        if !matches!(letter, "t" | "1" | "2" | "j" | "o" | "e") {
+            continue;
+        }
+        let value = match attached {
+            "" => match args.next() {
+                Some(value) => value.clone(),
+                None => return None,
+            },
+            attached => attached.to_owned(),
+        };
+        match letter {
+            "t" => separator = Some(value),
+            "1" => first = Some(value),
+            "2" => second = Some(value),
+            "j" => (first, second) = (Some(value.clone()), Some(value)),
+            _ => {}
+        }
+    }
+    let [a, b] = <[String; 2]>::try_from(operands).ok()?;
+    if !join {
+        return Some(([a, b], [None, None], None));
+    }
+    let field = |key: Option<String>| {
+        let key = key.unwrap_or_else(|| "1".into());
+        key.chars().all(|c| c.is_ascii_digit()).then_some(key)
+    };
+    let separator = match separator.as_deref() {
+        None => None,
+        Some("," | ":") => separator,
+        Some(one) if one.chars().count() == 1 && !matches!(one, "'" | "\\" | "\t") => {
+            Some(format!("'{one}'"))
+        }
+        Some(_) => return None,
+    };
+    Some((
+        [a, b],
+        [Some(field(first)?), Some(field(second)?)],
+        separator,
+    ))
+}
+
+/// `word` as the shell reads it back: as it is, or in single quotes where it needs them.
+fn quoted(word: &str) -> Option<String> {
+    let plain = word
+        .chars()
+        .all(|c| c.is_alphanumeric() || "._-/+,:@%=".contains(c));
+    if plain {
+        Some(word.to_owned())
+    } else if word.contains('\'') {
+        None
+    } else {
+        Some(format!("'{word}'"))
+    }
+}
+
+/// `command` with the last place it writes `word` (bare or in quotes, as a whole shell word)
+/// replaced by `with`.
+fn replace_last_word(command: &str, word: &str, with: &str) -> Option<String> {
+    let forms = [format!("'{word}'"), format!("\"{word}\""), word.to_owned()];
+    let ends_word = |c: Option<char>| c.is_none_or(|c| c.is_whitespace() || ";|&)".contains(c));
+    let starts_word = |c: Option<char>| c.is_none_or(|c| c.is_whitespace() || "(".contains(c));
+    let at = forms
+        .iter()
+        .filter_map(|form| {
+            command.rmatch_indices(form.as_str()).find(|(at, form)| {
+                starts_word(command[..*at].chars().next_back())
+                    && ends_word(command[at + form.len()..].chars().next())
+            })
+        })
+        .max_by_key(|(at, _)| *at)?;
+    let (at, form) = at;
+    Some(format!(
+        "{}{with}{}",
+        &command[..at],
+        &command[at + form.len()..]
+    ))
+}
+
+/// `command`, a `tar` that creates an archive, with the options written after the files
+/// (`tar -czf t.tar.gz *.txt --exclude=empty.txt`) moved before them: GNU tar applies
+/// `--exclude` only to the files that follow it.
+fn tar_options_first(command: &str) -> Option<String> {
+    let raw: Vec<&str> = command.split_whitespace().collect();
+    // One simple command whose words are the words as written: nothing quoted with spaces.
+    let words = shell_words(command)?;
+    if words.len() != raw.len() || raw.first() != Some(&"tar") {
+        return None;
+    }
+    if raw
+        .iter()
+        .any(|w| matches!(*w, "|" | "&&" | "||" | ";" | "&"))
+    {
+        return None;
+    }
+    // Which words are the files: after the options, and the archive's name after `f`.
+    let mut first_file = None;
+    let mut takes_value = false;
+    for (i, word) in raw.iter().enumerate().skip(1) {
+        if takes_value {
+            takes_value = false;
+            continue;
+        }
+        let bundle = if i == 1 && !word.starts_with('-') {
+            Some(*word)
+        } else if word.starts_with('-') && !word.starts_with("--") {
+            Some(&word[1..])
+        } else {
+            None
+        };
+        match bundle {
+            // `czf NAME`, `-czf NAME`, `-C DIR`: the value follows when the letter ends it.
+            Some(letters) => takes_value = letters.ends_with(['f', 'C', 'T', 'X']),
+            None if word.starts_with("--") => {
+                takes_value = matches!(*word, "--file" | "--directory" | "--exclude");
+            }
+            None => {
+                first_file = Some(i);
+                break;
+            }
+        }
+    }
+    let first_file = first_file?;
+    let (late, files): (Vec<&str>, Vec<&str>) =
+        raw[first_file..].iter().partition(|w| w.starts_with("--"));
+    // An option whose value is the next word would lose it.
+    let parted = late
+        .iter()
+        .any(|w| matches!(*w, "--file" | "--directory" | "--exclude"));
+    if late.is_empty() || parted || files.iter().any(|w| w.starts_with('-')) {
+        return None;
+    }
+    let mut words = raw[..first_file].to_vec();
+    words.extend(late);
+    words.extend(files);
+    Some(words.join(" "))
+}
+
+/// `command` with a file's name the request writes with spaces (`my file.txt`) in place of the
+/// same name without them (`myfile.txt`), which `message` says is not there.
+fn spaced_name(request: &str, command: &str, message: &str) -> Option<String> {
+    let tokens: Vec<(usize, &str)> = request
+        .split_whitespace()
+        .map(|t| (t.as_ptr() as usize - request.as_ptr() as usize, t))
+        .collect();
+    let trim = |t: &str| {
+        t.trim_matches([
+            '\'', '"', '`', '‘', '’', '“', '”', ',', ';', '(', ')', '?', '!',
+        ])
+        .trim_end_matches([':', '.'])
+        .to_owned()
+    };
+    for missing in missing_names(message) {
+        let name = missing.rsplit('/').next().unwrap_or(&missing);
+        for start in 0..tokens.len() {
+            for end in start + 2..=(start + 4).min(tokens.len()) {
+                let span = &tokens[start..end];
+                let squashed: String = span.iter().map(|(_, t)| trim(t)).collect();
+                if squashed != name {
+                    continue;
+                }
+                // The request's own words, from the first's start to the last's end.
+                let (from, first) = span[0];
+                let (last_at, last) = span[span.len() - 1];
+                let lead = first.len() - first.trim_start_matches(['\'', '"', '`', '‘', '“']).len();
+                let kept = trim(last);
+                let tail_at = last_at + last.find(kept.as_str())? + kept.len();
+                let spaced = &request[from + lead..tail_at];
+                if !spaced.contains(' ') || spaced.contains(['\'', '"']) {
+                    continue;
+                }
+                let path = format!("{}{spaced}", &missing[..missing.len() - name.len()]);
+                return replace_last_word(command, &missing, &format!("'{path}'"));
+            }
+        }
+    }
+    None
+}
+
+/// The names an error message says are not there: `mv: cannot stat 'myfile.txt': No such file
+/// or directory`, `wc: notes.txt: No such file or directory`, GNU's `‘x’` quotes.
+fn missing_names(message: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for part in message.split(';') {
+        let Some(at) = part.find("No such file") else {
+            continue;
+        };
+        let before = part[..at].trim_end().trim_end_matches(':').trim_end();
+        // The last name in quotes (`cannot open 'x' for reading`), else the words before the
+        // colon (`wc: notes.txt`).
+        let close = before.rfind(['\'', '’']);
+        let open = close.and_then(|close| before[..close].rfind(['\'', '‘']));
+        let name = match (open, close) {
+            (Some(open), Some(close)) => {
+                let width = before[open..].chars().next().map_or(1, char::len_utf8);
+                &before[open + width..close]
+            }
+            _ => before.rsplit(": ").next().unwrap_or(before),
+        };
+        if !name.is_empty() && !name.contains(char::is_whitespace) {
+            names.push(name.to_owned());
+        }
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bash() -> ShellContext {
+        ShellContext::new("linux", "bash", "/home/me")
+    }
+
+    #[test]
+    fn unsorted_input_to_comm_or_join_is_sorted_on_the_way_in() {
+        let unsorted = "comm: file 1 is not in sorted order";
+        let cases = [
+            (
+                "comm -23 a.txt b.txt",
+                Some("comm -23 <(sort a.txt) <(sort b.txt)"),
+            ),
+            (
+                "comm -12 'team a.txt' team-b.txt | wc -l",
+                Some("comm -12 <(sort 'team a.txt') <(sort team-b.txt) | wc -l"),
+            ),
+            (
+                "sort a.txt | comm -13 - b.txt",
+                Some("sort a.txt | comm -13 - <(sort b.txt)"),
+            ),
+            (
+                "join -t, users.csv orders.csv",
+                Some("join -t, <(sort -t, -k1,1 users.csv) <(sort -t, -k1,1 orders.csv)"),
+            ),
+            (
+                "join -t ';' -1 2 a.csv b.csv",
+                Some("join -t ';' -1 2 <(sort -t';' -k2,2 a.csv) <(sort -t';' -k1,1 b.csv)"),
+            ),
+            ("join a b", Some("join <(sort -k1,1 a) <(sort -k1,1 b)")),
+            // Already sorted on the way in: nothing known to change.
+            ("comm -12 <(sort a) <(sort b)", None),
+            // Not comm or join.
+            ("uniq a.txt", None),
+        ];
+        for (command, mended) in cases {
+            assert_eq!(
+                mend_failure("which lines are in both", command, unsorted, &bash()).as_deref(),
+                mended,
+                "{command}"
+            );
+        }
+        // A shell without process substitution.
+        let sh = ShellContext::new("linux", "sh", "/home/me");
+        assert_eq!(
+            mend_failure("x", "comm -23 a.txt b.txt", unsorted, &sh),
+            None
+        );
+    }
+
+    #[test]
+    fn tar_options_after_the_files_move_before_them() {
+        let late = "tar: The following options were used after any non-optional arguments in \
+                    archive create or update mode.  These options are positional and affect \
+                    only arguments that follow them.  Please, rearrange them properly.";
+        let cases = [
+            (
+                "tar -czf text-files.tar.gz *.txt --exclude=empty.txt",
+                Some("tar -czf text-files.tar.gz --exclude=empty.txt *.txt"),
+            ),
+            (
+                "tar czf out.tgz src docs --exclude='*.o' --exclude-vcs",
+                Some("tar czf out.tgz --exclude='*.o' --exclude-vcs src docs"),
+            ),
+            ("tar czf out.tgz src --exclude '*.o'", None),
+            (
+                "tar -C /srv -czf site.tgz www --exclude=www/cache",
+                Some("tar -C /srv -czf site.tgz --exclude=www/cache www"),
+            ),
+            ("tar -czf a.tgz src | wc -c", None),
+        ];
+        for (command, mended) in cases {
+            assert_eq!(
+                mend_failure("archive it", command, late, &bash()).as_deref(),
+                mended,
+                "{command}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_name_with_spaces_written_without_them_is_mended() {
+        let cases = [
+            (
+                "move my file.txt into the docs folder",
+                "mv myfile.txt docs/",
+                "mv: cannot stat 'myfile.txt': No such file or directory",
+                Some("mv 'my file.txt' docs/"),
+            ),
+            (
+                "copy 'quarterly report.pdf' to backup",
+                "cp quarterlyreport.pdf backup/",
+                "cp: cannot stat ‘quarterlyreport.pdf’: No such file or directory",
+                Some("cp 'quarterly report.pdf' backup/"),
+            ),
+            (
+                "how many lines are in my notes.txt?",
+                "wc -l \"mynotes.txt\"",
+                "wc: mynotes.txt: No such file or directory",
+                Some("wc -l 'my notes.txt'"),
+            ),
+            (
+                "show the first lines of old notes.txt in the archive folder",
+                "head archive/oldnotes.txt",
+                "head: cannot open 'archive/oldnotes.txt' for reading: No such file or directory",
+                Some("head 'archive/old notes.txt'"),
+            ),
+            // The request writes it without spaces too: nothing to mend.
+            (
+                "move myfile.txt into docs",
+                "mv myfile.txt docs/",
+                "mv: cannot stat 'myfile.txt': No such file or directory",
+                None,
+            ),
+            // Another failure.
+            (
+                "move my file.txt into the docs folder",
+                "mv myfile.txt docs/",
+                "mv: target 'docs/': Not a directory",
+                None,
+            ),
+        ];
+        for (request, command, message, mended) in cases {
+            assert_eq!(
+                mend_failure(request, command, message, &bash()).as_deref(),
+                mended,
+                "{command}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_test_whose_failure_is_the_answer_prints_the_answer() {
+        let request = "is logs/old/x.log.gz actually a valid gzip file? print valid or invalid";
+        assert_eq!(
+            mend_failure(
+                request,
+                "gzip -t logs/old/x.log.gz",
+                "gzip: logs/old/x.log.gz: not in gzip format",
+                &bash()
+            )
+            .as_deref(),
+            Some("gzip -t logs/old/x.log.gz >/dev/null 2>&1 && echo valid || echo invalid")
+        );
+        // Not asked for one of two answers: the failure stands.
+        assert_eq!(
+            mend_failure(
+                "test logs/old/x.log.gz",
+                "gzip -t logs/old/x.log.gz",
+                "gzip: logs/old/x.log.gz: not in gzip format",
+                &bash()
+            ),
+            None
+        );
+    }
+}

@@ -21,11 +21,11 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use cmdai_core::safety::{Analyzer, RiskLevel, network_use, simple_commands};
+use cmdai_core::safety::{Analyzer, RiskLevel, network_use, shell_words, simple_commands};
 use cmdai_core::{
     Flaw, Generator, InferenceBackend, OutputForm, PromptBuilder, ShellContext, Trial,
 };
-use cmdai_preview::{PreviewError, PreviewOptions, Report, Status};
+use cmdai_preview::{ChangeKind, EntryKind, PreviewError, PreviewOptions, Report, Status};
 
 use crate::preview::HELPER;
 use crate::safety;
@@ -228,6 +228,7 @@ impl Trial for SandboxTrial {
                 };
                 let finding = own_failure(&report, is_program, here)
                     .map(|message| Flaw::Failed { message })
+                    .or_else(|| onto_one_file(&report))
                     .or_else(|| output_misfit(request, &report))
                     .or_else(|| unchanged(request, &report));
                 if self.verbose {
@@ -270,6 +271,89 @@ fn output_misfit(request: &str, report: &Report) -> Option<Flaw> {
     }
     let printed = asked.misfit(&report.stdout.text)?;
     Some(Flaw::Output { printed, asked })
+}
+
+/// [`Flaw::OneFile`] when `report`'s command moved or copied files one by one (`find -exec mv
+/// {} DEST \;`, a loop) onto a path it created as a file: each took the place of the one before.
+fn onto_one_file(report: &Report) -> Option<Flaw> {
+    let created_file = |path: &str| {
+        let path = std::path::Path::new(path.trim_start_matches("./"));
+        report.changes.iter().any(|change| {
+            change.path == path
+                && matches!(
+                    change.kind,
+                    ChangeKind::Created {
+                        entry: EntryKind::File,
+                        ..
+                    } | ChangeKind::Renamed {
+                        entry: EntryKind::File,
+                        ..
+                    }
+                )
+        })
+    };
+    let lost = report
+        .changes
+        .iter()
+        .filter(|change| {
+            matches!(
+                change.kind,
+                ChangeKind::Deleted {
+                    entry: EntryKind::File,
+                    ..
+                }
+            )
+        })
+        .count();
+    let (program, destination) = one_by_one(&report.command)?;
+    let moved = program == "mv";
+    (created_file(&destination) && (!moved || lost > 0)).then(|| Flaw::OneFile {
+        program,
+        destination,
+        lost: if moved { lost } else { 0 },
+    })
+}
+
+/// The program (`mv` or `cp`) and destination of a move or copy that `command` runs once for
+/// each of several files: in `find`'s `-exec ... \;` or in a loop, with a destination that is
+/// not written as a folder (no `/` at its end) and is the same each time (no `$` in it).
+fn one_by_one(command: &str) -> Option<(String, String)> {
+    let looped = shell_words(command)?.iter().any(|w| w == "do");
+    let fixed = |destination: &String| {
+        !destination.ends_with('/')
+            && !destination.starts_with('-')
+            && !destination.contains(['$', '{', '*', '?', '`'])
+    };
+    for simple in simple_commands(command)? {
+        let program = base_name(&simple.program);
+        if looped && matches!(program, "mv" | "cp") {
+            let destination = simple.args.last()?;
+            if fixed(destination) && simple.args.len() >= 2 {
+                return Some((program.to_owned(), destination.clone()));
+            }
+        }
+        if program != "find" {
+            continue;
+        }
+        let args = &simple.args;
+        for (at, arg) in args.iter().enumerate() {
+            if !matches!(arg.as_str(), "-exec" | "-execdir") {
+                continue;
+            }
+            let Some(program) = args
+                .get(at + 1)
+                .filter(|p| matches!(p.as_str(), "mv" | "cp"))
+            else {
+                continue;
+            };
+            let end = at + args[at..].iter().position(|a| a == ";" || a == "+")?;
+            let destination = args.get(end - 1)?;
+            if args[end] == ";" && end > at + 3 && fixed(destination) {
+                return Some((program.clone(), destination.clone()));
+            }
+        }
+    }
+    None
 }
 
 /// [`Flaw::Unchanged`] when the request asks for a file to be changed in place and `report`'s
@@ -450,6 +534,84 @@ mod tests {
         assert_eq!(
             own_failure(&exited(1, lines), program, || true).unwrap(),
             "a; b; c"
+        );
+    }
+
+    #[test]
+    fn files_moved_one_by_one_onto_one_file_are_a_finding() {
+        use cmdai_preview::Change;
+        let file = |path: &str, kind: ChangeKind| Change {
+            path: PathBuf::from(path),
+            kind,
+        };
+        let created = |entry: EntryKind| ChangeKind::Created {
+            entry,
+            size: 4,
+            files: 0,
+        };
+        let deleted = ChangeKind::Deleted {
+            entry: EntryKind::File,
+            size: 4,
+            files: 0,
+        };
+        let ran = |command: &str, changes: Vec<Change>| Report {
+            command: command.to_owned(),
+            changes,
+            ..exited(0, "")
+        };
+        let moved = vec![
+            file("inbox/a.bin", deleted.clone()),
+            file("inbox/b.bin", deleted.clone()),
+            file("inbox/large", created(EntryKind::File)),
+        ];
+        let find = "find inbox -type f -size +1k -exec mv {} inbox/large \\;";
+        assert_eq!(
+            onto_one_file(&ran(find, moved.clone())),
+            Some(Flaw::OneFile {
+                program: "mv".into(),
+                destination: "inbox/large".into(),
+                lost: 2
+            })
+        );
+        let renamed = vec![
+            file("a.log", deleted.clone()),
+            file(
+                "archive",
+                ChangeKind::Renamed {
+                    from: PathBuf::from("b.log"),
+                    entry: EntryKind::File,
+                },
+            ),
+        ];
+        let looped = "for f in *.log; do mv \"$f\" ./archive; done";
+        assert_eq!(
+            onto_one_file(&ran(looped, renamed)),
+            Some(Flaw::OneFile {
+                program: "mv".into(),
+                destination: "./archive".into(),
+                lost: 1
+            })
+        );
+        let copied = vec![file("all", created(EntryKind::File))];
+        let cp = "find . -name '*.jpg' -exec cp {} all \\;";
+        assert!(matches!(
+            onto_one_file(&ran(cp, copied)),
+            Some(Flaw::OneFile { lost: 0, .. })
+        ));
+        // Into a folder, to names of their own, or once: nothing lost.
+        let into_folder = vec![
+            file("inbox/a.bin", deleted.clone()),
+            file("inbox/large", created(EntryKind::Directory)),
+        ];
+        let made = "mkdir -p inbox/large && find inbox -type f -exec mv {} inbox/large \\;";
+        assert_eq!(onto_one_file(&ran(made, into_folder)), None);
+        let own_names = "find . -name '*.log' -exec mv {} {}.bak \\;";
+        assert_eq!(onto_one_file(&ran(own_names, moved.clone())), None);
+        let renamed_each = "for f in *.txt; do mv \"$f\" \"${f%.txt}.md\"; done";
+        assert_eq!(onto_one_file(&ran(renamed_each, moved.clone())), None);
+        assert_eq!(
+            onto_one_file(&ran("mv inbox/a.bin inbox/large", moved)),
+            None
         );
     }
 

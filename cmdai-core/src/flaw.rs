@@ -77,6 +77,17 @@ pub enum Flaw {
     /// a file to be changed in place: it printed what the file should become
     /// (`sed '/milk/d' notes.txt` for "... (change the file)").
     Unchanged,
+    /// Several files moved or copied, one by one, onto one path that is no folder (`find inbox
+    /// -exec mv {} inbox/large \;` with no `inbox/large` folder), seen when it was tried (a
+    /// [`Trial`]): each took the place of the one before, and only the last is left.
+    OneFile {
+        /// `mv` or `cp`.
+        program: String,
+        /// The path they went to, as written, e.g. `inbox/large`.
+        destination: String,
+        /// How many files were lost on the way (moved away, none left in their place).
+        lost: usize,
+    },
     /// Something the request asks for in so many words that the command leaves out, seen
     /// without running it: `grep -r todo src` for "search src for todo, case-insensitive".
     Unheeded {
@@ -143,6 +154,28 @@ impl fmt::Display for Flaw {
                 option,
                 tools,
             } => write!(f, "{tools} {program} has no option {option}"),
+            Flaw::OneFile {
+                program,
+                destination,
+                lost,
+            } => {
+                let what = match program.as_str() {
+                    "mv" => "moved",
+                    _ => "copied",
+                };
+                write!(
+                    f,
+                    "when tried here it {what} file after file onto one file, `{destination}`, \
+                     each in place of the one before"
+                )?;
+                if *lost > 0 {
+                    write!(f, " ({lost} lost)")?;
+                }
+                write!(
+                    f,
+                    ": make the folder first (`mkdir -p {destination}`) and end its name with `/`"
+                )
+            }
             Flaw::Unheeded { asked, why } => write!(f, "the request asks {asked}, but {why}"),
         }
     }

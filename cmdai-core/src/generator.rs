@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::asked::unheeded;
 use crate::flaw::{Flaw, Trial, answered, flaw};
-use crate::mend::mend_failure;
+use crate::mend::{into_folder, mend_failure};
 use crate::{
     BackendError, CancelToken, Conversation, Exchange, FixRequest, GenerateError, GenerationOutput,
     GenerationParams, InferenceBackend, NullSink, ParseError, PromptBuilder, Restart, ShellContext,
@@ -128,6 +128,7 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
                 Flaw::Unheeded { asked, .. } => asked.repair(&command)?,
                 Flaw::Output { asked, printed } => asked.repair(&command, printed)?,
                 Flaw::Failed { message } => mend_failure(request, &command, message, context)?,
+                Flaw::OneFile { destination, .. } => into_folder(&command, destination)?,
                 _ => return None,
             };
             match self.finding(request, &command, context) {

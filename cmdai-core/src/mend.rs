@@ -5,6 +5,8 @@
 //!   (`comm -23 <(sort a.txt) <(sort b.txt)`), where the shell has process substitution.
 //! - GNU tar takes `--exclude` and its kin only before the files they apply to.
 //! - A file the request names with spaces (`my file.txt`) written without them (`myfile.txt`).
+//! - Files moved or copied one by one onto one path that is no folder: the folder made first;
+//!   and a folder inside `find`'s search that files go into left out of the search.
 //! - One of two answers asked for ("print valid or invalid") where the command is the test and
 //!   its failure is the answer (`gzip -t x.gz`): the answer printed by its exit status.
 //!
@@ -37,7 +39,76 @@ pub(crate) fn mend_failure(
     if message.contains("No such file") {
         return spaced_name(request, command, message);
     }
+    if message.contains("are the same file") {
+        return destination_pruned(command);
+    }
     None
+}
+
+/// `command` with the folder `destination` made first and named as a folder (`mv {}
+/// inbox/large/`): files moved or copied one by one onto a path that is no folder each take the
+/// place of the one before ([`Flaw::OneFile`](crate::Flaw)).
+pub(crate) fn into_folder(command: &str, destination: &str) -> Option<String> {
+    let folder = quoted(destination)?;
+    let named = replace_last_word(command, destination, &format!("{folder}/"))?;
+    Some(format!("mkdir -p {folder} && {named}"))
+}
+
+/// `command`'s `find` with the folder its `-exec mv` or `-exec cp` puts files into left out of
+/// the search (`-path inbox/large -prune -o ...`), where that folder is inside the search: find
+/// would come across the files already there and move each onto itself.
+fn destination_pruned(command: &str) -> Option<String> {
+    let find = simple_commands(command)?
+        .into_iter()
+        .find(|c| c.program == "find")?;
+    let starts: Vec<&String> = find
+        .args
+        .iter()
+        .take_while(|a| !a.starts_with(['-', '(', '!']))
+        .collect();
+    let action = find
+        .args
+        .iter()
+        .position(|a| matches!(a.as_str(), "-exec" | "-execdir"))?;
+    let program = find.args.get(action + 1)?;
+    if !matches!(program.as_str(), "mv" | "cp") {
+        return None;
+    }
+    let end = action
+        + find.args[action..]
+            .iter()
+            .position(|a| a == ";" || a == "+")?;
+    let destination = find.args[action + 2..end]
+        .iter()
+        .rfind(|a| *a != "{}" && !a.starts_with('-'))?;
+    let folder = destination.trim_end_matches('/').trim_start_matches("./");
+    // The folder as find names it under the start it is in.
+    let path = starts.iter().find_map(|start| {
+        let start = start.trim_end_matches('/');
+        if start == "." {
+            Some(format!("./{folder}"))
+        } else {
+            folder
+                .strip_prefix(start)
+                .filter(|rest| rest.starts_with('/'))
+                .map(|_| folder.to_owned())
+        }
+    })?;
+    // After the start paths as written: the words after `find` that are no option.
+    let at = command.find("find ")?;
+    let mut end = at + "find".len();
+    for word in command[end..].split_whitespace() {
+        if word.starts_with(['-', '(', '!', '\\']) {
+            break;
+        }
+        end = command[end..].find(word)? + end + word.len();
+    }
+    Some(format!(
+        "{} -path {} -prune -o{}",
+        &command[..end],
+        quoted(&path)?,
+        &command[end..]
+    ))
 }
 
 /// Shells with process substitution (`<(sort a.txt)`).
@@ -427,6 +498,70 @@ mod tests {
         for (request, command, message, mended) in cases {
             assert_eq!(
                 mend_failure(request, command, message, &bash()).as_deref(),
+                mended,
+                "{command}"
+            );
+        }
+    }
+
+    #[test]
+    fn files_moved_onto_one_file_go_into_a_folder_made_first() {
+        let cases = [
+            (
+                "find inbox -type f -size +1k -exec mv {} inbox/large \\;",
+                "inbox/large",
+                "mkdir -p inbox/large && find inbox -type f -size +1k -exec mv {} inbox/large/ \\;",
+            ),
+            (
+                "for f in *.log; do mv \"$f\" archive; done",
+                "archive",
+                "mkdir -p archive && for f in *.log; do mv \"$f\" archive/; done",
+            ),
+            (
+                "find . -name '*.jpg' -exec cp {} 'all photos' \\;",
+                "all photos",
+                "mkdir -p 'all photos' && find . -name '*.jpg' -exec cp {} 'all photos'/ \\;",
+            ),
+        ];
+        for (command, destination, mended) in cases {
+            assert_eq!(
+                into_folder(command, destination).as_deref(),
+                Some(mended),
+                "{command}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_folder_inside_the_search_that_files_go_into_is_left_out_of_it() {
+        let same = "mv: 'inbox/large/a.bin' and 'inbox/large/a.bin' are the same file";
+        let cases = [
+            (
+                "mkdir -p inbox/large && find inbox -type f -size +1k -exec mv {} inbox/large/ \\;",
+                Some(
+                    "mkdir -p inbox/large && find inbox -path inbox/large -prune -o -type f \
+                     -size +1k -exec mv {} inbox/large/ \\;",
+                ),
+            ),
+            (
+                "find . -name '*.jpg' -exec mv {} photos \\;",
+                Some("find . -path ./photos -prune -o -name '*.jpg' -exec mv {} photos \\;"),
+            ),
+            (
+                "find logs/ -type f -mtime +30 -exec mv {} logs/archive/ \\;",
+                Some(
+                    "find logs/ -path logs/archive -prune -o -type f -mtime +30 -exec mv {} \
+                     logs/archive/ \\;",
+                ),
+            ),
+            // The folder is not inside the search.
+            ("find src -name x -exec cp {} backup/ \\;", None),
+            // No find.
+            ("mv a.txt a.txt", None),
+        ];
+        for (command, mended) in cases {
+            assert_eq!(
+                mend_failure("move them", command, same, &bash()).as_deref(),
                 mended,
                 "{command}"
             );

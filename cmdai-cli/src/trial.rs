@@ -307,7 +307,8 @@ fn onto_one_file(report: &Report) -> Option<Flaw> {
         .count();
     let (program, destination) = one_by_one(&report.command)?;
     let moved = program == "mv";
-    (created_file(&destination) && (!moved || lost > 0)).then(|| Flaw::OneFile {
+    let onto_one = created_file(&destination) && (!moved || lost > 0);
+    onto_one.then_some(Flaw::OneFile {
         program,
         destination,
         lost: if moved { lost } else { 0 },

@@ -7,6 +7,8 @@
 //! - A file the request names with spaces (`my file.txt`) written without them (`myfile.txt`).
 //! - Files moved or copied one by one onto one path that is no folder: the folder made first;
 //!   and a folder inside `find`'s search that files go into left out of the search.
+//! - `$(grep -n ...)` handed on as a line number: cut to the number (`| cut -d: -f1`).
+//! - jq's functions written as fields (`.keys[]`): called (`keys[]`).
 //! - One of two answers asked for ("print valid or invalid") where the command is the test and
 //!   its failure is the answer (`gzip -t x.gz`): the answer printed by its exit status.
 //!
@@ -42,7 +44,67 @@ pub(crate) fn mend_failure(
     if message.contains("are the same file") {
         return destination_pruned(command);
     }
+    if message.contains("invalid number") && message.contains(':') {
+        return line_number_only(command);
+    }
+    if message.starts_with("jq: error") {
+        return jq_builtins(command);
+    }
     None
+}
+
+/// `command` with `grep -n`'s output, inside `$(...)`, cut to the line number: `tail -n
+/// +$(grep -n ERROR app.log | head -1)` hands tail `3:2026-11-20 ERROR ...`, not `3`.
+fn line_number_only(command: &str) -> Option<String> {
+    let start = command.find("$(grep ")?;
+    let inner_start = start + 2;
+    let mut depth = 1;
+    let end = command[inner_start..].char_indices().find_map(|(i, c)| {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ => {}
+        }
+        (depth == 0).then_some(inner_start + i)
+    })?;
+    let inner = &command[inner_start..end];
+    let grep = simple_commands(inner)?.into_iter().next()?;
+    let numbered = grep.args.iter().any(|a| {
+        a == "--line-number" || (a.starts_with('-') && !a.starts_with("--") && a.contains('n'))
+    });
+    if !numbered || inner.contains("cut ") {
+        return None;
+    }
+    Some(format!(
+        "{}{} | cut -d: -f1{}",
+        &command[..inner_start],
+        inner.trim_end(),
+        &command[end..]
+    ))
+}
+
+/// jq's functions without arguments that small models write as fields (`.keys[]` for `keys[]`):
+/// no such field, so jq iterates over or indexes null.
+const JQ_FUNCTIONS: &[&str] = &["keys", "keys_unsorted", "length", "to_entries"];
+
+/// `command` with jq's functions written as fields (`.keys`) written as functions (`keys`).
+fn jq_builtins(command: &str) -> Option<String> {
+    let mut mended = command.to_owned();
+    for function in JQ_FUNCTIONS {
+        let field = format!(".{function}");
+        let mut at = 0;
+        while let Some(found) = mended[at..].find(&field).map(|i| i + at) {
+            let before = mended[..found].chars().next_back();
+            let after = mended[found + field.len()..].chars().next();
+            let starts = before.is_none_or(|c| "'\" |( ".contains(c));
+            let ends = after.is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+            if starts && ends {
+                mended.replace_range(found..found + 1, "");
+            }
+            at = found + 1;
+        }
+    }
+    (mended != command).then_some(mended)
 }
 
 /// `command` with the folder `destination` made first and named as a folder (`mv {}
@@ -562,6 +624,69 @@ mod tests {
         for (command, mended) in cases {
             assert_eq!(
                 mend_failure("move them", command, same, &bash()).as_deref(),
+                mended,
+                "{command}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_line_number_from_grep_n_is_cut_from_its_line() {
+        let cases = [
+            (
+                "tail -n +$(grep -n 'ERROR' app.log | head -n 1) app.log",
+                "tail: invalid number of lines: ‘+3:2026-11-20 10:00:01 ERROR disk full’",
+                Some("tail -n +$(grep -n 'ERROR' app.log | head -n 1 | cut -d: -f1) app.log"),
+            ),
+            (
+                "head -n $(grep -m1 -n '^$' notes.txt) notes.txt",
+                "head: invalid number of lines: ‘4:’",
+                Some("head -n $(grep -m1 -n '^$' notes.txt | cut -d: -f1) notes.txt"),
+            ),
+            // No line numbers asked of grep, or already cut.
+            (
+                "tail -n +$(grep -c x app.log) app.log",
+                "tail: invalid number of lines: ‘a:b’",
+                None,
+            ),
+            (
+                "tail -n +$(grep -n x app.log | cut -d: -f1) app.log",
+                "tail: invalid number of lines: ‘3\n5:’",
+                None,
+            ),
+        ];
+        for (command, message, mended) in cases {
+            assert_eq!(
+                mend_failure("print from the first ERROR on", command, message, &bash()).as_deref(),
+                mended,
+                "{command}"
+            );
+        }
+    }
+
+    #[test]
+    fn jq_functions_written_as_fields_are_called() {
+        let null = "jq: error (at config/settings.json:1): Cannot iterate over null (null)";
+        let cases = [
+            (
+                "jq -r '.keys[]' config/settings.json",
+                Some("jq -r 'keys[]' config/settings.json"),
+            ),
+            (
+                "jq '.users | .length' data.json",
+                Some("jq '.users | length' data.json"),
+            ),
+            (
+                "jq '.items[] | .to_entries' x.json",
+                Some("jq '.items[] | to_entries' x.json"),
+            ),
+            // A field of another name, or a function already called.
+            ("jq -r '.keyset[]' x.json", None),
+            ("jq -r 'keys[]' x.json", None),
+        ];
+        for (command, mended) in cases {
+            assert_eq!(
+                mend_failure("the top-level keys", command, null, &bash()).as_deref(),
                 mended,
                 "{command}"
             );

@@ -225,7 +225,10 @@ impl OutputForm {
     pub fn repair(&self, command: &str, printed: &str) -> Option<String> {
         match self {
             OutputForm::Number => repair_number(command),
-            OutputForm::Value { .. } => repair_value(command),
+            OutputForm::Value { example, .. } => example
+                .as_deref()
+                .and_then(|example| value_cut_out(command, example, printed))
+                .or_else(|| repair_value(command)),
             OutputForm::Like(example) => count_last(command, example, printed),
             OutputForm::Choice(options) => answer_by_status(command, options),
             OutputForm::Names => None,
@@ -393,7 +396,21 @@ fn count_last(command: &str, example: &str, printed: &str) -> Option<String> {
     let repair = format!(" | awk '{program}'");
     let command = command.trim_end();
     let done = command.ends_with(" | awk '{print $2, $1}'") || command.ends_with(&repair);
-    (!done).then(|| format!("{command}{repair}"))
+    if done {
+        return None;
+    }
+    // An awk at the end that prints the two the wrong way round is turned, not followed.
+    let wrong_way = [
+        " | awk '{print $1, $2}'",
+        " | awk '{print $1 \" \" $2}'",
+        " | awk '{print $1\" \"$2}'",
+    ];
+    let kept = wrong_way
+        .iter()
+        .find_map(|tail| command.strip_suffix(tail))
+        .filter(|_| got.len() == 2)
+        .unwrap_or(command);
+    Some(format!("{kept}{repair}"))
 }
 
 /// Words for the answer that means "yes" to a question, and for the one that means "no".
@@ -883,6 +900,93 @@ fn repair_value(command: &str) -> Option<String> {
     (!command.ends_with(STRIP_LABEL)).then(|| format!("{command}{STRIP_LABEL}"))
 }
 
+/// A piece of an example of a value: a run of digits (of this length, for a format's `YYYY`),
+/// or a mark between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Piece {
+    Digits(Option<usize>),
+    Mark(char),
+}
+
+/// The pieces of `example` when it is digits and marks only (`5.1.16`, `YYYY-MM-DD`, `HH:MM`)
+/// with a mark in it.
+fn value_shape(example: &str) -> Option<Vec<Piece>> {
+    let placeholder = is_placeholder(example);
+    let mut pieces: Vec<Piece> = Vec::new();
+    let mut chars = example.chars().peekable();
+    while let Some(c) = chars.next() {
+        let digit = c.is_ascii_digit() || (placeholder && c.is_ascii_alphabetic());
+        if digit {
+            let mut length = 1;
+            while chars
+                .peek()
+                .is_some_and(|&next| next.is_ascii_digit() || (placeholder && next == c))
+            {
+                chars.next();
+                length += 1;
+            }
+            pieces.push(Piece::Digits(placeholder.then_some(length)));
+        } else if "-.:/_".contains(c) {
+            pieces.push(Piece::Mark(c));
+        } else {
+            return None;
+        }
+    }
+    pieces
+        .iter()
+        .any(|p| matches!(p, Piece::Mark(_)))
+        .then_some(pieces)
+}
+
+/// Whether `line` has a piece of text shaped like `shape`.
+fn has_shape(line: &str, shape: &[Piece]) -> bool {
+    let mut pieces = Vec::new();
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            let mut length = 1;
+            while chars.peek().is_some_and(char::is_ascii_digit) {
+                chars.next();
+                length += 1;
+            }
+            pieces.push(Piece::Digits(Some(length)));
+        } else {
+            pieces.push(Piece::Mark(c));
+        }
+    }
+    pieces.windows(shape.len()).any(|window| {
+        window
+            .iter()
+            .zip(shape)
+            .all(|(got, wanted)| match (got, wanted) {
+                (Piece::Digits(_), Piece::Digits(None)) => true,
+                _ => got == wanted,
+            })
+    })
+}
+
+/// `command` with the value shaped like `example` (`5.1.16`, `YYYY-MM-DD`) cut out of what it
+/// prints (`5.2.15(1)-release` -> `5.2.15`, `2026-11-24 18:53:06 +0000` -> `2026-11-24`), where
+/// `printed` has one: `| grep -oE '[0-9]+\.[0-9]+\.[0-9]+'`.
+fn value_cut_out(command: &str, example: &str, printed: &str) -> Option<String> {
+    let shape = value_shape(example)?;
+    if !has_shape(printed, &shape) {
+        return None;
+    }
+    let pattern: String = shape
+        .iter()
+        .map(|piece| match piece {
+            Piece::Digits(None) => "[0-9]+".to_owned(),
+            Piece::Digits(Some(length)) => format!("[0-9]{{{length}}}"),
+            Piece::Mark('.') => "\\.".to_owned(),
+            Piece::Mark(mark) => mark.to_string(),
+        })
+        .collect();
+    let cut = format!(" | grep -oE '{pattern}'");
+    let command = command.trim_end();
+    (!command.ends_with(&cut)).then(|| format!("{command}{cut}"))
+}
+
 /// Words before a quoted example that make it the form of a line ("like 'ERROR 2'", "in the
 /// form '1: text'", "as 'user:group path' lines"), not text to print ("print 'done'").
 const EXAMPLE_BEFORE: &[&str] = &["like", "as", "form", "format", "e.g.", "eg", "example"];
@@ -1359,6 +1463,62 @@ mod tests {
     }
 
     #[test]
+    fn a_value_shaped_like_the_example_is_cut_out_of_more() {
+        let like = |example: &str| OutputForm::Value {
+            one_word: true,
+            example: Some(example.into()),
+        };
+        let cases = [
+            (
+                "5.1.16",
+                "echo $BASH_VERSION",
+                "5.2.15(1)-release",
+                Some("echo $BASH_VERSION | grep -oE '[0-9]+\\.[0-9]+\\.[0-9]+'"),
+            ),
+            (
+                "3.10.12",
+                "python3 --version",
+                "Python 3.11.2",
+                Some("python3 --version | grep -oE '[0-9]+\\.[0-9]+\\.[0-9]+'"),
+            ),
+            (
+                "YYYY-MM-DD",
+                "stat -c %y todo.txt",
+                "2026-11-24 18:53:06.641277884 +0000",
+                Some("stat -c %y todo.txt | grep -oE '[0-9]{4}-[0-9]{2}-[0-9]{2}'"),
+            ),
+            (
+                "HH:MM",
+                "date",
+                "Fri Dec  4 22:40:01 UTC 2026",
+                Some("date | grep -oE '[0-9]{2}:[0-9]{2}'"),
+            ),
+            // Nothing of that shape printed: another repair, or none.
+            ("5.1.16", "echo $BASH_VERSION | cut -d. -f1", "5", None),
+            // An example with letters: no shape to cut out.
+            ("ext4", "df -T .", "Filesystem Type", None),
+        ];
+        for (example, command, printed, repaired) in cases {
+            let repair = like(example).repair(command, printed);
+            if repaired.is_some() {
+                assert_eq!(repair.as_deref(), repaired, "{example} {command}");
+            } else {
+                assert!(
+                    repair.is_none_or(|r| !r.contains("grep -oE")),
+                    "{example} {command}"
+                );
+            }
+        }
+        // Once.
+        let cut = "echo $BASH_VERSION | grep -oE '[0-9]+\\.[0-9]+\\.[0-9]+'";
+        assert!(
+            like("5.1.16")
+                .repair(cut, "5.2.15")
+                .is_none_or(|r| !r.ends_with("[0-9]+' | grep -oE '[0-9]+\\.[0-9]+\\.[0-9]+'"))
+        );
+    }
+
+    #[test]
     fn a_count_in_an_example_line_is_a_number() {
         let cases: &[(&str, &[&str], &[&str])] = &[
             (
@@ -1399,10 +1559,7 @@ mod tests {
                 "ERROR 2",
                 "awk '{print $3}' app.log | sort | uniq -c | awk '{print $1 \" \" $2}'",
                 "2 ERROR",
-                Some(
-                    "awk '{print $3}' app.log | sort | uniq -c | awk '{print $1 \" \" $2}' \
-                     | awk '{print $2, $1}'",
-                ),
+                Some("awk '{print $3}' app.log | sort | uniq -c | awk '{print $2, $1}'"),
             ),
             (
                 "LEVEL: 2",

@@ -177,9 +177,10 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
         }
     }
 
-    /// Asks again for a command with a [`Flaw`], in two ways until one gives an answer without
-    /// a flaw: the request restated with the command to avoid and its flaw, then the first
-    /// answer shown as the model's own with a follow-up that names the flaw. A small model
+    /// Asks again for a command with a [`Flaw`], in three ways until one gives an answer
+    /// without a flaw: the request restated with the command to avoid and its flaw, then the
+    /// first answer shown as the model's own with a follow-up that names the flaw, then two
+    /// samples of the restated request (temperature 0.7). A small model
     /// shown its own answer tends to give it again, whatever the follow-up says; told what not
     /// to write, it tends to write something else (docs/QUALITY.md). An answer replaces the
     /// first only when it has no flaw; otherwise the first is returned with its flaw. Either
@@ -225,16 +226,26 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
         let first_answers = answer(&flaw);
         let better =
             |later: &Flaw| (unheeded(later) && !first_runs) || (first_answers && !answer(later));
-        for conversation in [&restated, &revision] {
+        // Greedy twice, then samples of the restated request: a small model that gave the
+        // same flawed answer twice greedily often has a better one a little further down.
+        let samples = (1..=SECOND_LOOK_SAMPLES).map(|sample| (&restated, Some(sample)));
+        let attempts = [(&restated, None), (&revision, None)]
+            .into_iter()
+            .chain(samples);
+        for (conversation, sample) in attempts {
             let Some(time_limit) = remaining(self.params.time_limit, started) else {
                 break;
             };
             sink.restart(&Restart::Flaw(last_flaw.clone()));
-            let params = GenerationParams {
+            let mut params = GenerationParams {
                 keep_prompt_prefix: false,
                 time_limit,
                 ..self.params.clone()
             };
+            if let Some(sample) = sample {
+                params.temperature = params.temperature.max(RETRY_TEMPERATURE);
+                params.seed = params.seed.wrapping_add(sample);
+            }
             let answer = match self.command(conversation, &params, sink, cancel, started) {
                 Ok(answer) => answer,
                 Err(GenerateError::Parse { .. }) => continue,
@@ -541,6 +552,9 @@ fn with_static_flaw(command: GeneratedCommand, context: &ShellContext) -> Genera
 /// leave a loop, the value the alternatives use too.
 const RETRIES: u64 = 2;
 const RETRY_TEMPERATURE: f32 = 0.7;
+
+/// Samples of the restated request the second look draws after two greedy answers with a flaw.
+const SECOND_LOOK_SAMPLES: u64 = 2;
 
 /// Whether two commands are the same words (white space aside).
 fn same_words(a: &str, b: &str) -> bool {
@@ -1005,14 +1019,15 @@ mod tests {
         );
 
         // Answers with a flaw too: asked the other way, the first answer shown as the model's
-        // own; then the first stays, and what is wrong with it is said.
+        // own, then sampled twice; then the first stays, and what is wrong with it is said.
         let backend = Scripted::new(r#"{"cmd": "awk '{print $2 "}"#);
         let mut generator = Generator::new(backend, CommandPrompt::default());
         let command = generator.generate("second column", &context()).unwrap();
         assert_eq!(command.command, "awk '{print $2");
         assert_eq!(command.flaw, Some(Flaw::NotShell), "what remains is said");
         let seen = &generator.backend().seen;
-        assert_eq!(seen.len(), 3, "asked twice more, no more");
+        assert_eq!(seen.len(), 5, "asked four times more, no more");
+        assert_eq!(seen[3], seen[1], "the samples are of the restated request");
         let revision = &seen[2].messages;
         let [.., shown, follow_up] = &revision[..] else {
             panic!("{revision:?}")
@@ -1028,8 +1043,13 @@ mod tests {
             "{follow_up:?}"
         );
         let params = &generator.backend().params;
-        assert!(params.iter().all(|p| p.temperature == 0.0), "all greedy");
-        assert!(!params[1].keep_prompt_prefix && !params[2].keep_prompt_prefix);
+        assert!(params[..3].iter().all(|p| p.temperature == 0.0), "greedy");
+        assert!(
+            params[3..].iter().all(|p| p.temperature > 0.0),
+            "then sampled"
+        );
+        assert_ne!(params[3].seed, params[4].seed);
+        assert!(params[1..].iter().all(|p| !p.keep_prompt_prefix));
 
         // A command without a flaw is asked for once.
         let mut generator = Generator::new(
@@ -1040,28 +1060,27 @@ mod tests {
         assert_eq!(generator.backend().seen.len(), 1);
     }
 
-    /// A trial in which a `tail` fails, as `tail -n +$(grep -n ...)` does with the line's text
-    /// after its number.
+    /// A trial in which an `awk` fails, as one with a program that does not parse does.
     #[derive(Debug, Default, Clone)]
-    struct TailFails {
+    struct AwkFails {
         tried: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
     }
 
-    const TAIL_ERROR: &str = "tail: invalid number of lines: '+3:ERROR x'";
+    const AWK_ERROR: &str = "awk: cmd. line:1:            ^ unexpected newline or end of string";
 
-    impl Trial for TailFails {
+    impl Trial for AwkFails {
         fn finding(&self, request: &str, command: &str, _: &ShellContext) -> Option<Flaw> {
             let mut tried = self.tried.lock().unwrap();
             tried.push((request.to_owned(), command.to_owned()));
-            command.contains("tail").then(|| Flaw::Failed {
-                message: TAIL_ERROR.to_owned(),
+            command.contains("awk").then(|| Flaw::Failed {
+                message: AWK_ERROR.to_owned(),
             })
         }
     }
 
-    const FROM_ERROR: &str = "print app.log from the first ERROR line";
-    const TAIL: &str = "tail -n +$(grep -n ERROR app.log | head -1) app.log";
-    const TAIL_REPLY: &str = r#"{"cmd": "tail -n +$(grep -n ERROR app.log | head -1) app.log"}"#;
+    const SECOND: &str = "print the second column of data.csv";
+    const AWK: &str = "awk -F, '{print $2' data.csv";
+    const AWK_REPLY: &str = r#"{"cmd": "awk -F, '{print $2' data.csv"}"#;
 
     /// A trial in which `comm` fails on files it does not sort, as it does on unsorted input.
     #[derive(Debug)]
@@ -1090,52 +1109,52 @@ mod tests {
 
     #[test]
     fn a_command_that_fails_in_the_trial_is_asked_for_again_with_its_error() {
-        let mut backend = Scripted::new(TAIL_REPLY);
+        let mut backend = Scripted::new(AWK_REPLY);
         backend.then = Some((
-            r#"{"cmd": "sed -n '/ERROR/,$p' app.log"}"#,
+            r#"{"cmd": "cut -d, -f2 data.csv"}"#,
             StopReason::EndOfGeneration,
         ));
-        let trial = TailFails::default();
+        let trial = AwkFails::default();
         let mut generator =
             Generator::new(backend, CommandPrompt::default()).with_trial(trial.clone());
-        let command = generator.generate(FROM_ERROR, &context()).unwrap();
-        assert_eq!(command.command, "sed -n '/ERROR/,$p' app.log");
+        let command = generator.generate(SECOND, &context()).unwrap();
+        assert_eq!(command.command, "cut -d, -f2 data.csv");
         assert_eq!(command.flaw, None);
         let tried = trial.tried.lock().unwrap().clone();
-        let request = FROM_ERROR.to_owned();
+        let request = SECOND.to_owned();
         assert_eq!(
             tried,
             [
-                (request.clone(), TAIL.to_owned()),
-                (request, "sed -n '/ERROR/,$p' app.log".to_owned())
+                (request.clone(), AWK.to_owned()),
+                (request, "cut -d, -f2 data.csv".to_owned())
             ],
             "the first and the second answer are tried, with the request"
         );
         let restated = &generator.backend().seen[1].messages.last().unwrap().content;
         assert_eq!(
             *restated,
-            format!("{FROM_ERROR} (not `{TAIL}`: it failed when tried here: {TAIL_ERROR})")
+            format!("{SECOND} (not `{AWK}`: it failed when tried here: {AWK_ERROR})")
         );
 
         // The second answer fails too: the first stays, with what is wrong with it.
-        let backend = Scripted::new(TAIL_REPLY);
-        let trial = TailFails::default();
+        let backend = Scripted::new(AWK_REPLY);
+        let trial = AwkFails::default();
         let mut generator = Generator::new(backend, CommandPrompt::default()).with_trial(trial);
-        let command = generator.generate(FROM_ERROR, &context()).unwrap();
-        assert_eq!(command.command, TAIL);
+        let command = generator.generate(SECOND, &context()).unwrap();
+        assert_eq!(command.command, AWK);
         assert_eq!(
             command.flaw.map(|f| f.to_string()),
-            Some(format!("it failed when tried here: {TAIL_ERROR}"))
+            Some(format!("it failed when tried here: {AWK_ERROR}"))
         );
         assert_eq!(
             generator.backend().seen.len(),
-            3,
-            "asked twice more, no more"
+            5,
+            "asked four times more, no more"
         );
 
         // A flaw that shows without running the command is found without a trial.
         let backend = Scripted::new(r#"{"cmd": "awk '{print $2 "}"#);
-        let trial = TailFails::default();
+        let trial = AwkFails::default();
         let mut generator =
             Generator::new(backend, CommandPrompt::default()).with_trial(trial.clone());
         generator.generate("second column", &context()).unwrap();

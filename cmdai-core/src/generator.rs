@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::asked::unheeded;
 use crate::flaw::{Flaw, Trial, answered, flaw};
 use crate::mend::{into_folder, mend_failure};
+use crate::output::table_column;
 use crate::{
     BackendError, CancelToken, Conversation, Exchange, FixRequest, GenerateError, GenerationOutput,
     GenerationParams, InferenceBackend, NullSink, ParseError, PromptBuilder, Restart, ShellContext,
@@ -126,7 +127,9 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
         for _ in 0..8 {
             command = match &flaw {
                 Flaw::Unheeded { asked, .. } => asked.repair(&command)?,
-                Flaw::Output { asked, printed } => asked.repair(&command, printed)?,
+                Flaw::Output { asked, printed } => asked
+                    .repair(&command, printed)
+                    .or_else(|| table_column(request, &command, printed))?,
                 Flaw::Failed { message } => mend_failure(request, &command, message, context)?,
                 Flaw::OneFile { destination, .. } => into_folder(&command, destination)?,
                 _ => return None,

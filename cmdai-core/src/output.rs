@@ -144,8 +144,35 @@ impl OutputForm {
             .or_else(|| value(request, &lower, per_item))
     }
 
-    /// [`Number`](Self::Number) or [`Names`](Self::Names), if `lower` asks for one.
+    /// [`Number`](Self::Number) or [`Names`](Self::Names), if `lower` asks for one: "just",
+    /// "only" or "nothing but" before a word for it, the word before "only", or the word last
+    /// named before "nothing else" or "nothing more" ("the file names, nothing else") where no
+    /// "and" adds another thing.
     fn number_or_names(lower: &str, per_item: bool) -> Option<OutputForm> {
+        let said = Self::limited(lower, per_item);
+        said.or_else(|| {
+            let at = ["nothing else", "nothing more"]
+                .iter()
+                .filter_map(|phrase| lower.find(phrase))
+                .min()?;
+            let mut before: Vec<&str> = words(&lower[..at]).collect();
+            // "... and nothing more"
+            if before.last() == Some(&"and") {
+                before.pop();
+            }
+            let noun = before.iter().rposition(|w| form_named(w).is_some())?;
+            let more = before[noun..]
+                .iter()
+                .chain(before[..noun].iter().rev().take(3))
+                .any(|w| matches!(*w, "and" | "with"));
+            let (form, noun) = form_named(before[noun])?;
+            let each = per_item && form == OutputForm::Number && !matches!(noun, "total" | "sum");
+            (!more && !each).then_some(form)
+        })
+    }
+
+    /// The form "just", "only" or "nothing but" limits `lower` to, or the word before "only".
+    fn limited(lower: &str, per_item: bool) -> Option<OutputForm> {
         for clause in lower.split(['.', ',', ';', ':', '?', '!', '(', ')']) {
             let clause: Vec<&str> = words(clause).collect();
             for (i, word) in clause.iter().enumerate() {
@@ -217,7 +244,8 @@ impl OutputForm {
     /// - A number: the name `du -s` and `wc` print after it left out (`du -sh data | cut -f1`,
     ///   `wc -l < app.log`).
     /// - A value: jq's `-r` (no quotes) where jq prints it, the name after a checksum cut off,
-    ///   else the label before each line (`Codename:\tjammy`, `PORT=8080`).
+    ///   the value shaped like the request's example cut out (`5.2.15(1)-release` -> `5.2.15`
+    ///   for "like 5.1.16"), else the label before each line (`Codename:\tjammy`, `PORT=8080`).
     /// - Lines like `word count`, where a count came first (`uniq -c`'s `      5 red`): the two
     ///   turned round (`| awk '{print $2, $1}'`).
     /// - One of two answers, where the command is a test whose status is the answer (`gzip -t`,
@@ -225,10 +253,7 @@ impl OutputForm {
     pub fn repair(&self, command: &str, printed: &str) -> Option<String> {
         match self {
             OutputForm::Number => repair_number(command),
-            OutputForm::Value { example, .. } => example
-                .as_deref()
-                .and_then(|example| value_cut_out(command, example, printed))
-                .or_else(|| repair_value(command)),
+            OutputForm::Value { example, .. } => repair_value(command, example.as_deref(), printed),
             OutputForm::Like(example) => count_last(command, example, printed),
             OutputForm::Choice(options) => answer_by_status(command, options),
             OutputForm::Names => None,
@@ -252,9 +277,11 @@ impl OutputForm {
         if first.is_empty() {
             return Some("nothing".into());
         }
-        // A long line's end shows as much as its start (`<hash>  big.iso`).
+        // A long line's end shows as much as its start (`<hash>  big.iso`); a table's header
+        // is shown whole, up to 100 characters (`df -T`'s is 69).
         let chars: Vec<char> = first.chars().collect();
-        let shown: String = if chars.len() > 60 {
+        let header = is_table(&[first, "x"]) && chars.len() <= 100;
+        let shown: String = if chars.len() > 60 && !header {
             let head: String = chars[..32].iter().collect();
             let tail: String = chars[chars.len() - 24..].iter().collect();
             format!("{head} ... {tail}")
@@ -566,6 +593,67 @@ fn answer_by_status(command: &str, options: &[String]) -> Option<String> {
     ))
 }
 
+/// Words of a request for a table's column, and the column names (lower case) they stand for.
+const COLUMNS: &[(&str, &[&str])] = &[
+    ("type", &["type", "fstype"]),
+    ("fstype", &["type", "fstype"]),
+    ("size", &["size", "1k-blocks", "1m-blocks", "1g-blocks"]),
+    ("used", &["used"]),
+    ("available", &["avail", "available"]),
+    ("free", &["free", "avail"]),
+    ("percentage", &["use%", "%cpu", "%mem"]),
+    ("percent", &["use%", "%cpu", "%mem"]),
+    ("mounted", &["mounted", "mountpoint", "mountpoints"]),
+    ("mountpoint", &["mounted", "mountpoint", "mountpoints"]),
+    ("pid", &["pid"]),
+    ("tty", &["tty", "tt"]),
+    ("uid", &["uid"]),
+    ("user", &["user", "uid"]),
+    ("owner", &["user", "owner"]),
+    ("shared", &["shared"]),
+    ("total", &["total"]),
+    ("filesystem", &["filesystem"]),
+    ("device", &["filesystem", "name", "device"]),
+];
+
+/// `command` with the one column of its table the request names picked out (`df -T . | awk
+/// 'NR==2 {print $2}'` for "print just the type"), where `printed` is the table's header and
+/// exactly one of its columns is named by a word of `request`: "type" for `Type`, "available"
+/// for `Avail`. A header that starts with a column name in lower case (`free`'s `total used
+/// ...`) has a column of row labels before it (`Mem:`).
+pub(crate) fn table_column(request: &str, command: &str, printed: &str) -> Option<String> {
+    let header = printed.trim_end_matches(" ...");
+    if !is_table(&[header, "x"]) && !header.starts_with("total ") {
+        return None;
+    }
+    let columns: Vec<String> = header
+        .split_whitespace()
+        .map(str::to_lowercase)
+        // `Mounted on` is one column.
+        .filter(|name| name != "on")
+        .collect();
+    let lower = request.to_lowercase();
+    let mut named: Vec<usize> = Vec::new();
+    for word in words(&lower) {
+        let Some((_, names)) = COLUMNS.iter().find(|(w, _)| *w == word) else {
+            continue;
+        };
+        for (at, column) in columns.iter().enumerate() {
+            if names.contains(&column.as_str()) && !named.contains(&at) {
+                named.push(at);
+            }
+        }
+    }
+    let [at] = named[..] else {
+        return None;
+    };
+    let labelled = header.starts_with(|c: char| c.is_lowercase());
+    let field = at + 1 + usize::from(labelled);
+    let pick = format!(" | awk 'NR==2 {{print ${field}}}'");
+    let command = command.trim_end();
+    (!command.contains(" | awk 'NR==")).then(|| format!("{command}{pick}"))
+}
+
 /// Verbs that, before "A or B", ask for one of two answers.
 const ANSWER_VERBS: &[&str] = &[
     "print", "answer", "say", "output", "reply", "echo", "respond",
@@ -863,9 +951,10 @@ const CHECKSUMS: &[&str] = &[
 /// What cuts the label off each line a command prints (`Codename:\tjammy` -> `jammy`).
 const STRIP_LABEL: &str = " | sed 's/^[^:=]*[:=][[:space:]]*//'";
 
-/// `command` with jq's `-r` where jq prints quoted strings, else with the label before each
-/// line it prints cut off; `None` once that is done.
-fn repair_value(command: &str) -> Option<String> {
+/// `command` with the file's name after a checksum cut off, or jq's `-r` where jq prints quoted
+/// strings, or the value shaped like `example` cut out of what it printed (`printed`), else with
+/// the label before each line cut off; `None` once that is done.
+fn repair_value(command: &str, example: Option<&str>, printed: &str) -> Option<String> {
     let command = command.trim_end();
     let commands = crate::safety::simple_commands(command)?;
     let raw = |arg: &String| {
@@ -896,6 +985,9 @@ fn repair_value(command: &str) -> Option<String> {
                 .is_none_or(|c| c.is_whitespace() || "|;&(".contains(c))
         })?;
         return Some(format!("{}jq -r {}", &command[..at], &command[at + 3..]));
+    }
+    if let Some(cut) = example.and_then(|example| value_cut_out(command, example, printed)) {
+        return Some(cut);
     }
     (!command.ends_with(STRIP_LABEL)).then(|| format!("{command}{STRIP_LABEL}"))
 }
@@ -1256,6 +1348,20 @@ mod tests {
                 Some(OutputForm::Names),
             ),
             ("print just the file names", Some(OutputForm::Names)),
+            (
+                "list the file names inside photos.zip, nothing else",
+                Some(OutputForm::Names),
+            ),
+            (
+                "print the paths of the big files and nothing more",
+                Some(OutputForm::Names),
+            ),
+            (
+                "how many users are logged in? the count, nothing else",
+                Some(OutputForm::Number),
+            ),
+            ("list the names and sizes of the files, nothing else", None),
+            ("show the running processes, nothing else", None),
             ("nothing but the names, please", Some(OutputForm::Names)),
             ("for each file in src print only the size", None),
             ("how many lines in every file under src", None),
@@ -1509,12 +1615,93 @@ mod tests {
                 );
             }
         }
+        // jq's own way first.
+        assert_eq!(
+            like("1.0.0")
+                .repair("jq .version package.json", "\"1.2.3\"")
+                .as_deref(),
+            Some("jq -r .version package.json")
+        );
         // Once.
         let cut = "echo $BASH_VERSION | grep -oE '[0-9]+\\.[0-9]+\\.[0-9]+'";
         assert!(
             like("5.1.16")
                 .repair(cut, "5.2.15")
                 .is_none_or(|r| !r.ends_with("[0-9]+' | grep -oE '[0-9]+\\.[0-9]+\\.[0-9]+'"))
+        );
+    }
+
+    #[test]
+    fn the_one_column_of_a_table_the_request_names_is_picked_out() {
+        let df_t = "Filesystem     Type    1K-blocks     Used Available Use% Mounted on ...";
+        let df_h = "Filesystem      Size  Used Avail Use% Mounted on ...";
+        let free = "total        used        free      shared  buff/cache   available ...";
+        let cases = [
+            (
+                "what type of file system is the current directory on? print just the type, \
+                 like ext4 or xfs",
+                "df -T .",
+                df_t,
+                Some("df -T . | awk 'NR==2 {print $2}'"),
+            ),
+            (
+                "how much space is available on /? just the number",
+                "df -h /",
+                df_h,
+                Some("df -h / | awk 'NR==2 {print $4}'"),
+            ),
+            (
+                "how much memory is free, in MiB? just the number",
+                "free -m",
+                free,
+                Some("free -m | awk 'NR==2 {print $4}'"),
+            ),
+            (
+                "what is the pid of the oldest sshd? just the pid",
+                "ps -o pid,tty,cmd -C sshd",
+                "PID TT       CMD ...",
+                Some("ps -o pid,tty,cmd -C sshd | awk 'NR==2 {print $1}'"),
+            ),
+            // Two columns named ("used" and "percentage"), or none: not guessed.
+            (
+                "what percentage of / is used? just the number",
+                "df -h /",
+                df_h,
+                None,
+            ),
+            (
+                "how full is the disk? just the number",
+                "df -h /",
+                df_h,
+                None,
+            ),
+            // Not a table.
+            ("just the type", "stat -f -c %T .", "ext2/ext3", None),
+            // Picked already.
+            (
+                "just the type",
+                "df -T . | awk 'NR==2 {print $3}'",
+                df_t,
+                None,
+            ),
+        ];
+        for (request, command, printed, repaired) in cases {
+            assert_eq!(
+                table_column(request, command, printed).as_deref(),
+                repaired,
+                "{request}"
+            );
+        }
+        // The header is shown whole.
+        let form = OutputForm::Value {
+            one_word: false,
+            example: Some("ext4".into()),
+        };
+        let table = "Filesystem     Type    1K-blocks     Used Available Use% Mounted on\n\
+                     /dev/sda1      ext4     1000000   500000    500000  50% /\n";
+        assert_eq!(
+            form.misfit(table).as_deref(),
+            Some("Filesystem     Type    1K-blocks     Used Available Use% Mounted on ...")
         );
     }
 

@@ -228,7 +228,7 @@ impl Trial for SandboxTrial {
                 };
                 let finding = own_failure(&report, is_program, here)
                     .map(|message| Flaw::Failed { message })
-                    .or_else(|| onto_one_file(&report))
+                    .or_else(|| onto_one_file(request, &report))
                     .or_else(|| output_misfit(request, &report))
                     .or_else(|| unchanged(request, &report));
                 if self.verbose {
@@ -274,8 +274,9 @@ fn output_misfit(request: &str, report: &Report) -> Option<Flaw> {
 }
 
 /// [`Flaw::OneFile`] when `report`'s command moved or copied files one by one (`find -exec mv
-/// {} DEST \;`, a loop) onto a path it created as a file: each took the place of the one before.
-fn onto_one_file(report: &Report) -> Option<Flaw> {
+/// {} DEST \;`, a loop) onto a path it created as a file: each took the place of the one before;
+/// or moved a pattern's one file to a new name where `request` says to put files into a folder.
+fn onto_one_file(request: &str, report: &Report) -> Option<Flaw> {
     let created_file = |path: &str| {
         let path = std::path::Path::new(path.trim_start_matches("./"));
         report.changes.iter().any(|change| {
@@ -307,7 +308,14 @@ fn onto_one_file(report: &Report) -> Option<Flaw> {
         .count();
     let (program, destination) = one_by_one(&report.command)?;
     let moved = program == "mv";
-    let onto_one = created_file(&destination) && (!moved || lost > 0);
+    // A pattern that matched one file, moved where the request says to put files into a
+    // folder (`mv logs/*.log logs/old` for "... into logs/old"): not a rename.
+    let into = request
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|w| matches!(w, "into" | "folder" | "directory" | "dir"));
+    let pattern = into && !report.command.contains("-exec") && !report.command.contains(" do ");
+    let onto_one = created_file(&destination) && (!moved || lost > 0 || pattern);
     onto_one.then_some(Flaw::OneFile {
         program,
         destination,
@@ -316,8 +324,9 @@ fn onto_one_file(report: &Report) -> Option<Flaw> {
 }
 
 /// The program (`mv` or `cp`) and destination of a move or copy that `command` runs once for
-/// each of several files: in `find`'s `-exec ... \;` or in a loop, with a destination that is
-/// not written as a folder (no `/` at its end) and is the same each time (no `$` in it).
+/// each of several files (in `find`'s `-exec ... \;` or in a loop), or runs on a pattern of
+/// files, with a destination that is not written as a folder (no `/` at its end) and is the
+/// same each time (no `$` in it).
 fn one_by_one(command: &str) -> Option<(String, String)> {
     let looped = shell_words(command)?.iter().any(|w| w == "do");
     let fixed = |destination: &String| {
@@ -327,9 +336,14 @@ fn one_by_one(command: &str) -> Option<(String, String)> {
     };
     for simple in simple_commands(command)? {
         let program = base_name(&simple.program);
-        if looped && matches!(program, "mv" | "cp") {
+        if matches!(program, "mv" | "cp") {
             let destination = simple.args.last()?;
-            if fixed(destination) && simple.args.len() >= 2 {
+            let sources = &simple.args[..simple.args.len() - 1];
+            // A pattern is files, however many it matches here (`mv logs/*.log logs/old`).
+            let pattern = sources
+                .iter()
+                .any(|s| !s.starts_with('-') && s.contains(['*', '?', '[']));
+            if (looped || pattern) && fixed(destination) && !sources.is_empty() {
                 return Some((program.to_owned(), destination.clone()));
             }
         }
@@ -567,7 +581,7 @@ mod tests {
         ];
         let find = "find inbox -type f -size +1k -exec mv {} inbox/large \\;";
         assert_eq!(
-            onto_one_file(&ran(find, moved.clone())),
+            onto_one_file("move them into x", &ran(find, moved.clone())),
             Some(Flaw::OneFile {
                 program: "mv".into(),
                 destination: "inbox/large".into(),
@@ -586,7 +600,7 @@ mod tests {
         ];
         let looped = "for f in *.log; do mv \"$f\" ./archive; done";
         assert_eq!(
-            onto_one_file(&ran(looped, renamed)),
+            onto_one_file("move them into x", &ran(looped, renamed)),
             Some(Flaw::OneFile {
                 program: "mv".into(),
                 destination: "./archive".into(),
@@ -596,7 +610,7 @@ mod tests {
         let copied = vec![file("all", created(EntryKind::File))];
         let cp = "find . -name '*.jpg' -exec cp {} all \\;";
         assert!(matches!(
-            onto_one_file(&ran(cp, copied)),
+            onto_one_file("move them into x", &ran(cp, copied)),
             Some(Flaw::OneFile { lost: 0, .. })
         ));
         // Into a folder, to names of their own, or once: nothing lost.
@@ -605,15 +619,60 @@ mod tests {
             file("inbox/large", created(EntryKind::Directory)),
         ];
         let made = "mkdir -p inbox/large && find inbox -type f -exec mv {} inbox/large \\;";
-        assert_eq!(onto_one_file(&ran(made, into_folder)), None);
-        let own_names = "find . -name '*.log' -exec mv {} {}.bak \\;";
-        assert_eq!(onto_one_file(&ran(own_names, moved.clone())), None);
-        let renamed_each = "for f in *.txt; do mv \"$f\" \"${f%.txt}.md\"; done";
-        assert_eq!(onto_one_file(&ran(renamed_each, moved.clone())), None);
         assert_eq!(
-            onto_one_file(&ran("mv inbox/a.bin inbox/large", moved)),
+            onto_one_file("move them into x", &ran(made, into_folder)),
             None
         );
+        let own_names = "find . -name '*.log' -exec mv {} {}.bak \\;";
+        assert_eq!(
+            onto_one_file("move them into x", &ran(own_names, moved.clone())),
+            None
+        );
+        let renamed_each = "for f in *.txt; do mv \"$f\" \"${f%.txt}.md\"; done";
+        assert_eq!(
+            onto_one_file("move them into x", &ran(renamed_each, moved.clone())),
+            None
+        );
+        assert_eq!(
+            onto_one_file(
+                "move them into x",
+                &ran("mv inbox/a.bin inbox/large", moved.clone())
+            ),
+            None
+        );
+        // A pattern is files, even where it matches one.
+        let one = vec![file(
+            "logs/old",
+            ChangeKind::Renamed {
+                from: PathBuf::from("logs/a.log"),
+                entry: EntryKind::File,
+            },
+        )];
+        assert_eq!(
+            onto_one_file(
+                "move every .log file into logs/old",
+                &ran("mv logs/*.log logs/old", one.clone())
+            ),
+            Some(Flaw::OneFile {
+                program: "mv".into(),
+                destination: "logs/old".into(),
+                lost: 0
+            })
+        );
+        // A rename by a pattern.
+        let renamed = vec![file(
+            "app.log",
+            ChangeKind::Renamed {
+                from: PathBuf::from("server.log"),
+                entry: EntryKind::File,
+            },
+        )];
+        let rename = ran("mv *.log app.log", renamed);
+        assert_eq!(
+            onto_one_file("rename the log file to app.log", &rename),
+            None
+        );
+        assert!(onto_one_file("move the log file into app.log", &rename).is_some());
     }
 
     #[test]

@@ -47,6 +47,12 @@ pub enum Flaw {
         /// The destination as written, e.g. `*.jpg`.
         destination: String,
     },
+    /// `\d` in a pattern of a program whose regular expressions have no such class (`grep -E
+    /// '\d+'`, `sed`, `awk`, `find -regex`): it matches a `d`, or nothing, not a digit.
+    DigitClass {
+        /// The program, e.g. `grep`.
+        program: String,
+    },
     /// An answer where a command belongs: `0755` for "the permissions of run.sh in octal",
     /// `builtin` for "is echo a builtin or a file?". The model answered from what it knows, not
     /// from this system.
@@ -77,9 +83,10 @@ pub enum Flaw {
     /// a file to be changed in place: it printed what the file should become
     /// (`sed '/milk/d' notes.txt` for "... (change the file)").
     Unchanged,
-    /// Several files moved or copied, one by one, onto one path that is no folder (`find inbox
-    /// -exec mv {} inbox/large \;` with no `inbox/large` folder), seen when it was tried (a
-    /// [`Trial`]): each took the place of the one before, and only the last is left.
+    /// Several files moved or copied, one by one or by a pattern, onto one path that is no
+    /// folder (`find inbox -exec mv {} inbox/large \;` with no `inbox/large` folder), seen when
+    /// it was tried (a [`Trial`]): each took the place of the one before, and only the last is
+    /// left.
     OneFile {
         /// `mv` or `cp`.
         program: String,
@@ -133,6 +140,10 @@ impl fmt::Display for Flaw {
                 "{program} takes its last argument, {destination}, as one destination, not a \
                  pattern: {program} cannot change names by a pattern; do it file by file, in a loop"
             ),
+            Flaw::DigitClass { program } => write!(
+                f,
+                "{program}'s patterns have no `\\d` (it is not a digit there): write `[0-9]`"
+            ),
             Flaw::Answer { text } => write!(
                 f,
                 "`{text}` is an answer, not a command: write a command that finds it out on \
@@ -165,11 +176,11 @@ impl fmt::Display for Flaw {
                 };
                 write!(
                     f,
-                    "when tried here it {what} file after file onto one file, `{destination}`, \
-                     each in place of the one before"
+                    "when tried here `{destination}` became a file, not a folder the files were \
+                     {what} into"
                 )?;
                 if *lost > 0 {
-                    write!(f, " ({lost} lost)")?;
+                    write!(f, " (each took the place of the one before: {lost} lost)")?;
                 }
                 write!(
                     f,
@@ -226,6 +237,7 @@ pub fn flaw(command: &str, context: &ShellContext) -> Option<Flaw> {
             }
         }
         unended_exec(command)
+            .or_else(|| digit_class(command))
             .or_else(|| ungrouped_find(command))
             .or_else(|| misread_find_test(command, options.is_some()))
             .or_else(|| pattern_destination(command))
@@ -238,6 +250,35 @@ pub fn flaw(command: &str, context: &ShellContext) -> Option<Flaw> {
                 })
             })
     })
+}
+
+/// Programs whose regular expressions (POSIX basic or extended, Emacs for `find`) have no `\d`.
+const NO_DIGIT_CLASS: &[&str] = &[
+    "grep", "egrep", "fgrep", "sed", "awk", "gawk", "mawk", "nawk", "find", "expr",
+];
+
+/// [`Flaw::DigitClass`] when `command` hands a `\d` to a program without it: `grep` without
+/// `-P`, `sed`, `awk`, `find`.
+fn digit_class(command: &SimpleCommand) -> Option<Flaw> {
+    let program = command.program.rsplit('/').next()?;
+    let perl = |a: &String| {
+        a == "--perl-regexp" || (a.starts_with('-') && !a.starts_with("--") && a.contains('P'))
+    };
+    let applies = NO_DIGIT_CLASS.contains(&program)
+        && !(program.ends_with("grep") && command.args.iter().any(perl));
+    (applies && command.args.iter().any(|a| a.contains("\\d"))).then(|| Flaw::DigitClass {
+        program: program.to_owned(),
+    })
+}
+
+/// `command` with each `\d` written `[0-9]`, where no program of it takes `\d` as a digit
+/// (`grep -P`, `perl`): the repair of [`Flaw::DigitClass`].
+pub(crate) fn digits_bracketed(command: &str) -> Option<String> {
+    let commands = simple_commands(command)?;
+    let own_digits = commands
+        .iter()
+        .any(|c| c.args.iter().any(|a| a.contains("\\d")) && digit_class(c).is_none());
+    (!own_digits && command.contains("\\d")).then(|| command.replace("\\d", "[0-9]"))
 }
 
 /// [`Flaw::FindTest`] for a test of `command`, if it is `find`: `-name` or `-iname` with a
@@ -559,6 +600,48 @@ mod tests {
 
     fn gnu() -> ShellContext {
         ShellContext::new("Linux", "bash", "/home/me").with_utilities("GNU coreutils")
+    }
+
+    #[test]
+    fn a_digit_class_where_patterns_have_none_is_a_flaw_and_bracketed() {
+        let context = ShellContext::new("linux", "bash", "/tmp");
+        let flawed = [
+            (
+                "grep -oE '\\b\\d{1,3}(\\.\\d{1,3}){3}\\b' access.log | sort | uniq -c",
+                "grep",
+            ),
+            ("grep -c '\\d' notes.txt", "grep"),
+            ("sed -E 's/\\d+//g' todo.txt", "sed"),
+            ("awk '/\\d+/' data.csv", "awk"),
+            ("find . -regex '.*\\d+\\.log'", "find"),
+        ];
+        for (command, program) in flawed {
+            assert_eq!(
+                flaw(command, &context),
+                Some(Flaw::DigitClass {
+                    program: program.into()
+                }),
+                "{command}"
+            );
+        }
+        assert_eq!(
+            digits_bracketed("grep -c '\\d' notes.txt").as_deref(),
+            Some("grep -c '[0-9]' notes.txt")
+        );
+        assert_eq!(
+            digits_bracketed("sed -E 's/\\d+//g' todo.txt").as_deref(),
+            Some("sed -E 's/[0-9]+//g' todo.txt")
+        );
+        // A \d that is a digit where it is: grep -P, perl; a command with both is not changed.
+        for command in [
+            "grep -oP '\\d+' notes.txt",
+            "grep --perl-regexp '\\d' x",
+            "perl -ne 'print if /\\d/' x",
+            "grep -c '[0-9]' x",
+        ] {
+            assert_eq!(flaw(command, &context), None, "{command}");
+        }
+        assert_eq!(digits_bracketed("grep -P '\\d' x | sed 's/\\d//'"), None);
     }
 
     #[test]

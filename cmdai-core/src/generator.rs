@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::asked::unheeded;
-use crate::flaw::{Flaw, Trial, answered, flaw};
+use crate::flaw::{Flaw, Trial, answered, digits_bracketed, flaw};
 use crate::mend::{into_folder, mend_failure};
 use crate::output::table_column;
 use crate::{
@@ -127,11 +127,11 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
         for _ in 0..8 {
             command = match &flaw {
                 Flaw::Unheeded { asked, .. } => asked.repair(&command)?,
-                Flaw::Output { asked, printed } => asked
-                    .repair(&command, printed)
-                    .or_else(|| table_column(request, &command, printed))?,
+                Flaw::Output { asked, printed } => table_column(request, &command, printed)
+                    .or_else(|| asked.repair(&command, printed))?,
                 Flaw::Failed { message } => mend_failure(request, &command, message, context)?,
                 Flaw::OneFile { destination, .. } => into_folder(&command, destination)?,
+                Flaw::DigitClass { .. } => digits_bracketed(&command)?,
                 _ => return None,
             };
             match self.finding(request, &command, context) {

@@ -364,8 +364,17 @@ fn tar_options_first(command: &str) -> Option<String> {
     Some(words.join(" "))
 }
 
+/// Words before a file's name in a request that are no part of it.
+const NOT_A_NAME: &[&str] = &[
+    "the", "a", "an", "in", "into", "to", "from", "of", "on", "at", "for", "with", "file",
+    "called", "named", "and", "or", "is", "are", "as", "by", "copy", "move", "open", "show",
+    "print", "read", "delete", "remove", "rename", "count", "compress", "archive", "edit",
+];
+
 /// `command` with a file's name the request writes with spaces (`my file.txt`) in place of the
-/// same name without them (`myfile.txt`), which `message` says is not there.
+/// same name without them (`myfile.txt`, `my_file.txt`) or without its first word
+/// (`notes.txt`), which `message` says is not there. A name that is not there either fails the
+/// trial again, and the change is not kept.
 fn spaced_name(request: &str, command: &str, message: &str) -> Option<String> {
     let tokens: Vec<(usize, &str)> = request
         .split_whitespace()
@@ -384,7 +393,16 @@ fn spaced_name(request: &str, command: &str, message: &str) -> Option<String> {
             for end in start + 2..=(start + 4).min(tokens.len()) {
                 let span = &tokens[start..end];
                 let squashed: String = span.iter().map(|(_, t)| trim(t)).collect();
-                if squashed != name {
+                let joined = |c: char| c == '_' || c == '-';
+                let written: String = name.chars().filter(|&c| !joined(c)).collect();
+                // `myfile.txt`, `my_file.txt` for `my file.txt`; `notes.txt` for `my notes.txt`.
+                let squeezed = squashed == name || (name.contains(joined) && squashed == written);
+                let first = trim(span[0].1);
+                let word_before = span.len() == 2
+                    && trim(span[1].1) == name
+                    && first.chars().all(char::is_alphabetic)
+                    && !NOT_A_NAME.contains(&first.to_lowercase().as_str());
+                if !squeezed && !word_before {
                     continue;
                 }
                 // The request's own words, from the first's start to the last's end.
@@ -541,6 +559,25 @@ mod tests {
                 "head archive/oldnotes.txt",
                 "head: cannot open 'archive/oldnotes.txt' for reading: No such file or directory",
                 Some("head 'archive/old notes.txt'"),
+            ),
+            (
+                "copy quarterly report.pdf into the backup folder",
+                "cp quarterly_report.pdf backup/",
+                "cp: cannot stat 'quarterly_report.pdf': No such file or directory",
+                Some("cp 'quarterly report.pdf' backup/"),
+            ),
+            (
+                "count the words in my notes.txt",
+                "wc -w notes.txt",
+                "wc: notes.txt: No such file or directory",
+                Some("wc -w 'my notes.txt'"),
+            ),
+            // A word that is no part of a name.
+            (
+                "count the words in notes.txt",
+                "wc -w notes.txt",
+                "wc: notes.txt: No such file or directory",
+                None,
             ),
             // The request writes it without spaces too: nothing to mend.
             (

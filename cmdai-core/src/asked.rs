@@ -71,6 +71,13 @@ pub enum Asked {
     /// The output saved to a file and shown as well: "save the output to build.log while still
     /// showing it", "log it to out.txt and show it on screen". So `| tee`.
     SavedAndShown,
+    /// Which lines of two files: those in both ("which names are in both a.txt and b.txt"), or
+    /// those only in one ("lines of notes.txt that are not in old.txt", "only in b.txt"). So
+    /// `comm` with the columns of the others left out (`-12`, `-23`, `-13`).
+    Lines {
+        /// The file whose own lines are asked for; `None` for the lines in both.
+        only_in: Option<String>,
+    },
 }
 
 /// A kind of entry of a file system.
@@ -151,6 +158,10 @@ impl fmt::Display for Asked {
             Asked::PathsAlone => f.write_str("for paths without details"),
             Asked::DryRun => f.write_str("to change nothing, only to show what would change"),
             Asked::SavedAndShown => f.write_str("to save the output and show it as well"),
+            Asked::Lines { only_in: None } => f.write_str("for the lines in both files"),
+            Asked::Lines {
+                only_in: Some(file),
+            } => write!(f, "for the lines only in {file}"),
         }
     }
 }
@@ -206,6 +217,7 @@ impl Asked {
         if asks_to_save_and_show(&spaced) {
             asked.push(Asked::SavedAndShown);
         }
+        asked.extend(lines_asked(request));
         asked
     }
 
@@ -263,6 +275,17 @@ impl Asked {
             Asked::PathsAlone => long_listing(&tokens(command))
                 .map(|_| "ls -l prints a long listing, not the paths alone".to_owned()),
             Asked::DryRun => changes(&commands).first().map(|change| change.why.clone()),
+            Asked::Lines { only_in } => {
+                let comm = CommCall::find(command)?;
+                let wanted = comm.columns_left_out(only_in.as_deref())?;
+                (comm.left_out != wanted).then(|| {
+                    format!(
+                        "comm -{} prints {}; the lines asked for are comm -{wanted}",
+                        comm.left_out,
+                        comm.prints()
+                    )
+                })
+            }
             Asked::SavedAndShown => program_token(&tokens(command), &["tee"]).is_none().then(
                 || {
                     "nothing in it shows the output as well as saving it: `| tee FILE` does both"
@@ -497,6 +520,11 @@ impl Asked {
                     }
                 }
             }
+            Asked::Lines { only_in } => {
+                let comm = CommCall::find(command)?;
+                let wanted = comm.columns_left_out(only_in.as_deref())?;
+                (comm.left_out != wanted).then(|| comm.with_columns_left_out(command, &wanted))
+            }
             Asked::SavedAndShown => {
                 // Only a redirection of standard output that ends the command.
                 let redirections: Vec<usize> = (0..tokens.len())
@@ -628,6 +656,182 @@ fn insert(command: &str, token: &Token, text: &str) -> String {
     let mut changed = command.to_owned();
     changed.insert_str(token.span.end, text);
     changed
+}
+
+/// Phrases for the lines two files have in common.
+const IN_BOTH: &[&str] = &["in both", "in common", "common to both", "shared by both"];
+
+/// [`Asked::Lines`], if `request` names two files and asks for the lines in both, or for those
+/// of one that are "not in" (or "missing from") the other, or "only in" one.
+fn lines_asked(request: &str) -> Option<Asked> {
+    let lower = request.to_lowercase();
+    let files: Vec<String> = lower
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| "'\"`,;:?!()".contains(c)))
+        .map(|w| w.trim_end_matches('.'))
+        .filter(|w| w.contains(['.', '/']) && w.chars().any(char::is_alphanumeric))
+        .map(str::to_owned)
+        .fold(Vec::new(), |mut files, w| {
+            if !files.contains(&w) {
+                files.push(w);
+            }
+            files
+        });
+    let [first, second] = &files[..] else {
+        return None;
+    };
+    let spaced = lower.split_whitespace().collect::<Vec<_>>().join(" ");
+    let after = |phrase: &str, file: &str| spaced.contains(&format!("{phrase} {file}"));
+    let other = |file: &String| if file == first { second } else { first };
+    for file in [first, second] {
+        if ["not in", "missing from", "absent from"]
+            .iter()
+            .any(|phrase| after(phrase, file))
+        {
+            return Some(Asked::Lines {
+                only_in: Some(other(file).clone()),
+            });
+        }
+        if after("only in", file) {
+            return Some(Asked::Lines {
+                only_in: Some(file.clone()),
+            });
+        }
+    }
+    IN_BOTH
+        .iter()
+        .any(|phrase| spaced.contains(phrase))
+        .then_some(Asked::Lines { only_in: None })
+}
+
+/// A `comm` in a command: its place, the columns it leaves out and its two files as written.
+struct CommCall {
+    /// Where its words start and end in the command.
+    span: std::ops::Range<usize>,
+    /// Its words as written, at the top level (`<(sort a.txt)` is one).
+    words: Vec<String>,
+    /// The columns it leaves out, in order (`12` for `-12`).
+    left_out: String,
+}
+
+impl CommCall {
+    /// The first `comm` of `command`, if it has one with two files.
+    fn find(command: &str) -> Option<CommCall> {
+        let start = command
+            .match_indices("comm")
+            .map(|(at, _)| at)
+            .find(|&at| {
+                command[..at]
+                    .chars()
+                    .next_back()
+                    .is_none_or(|c| c.is_whitespace() || "|;&(".contains(c))
+                    && command[at + 4..].starts_with([' ', '\t'])
+            })?;
+        // Its words, up to the end of its simple command, brackets kept whole.
+        let mut words = Vec::new();
+        let (mut depth, mut word, mut end) = (0i32, String::new(), command.len());
+        for (i, c) in command[start..].char_indices() {
+            let at = start + i;
+            match c {
+                '(' => depth += 1,
+                ')' if depth > 0 => depth -= 1,
+                '|' | ';' | '&' | '\n' | ')' if depth == 0 => {
+                    end = at;
+                    break;
+                }
+                _ => {}
+            }
+            if c.is_whitespace() && depth == 0 {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            } else {
+                word.push(c);
+            }
+        }
+        if !word.is_empty() {
+            words.push(word);
+        }
+        let end = command[..end].trim_end().len();
+        let left_out: String = words[1..]
+            .iter()
+            .filter(|w| {
+                w.len() > 1 && w.starts_with('-') && w[1..].chars().all(|c| "123".contains(c))
+            })
+            .flat_map(|w| w[1..].chars())
+            .collect();
+        let mut left_out: Vec<char> = left_out.chars().collect();
+        left_out.sort_unstable();
+        left_out.dedup();
+        let call = CommCall {
+            span: start..end,
+            words,
+            left_out: left_out.into_iter().collect(),
+        };
+        (call.files().len() == 2).then_some(call)
+    }
+
+    /// Its two files, as written.
+    fn files(&self) -> Vec<&String> {
+        self.words[1..]
+            .iter()
+            .filter(|w| !w.starts_with('-') || *w == "-")
+            .collect()
+    }
+
+    /// The columns to leave out to print the lines only in `file` (or in both, for `None`);
+    /// `None` when neither of its files is `file`.
+    fn columns_left_out(&self, file: Option<&str>) -> Option<String> {
+        let Some(file) = file else {
+            return Some("12".into());
+        };
+        let names = |word: &str| {
+            word.match_indices(file).any(|(at, _)| {
+                word[..at]
+                    .chars()
+                    .next_back()
+                    .is_none_or(|c| !(c.is_alphanumeric() || c == '.' || c == '_' || c == '-'))
+                    && word[at + file.len()..]
+                        .chars()
+                        .next()
+                        .is_none_or(|c| !(c.is_alphanumeric() || c == '.' || c == '_'))
+            })
+        };
+        let files = self.files();
+        match (names(files[0]), names(files[1])) {
+            (true, false) => Some("23".into()),
+            (false, true) => Some("13".into()),
+            _ => None,
+        }
+    }
+
+    /// What it prints, in words.
+    fn prints(&self) -> &'static str {
+        match self.left_out.as_str() {
+            "12" => "the lines in both files",
+            "23" => "the lines only in the first file",
+            "13" => "the lines only in the second file",
+            "" => "three columns: lines only in the first, only in the second, in both",
+            _ => "other columns",
+        }
+    }
+
+    /// `command` with this `comm` leaving out `columns` (`-23`) and no others.
+    fn with_columns_left_out(&self, command: &str, columns: &str) -> String {
+        let kept = self.words[1..].iter().filter(|w| {
+            !(w.len() > 1 && w.starts_with('-') && w[1..].chars().all(|c| "123".contains(c)))
+        });
+        let mut call = format!("{} -{columns}", self.words[0]);
+        for word in kept {
+            call.push(' ');
+            call.push_str(word);
+        }
+        format!(
+            "{}{call}{}",
+            &command[..self.span.start],
+            &command[self.span.end..]
+        )
+    }
 }
 
 /// The first thing `request` asks for in so many words that `command` leaves out, and why.
@@ -2737,6 +2941,83 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn the_lines_of_two_files_asked_for_are_the_columns_comm_keeps() {
+        let only = |file: &str| {
+            Some(Asked::Lines {
+                only_in: Some(file.into()),
+            })
+        };
+        let both = Some(Asked::Lines { only_in: None });
+        let requests = [
+            (
+                "show the lines that are in a.txt but not in b.txt",
+                only("a.txt"),
+            ),
+            (
+                "which lines of notes.txt are not in backup/notes.txt.bak?",
+                only("notes.txt"),
+            ),
+            (
+                "which names are only in team-b.txt, not team-a.txt?",
+                only("team-b.txt"),
+            ),
+            ("lines of new.txt missing from old.txt", only("new.txt")),
+            (
+                "Which names are in both team-a.txt and team-b.txt?",
+                both.clone(),
+            ),
+            (
+                "what do list1.txt and list2.txt have in common?",
+                both.clone(),
+            ),
+            ("compare a.txt and b.txt", None),
+            ("lines in notes.txt that are not empty", None),
+        ];
+        for (request, asked) in requests {
+            let found = Asked::in_request(request)
+                .into_iter()
+                .find(|a| matches!(a, Asked::Lines { .. }));
+            assert_eq!(found, asked, "{request}");
+        }
+        let a_only = Asked::Lines {
+            only_in: Some("a.txt".into()),
+        };
+        let cases = [
+            (
+                &a_only,
+                "comm -12 <(sort a.txt) <(sort b.txt)",
+                Some("comm -23 <(sort a.txt) <(sort b.txt)"),
+            ),
+            (&a_only, "comm -1 -3 b.txt a.txt | wc -l", None),
+            (
+                &a_only,
+                "comm -12 b.txt a.txt | wc -l",
+                Some("comm -13 b.txt a.txt | wc -l"),
+            ),
+            (&a_only, "comm a.txt b.txt", Some("comm -23 a.txt b.txt")),
+            (&a_only, "comm -23 <(sort a.txt) <(sort b.txt)", None),
+            // Another way to get them, or files that are not the request's: not judged.
+            (&a_only, "grep -vxFf b.txt a.txt", None),
+            (&a_only, "comm -12 x.txt y.txt", None),
+            (&a_only, "comm -12 data.txt b.txt", None),
+        ];
+        for (asked, command, repaired) in cases {
+            let why = asked.unheeded_by(command);
+            assert_eq!(why.is_some(), repaired.is_some(), "{command}: {why:?}");
+            assert_eq!(asked.repair(command).as_deref(), repaired, "{command}");
+        }
+        let both = Asked::Lines { only_in: None };
+        assert_eq!(
+            both.repair("sort a | comm -3 - b.txt").as_deref(),
+            Some("sort a | comm -12 - b.txt")
+        );
+        assert_eq!(
+            a_only.unheeded_by("comm -12 a.txt b.txt").as_deref(),
+            Some("comm -12 prints the lines in both files; the lines asked for are comm -23")
+        );
     }
 
     #[test]

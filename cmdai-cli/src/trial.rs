@@ -306,16 +306,17 @@ fn onto_one_file(request: &str, report: &Report) -> Option<Flaw> {
             )
         })
         .count();
-    let (program, destination) = one_by_one(&report.command)?;
+    let (program, destination, repeated) = one_by_one(&report.command)?;
     let moved = program == "mv";
-    // A pattern that matched one file, moved where the request says to put files into a
-    // folder (`mv logs/*.log logs/old` for "... into logs/old"): not a rename.
-    let into = request
-        .to_lowercase()
-        .split(|c: char| !c.is_alphanumeric())
-        .any(|w| matches!(w, "into" | "folder" | "directory" | "dir"));
-    let pattern = into && !report.command.contains("-exec") && !report.command.contains(" do ");
-    let onto_one = created_file(&destination) && (!moved || lost > 0 || pattern);
+    // A pattern that matched one file counts where the request says to put files into a
+    // folder (`mv logs/*.log logs/old` for "... into logs/old"); elsewhere it is a rename.
+    let into = || {
+        request
+            .to_lowercase()
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|w| matches!(w, "into" | "folder" | "directory" | "dir"))
+    };
+    let onto_one = created_file(&destination) && if repeated { !moved || lost > 0 } else { into() };
     onto_one.then_some(Flaw::OneFile {
         program,
         destination,
@@ -326,8 +327,8 @@ fn onto_one_file(request: &str, report: &Report) -> Option<Flaw> {
 /// The program (`mv` or `cp`) and destination of a move or copy that `command` runs once for
 /// each of several files (in `find`'s `-exec ... \;` or in a loop), or runs on a pattern of
 /// files, with a destination that is not written as a folder (no `/` at its end) and is the
-/// same each time (no `$` in it).
-fn one_by_one(command: &str) -> Option<(String, String)> {
+/// same each time (no `$` in it); and whether it runs once for each (not on a pattern).
+fn one_by_one(command: &str) -> Option<(String, String, bool)> {
     let looped = shell_words(command)?.iter().any(|w| w == "do");
     let fixed = |destination: &String| {
         !destination.ends_with('/')
@@ -344,7 +345,7 @@ fn one_by_one(command: &str) -> Option<(String, String)> {
                 .iter()
                 .any(|s| !s.starts_with('-') && s.contains(['*', '?', '[']));
             if (looped || pattern) && fixed(destination) && !sources.is_empty() {
-                return Some((program.to_owned(), destination.clone()));
+                return Some((program.to_owned(), destination.clone(), looped));
             }
         }
         if program != "find" {
@@ -364,7 +365,7 @@ fn one_by_one(command: &str) -> Option<(String, String)> {
             let end = at + args[at..].iter().position(|a| a == ";" || a == "+")?;
             let destination = args.get(end - 1)?;
             if args[end] == ";" && end > at + 3 && fixed(destination) {
-                return Some((program.clone(), destination.clone()));
+                return Some((program.clone(), destination.clone(), true));
             }
         }
     }
@@ -673,6 +674,14 @@ mod tests {
             None
         );
         assert!(onto_one_file("move the log file into app.log", &rename).is_some());
+        let copied_once = ran(
+            "cp *.log app.log",
+            vec![file("app.log", created(EntryKind::File))],
+        );
+        assert_eq!(
+            onto_one_file("copy the log file to app.log", &copied_once),
+            None
+        );
     }
 
     #[test]

@@ -1534,12 +1534,7 @@ mod tests {
 
     #[test]
     fn a_number_with_an_example_of_its_shape_is_a_value_like_it() {
-        let like = |example: &str| {
-            Some(OutputForm::Value {
-                one_word: true,
-                example: Some(example.into()),
-            })
-        };
+        let like = |example| value(true, Some(example));
         let cases = [
             (
                 "what version of bash is this shell? just the number, like 5.1.16",
@@ -1570,10 +1565,7 @@ mod tests {
 
     #[test]
     fn a_value_shaped_like_the_example_is_cut_out_of_more() {
-        let like = |example: &str| OutputForm::Value {
-            one_word: true,
-            example: Some(example.into()),
-        };
+        let like = |example| value(true, Some(example)).unwrap();
         let cases = [
             (
                 "5.1.16",

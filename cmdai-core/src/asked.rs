@@ -1696,6 +1696,13 @@ const RECURSIVE: &[&str] = &[
     "entire tree",
     "any depth",
     "all levels",
+    "every level",
+    "anywhere under",
+    "anywhere below",
+    "anywhere beneath",
+    "below here",
+    "this tree",
+    "all the way down",
 ];
 /// Words that, up to three before such a word, ask for the opposite ("skip hidden ones",
 /// "not in its subfolders", "non-recursive").
@@ -1791,34 +1798,142 @@ fn stays_at_the_top(command: &str, commands: &[SimpleCommand]) -> Option<String>
     if command.contains("**") || commands.iter().any(|c| base(&c.program) == "find") {
         return None;
     }
-    commands.iter().find_map(|c| {
-        let program = base(&c.program);
-        let told = |letters: &str, long: &[&str]| {
-            letters.chars().any(|l| has_short(&c.args, l))
-                || c.args.iter().any(|a| long.iter().any(|l| a.starts_with(l)))
-        };
-        let why = match program {
-            "grep" | "egrep" | "fgrep" | "zgrep"
-                if !told(
-                    "rR",
-                    &[
-                        "--recursive",
-                        "--dereference-recursive",
-                        "--directories=recurse",
-                    ],
-                ) =>
-            {
-                "grep reads only the files it is given unless given -r"
-            }
-            "ls" if !told("R", &["--recursive"]) => "ls lists one level unless given -R",
-            "chmod" | "chown" | "chgrp" if !told("R", &["--recursive"]) => {
-                "it changes only what it is given unless given -R"
-            }
-            "cp" if !told("rRa", &["--recursive", "--archive"]) => "cp copies folders only with -r",
-            _ => return None,
-        };
-        Some(why.to_owned())
-    })
+    commands
+        .iter()
+        .find_map(|c| {
+            let program = base(&c.program);
+            let told = |letters: &str, long: &[&str]| {
+                letters.chars().any(|l| has_short(&c.args, l))
+                    || c.args.iter().any(|a| long.iter().any(|l| a.starts_with(l)))
+            };
+            let why = match program {
+                "grep" | "egrep" | "fgrep" | "zgrep"
+                    if !told(
+                        "rR",
+                        &[
+                            "--recursive",
+                            "--dereference-recursive",
+                            "--directories=recurse",
+                        ],
+                    ) =>
+                {
+                    "grep reads only the files it is given unless given -r"
+                }
+                "ls" if !told("R", &["--recursive"]) => "ls lists one level unless given -R",
+                "chmod" | "chown" | "chgrp" if !told("R", &["--recursive"]) => {
+                    "it changes only what it is given unless given -R"
+                }
+                "cp" if !told("rRa", &["--recursive", "--archive"]) => {
+                    "cp copies folders only with -r"
+                }
+                _ => {
+                    return file_operands(c)
+                        .find(|a| is_shallow_pattern(a))
+                        .map(one_level);
+                }
+            };
+            Some(why.to_owned())
+        })
+        .or_else(|| {
+            loop_words(command)
+                .into_iter()
+                .find(|w| is_shallow_pattern(w))
+                .map(|w| one_level(&w))
+        })
+}
+
+/// Programs whose arguments, options aside, are files: a pattern among them reaches the names
+/// the shell expands it to, in one folder.
+const FILE_PROGRAMS: &[&str] = &[
+    "mv",
+    "rm",
+    "gzip",
+    "gunzip",
+    "bzip2",
+    "bunzip2",
+    "xz",
+    "unxz",
+    "zstd",
+    "tar",
+    "zip",
+    "wc",
+    "cat",
+    "head",
+    "tail",
+    "md5sum",
+    "sha1sum",
+    "sha256sum",
+    "touch",
+    "dos2unix",
+    "stat",
+    "file",
+    "du",
+    "ln",
+    "shred",
+    "sed",
+];
+
+/// The arguments of `command` that name files, if its program is one of [`FILE_PROGRAMS`]:
+/// those that are not options, after `sed`'s script when it is not given with `-e` or `-f`.
+fn file_operands(command: &SimpleCommand) -> impl Iterator<Item = &str> {
+    let program = base(&command.program);
+    let files = FILE_PROGRAMS.contains(&program);
+    let script_first = program == "sed"
+        && !command.args.iter().any(|a| {
+            a == "-e" || a == "-f" || a.starts_with("--expression") || a.starts_with("--file")
+        });
+    command
+        .args
+        .iter()
+        .filter(move |_| files)
+        .filter(|a| !a.starts_with('-'))
+        .skip(usize::from(script_first))
+        .map(String::as_str)
+}
+
+/// Whether `word` is a pattern of the shell that matches names in one folder by more than `*`
+/// (`logs/*.log`, `*.txt`, `report-??.csv`): the folders inside are not gone through. A bare
+/// `*` (`build/*`) takes the folders themselves, and `**` goes through them with globstar.
+fn is_shallow_pattern(word: &str) -> bool {
+    let name = word.rsplit('/').next().unwrap_or(word);
+    !word.contains("**")
+        && !word.contains('$')
+        && name != "*"
+        && (name.contains('*') || name.contains('?'))
+}
+
+/// Why a pattern of [`is_shallow_pattern`] leaves the folders inside out.
+fn one_level(pattern: &str) -> String {
+    format!(
+        "the shell expands {pattern} to names in one folder only, not in the folders inside it \
+         (find goes through them)"
+    )
+}
+
+/// The words a `for NAME in WORDS; do` loop of `command` goes through, as written.
+fn loop_words(command: &str) -> Vec<String> {
+    let Some(at) = command.match_indices("for ").map(|(at, _)| at).find(|&at| {
+        command[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| c.is_whitespace() || ";&|(".contains(c))
+    }) else {
+        return Vec::new();
+    };
+    let rest = &command[at + 4..];
+    let Some(list) = rest.split_once(" in ").map(|(_, list)| list) else {
+        return Vec::new();
+    };
+    let end = list.find([';', '\n']).unwrap_or(list.len());
+    // The words of a command's output are not patterns of the shell.
+    if list[..end].contains("$(") || list[..end].contains('`') {
+        return Vec::new();
+    }
+    list[..end]
+        .split_whitespace()
+        .take_while(|w| *w != "do")
+        .map(|w| w.trim_matches(['"', '\'']).to_owned())
+        .collect()
 }
 
 /// Words for each unit, after "in" or "as" ("in MB", "as gigabytes").
@@ -3538,6 +3653,48 @@ mod tests {
         ] {
             assert_eq!(flagged(request, leaves), Some(Asked::Recursive), "{leaves}");
         }
+    }
+
+    #[test]
+    fn a_pattern_of_one_folder_leaves_the_folders_inside_out() {
+        for request in [
+            "move the .log files anywhere under logs into archive",
+            "gzip every .csv file below here",
+            "count the lines of all .py files in this tree",
+            "switch http to https in the html files in site/, subfolders included",
+        ] {
+            assert!(asked_in(request).contains(&Asked::Recursive), "{request}");
+        }
+        let request = "delete the .tmp files anywhere under build";
+        for leaves in [
+            "rm build/*.tmp",
+            "mv logs/*.log archive/",
+            "gzip ./*.csv",
+            "wc -l *.py src/*.py",
+            "sed -i 's#http://#https://#g' site/*.html",
+            "tar czf logs.tar.gz logs/*.log",
+            "for f in build/*.tmp; do rm \"$f\"; done",
+            "for f in report-??.csv; do gzip \"$f\"; done",
+        ] {
+            assert_eq!(flagged(request, leaves), Some(Asked::Recursive), "{leaves}");
+        }
+        for heeds in [
+            "find build -name '*.tmp' -delete",
+            "find build -type f -name '*.tmp' -exec rm {} +",
+            "rm -r build/*",
+            "tar czf build.tar.gz build",
+            "shopt -s globstar; rm build/**/*.tmp",
+            "sed -i 's/a*b/c/' $(find site -name '*.html')",
+            "for f in $(find build -name '*.tmp'); do rm \"$f\"; done",
+            "find build -name '*.tmp' | while read -r f; do rm \"$f\"; done",
+        ] {
+            assert_eq!(Asked::Recursive.unheeded_by(heeds), None, "{heeds}");
+        }
+        // Without the words, a pattern of one folder is what was asked.
+        assert_eq!(
+            flagged("delete the .tmp files in build", "rm build/*.tmp"),
+            None
+        );
     }
 
     #[test]

@@ -53,6 +53,10 @@ pub enum Flaw {
         /// The program, e.g. `grep`.
         program: String,
     },
+    /// Names cut out of a long listing (`ls -lt reports | head -n 3 | awk '{print $9}'`): it
+    /// starts with a `total` line, which prints as an empty name (and takes one of the lines
+    /// `head` keeps), and a name with a space is cut at it.
+    LongListingNames,
     /// An answer where a command belongs: `0755` for "the permissions of run.sh in octal",
     /// `builtin` for "is echo a builtin or a file?". The model answered from what it knows, not
     /// from this system.
@@ -144,6 +148,10 @@ impl fmt::Display for Flaw {
                 f,
                 "{program}'s patterns have no `\\d` (it is not a digit there): write `[0-9]`"
             ),
+            Flaw::LongListingNames => f.write_str(
+                "`ls -l` starts with a `total` line, which prints as an empty name, and a name \
+                 with a space is cut at it: without -l, ls prints the names alone, one per line",
+            ),
             Flaw::Answer { text } => write!(
                 f,
                 "`{text}` is an answer, not a command: write a command that finds it out on \
@@ -217,6 +225,7 @@ pub fn flaw(command: &str, context: &ShellContext) -> Option<Flaw> {
         .is_some_and(|utilities| utilities.starts_with("GNU"))
         .then(OptionTable::gnu);
     let defined = defined_functions(command);
+    let whole = command;
     commands.iter().find_map(|command| {
         if let Some(programs) = &context.programs {
             let missing = command
@@ -235,6 +244,9 @@ pub fn flaw(command: &str, context: &ShellContext) -> Option<Flaw> {
                     program: program.to_owned(),
                 });
             }
+        }
+        if command.program == "ls" && names_listed(whole).is_some() {
+            return Some(Flaw::LongListingNames);
         }
         unended_exec(command)
             .or_else(|| digit_class(command))
@@ -300,6 +312,10 @@ fn misread_find_test(command: &SimpleCommand, gnu: bool) -> Option<Flaw> {
                 "is not \"any of these bits\" in GNU find: -perm /MODE is (and -perm -MODE \
                  is all of them)"
             }
+            "-perm" if adds_bits_exactly(argument) => {
+                "matches only files whose permissions are exactly those bits and no others: \
+                 -perm -MODE matches files that have these bits set, -perm /MODE any of them"
+            }
             _ => return None,
         };
         Some(Flaw::FindTest {
@@ -307,6 +323,135 @@ fn misread_find_test(command: &SimpleCommand, gnu: bool) -> Option<Flaw> {
             why,
         })
     })
+}
+
+/// Whether `mode`, the argument of find's `-perm`, is a symbolic mode that adds bits with no
+/// `-` or `/` before it (`u+x`, `o+w,g+w`): find then matches the mode those bits make from
+/// nothing, exactly (`u+x` is 0100: executable by its owner and not even readable), which is
+/// never what the words mean. A mode set with `=` (`u=rwx`) or in octal (`644`) names a mode
+/// someone may want exactly, and is left alone.
+fn adds_bits_exactly(mode: &str) -> bool {
+    let Some(first) = mode.chars().next() else {
+        return false;
+    };
+    first.is_ascii_alphabetic()
+        && mode.split(',').all(|clause| {
+            let who_end = clause
+                .find(|c: char| !"ugoa".contains(c))
+                .unwrap_or(clause.len());
+            clause[who_end..].starts_with('+')
+                && clause[who_end + 1..].chars().all(|c| "rwxXst".contains(c))
+                && clause.len() > who_end + 1
+        })
+}
+
+/// `command` with each symbolic `-perm` mode of [`adds_bits_exactly`] given a `-` (`-perm
+/// -u+x`: these bits set, whatever the others), and, on GNU's tools, `-perm +MODE` in octal
+/// written `-perm /MODE` (any of these bits, what `+` once meant): the repair of
+/// [`Flaw::FindTest`] for `-perm`.
+pub(crate) fn perm_prefixed(command: &str, context: &ShellContext) -> Option<String> {
+    let gnu = context
+        .utilities
+        .as_deref()
+        .is_some_and(|utilities| utilities.starts_with("GNU"));
+    let words = crate::safety::shell_words(command)?;
+    let mut changed = command.to_owned();
+    let mut any = false;
+    for pair in words.windows(2) {
+        let [test, mode] = pair else { continue };
+        if test != "-perm" {
+            continue;
+        }
+        let with = if adds_bits_exactly(mode) {
+            format!("-{mode}")
+        } else if let Some(octal) = mode.strip_prefix('+')
+            && gnu
+            && !octal.is_empty()
+            && octal.chars().all(|c| ('0'..='7').contains(&c))
+        {
+            format!("/{octal}")
+        } else {
+            continue;
+        };
+        let forms = [mode.clone(), format!("'{mode}'"), format!("\"{mode}\"")];
+        let Some((at, written)) = forms.iter().find_map(|form| {
+            let written = format!("-perm {form}");
+            Some((changed.find(&written)?, written))
+        }) else {
+            continue;
+        };
+        changed.replace_range(at..at + written.len(), &format!("-perm {with}"));
+        any = true;
+    }
+    any.then_some(changed)
+}
+
+/// `command`, a pipeline of `ls` with a long listing, any `head` or `tail`, and `awk` printing
+/// the name field (`$9` or `$NF`), written as `ls` without `-l` and without the `awk`: the
+/// names alone, one per line, none empty, none cut at a space. The repair of
+/// [`Flaw::LongListingNames`]. `None` for any other command, and where other options keep the
+/// listing long (`-g`, `-o`, `-n`).
+pub(crate) fn names_listed(command: &str) -> Option<String> {
+    let stages: Vec<&str> = command.split('|').map(str::trim).collect();
+    let (last, rest) = stages.split_last()?;
+    let (first, middle) = rest.split_first()?;
+    let program: String = last
+        .strip_prefix("awk ")?
+        .trim()
+        .strip_prefix('\'')?
+        .strip_suffix('\'')?
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    if !matches!(program.as_str(), "{print$9}" | "{print$NF}") {
+        return None;
+    }
+    let numeric = |w: &str| {
+        w.trim_start_matches('-')
+            .chars()
+            .all(|c| c.is_ascii_digit())
+    };
+    let kept = middle.iter().all(|stage| {
+        let mut words = stage.split_whitespace();
+        matches!(words.next(), Some("head" | "tail")) && words.all(|w| w == "-n" || numeric(w))
+    });
+    let words = crate::safety::shell_words(first)?;
+    if !kept
+        || words.first().map(String::as_str) != Some("ls")
+        || first.contains(['$', '`', ';', '&', '>', '<'])
+    {
+        return None;
+    }
+    let mut long = false;
+    let mut options = Vec::new();
+    for word in first.split_whitespace().skip(1) {
+        match word.strip_prefix('-') {
+            Some(cluster) if !cluster.starts_with('-') && !cluster.is_empty() => {
+                if cluster.contains(['g', 'o', 'n']) {
+                    return None;
+                }
+                long |= cluster.contains('l');
+                let rest: String = cluster.chars().filter(|&c| c != 'l' && c != 'h').collect();
+                if !rest.is_empty() {
+                    options.push(format!("-{rest}"));
+                }
+            }
+            _ => options.push(word.to_owned()),
+        }
+    }
+    if !long {
+        return None;
+    }
+    let ls = std::iter::once("ls".to_owned())
+        .chain(options)
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some(
+        std::iter::once(ls.as_str())
+            .chain(middle.iter().copied())
+            .collect::<Vec<_>>()
+            .join(" | "),
+    )
 }
 
 /// What `type -t` says a command is: words that do nothing as a command of their own.
@@ -905,6 +1050,105 @@ mod tests {
         let macos = ShellContext::new("macOS", "zsh", "/Users/me").with_utilities("BSD utilities");
         assert_eq!(test_of("find . -perm +111", &macos), None);
         assert!(test_of("find . -name 'a/b'", &macos).is_some());
+    }
+
+    #[test]
+    fn symbolic_modes_that_add_bits_match_exactly_and_are_given_a_dash() {
+        let test_of = |command: &str| match flaw(command, &gnu()) {
+            Some(Flaw::FindTest { test, .. }) => Some(test),
+            _ => None,
+        };
+        for (command, test, mended) in [
+            (
+                "find . -type f -perm u+x",
+                "-perm u+x",
+                "find . -type f -perm -u+x",
+            ),
+            (
+                "find tools -type f -perm u+x -not -perm 'o+x'",
+                "-perm u+x",
+                "find tools -type f -perm -u+x -not -perm -o+x",
+            ),
+            (
+                "find . ! -perm a+r -print",
+                "-perm a+r",
+                "find . ! -perm -a+r -print",
+            ),
+            (
+                "find /srv -perm o+w,g+w -exec ls -l {} +",
+                "-perm o+w,g+w",
+                "find /srv -perm -o+w,g+w -exec ls -l {} +",
+            ),
+            ("find . -perm +111", "-perm +111", "find . -perm /111"),
+        ] {
+            assert_eq!(test_of(command).as_deref(), Some(test), "{command}");
+            assert_eq!(
+                perm_prefixed(command, &gnu()).as_deref(),
+                Some(mended),
+                "{command}"
+            );
+            assert_eq!(flaw(mended, &gnu()), None, "{mended}");
+        }
+        // Modes meant as written: set with `=`, octal, with `-` or `/`, and not find's.
+        for command in [
+            "find . -perm u=rwx",
+            "find . -perm 644",
+            "find docs -type f ! -perm 0644",
+            "find . -perm -u+x",
+            "find . -perm /g+w",
+            "find . -perm -o=w",
+            "chmod u+x run.sh",
+        ] {
+            assert_eq!(test_of(command), None, "{command}");
+            assert_eq!(perm_prefixed(command, &gnu()), None, "{command}");
+        }
+        assert!(!adds_bits_exactly("u+"));
+        assert!(!adds_bits_exactly("u+q"));
+        assert!(!adds_bits_exactly(""));
+    }
+
+    #[test]
+    fn names_cut_out_of_a_long_listing_are_listed_by_ls_itself() {
+        for (command, mended) in [
+            (
+                "ls -lt reports | head -n 3 | awk '{print $9}'",
+                "ls -t reports | head -n 3",
+            ),
+            ("ls -l | awk '{ print $NF }'", "ls"),
+            (
+                "ls -lahS ~/Downloads | awk '{print $9}'",
+                "ls -aS ~/Downloads",
+            ),
+            (
+                "ls -l -t --reverse src | tail -n 5 | awk '{print $9}'",
+                "ls -t --reverse src | tail -n 5",
+            ),
+            ("ls -ltr | head -5 | awk '{print $9}'", "ls -tr | head -5"),
+        ] {
+            assert_eq!(
+                flaw(command, &gnu()),
+                Some(Flaw::LongListingNames),
+                "{command}"
+            );
+            assert_eq!(names_listed(command).as_deref(), Some(mended), "{command}");
+            assert_eq!(flaw(mended, &gnu()), None, "{mended}");
+        }
+        for command in [
+            "ls -l | awk '{print $5, $9}'",
+            "ls -l | grep '^-' | awk '{print $9}'",
+            "ls -lo | awk '{print $9}'",
+            "ls -t | head -n 3",
+            "ls -l reports",
+            "ls -l > list.txt; awk '{print $9}' list.txt",
+            "find . -ls | awk '{print $11}'",
+        ] {
+            assert_ne!(
+                flaw(command, &gnu()),
+                Some(Flaw::LongListingNames),
+                "{command}"
+            );
+            assert_eq!(names_listed(command), None, "{command}");
+        }
     }
 
     #[test]

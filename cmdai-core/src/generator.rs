@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::asked::unheeded;
-use crate::flaw::{Flaw, Trial, answered, digits_bracketed, flaw};
+use crate::flaw::{Flaw, Trial, answered, digits_bracketed, flaw, names_listed, perm_prefixed};
 use crate::mend::{into_folder, mend_failure};
 use crate::output::table_column;
 use crate::{
@@ -132,6 +132,10 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
                 Flaw::Failed { message } => mend_failure(request, &command, message, context)?,
                 Flaw::OneFile { destination, .. } => into_folder(&command, destination)?,
                 Flaw::DigitClass { .. } => digits_bracketed(&command)?,
+                Flaw::LongListingNames => names_listed(&command)?,
+                Flaw::FindTest { test, .. } if test.starts_with("-perm") => {
+                    perm_prefixed(&command, context)?
+                }
                 _ => return None,
             };
             match self.finding(request, &command, context) {

@@ -555,13 +555,13 @@ impl Asked {
 
 /// A word or an operator of a command, as written, and where it is.
 #[derive(Debug)]
-struct Token {
-    span: std::ops::Range<usize>,
-    raw: String,
+pub(crate) struct Token {
+    pub(crate) span: std::ops::Range<usize>,
+    pub(crate) raw: String,
 }
 
 impl Token {
-    fn is_operator(&self) -> bool {
+    pub(crate) fn is_operator(&self) -> bool {
         self.raw.starts_with(OPERATOR_CHARS) || self.raw == "\n"
     }
 }
@@ -572,7 +572,7 @@ const OPERATOR_CHARS: [char; 7] = ['|', '&', ';', '(', ')', '<', '>'];
 /// The words and operators of `command`, where they are: a word runs to a blank or an
 /// operator outside quotes, `$(...)` and `${...}`; a newline is an operator, and so is a run
 /// of up to two of the same operator character (`|`, `||`, `>>`).
-fn tokens(command: &str) -> Vec<Token> {
+pub(crate) fn tokens(command: &str) -> Vec<Token> {
     let bytes = command.as_bytes();
     let operator = |c: u8| OPERATOR_CHARS.contains(&(c as char));
     let mut spans = Vec::new();
@@ -635,7 +635,7 @@ const BEFORE_A_PROGRAM: &[&str] = &[
 
 /// Whether the word at `at` stands where a program does: first, or after an operator, a
 /// keyword or a wrapper, the wrapper's options in between (`xargs -0 grep`).
-fn in_command_position(tokens: &[Token], at: usize) -> bool {
+pub(crate) fn in_command_position(tokens: &[Token], at: usize) -> bool {
     tokens[..at]
         .iter()
         .rev()
@@ -1825,6 +1825,37 @@ fn stays_at_the_top(command: &str, commands: &[SimpleCommand]) -> Option<String>
                 }
                 "cp" if !told("rRa", &["--recursive", "--archive"]) => {
                     "cp copies folders only with -r"
+                }
+                // With -r, the folders it is given, not the files a pattern names in one.
+                "grep" | "egrep" | "fgrep" | "zgrep" => {
+                    let given = |a: &String| {
+                        ["-e", "-f", "--regexp", "--file"].contains(&a.as_str())
+                            || a.starts_with("--regexp=")
+                    };
+                    let pattern_first = !c.args.iter().any(given);
+                    // Options whose value is the next word.
+                    let valued = [
+                        "-e",
+                        "-f",
+                        "-m",
+                        "-A",
+                        "-B",
+                        "-C",
+                        "--regexp",
+                        "--file",
+                        "--include",
+                        "--exclude",
+                        "--exclude-dir",
+                    ];
+                    let operands = c.args.iter().enumerate().filter(|(i, a)| {
+                        !a.starts_with('-')
+                            && (*i == 0 || !valued.contains(&c.args[i - 1].as_str()))
+                    });
+                    return operands
+                        .map(|(_, a)| a)
+                        .skip(usize::from(pattern_first))
+                        .find(|a| is_shallow_pattern(a))
+                        .map(|a| one_level(a));
                 }
                 _ => {
                     return file_operands(c)
@@ -3026,7 +3057,7 @@ fn long_listing(
 }
 
 /// `program` without its directory.
-fn base(program: &str) -> &str {
+pub(crate) fn base(program: &str) -> &str {
     program.rsplit('/').next().unwrap_or(program)
 }
 
@@ -3671,6 +3702,7 @@ mod tests {
             "mv logs/*.log archive/",
             "gzip ./*.csv",
             "wc -l *.py src/*.py",
+            "grep -rl TODO ./*.txt ./*.md",
             "sed -i 's#http://#https://#g' site/*.html",
             "tar czf logs.tar.gz logs/*.log",
             "for f in build/*.tmp; do rm \"$f\"; done",
@@ -3682,6 +3714,8 @@ mod tests {
             "find build -name '*.tmp' -delete",
             "find build -type f -name '*.tmp' -exec rm {} +",
             "rm -r build/*",
+            "grep -rl --include='*.tmp' x build",
+            "grep -r -e '*.tmp' build",
             "tar czf build.tar.gz build",
             "shopt -s globstar; rm build/**/*.tmp",
             "sed -i 's/a*b/c/' $(find site -name '*.html')",

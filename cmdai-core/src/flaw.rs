@@ -57,6 +57,15 @@ pub enum Flaw {
     /// starts with a `total` line, which prints as an empty name (and takes one of the lines
     /// `head` keeps), and a name with a space is cut at it.
     LongListingNames,
+    /// Fields of a comma-separated file taken at blanks (`awk '{print $2}' data.csv`, `sort
+    /// -k3 data.csv`, `cut -f2 data.csv`): awk and sort split lines at blanks, and cut at
+    /// tabs, unless told the separator.
+    CsvFields {
+        /// `awk`, `sort` or `cut`.
+        program: String,
+        /// Its option for the separator, e.g. `-F,`.
+        option: &'static str,
+    },
     /// An answer where a command belongs: `0755` for "the permissions of run.sh in octal",
     /// `builtin` for "is echo a builtin or a file?". The model answered from what it knows, not
     /// from this system.
@@ -152,6 +161,12 @@ impl fmt::Display for Flaw {
                 "`ls -l` starts with a `total` line, which prints as an empty name, and a name \
                  with a space is cut at it: without -l, ls prints the names alone, one per line",
             ),
+            Flaw::CsvFields { program, option } => write!(
+                f,
+                "{program} splits lines into fields at {}, not at the commas of a .csv file: \
+                 give it {option}",
+                if program == "cut" { "tabs" } else { "blanks" }
+            ),
             Flaw::Answer { text } => write!(
                 f,
                 "`{text}` is an answer, not a command: write a command that finds it out on \
@@ -226,7 +241,7 @@ pub fn flaw(command: &str, context: &ShellContext) -> Option<Flaw> {
         .then(OptionTable::gnu);
     let defined = defined_functions(command);
     let whole = command;
-    commands.iter().find_map(|command| {
+    let flawed = commands.iter().find_map(|command| {
         if let Some(programs) = &context.programs {
             let missing = command
                 .wrappers
@@ -261,7 +276,112 @@ pub fn flaw(command: &str, context: &ShellContext) -> Option<Flaw> {
                     tools: "GNU",
                 })
             })
+    });
+    flawed.or_else(|| {
+        let (_, program, option) = csv_split_at_blanks(whole)?;
+        Some(Flaw::CsvFields {
+            program: program.to_owned(),
+            option,
+        })
     })
+}
+
+/// Programs that hand on the lines they read as they are (some of them, in another order):
+/// after them, lines of a .csv file are still comma-separated.
+const LINES_AS_THEY_ARE: &[&str] = &[
+    "cat", "head", "tail", "grep", "egrep", "tac", "shuf", "sort",
+];
+
+/// The first `awk`, `sort` or `cut` of `command` that takes fields of a .csv file (named among
+/// its arguments, or read through a pipe from one of [`LINES_AS_THEY_ARE`] that names it)
+/// without being told the separator: where to insert the option, the program and the option.
+/// awk counts only when it uses a field (`$2`) and sets no `FS`; sort only with `-k`; cut only
+/// with `-f`.
+pub(crate) fn csv_split_at_blanks(command: &str) -> Option<(usize, &'static str, &'static str)> {
+    use crate::asked::{base, in_command_position, tokens};
+    let tokens = tokens(command);
+    let csv = |raw: &str| {
+        raw.trim_matches(['\'', '"'])
+            .to_ascii_lowercase()
+            .ends_with(".csv")
+    };
+    // Whether the stage just ended hands on the lines of a .csv file.
+    let mut csv_lines = false;
+    let mut at = 0;
+    while at < tokens.len() {
+        let end = tokens[at..]
+            .iter()
+            .position(|t| t.is_operator())
+            .map_or(tokens.len(), |n| at + n);
+        let stage = &tokens[at..end];
+        let piped = csv_lines && tokens.get(at.wrapping_sub(1)).is_some_and(|t| t.raw == "|");
+        csv_lines = false;
+        if let Some(first) = stage.first()
+            && in_command_position(&tokens, at)
+        {
+            let program = base(&first.raw);
+            let args: Vec<&str> = stage[1..].iter().map(|t| t.raw.as_str()).collect();
+            let reads_csv = piped || args.iter().any(|a| csv(a));
+            let short = |letter: char| {
+                args.iter().any(|a| {
+                    a.strip_prefix('-').is_some_and(|cluster| {
+                        !cluster.starts_with('-')
+                            && cluster.starts_with(|c: char| c.is_ascii_alphabetic())
+                            && cluster.contains(letter)
+                    })
+                })
+            };
+            let long = |name: &str| args.iter().any(|a| a.starts_with(name));
+            let field = |a: &&str| {
+                a.char_indices().any(|(i, c)| {
+                    c == '$' && a[i + 1..].starts_with(|d: char| d.is_ascii_digit() && d != '0')
+                })
+            };
+            let found = match program {
+                "awk" | "gawk" | "mawk" | "nawk"
+                    if reads_csv
+                        && !args.iter().any(|a| a.starts_with("-F") || a.contains("FS"))
+                        && args.iter().any(field) =>
+                {
+                    Some(("awk", "-F,"))
+                }
+                "sort"
+                    if reads_csv
+                        && (short('k') || long("--key"))
+                        && !(short('t') || long("--field-separator")) =>
+                {
+                    Some(("sort", "-t,"))
+                }
+                "cut"
+                    if reads_csv
+                        && (short('f') || long("--fields"))
+                        && !(short('d') || long("--delimiter")) =>
+                {
+                    Some(("cut", "-d,"))
+                }
+                _ => None,
+            };
+            if let Some((program, option)) = found {
+                return Some((first.span.end, program, option));
+            }
+            csv_lines = reads_csv && LINES_AS_THEY_ARE.contains(&program);
+        }
+        at = end + 1;
+    }
+    None
+}
+
+/// `command` with the separator of [`csv_split_at_blanks`] given to the program that lacked
+/// it, and again while another lacks it: the repair of [`Flaw::CsvFields`].
+pub(crate) fn csv_separated(command: &str) -> Option<String> {
+    let mut changed = command.to_owned();
+    for _ in 0..4 {
+        let Some((at, _, option)) = csv_split_at_blanks(&changed) else {
+            return (changed != command).then_some(changed);
+        };
+        changed.insert_str(at, &format!(" {option}"));
+    }
+    None
 }
 
 /// Programs whose regular expressions (POSIX basic or extended, Emacs for `find`) have no `\d`.
@@ -797,7 +917,7 @@ mod tests {
             "find . -type f -exec chmod 644 {} +",
             r"find . -name '*.c' -execdir wc -l {} ';' -print",
             "find . -name '*.log' -delete",
-            "awk '{print $2 \" x \" $3}' data.csv",
+            "awk '{print $2 \" x \" $3}' data.txt",
             "echo 'it'\\''s'",
             "for f in *.txt; do mv \"$f\" \"${f%.txt}.md\"; done",
             "tail -n 5 log | sort -r",
@@ -1148,6 +1268,68 @@ mod tests {
                 "{command}"
             );
             assert_eq!(names_listed(command), None, "{command}");
+        }
+    }
+
+    #[test]
+    fn fields_of_a_csv_file_are_split_at_its_commas() {
+        for (command, program, mended) in [
+            (
+                "awk '{print $2}' data.csv",
+                "awk",
+                "awk -F, '{print $2}' data.csv",
+            ),
+            (
+                "tail -n +2 people.csv | sort -k 3,3 -k2,2",
+                "sort",
+                "tail -n +2 people.csv | sort -t, -k 3,3 -k2,2",
+            ),
+            (
+                "cut -f1 \"my list.CSV\" | sort -u",
+                "cut",
+                "cut -d, -f1 \"my list.CSV\" | sort -u",
+            ),
+            (
+                "grep paris data.csv | awk '$4 > 80 {print $1}'",
+                "awk",
+                "grep paris data.csv | awk -F, '$4 > 80 {print $1}'",
+            ),
+            (
+                "sort -nrk4 scores.csv | head -n 3 | cut -f2",
+                "sort",
+                "sort -t, -nrk4 scores.csv | head -n 3 | cut -d, -f2",
+            ),
+        ] {
+            assert_eq!(
+                flaw(command, &gnu()),
+                Some(Flaw::CsvFields {
+                    program: program.to_owned(),
+                    option: match program {
+                        "awk" => "-F,",
+                        "sort" => "-t,",
+                        _ => "-d,",
+                    }
+                }),
+                "{command}"
+            );
+            assert_eq!(csv_separated(command).as_deref(), Some(mended), "{command}");
+            assert_eq!(flaw(mended, &gnu()), None, "{mended}");
+        }
+        for command in [
+            "awk -F, '{print $2}' data.csv",
+            "awk 'BEGIN {FS=\",\"} {print $2}' data.csv",
+            "awk -v FS=, '{print $2}' data.csv",
+            "cut -d, -f3 data.csv | sort | uniq -c | sort -k2",
+            "cut -d, -f3 data.csv | sort | uniq -c | awk '{print $2, $1}'",
+            "sort data.csv",
+            "sort -t, -k2 data.csv",
+            "awk '{print $2}' data.tsv",
+            "awk 'NR > 1' data.csv",
+            "wc -l data.csv | awk '{print $1}'",
+            "cut -c1-5 data.csv",
+        ] {
+            assert_eq!(flaw(command, &gnu()), None, "{command}");
+            assert_eq!(csv_separated(command), None, "{command}");
         }
     }
 

@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::asked::unheeded;
-use crate::flaw::{Flaw, Trial, answered, digits_bracketed, flaw, names_listed, perm_prefixed};
+use crate::flaw::{
+    Flaw, Trial, answered, csv_separated, digits_bracketed, flaw, names_listed, perm_prefixed,
+};
 use crate::mend::{into_folder, mend_failure};
 use crate::output::table_column;
 use crate::{
@@ -133,6 +135,7 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
                 Flaw::OneFile { destination, .. } => into_folder(&command, destination)?,
                 Flaw::DigitClass { .. } => digits_bracketed(&command)?,
                 Flaw::LongListingNames => names_listed(&command)?,
+                Flaw::CsvFields { .. } => csv_separated(&command)?,
                 Flaw::FindTest { test, .. } if test.starts_with("-perm") => {
                     perm_prefixed(&command, context)?
                 }
@@ -1112,6 +1115,34 @@ mod tests {
         assert_eq!(command.command, "comm -12 <(sort a.txt) <(sort b.txt)");
         assert_eq!(command.flaw, None);
         assert_eq!(generator.backend().seen.len(), 1, "the model is asked once");
+    }
+
+    #[test]
+    fn flaws_with_one_right_reading_are_mended_without_asking_again() {
+        for (request, reply, mended) in [
+            (
+                "list the files here that their owner can run",
+                r#"{"cmd": "find . -type f -perm u+x"}"#,
+                "find . -type f -perm -u+x",
+            ),
+            (
+                "the second column of data.csv",
+                r#"{"cmd": "awk '{print $2}' data.csv"}"#,
+                "awk -F, '{print $2}' data.csv",
+            ),
+            (
+                "the names of the three newest files in reports",
+                r#"{"cmd": "ls -lt reports | head -n 3 | awk '{print $9}'"}"#,
+                "ls -t reports | head -n 3",
+            ),
+        ] {
+            let backend = Scripted::new(reply);
+            let mut generator = Generator::new(backend, CommandPrompt::default());
+            let command = generator.generate(request, &context()).unwrap();
+            assert_eq!(command.command, mended);
+            assert_eq!(command.flaw, None);
+            assert_eq!(generator.backend().seen.len(), 1, "the model is asked once");
+        }
     }
 
     #[test]

@@ -419,6 +419,7 @@ fn misread_find_test(command: &SimpleCommand, gnu: bool) -> Option<Flaw> {
     if command.program.rsplit('/').next() != Some("find") {
         return None;
     }
+    let starts = start_points(&command.args);
     command.args.windows(2).find_map(|pair| {
         let [test, argument] = pair else {
             return None;
@@ -432,6 +433,12 @@ fn misread_find_test(command: &SimpleCommand, gnu: bool) -> Option<Flaw> {
                 "is not \"any of these bits\" in GNU find: -perm /MODE is (and -perm -MODE \
                  is all of them)"
             }
+            "-path" | "-ipath" | "-wholename" | "-iwholename"
+                if outside_every_start(argument, &starts) =>
+            {
+                "never matches: the paths find tests begin with the folder it starts from (from \
+                 `.`, `./x`), and this pattern begins otherwise"
+            }
             "-perm" if adds_bits_exactly(argument) => {
                 "matches only files whose permissions are exactly those bits and no others: \
                  -perm -MODE matches files that have these bits set, -perm /MODE any of them"
@@ -443,6 +450,93 @@ fn misread_find_test(command: &SimpleCommand, gnu: bool) -> Option<Flaw> {
             why,
         })
     })
+}
+
+/// The folders `find` with `args` starts from: the words before its first test, option or
+/// parenthesis, or `.` where there are none (GNU and BSD find alike take `.` then).
+fn start_points(args: &[String]) -> Vec<String> {
+    let starts: Vec<String> = args
+        .iter()
+        .take_while(|a| !a.starts_with('-') && !matches!(a.as_str(), "(" | "!" | ")" | ","))
+        .map(|a| match a.trim_end_matches('/') {
+            "" => "/".to_owned(),
+            start => start.to_owned(),
+        })
+        .collect();
+    if starts.is_empty() {
+        vec![".".to_owned()]
+    } else {
+        starts
+    }
+}
+
+/// Whether the `-path` pattern `pattern` can match no path under any of `starts`: its text up
+/// to the first wildcard agrees with none of them (`data/*` from `.`, whose paths are `./...`;
+/// `lib/*` from `src`).
+fn outside_every_start(pattern: &str, starts: &[String]) -> bool {
+    let literal = &pattern[..pattern.find(['*', '?', '[']).unwrap_or(pattern.len())];
+    let agrees = |start: &String| {
+        let under = if start == "/" {
+            "/".to_owned()
+        } else {
+            format!("{start}/")
+        };
+        literal.starts_with(&under)
+            || literal == start.as_str()
+            || (literal.len() < under.len() && under.starts_with(literal))
+    };
+    !pattern.is_empty() && !starts.iter().any(agrees)
+}
+
+/// `command` with the `-path` pattern of [`outside_every_start`] written under the one folder
+/// `find` starts from (`-path './data/*'` from `.`): the repair of [`Flaw::FindTest`] for
+/// `-path`. `None` where find starts from several folders.
+pub(crate) fn path_under_start(command: &str) -> Option<String> {
+    let words = crate::safety::shell_words(command)?;
+    let find = words
+        .iter()
+        .position(|w| w.rsplit('/').next() == Some("find"))?;
+    let args = &words[find + 1..];
+    // A start the shell expands (`~`, `$HOME`) is not known here.
+    let [start] = &start_points(args)[..] else {
+        return None;
+    };
+    if start.contains(['~', '$']) {
+        return None;
+    }
+    let mut changed = command.to_owned();
+    let mut any = false;
+    for pair in args.windows(2) {
+        let [test, pattern] = pair else { continue };
+        if !matches!(
+            test.as_str(),
+            "-path" | "-ipath" | "-wholename" | "-iwholename"
+        ) || !outside_every_start(pattern, std::slice::from_ref(start))
+        {
+            continue;
+        }
+        let under = match start.as_str() {
+            "/" => format!("/{pattern}"),
+            start => format!("{start}/{}", pattern.trim_start_matches("./")),
+        };
+        let Some(under) = crate::mend::quoted(&under) else {
+            continue;
+        };
+        let forms = [
+            pattern.clone(),
+            format!("'{pattern}'"),
+            format!("\"{pattern}\""),
+        ];
+        let Some((at, written)) = forms.iter().find_map(|form| {
+            let written = format!("{test} {form}");
+            Some((changed.find(&written)?, written))
+        }) else {
+            continue;
+        };
+        changed.replace_range(at..at + written.len(), &format!("{test} {under}"));
+        any = true;
+    }
+    any.then_some(changed)
 }
 
 /// Whether `mode`, the argument of find's `-perm`, is a symbolic mode that adds bits with no
@@ -1331,6 +1425,61 @@ mod tests {
             assert_eq!(flaw(command, &gnu()), None, "{command}");
             assert_eq!(csv_separated(command), None, "{command}");
         }
+    }
+
+    #[test]
+    fn path_patterns_that_begin_outside_the_start_never_match() {
+        let test_of = |command: &str| match flaw(command, &gnu()) {
+            Some(Flaw::FindTest { test, .. }) => Some(test),
+            _ => None,
+        };
+        for (command, test, mended) in [
+            (
+                "find ./ -type f -size +1k -not -path 'data/*'",
+                "-path data/*",
+                "find ./ -type f -size +1k -not -path './data/*'",
+            ),
+            (
+                "find -path 'build/*' -prune -o -print",
+                "-path build/*",
+                "find -path './build/*' -prune -o -print",
+            ),
+            (
+                "find . -type f -not -path '.git/*'",
+                "-path .git/*",
+                "find . -type f -not -path './.git/*'",
+            ),
+            (
+                "find src -ipath \"lib/*.rs\"",
+                "-ipath lib/*.rs",
+                "find src -ipath 'src/lib/*.rs'",
+            ),
+        ] {
+            assert_eq!(test_of(command).as_deref(), Some(test), "{command}");
+            assert_eq!(
+                path_under_start(command).as_deref(),
+                Some(mended),
+                "{command}"
+            );
+            assert_eq!(flaw(mended, &gnu()), None, "{mended}");
+        }
+        for command in [
+            "find . -path './data' -prune -o -type f -print",
+            "find . -path '*/node_modules/*' -prune",
+            "find src lib -path 'src/*.c'",
+            "find /var/log -path '/var/log/old/*'",
+            "find / -path /proc -prune -o -name x -print",
+            "find ./docs -path './docs/*.md'",
+            "find . -path .",
+            "find logs -path logs",
+        ] {
+            let outside = test_of(command).is_some_and(|t| t.contains("path"));
+            assert!(!outside, "{command}");
+        }
+        // Two starts: which one the pattern was meant under is not guessed.
+        assert!(test_of("find a b -path 'x/*'").is_some());
+        assert_eq!(path_under_start("find a b -path 'x/*'"), None);
+        assert_eq!(path_under_start("find ~ -path 'Documents/*'"), None);
     }
 
     #[test]

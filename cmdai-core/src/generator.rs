@@ -6,7 +6,8 @@ use serde::Serialize;
 
 use crate::asked::unheeded;
 use crate::flaw::{
-    Flaw, Trial, answered, csv_separated, digits_bracketed, flaw, names_listed, perm_prefixed,
+    Flaw, Trial, answered, csv_separated, digits_bracketed, flaw, names_listed, path_under_start,
+    perm_prefixed,
 };
 use crate::mend::{into_folder, mend_failure};
 use crate::output::table_column;
@@ -138,6 +139,9 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
                 Flaw::CsvFields { .. } => csv_separated(&command)?,
                 Flaw::FindTest { test, .. } if test.starts_with("-perm") => {
                     perm_prefixed(&command, context)?
+                }
+                Flaw::FindTest { test, .. } if test.contains("path ") => {
+                    path_under_start(&command)?
                 }
                 _ => return None,
             };
@@ -1129,6 +1133,11 @@ mod tests {
                 "the second column of data.csv",
                 r#"{"cmd": "awk '{print $2}' data.csv"}"#,
                 "awk -F, '{print $2}' data.csv",
+            ),
+            (
+                "the files here, leaving out anything under data",
+                r#"{"cmd": "find . -type f -not -path 'data/*'"}"#,
+                "find . -type f -not -path './data/*'",
             ),
             (
                 "the names of the three newest files in reports",

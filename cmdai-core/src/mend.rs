@@ -269,7 +269,7 @@ fn inputs(simple: &SimpleCommand) -> Option<([String; 2], [Option<String>; 2], O
 }
 
 /// `word` as the shell reads it back: as it is, or in single quotes where it needs them.
-fn quoted(word: &str) -> Option<String> {
+pub(crate) fn quoted(word: &str) -> Option<String> {
     let plain = word
         .chars()
         .all(|c| c.is_alphanumeric() || "._-/+,:@%=".contains(c));

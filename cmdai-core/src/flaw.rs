@@ -439,6 +439,11 @@ fn misread_find_test(command: &SimpleCommand, gnu: bool) -> Option<Flaw> {
                 "never matches: the paths find tests begin with the folder it starts from (from \
                  `.`, `./x`), and this pattern begins otherwise"
             }
+            "-size" if smaller_in_next_unit(argument).is_some() => {
+                "rounds each size up to whole units before comparing, so it leaves out files \
+                 within one unit of the limit (`-size -1M` is empty files only): give the limit \
+                 in the next smaller unit (`-size -1024k`)"
+            }
             "-perm" if adds_bits_exactly(argument) => {
                 "matches only files whose permissions are exactly those bits and no others: \
                  -perm -MODE matches files that have these bits set, -perm /MODE any of them"
@@ -534,6 +539,49 @@ pub(crate) fn path_under_start(command: &str) -> Option<String> {
             continue;
         };
         changed.replace_range(at..at + written.len(), &format!("{test} {under}"));
+        any = true;
+    }
+    any.then_some(changed)
+}
+
+/// The limit `size`, an argument of find's `-size` that asks for less than a number of
+/// kibibytes, mebibytes or gibibytes (`-5M`), in the next smaller unit (`-5120k`): find rounds
+/// a file's size up to the unit before it compares, so `-5M` holds files of at most 4 MiB and
+/// `-1M` only empty ones. `None` for other sizes (more than, exactly, in bytes or blocks), and
+/// for limits of 1024 units or more, where one unit is at most a thousandth of the limit
+/// (`-1024k`, what the repair writes for `-1M`).
+fn smaller_in_next_unit(size: &str) -> Option<String> {
+    let limit = size.strip_prefix('-')?;
+    let (number, unit) = limit.split_at(limit.len().checked_sub(1)?);
+    let smaller = match unit {
+        "k" => 'c',
+        "M" => 'k',
+        "G" => 'M',
+        _ => return None,
+    };
+    let number: u64 = number.parse().ok().filter(|n| *n < 1024)?;
+    Some(format!("-{}{smaller}", number.checked_mul(1024)?))
+}
+
+/// `command` with each `-size` limit of [`smaller_in_next_unit`] written in the smaller unit:
+/// the repair of [`Flaw::FindTest`] for `-size`.
+pub(crate) fn sizes_in_smaller_units(command: &str) -> Option<String> {
+    let words = crate::safety::shell_words(command)?;
+    let mut changed = command.to_owned();
+    let mut any = false;
+    for pair in words.windows(2) {
+        let [test, size] = pair else { continue };
+        let Some(smaller) = smaller_in_next_unit(size).filter(|_| test == "-size") else {
+            continue;
+        };
+        let forms = [size.clone(), format!("'{size}'"), format!("\"{size}\"")];
+        let Some((at, written)) = forms.iter().find_map(|form| {
+            let written = format!("-size {form}");
+            Some((changed.find(&written)?, written))
+        }) else {
+            continue;
+        };
+        changed.replace_range(at..at + written.len(), &format!("-size {smaller}"));
         any = true;
     }
     any.then_some(changed)
@@ -1480,6 +1528,39 @@ mod tests {
         assert!(test_of("find a b -path 'x/*'").is_some());
         assert_eq!(path_under_start("find a b -path 'x/*'"), None);
         assert_eq!(path_under_start("find ~ -path 'Documents/*'"), None);
+    }
+
+    #[test]
+    fn size_limits_below_are_given_in_the_next_smaller_unit() {
+        for (command, mended) in [
+            (
+                "find . -type f -size +1k -size -1M",
+                "find . -type f -size +1k -size -1024k",
+            ),
+            (
+                "find /tmp -size -2G -delete",
+                "find /tmp -size -2048M -delete",
+            ),
+            ("find . -size '-5k'", "find . -size -5120c"),
+        ] {
+            assert!(
+                matches!(flaw(command, &gnu()), Some(Flaw::FindTest { ref test, .. }) if test.starts_with("-size")),
+                "{command}"
+            );
+            assert_eq!(sizes_in_smaller_units(command).as_deref(), Some(mended));
+            assert_eq!(flaw(mended, &gnu()), None, "{mended}");
+        }
+        for command in [
+            "find . -size +100M",
+            "find . -size -100c",
+            "find . -size -10",
+            "find . -size 1M",
+            "find . -size -1024k",
+            "grep -e -size -1M notes.txt",
+        ] {
+            assert_eq!(flaw(command, &gnu()), None, "{command}");
+        }
+        assert_eq!(sizes_in_smaller_units("find . -size +1M"), None);
     }
 
     #[test]

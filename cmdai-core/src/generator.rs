@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::asked::unheeded;
 use crate::flaw::{
     Flaw, Trial, answered, csv_separated, digits_bracketed, flaw, names_listed, path_under_start,
-    perm_prefixed,
+    perm_prefixed, sizes_in_smaller_units,
 };
 use crate::mend::{into_folder, mend_failure};
 use crate::output::table_column;
@@ -142,6 +142,9 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
                 }
                 Flaw::FindTest { test, .. } if test.contains("path ") => {
                     path_under_start(&command)?
+                }
+                Flaw::FindTest { test, .. } if test.starts_with("-size") => {
+                    sizes_in_smaller_units(&command)?
                 }
                 _ => return None,
             };

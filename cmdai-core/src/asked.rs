@@ -71,6 +71,9 @@ pub enum Asked {
     /// The output saved to a file and shown as well: "save the output to build.log while still
     /// showing it", "log it to out.txt and show it on screen". So `| tee`.
     SavedAndShown,
+    /// White space, not only spaces: "strip the trailing whitespace", "leading white space".
+    /// So a pattern of blanks takes tabs too (`[[:space:]]*`), not ` *`.
+    Whitespace,
     /// Which lines of two files: those in both ("which names are in both a.txt and b.txt"), or
     /// those only in one ("lines of notes.txt that are not in old.txt", "only in b.txt"). So
     /// `comm` with the columns of the others left out (`-12`, `-23`, `-13`).
@@ -158,6 +161,7 @@ impl fmt::Display for Asked {
             Asked::PathsAlone => f.write_str("for paths without details"),
             Asked::DryRun => f.write_str("to change nothing, only to show what would change"),
             Asked::SavedAndShown => f.write_str("to save the output and show it as well"),
+            Asked::Whitespace => f.write_str("for white space (tabs too)"),
             Asked::Lines { only_in: None } => f.write_str("for the lines in both files"),
             Asked::Lines {
                 only_in: Some(file),
@@ -216,6 +220,12 @@ impl Asked {
         }
         if asks_to_save_and_show(&spaced) {
             asked.push(Asked::SavedAndShown);
+        }
+        if ["whitespace", "white space"]
+            .iter()
+            .any(|w| spaced.contains(w))
+        {
+            asked.push(Asked::Whitespace);
         }
         asked.extend(lines_asked(request));
         asked
@@ -286,6 +296,9 @@ impl Asked {
                     )
                 })
             }
+            Asked::Whitespace => spaces_for_whitespace(command)
+                .is_some()
+                .then(|| "` *` takes spaces only, not tabs: `[[:space:]]*` takes both".to_owned()),
             Asked::SavedAndShown => program_token(&tokens(command), &["tee"]).is_none().then(
                 || {
                     "nothing in it shows the output as well as saving it: `| tee FILE` does both"
@@ -525,6 +538,7 @@ impl Asked {
                 let wanted = comm.columns_left_out(only_in.as_deref())?;
                 (comm.left_out != wanted).then(|| comm.with_columns_left_out(command, &wanted))
             }
+            Asked::Whitespace => spaces_for_whitespace(command),
             Asked::SavedAndShown => {
                 // Only a redirection of standard output that ends the command.
                 let redirections: Vec<usize> = (0..tokens.len())
@@ -1871,6 +1885,30 @@ fn stays_at_the_top(command: &str, commands: &[SimpleCommand]) -> Option<String>
                 .find(|w| is_shallow_pattern(w))
                 .map(|w| one_level(&w))
         })
+}
+
+/// Runs of spaces at the start or end of a line in the patterns of `command` (`^ *`, ` \+$`,
+/// ` +$`), where it uses `sed`, `awk`, `grep` or `perl` and never a class that takes tabs too:
+/// `command` with each written `[[:space:]]` instead. `None` where there are none.
+fn spaces_for_whitespace(command: &str) -> Option<String> {
+    const TABS_TOO: &[&str] = &["[[:space:]]", "[[:blank:]]", "\\s", "\\t", "\t"];
+    let programs = ["sed", "awk", "gawk", "grep", "egrep", "perl"];
+    let tokens = tokens(command);
+    if program_token(&tokens, &programs).is_none() || TABS_TOO.iter().any(|c| command.contains(c)) {
+        return None;
+    }
+    let mut changed = command.to_owned();
+    for (spaces, blanks) in [
+        ("^ *", "^[[:space:]]*"),
+        (" *$", "[[:space:]]*$"),
+        ("^ \\+", "^[[:space:]]\\+"),
+        (" \\+$", "[[:space:]]\\+$"),
+        ("^ +", "^[[:space:]]+"),
+        (" +$", "[[:space:]]+$"),
+    ] {
+        changed = changed.replace(spaces, blanks);
+    }
+    (changed != command).then_some(changed)
 }
 
 /// Programs whose arguments, options aside, are files: a pattern among them reaches the names
@@ -3683,6 +3721,63 @@ mod tests {
             "cp src backup",
         ] {
             assert_eq!(flagged(request, leaves), Some(Asked::Recursive), "{leaves}");
+        }
+    }
+
+    #[test]
+    fn white_space_takes_tabs_too() {
+        for request in [
+            "strip the trailing whitespace from every line of draft.txt, in place",
+            "remove leading white space from each line of notes.txt",
+        ] {
+            assert!(asked_in(request).contains(&Asked::Whitespace), "{request}");
+        }
+        assert!(
+            !asked_in("replace the spaces in names with underscores").contains(&Asked::Whitespace)
+        );
+        let request = "strip the trailing whitespace from every line of draft.txt";
+        for (leaves, repaired) in [
+            (
+                "sed -i 's/ *$//' draft.txt",
+                "sed -i 's/[[:space:]]*$//' draft.txt",
+            ),
+            (
+                "sed 's/^ *//;s/ *$//' a.txt",
+                "sed 's/^[[:space:]]*//;s/[[:space:]]*$//' a.txt",
+            ),
+            (
+                "sed -E 's/ +$//' draft.txt",
+                "sed -E 's/[[:space:]]+$//' draft.txt",
+            ),
+            (
+                "sed 's/ \\+$//' draft.txt",
+                "sed 's/[[:space:]]\\+$//' draft.txt",
+            ),
+            (
+                "awk '{sub(/ +$/, \"\"); print}' draft.txt",
+                "awk '{sub(/[[:space:]]+$/, \"\"); print}' draft.txt",
+            ),
+        ] {
+            assert_eq!(
+                flagged(request, leaves),
+                Some(Asked::Whitespace),
+                "{leaves}"
+            );
+            assert_eq!(
+                Asked::Whitespace.repair(leaves).as_deref(),
+                Some(repaired),
+                "{leaves}"
+            );
+            assert_eq!(flagged(request, repaired), None, "{repaired}");
+        }
+        for heeds in [
+            "sed -i 's/[[:space:]]*$//' draft.txt",
+            "sed -i 's/\\s*$//' draft.txt",
+            "sed -i 's/[ \\t]*$//' draft.txt",
+            "sed -i 's/[[:blank:]]*$//' draft.txt",
+            "tr -d ' ' < draft.txt",
+        ] {
+            assert_eq!(flagged(request, heeds), None, "{heeds}");
         }
     }
 

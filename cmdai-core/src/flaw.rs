@@ -277,13 +277,70 @@ pub fn flaw(command: &str, context: &ShellContext) -> Option<Flaw> {
                 })
             })
     });
-    flawed.or_else(|| {
-        let (_, program, option) = csv_split_at_blanks(whole)?;
-        Some(Flaw::CsvFields {
-            program: program.to_owned(),
-            option,
+    flawed
+        .or_else(|| {
+            let (test, pattern, _) = unquoted_find_patterns(whole).into_iter().next()?;
+            Some(Flaw::FindTest {
+                test: format!("{test} {pattern}"),
+                why: "is a pattern the shell expands before find runs, where names here match it \
+                      (find then gets one of those names, or fails): quote it",
+            })
         })
-    })
+        .or_else(|| {
+            let (_, program, option) = csv_split_at_blanks(whole)?;
+            Some(Flaw::CsvFields {
+                program: program.to_owned(),
+                option,
+            })
+        })
+}
+
+/// The tests of `find` in `command` whose pattern has a wildcard the shell sees (`-name
+/// *.txt`): the test, the pattern as written and where it is.
+fn unquoted_find_patterns(command: &str) -> Vec<(String, String, std::ops::Range<usize>)> {
+    use crate::asked::{base, in_command_position, tokens};
+    const PATTERNS: &[&str] = &[
+        "-name",
+        "-iname",
+        "-path",
+        "-ipath",
+        "-wholename",
+        "-iwholename",
+        "-lname",
+        "-ilname",
+    ];
+    let tokens = tokens(command);
+    let mut found = Vec::new();
+    let mut in_find = false;
+    for (at, token) in tokens.iter().enumerate() {
+        if token.is_operator() {
+            in_find = false;
+            continue;
+        }
+        if in_command_position(&tokens, at) {
+            in_find = base(&token.raw) == "find";
+            continue;
+        }
+        let Some(pattern) = tokens.get(at + 1).filter(|_| in_find) else {
+            continue;
+        };
+        let bare = !pattern.raw.contains(['\'', '"', '\\', '$', '`']);
+        if PATTERNS.contains(&token.raw.as_str()) && bare && pattern.raw.contains(['*', '?', '[']) {
+            found.push((token.raw.clone(), pattern.raw.clone(), pattern.span.clone()));
+        }
+    }
+    found
+}
+
+/// `command` with each pattern of [`unquoted_find_patterns`] in single quotes: the repair of
+/// [`Flaw::FindTest`] for them.
+pub(crate) fn find_patterns_quoted(command: &str) -> Option<String> {
+    let found = unquoted_find_patterns(command);
+    let mut changed = command.to_owned();
+    for (_, pattern, span) in found.iter().rev() {
+        changed.replace_range(span.clone(), &format!("'{pattern}'"));
+    }
+    (!found.is_empty()).then_some(changed)
 }
 
 /// Programs that hand on the lines they read as they are (some of them, in another order):
@@ -1528,6 +1585,38 @@ mod tests {
         assert!(test_of("find a b -path 'x/*'").is_some());
         assert_eq!(path_under_start("find a b -path 'x/*'"), None);
         assert_eq!(path_under_start("find ~ -path 'Documents/*'"), None);
+    }
+
+    #[test]
+    fn find_patterns_the_shell_would_expand_are_quoted() {
+        for (command, mended) in [
+            ("find . -name *.txt", "find . -name '*.txt'"),
+            (
+                "find src -type f -iname *.RS -o -name lib?.c",
+                "find src -type f -iname '*.RS' -o -name 'lib?.c'",
+            ),
+            (
+                "cd logs && find . -path ./old/* -delete",
+                "cd logs && find . -path './old/*' -delete",
+            ),
+        ] {
+            assert!(
+                matches!(flaw(command, &gnu()), Some(Flaw::FindTest { .. })),
+                "{command}"
+            );
+            assert_eq!(find_patterns_quoted(command).as_deref(), Some(mended));
+            assert_eq!(flaw(mended, &gnu()), None, "{mended}");
+        }
+        for command in [
+            "find . -name '*.txt'",
+            "find . -name \"*.txt\"",
+            "find . -name \\*.txt",
+            "find . -name notes.txt",
+            "ls *.txt",
+            "grep -name *.txt",
+        ] {
+            assert_eq!(find_patterns_quoted(command), None, "{command}");
+        }
     }
 
     #[test]

@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use crate::asked::unheeded;
 use crate::flaw::{
-    Flaw, Trial, answered, csv_separated, digits_bracketed, flaw, names_listed, path_under_start,
-    perm_prefixed, sizes_in_smaller_units,
+    Flaw, Trial, answered, csv_separated, digits_bracketed, find_patterns_quoted, flaw,
+    names_listed, path_under_start, perm_prefixed, sizes_in_smaller_units,
 };
 use crate::mend::{into_folder, mend_failure};
 use crate::output::table_column;
@@ -137,15 +137,11 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
                 Flaw::DigitClass { .. } => digits_bracketed(&command)?,
                 Flaw::LongListingNames => names_listed(&command)?,
                 Flaw::CsvFields { .. } => csv_separated(&command)?,
-                Flaw::FindTest { test, .. } if test.starts_with("-perm") => {
-                    perm_prefixed(&command, context)?
-                }
-                Flaw::FindTest { test, .. } if test.contains("path ") => {
-                    path_under_start(&command)?
-                }
-                Flaw::FindTest { test, .. } if test.starts_with("-size") => {
-                    sizes_in_smaller_units(&command)?
-                }
+                // Each mends one kind of test, and is `None` where there is none.
+                Flaw::FindTest { .. } => find_patterns_quoted(&command)
+                    .or_else(|| perm_prefixed(&command, context))
+                    .or_else(|| path_under_start(&command))
+                    .or_else(|| sizes_in_smaller_units(&command))?,
                 _ => return None,
             };
             match self.finding(request, &command, context) {
@@ -1136,6 +1132,11 @@ mod tests {
                 "the second column of data.csv",
                 r#"{"cmd": "awk '{print $2}' data.csv"}"#,
                 "awk -F, '{print $2}' data.csv",
+            ),
+            (
+                "the text files here, and files smaller than 1 MB",
+                r#"{"cmd": "find . -name *.txt -size -1M"}"#,
+                "find . -type f -name '*.txt' -size -1024k",
             ),
             (
                 "the files here, leaving out anything under data",

@@ -57,6 +57,9 @@ pub enum Flaw {
     /// starts with a `total` line, which prints as an empty name (and takes one of the lines
     /// `head` keeps), and a name with a space is cut at it.
     LongListingNames,
+    /// A long listing sorted as whole lines (`ls -lh | sort -rh`): each line starts with the
+    /// permissions, so sort orders by them, not by the size it was meant for.
+    LongListingSorted,
     /// Fields of a comma-separated file taken at blanks (`awk '{print $2}' data.csv`, `sort
     /// -k3 data.csv`, `cut -f2 data.csv`): awk and sort split lines at blanks, and cut at
     /// tabs, unless told the separator.
@@ -161,6 +164,10 @@ impl fmt::Display for Flaw {
                 "`ls -l` starts with a `total` line, which prints as an empty name, and a name \
                  with a space is cut at it: without -l, ls prints the names alone, one per line",
             ),
+            Flaw::LongListingSorted => f.write_str(
+                "`ls -l` lines start with the permissions, so sort orders them by those: the \
+                 size is field 5 (`sort -k5,5`), or `ls -S` lists by size itself",
+            ),
             Flaw::CsvFields { program, option } => write!(
                 f,
                 "{program} splits lines into fields at {}, not at the commas of a .csv file: \
@@ -262,6 +269,9 @@ pub fn flaw(command: &str, context: &ShellContext) -> Option<Flaw> {
         }
         if command.program == "ls" && names_listed(whole).is_some() {
             return Some(Flaw::LongListingNames);
+        }
+        if command.program == "ls" && listing_sorted_by_size(whole).is_some() {
+            return Some(Flaw::LongListingSorted);
         }
         unended_exec(command)
             .or_else(|| digit_class(command))
@@ -771,6 +781,36 @@ pub(crate) fn names_listed(command: &str) -> Option<String> {
             .collect::<Vec<_>>()
             .join(" | "),
     )
+}
+
+/// `command`, a pipeline that starts with a long listing (`ls -l`, with `-h` or not) piped
+/// straight into `sort -n` or `sort -h` with no key, with the sort told to compare the size
+/// (`-k5,5`): sort compares whole lines, and those of `ls -l` start with the permissions. The
+/// repair of [`Flaw::LongListingSorted`].
+pub(crate) fn listing_sorted_by_size(command: &str) -> Option<String> {
+    let (first, rest) = command.split_once('|')?;
+    let ls = crate::safety::shell_words(first)?;
+    let long = ls.first().map(String::as_str) == Some("ls")
+        && ls.iter().skip(1).any(|w| {
+            w.strip_prefix('-')
+                .is_some_and(|c| !c.starts_with('-') && c.contains('l'))
+        });
+    let stage = rest.split('|').next()?;
+    let sort_at = stage.len() - stage.trim_start().len();
+    let sort = crate::safety::shell_words(stage)?;
+    let numeric = sort.first().map(String::as_str) == Some("sort")
+        && sort.iter().skip(1).all(|w| {
+            w.strip_prefix('-')
+                .is_some_and(|c| !c.starts_with('-') && c.chars().all(|c| "nhrs".contains(c)))
+        })
+        && sort.iter().skip(1).any(|w| w.contains(['n', 'h']));
+    if !long || !numeric || first.contains(['$', '`', ';', '&', '>', '<']) {
+        return None;
+    }
+    let at = first.len() + 1 + sort_at + "sort".len();
+    let mut changed = command.to_owned();
+    changed.insert_str(at, " -k5,5");
+    Some(changed)
 }
 
 /// What `type -t` says a command is: words that do nothing as a command of their own.
@@ -1467,6 +1507,35 @@ mod tests {
                 "{command}"
             );
             assert_eq!(names_listed(command), None, "{command}");
+        }
+    }
+
+    #[test]
+    fn a_long_listing_is_sorted_by_its_size_field() {
+        for (command, mended) in [
+            (
+                "ls -lh /var/log | sort -rh | head -n 10",
+                "ls -lh /var/log | sort -k5,5 -rh | head -n 10",
+            ),
+            ("ls -la|sort -n", "ls -la|sort -k5,5 -n"),
+        ] {
+            assert_eq!(
+                flaw(command, &gnu()),
+                Some(Flaw::LongListingSorted),
+                "{command}"
+            );
+            assert_eq!(listing_sorted_by_size(command).as_deref(), Some(mended));
+            assert_eq!(flaw(mended, &gnu()), None, "{mended}");
+        }
+        for command in [
+            "ls -lS | head",
+            "du -sh * | sort -h",
+            "ls -l | sort -k5 -n",
+            "ls -l | sort",
+            "ls | sort -r",
+            "ls -lh | grep log | sort -h",
+        ] {
+            assert_eq!(listing_sorted_by_size(command), None, "{command}");
         }
     }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::asked::unheeded;
 use crate::flaw::{
     Flaw, Trial, answered, csv_separated, digits_bracketed, find_patterns_quoted, flaw,
-    names_listed, path_under_start, perm_prefixed, sizes_in_smaller_units,
+    listing_sorted_by_size, names_listed, path_under_start, perm_prefixed, sizes_in_smaller_units,
 };
 use crate::mend::{into_folder, mend_failure};
 use crate::output::table_column;
@@ -136,6 +136,7 @@ impl<B: InferenceBackend, P: PromptBuilder> Generator<B, P> {
                 Flaw::OneFile { destination, .. } => into_folder(&command, destination)?,
                 Flaw::DigitClass { .. } => digits_bracketed(&command)?,
                 Flaw::LongListingNames => names_listed(&command)?,
+                Flaw::LongListingSorted => listing_sorted_by_size(&command)?,
                 Flaw::CsvFields { .. } => csv_separated(&command)?,
                 // Each mends one kind of test, and is `None` where there is none.
                 Flaw::FindTest { .. } => find_patterns_quoted(&command)

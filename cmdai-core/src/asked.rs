@@ -71,6 +71,14 @@ pub enum Asked {
     /// The output saved to a file and shown as well: "save the output to build.log while still
     /// showing it", "log it to out.txt and show it on screen". So `| tee`.
     SavedAndShown,
+    /// An option the request names in words, for a program the command uses: "keep following
+    /// it" (`tail -f`), "side by side" (`diff -y`), "one line each" (`git log --oneline`).
+    Option {
+        /// The program, e.g. `tail`; `git log` for git's subcommand.
+        program: &'static str,
+        /// The option, e.g. `-f`.
+        option: &'static str,
+    },
     /// White space, not only spaces: "strip the trailing whitespace", "leading white space".
     /// So a pattern of blanks takes tabs too (`[[:space:]]*`), not ` *`.
     Whitespace,
@@ -162,6 +170,7 @@ impl fmt::Display for Asked {
             Asked::DryRun => f.write_str("to change nothing, only to show what would change"),
             Asked::SavedAndShown => f.write_str("to save the output and show it as well"),
             Asked::Whitespace => f.write_str("for white space (tabs too)"),
+            Asked::Option { program, option } => write!(f, "for `{program} {option}`"),
             Asked::Lines { only_in: None } => f.write_str("for the lines in both files"),
             Asked::Lines {
                 only_in: Some(file),
@@ -226,6 +235,11 @@ impl Asked {
             .any(|w| spaced.contains(w))
         {
             asked.push(Asked::Whitespace);
+        }
+        for (phrases, program, option, _) in WORDED_OPTIONS {
+            if phrases.iter().any(|p| spaced.contains(p)) {
+                asked.push(Asked::Option { program, option });
+            }
         }
         asked.extend(lines_asked(request));
         asked
@@ -295,6 +309,10 @@ impl Asked {
                         comm.prints()
                     )
                 })
+            }
+            Asked::Option { program, option } => {
+                worded_option_left_out(command, program, option)?;
+                Some(format!("{program} does that only with {option}"))
             }
             Asked::Whitespace => spaces_for_whitespace(command)
                 .is_some()
@@ -539,6 +557,12 @@ impl Asked {
                 (comm.left_out != wanted).then(|| comm.with_columns_left_out(command, &wanted))
             }
             Asked::Whitespace => spaces_for_whitespace(command),
+            Asked::Option { program, option } => {
+                let at = worded_option_left_out(command, program, option)?;
+                let mut repaired = command.to_owned();
+                repaired.insert_str(at, &format!(" {option}"));
+                Some(repaired)
+            }
             Asked::SavedAndShown => {
                 // Only a redirection of standard output that ends the command.
                 let redirections: Vec<usize> = (0..tokens.len())
@@ -1885,6 +1909,72 @@ fn stays_at_the_top(command: &str, commands: &[SimpleCommand]) -> Option<String>
                 .find(|w| is_shallow_pattern(w))
                 .map(|w| one_level(&w))
         })
+}
+
+/// Options requests name in words: the phrases, the program (`git log`: git's subcommand),
+/// the option, and the ways of writing it (or another that does the same) that count.
+const WORDED_OPTIONS: &[(&[&str], &str, &str, &[&str])] = &[
+    (
+        &[
+            "keep following",
+            "and follow it",
+            "follow it as",
+            "as it grows",
+            "as lines are added",
+            "as new lines",
+        ],
+        "tail",
+        "-f",
+        &["-f", "-F", "--follow"],
+    ),
+    (&["side by side"], "diff", "-y", &["-y", "--side-by-side"]),
+    (
+        &[
+            "one line each",
+            "one line per commit",
+            "a line per commit",
+            "a line each",
+        ],
+        "git log",
+        "--oneline",
+        &["--oneline", "--pretty", "--format"],
+    ),
+];
+
+/// Where to write `option` in `command` (after the program, or git's subcommand), if
+/// `command` runs `program` without it or any of its other spellings; `None` when it has it,
+/// or runs no such program (it may do the same another way: `sdiff`, `less +F`).
+fn worded_option_left_out(command: &str, program: &str, option: &str) -> Option<usize> {
+    let (_, _, _, spellings) = WORDED_OPTIONS
+        .iter()
+        .find(|(_, p, o, _)| *p == program && *o == option)?;
+    let tokens = tokens(command);
+    let (name, sub) = program
+        .split_once(' ')
+        .map_or((program, None), |(p, s)| (p, Some(s)));
+    let at = (0..tokens.len()).find(|&at| {
+        base(&tokens[at].raw) == name
+            && in_command_position(&tokens, at)
+            && sub.is_none_or(|sub| tokens.get(at + 1).is_some_and(|t| t.raw == sub))
+    })?;
+    let own = at + usize::from(sub.is_some());
+    let end = tokens[own..]
+        .iter()
+        .position(Token::is_operator)
+        .map_or(tokens.len(), |n| own + n);
+    let has = tokens[own + 1..end].iter().any(|t| {
+        spellings.iter().any(|s| {
+            t.raw == *s
+                || (s.starts_with("--") && t.raw.starts_with(&format!("{s}=")))
+                || (s.len() == 2
+                    && !s.starts_with("--")
+                    && t.raw.starts_with('-')
+                    && !t.raw.starts_with("--")
+                    && t.raw[1..].chars().all(|c| c.is_ascii_alphanumeric())
+                    && t.raw.contains(&s[1..]))
+        })
+    });
+    (!has).then_some(tokens[own].span.end)
 }
 
 /// Runs of spaces at the start or end of a line in the patterns of `command` (`^ *`, ` \+$`,
@@ -3722,6 +3812,61 @@ mod tests {
         ] {
             assert_eq!(flagged(request, leaves), Some(Asked::Recursive), "{leaves}");
         }
+    }
+
+    #[test]
+    fn options_named_in_words() {
+        for (request, leaves, repaired) in [
+            (
+                "show the last 50 lines of app.log and keep following it",
+                "tail -n 50 app.log",
+                "tail -f -n 50 app.log",
+            ),
+            (
+                "show the difference between a.txt and b.txt side by side",
+                "diff a.txt b.txt",
+                "diff -y a.txt b.txt",
+            ),
+            (
+                "show the last 10 commits, one line each",
+                "git log -n 10",
+                "git log --oneline -n 10",
+            ),
+        ] {
+            let asked = asked_in(request)
+                .into_iter()
+                .find(|a| matches!(a, Asked::Option { .. }))
+                .unwrap();
+            assert!(asked.unheeded_by(leaves).is_some(), "{leaves}");
+            assert_eq!(asked.repair(leaves).as_deref(), Some(repaired), "{leaves}");
+            assert_eq!(asked.unheeded_by(repaired), None, "{repaired}");
+        }
+        let follow = Asked::Option {
+            program: "tail",
+            option: "-f",
+        };
+        for heeds in [
+            "tail -fn 50 app.log",
+            "tail -F app.log",
+            "tail --follow=name app.log",
+            "less +F app.log",
+        ] {
+            assert_eq!(follow.unheeded_by(heeds), None, "{heeds}");
+        }
+        let oneline = Asked::Option {
+            program: "git log",
+            option: "--oneline",
+        };
+        assert_eq!(
+            oneline.unheeded_by("git log --pretty=format:'%h %s' -10"),
+            None
+        );
+        assert!(oneline.unheeded_by("git log -10 | cat").is_some());
+        assert!(
+            !asked_in("show the last 10 lines of app.log")
+                .iter()
+                .any(|a| matches!(a, Asked::Option { .. }))
+        );
     }
 
     #[test]

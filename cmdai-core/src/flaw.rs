@@ -576,39 +576,17 @@ pub(crate) fn path_under_start(command: &str) -> Option<String> {
     if start.contains(['~', '$']) {
         return None;
     }
-    let mut changed = command.to_owned();
-    let mut any = false;
-    for pair in args.windows(2) {
-        let [test, pattern] = pair else { continue };
-        if !matches!(
-            test.as_str(),
-            "-path" | "-ipath" | "-wholename" | "-iwholename"
-        ) || !outside_every_start(pattern, std::slice::from_ref(start))
-        {
-            continue;
+    find_arguments_rewritten(command, args, |test, pattern| {
+        let path_test = matches!(test, "-path" | "-ipath" | "-wholename" | "-iwholename");
+        if !path_test || !outside_every_start(pattern, std::slice::from_ref(start)) {
+            return None;
         }
         let under = match start.as_str() {
             "/" => format!("/{pattern}"),
             start => format!("{start}/{}", pattern.trim_start_matches("./")),
         };
-        let Some(under) = crate::mend::quoted(&under) else {
-            continue;
-        };
-        let forms = [
-            pattern.clone(),
-            format!("'{pattern}'"),
-            format!("\"{pattern}\""),
-        ];
-        let Some((at, written)) = forms.iter().find_map(|form| {
-            let written = format!("{test} {form}");
-            Some((changed.find(&written)?, written))
-        }) else {
-            continue;
-        };
-        changed.replace_range(at..at + written.len(), &format!("{test} {under}"));
-        any = true;
-    }
-    any.then_some(changed)
+        crate::mend::quoted(&under)
+    })
 }
 
 /// The limit `size`, an argument of find's `-size` that asks for less than a number of
@@ -634,24 +612,9 @@ fn smaller_in_next_unit(size: &str) -> Option<String> {
 /// the repair of [`Flaw::FindTest`] for `-size`.
 pub(crate) fn sizes_in_smaller_units(command: &str) -> Option<String> {
     let words = crate::safety::shell_words(command)?;
-    let mut changed = command.to_owned();
-    let mut any = false;
-    for pair in words.windows(2) {
-        let [test, size] = pair else { continue };
-        let Some(smaller) = smaller_in_next_unit(size).filter(|_| test == "-size") else {
-            continue;
-        };
-        let forms = [size.clone(), format!("'{size}'"), format!("\"{size}\"")];
-        let Some((at, written)) = forms.iter().find_map(|form| {
-            let written = format!("-size {form}");
-            Some((changed.find(&written)?, written))
-        }) else {
-            continue;
-        };
-        changed.replace_range(at..at + written.len(), &format!("-size {smaller}"));
-        any = true;
-    }
-    any.then_some(changed)
+    find_arguments_rewritten(command, &words, |test, size| {
+        smaller_in_next_unit(size).filter(|_| test == "-size")
+    })
 }
 
 /// Whether `mode`, the argument of find's `-perm`, is a symbolic mode that adds bits with no
@@ -684,32 +647,46 @@ pub(crate) fn perm_prefixed(command: &str, context: &ShellContext) -> Option<Str
         .as_deref()
         .is_some_and(|utilities| utilities.starts_with("GNU"));
     let words = crate::safety::shell_words(command)?;
+    find_arguments_rewritten(command, &words, |test, mode| {
+        if test != "-perm" {
+            None
+        } else if adds_bits_exactly(mode) {
+            Some(format!("-{mode}"))
+        } else {
+            let octal = mode.strip_prefix('+')?;
+            let octal = gnu && !octal.is_empty() && octal.chars().all(|c| ('0'..='7').contains(&c));
+            octal.then(|| format!("/{}", &mode[1..]))
+        }
+    })
+}
+
+/// `command` with the argument of each test in `words` (a find's words, as the shell reads
+/// them) that `with` gives a new argument for (test, argument) written so, where it is written
+/// as it reads or in quotes; `None` where none changed.
+fn find_arguments_rewritten(
+    command: &str,
+    words: &[String],
+    with: impl Fn(&str, &str) -> Option<String>,
+) -> Option<String> {
     let mut changed = command.to_owned();
     let mut any = false;
     for pair in words.windows(2) {
-        let [test, mode] = pair else { continue };
-        if test != "-perm" {
-            continue;
-        }
-        let with = if adds_bits_exactly(mode) {
-            format!("-{mode}")
-        } else if let Some(octal) = mode.strip_prefix('+')
-            && gnu
-            && !octal.is_empty()
-            && octal.chars().all(|c| ('0'..='7').contains(&c))
-        {
-            format!("/{octal}")
-        } else {
+        let [test, argument] = pair else { continue };
+        let Some(new) = with(test, argument) else {
             continue;
         };
-        let forms = [mode.clone(), format!("'{mode}'"), format!("\"{mode}\"")];
+        let forms = [
+            argument.clone(),
+            format!("'{argument}'"),
+            format!("\"{argument}\""),
+        ];
         let Some((at, written)) = forms.iter().find_map(|form| {
-            let written = format!("-perm {form}");
+            let written = format!("{test} {form}");
             Some((changed.find(&written)?, written))
         }) else {
             continue;
         };
-        changed.replace_range(at..at + written.len(), &format!("-perm {with}"));
+        changed.replace_range(at..at + written.len(), &format!("{test} {new}"));
         any = true;
     }
     any.then_some(changed)
